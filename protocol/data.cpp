@@ -1,0 +1,197 @@
+#include "protocol/data.hpp"
+
+#include "protocol/wire.hpp"
+
+namespace fleetcast::protocol {
+namespace {
+
+constexpr std::size_t kTrailerHead = kSessionIdBytes + kKeyIdBytes;
+
+struct Header {
+  PacketType type;
+  std::uint16_t file_id;
+  std::uint32_t sequence;
+  std::uint32_t fec_info;
+};
+
+void write_header(ByteWriter& w, const Header& h) {
+  w.u8(static_cast<std::uint8_t>(kWireVersion << 4 | static_cast<std::uint8_t>(h.type)));
+  w.u8(kHeaderWords);
+  w.u16(h.file_id);
+  w.u32(h.sequence);
+  w.u32(h.fec_info);
+}
+
+Header header_of(const Feedback& f) {
+  return std::visit(
+      [](const auto& v) -> Header {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, Complete>) return {PacketType::complete, v.file_id, 0, 0};
+        if constexpr (std::is_same_v<T, Nak>) {
+          return {PacketType::nak, v.file_id, v.complete_prefix, v.round};
+        }
+        if constexpr (std::is_same_v<T, CompleteAck>) {
+          return {PacketType::complete_ack, v.file_id, 0, 0};
+        }
+        if constexpr (std::is_same_v<T, Round>) {
+          return {PacketType::round, v.file_id, v.next_sequence, v.round};
+        }
+      },
+      f);
+}
+
+// Bodies. Each writer returns false on a value it cannot encode.
+bool write_body(ByteWriter& w, const Complete& c) {
+  w.bytes(c.digest);
+  return true;
+}
+bool write_body(ByteWriter& w, const Nak& n) {
+  if (n.entries.empty() || n.entries.size() > kMaxNakEntries) return false;
+  w.u16(static_cast<std::uint16_t>(n.entries.size()));
+  std::uint64_t floor = 0;
+  for (const NakEntry& e : n.entries) {
+    if (e.first_block < floor || e.first_block > kMaxSbn || e.need == 0 || e.run == 0 ||
+        std::uint64_t{e.first_block} + e.run - 1 > kMaxSbn) {
+      return false;
+    }
+    floor = std::uint64_t{e.first_block} + e.run;
+    w.u24(e.first_block);
+    w.u8(e.need);
+    w.u16(e.run);
+  }
+  return true;
+}
+bool write_body(ByteWriter& w, const CompleteAck& a) {
+  if (a.hosts.empty() || a.hosts.size() > kMaxAckedHosts) return false;
+  w.u16(static_cast<std::uint16_t>(a.hosts.size()));
+  for (const KeyId& k : a.hosts) w.u64(k.value);
+  return true;
+}
+bool write_body(ByteWriter& w, const Round& r) {
+  w.u32(r.nak_window_ms);
+  return true;
+}
+
+Result<Feedback> read_body(ByteReader& r, const Header& h) {
+  switch (h.type) {
+    case PacketType::complete: {
+      if (h.sequence != 0 || h.fec_info != 0) return Failure{Error::inconsistent, "header"};
+      Complete c{h.file_id, {}};
+      r.bytes(c.digest);
+      return Feedback(c);
+    }
+    case PacketType::nak: {
+      Nak n{h.file_id, h.sequence, h.fec_info, {}};
+      const std::uint16_t count = r.u16();
+      if (count == 0 || count > kMaxNakEntries) return Failure{Error::out_of_range, "nak count"};
+      std::uint64_t floor = 0;
+      for (std::uint16_t i = 0; i < count && r.ok(); ++i) {
+        NakEntry e;
+        e.first_block = r.u24();
+        e.need = r.u8();
+        e.run = r.u16();
+        if (!r.ok()) break;
+        if (e.need == 0 || e.run == 0) return Failure{Error::out_of_range, "nak entry"};
+        if (e.first_block < floor || std::uint64_t{e.first_block} + e.run - 1 > kMaxSbn) {
+          return Failure{Error::inconsistent, "nak entry"};
+        }
+        floor = std::uint64_t{e.first_block} + e.run;
+        n.entries.push_back(e);
+      }
+      return Feedback(std::move(n));
+    }
+    case PacketType::complete_ack: {
+      if (h.sequence != 0 || h.fec_info != 0) return Failure{Error::inconsistent, "header"};
+      CompleteAck a{h.file_id, {}};
+      const std::uint16_t count = r.u16();
+      if (count == 0 || count > kMaxAckedHosts) return Failure{Error::out_of_range, "ack count"};
+      for (std::uint16_t i = 0; i < count && r.ok(); ++i) a.hosts.push_back(KeyId{r.u64()});
+      return Feedback(std::move(a));
+    }
+    case PacketType::round: {
+      Round rd{h.file_id, h.fec_info, h.sequence, 0};
+      rd.nak_window_ms = r.u32();
+      return Feedback(rd);
+    }
+    default:
+      return Failure{Error::bad_type, "type"};
+  }
+}
+
+}  // namespace
+
+std::size_t encode_symbol(const SymbolPacket& p, std::span<std::uint8_t> out) {
+  if (p.sbn > kMaxSbn || p.payload.size() < kMinSymbolSize || p.payload.size() > kMaxSymbolSize) {
+    return 0;
+  }
+  ByteWriter w(out);
+  write_header(w, {p.parity ? PacketType::parity : PacketType::data, p.file_id, p.sequence,
+                   pack_fec_info(p.sbn, p.esi)});
+  w.bytes(p.payload);
+  return w.ok() ? w.size() : 0;
+}
+
+Result<std::size_t> encode_feedback(const Feedback& feedback, SessionId session,
+                                    const SecretKey& key, std::span<std::uint8_t> out) {
+  if (out.size() > kMaxControlDatagram) out = out.first(kMaxControlDatagram);
+  ByteWriter w(out);
+  write_header(w, header_of(feedback));
+  w.u64(session.value);
+  w.u64(key.key_id().value);
+  if (!std::visit([&](const auto& f) { return write_body(w, f); }, feedback)) {
+    return Failure{Error::out_of_range, "body"};
+  }
+  if (!w.ok()) return Failure{Error::too_long, "body"};
+  const Signature sig = sign(key, kDataSignDomain, w.written());
+  w.bytes(sig);
+  if (!w.ok()) return Failure{Error::too_long, "signature"};
+  return w.size();
+}
+
+Result<DataPacket> parse_data_packet(std::span<const std::uint8_t> datagram) {
+  ByteReader r(datagram);
+  const std::uint8_t vt = r.u8();
+  const std::uint8_t words = r.u8();
+  Header h{static_cast<PacketType>(vt & 0x0f), r.u16(), r.u32(), r.u32()};
+  if (!r.ok()) return Failure{Error::truncated, "header"};
+  if ((vt >> 4) != kWireVersion) return Failure{Error::bad_version, "header"};
+  if (words != kHeaderWords) return Failure{Error::bad_length, "header"};
+  if (datagram.size() > kMaxDataDatagram) return Failure{Error::too_long, "datagram"};
+
+  if (h.type == PacketType::data || h.type == PacketType::parity) {
+    SymbolPacket p;
+    p.parity = h.type == PacketType::parity;
+    p.file_id = h.file_id;
+    p.sequence = h.sequence;
+    p.sbn = h.fec_info >> 8;
+    p.esi = static_cast<std::uint8_t>(h.fec_info & 0xff);
+    p.payload = r.view(r.remaining());
+    if (p.payload.size() < kMinSymbolSize) return Failure{Error::truncated, "symbol"};
+    return DataPacket(p);
+  }
+  if (datagram.size() > kMaxControlDatagram) return Failure{Error::too_long, "feedback"};
+  if (datagram.size() < kHeaderBytes + kTrailerHead + kSignatureBytes) {
+    return Failure{Error::truncated, "feedback"};
+  }
+  SignedFeedback out;
+  out.session.value = r.u64();
+  out.signer.value = r.u64();
+  // The body ends where the signature begins; read it from a bounded view.
+  const std::size_t body_size = r.remaining() - kSignatureBytes;
+  ByteReader body(r.view(body_size));
+  auto feedback = read_body(body, h);
+  if (!feedback) return feedback.failure();
+  if (!body.ok()) return Failure{Error::truncated, "body"};
+  if (body.remaining() != 0) return Failure{Error::bad_length, "body"};
+  r.bytes(out.signature);
+  out.feedback = std::move(feedback.value());
+  out.signed_bytes = datagram.first(datagram.size() - kSignatureBytes);
+  return DataPacket(std::move(out));
+}
+
+bool verify_feedback(const SignedFeedback& feedback, const PublicKey& key) {
+  return key_id(key) == feedback.signer &&
+         verify(key, kDataSignDomain, feedback.signed_bytes, feedback.signature);
+}
+
+}  // namespace fleetcast::protocol

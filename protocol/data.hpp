@@ -1,0 +1,117 @@
+#pragma once
+// Data-session packets: the paper's 12-byte header (seed 002, figure 7) and what follows it.
+//
+//  0                   1                   2                   3
+//  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+// +-------+-------+---------------+-------------------------------+
+// |version| type  | length (=3)   |            file ID            |
+// +-------+-------+---------------+-------------------------------+
+// |                          sequence                             |
+// +-----------------------------------------------+---------------+
+// |          source block number (SBN)            |      ESI      |  <- FEC info
+// +-----------------------------------------------+---------------+
+//
+// length counts 32-bit words of header (the paper's 8-bit byte count cannot hold a symbol);
+// symbol packets (DATA, PARITY) carry the symbol after the header and nothing else; feedback
+// packets (COMPLETE, NAK, ACK, ROUND) carry a body and a signed trailer:
+//   session ID (8) | signer key ID (8) | body ... | Ed25519 signature (64)
+// The signature covers kDataSignDomain and every byte before it. protocol/README.md has the rest.
+
+#include <cstdint>
+#include <span>
+#include <variant>
+#include <vector>
+
+#include "protocol/control.hpp"
+#include "protocol/result.hpp"
+
+namespace fleetcast::protocol {
+
+enum class PacketType : std::uint8_t {
+  data = 0,          // source symbol (the paper's type 0, unused as a notice)
+  complete = 1,      // receiver -> sender: whole file verified and durable (paper: completion)
+  nak = 2,           // receiver -> sender: symbols still needed per block (paper: retransmit)
+  complete_ack = 3,  // sender -> group: these receivers' completion is recorded (paper)
+  parity = 4,        // repair symbol (fleetcast)
+  round = 5,         // sender -> group: end of a transmission round, NAK now (fleetcast)
+};
+
+// FEC info field: SBN in the high 24 bits, ESI in the low 8.
+inline constexpr std::uint32_t kMaxSbn = (1u << 24) - 1;
+constexpr std::uint32_t pack_fec_info(std::uint32_t sbn, std::uint8_t esi) {
+  return sbn << 8 | esi;
+}
+
+// A source or parity symbol. `payload` points into the decoded datagram (no copy).
+struct SymbolPacket {
+  bool parity = false;
+  std::uint16_t file_id = 0;
+  std::uint32_t sequence = 0;  // transmission counter of the session (loss measurement)
+  std::uint32_t sbn = 0;
+  std::uint8_t esi = 0;
+  std::span<const std::uint8_t> payload;
+};
+
+// Writes header + payload into out; returns the datagram length, or 0 when out is too small,
+// the SBN exceeds 24 bits or the payload is outside kMinSymbolSize..kMaxSymbolSize.
+std::size_t encode_symbol(const SymbolPacket& packet, std::span<std::uint8_t> out);
+
+// --- feedback (signed) --------------------------------------------------------------------
+
+struct Complete {
+  std::uint16_t file_id = 0;
+  Digest digest{};  // what the receiver verified
+};
+
+struct NakEntry {
+  std::uint32_t first_block = 0;  // 24 bits
+  std::uint8_t need = 0;          // more symbols each of these blocks needs to decode (1..255)
+  std::uint16_t run = 1;          // blocks first_block .. first_block + run - 1 (1..65535)
+  bool operator==(const NakEntry&) const = default;
+};
+// (1232 - 12 header - 16 trailer head - 2 count - 64 signature) / 6 bytes per entry.
+inline constexpr std::size_t kMaxNakEntries = 189;
+
+struct Nak {
+  std::uint16_t file_id = 0;
+  std::uint32_t complete_prefix = 0;  // sequence field: every block below this one is decoded
+  std::uint32_t round = 0;            // FEC info field: the round this NAK answers
+  std::vector<NakEntry> entries;      // ascending, non-overlapping
+};
+
+// (1232 - 12 - 16 - 2 - 64) / 8 bytes per key ID.
+inline constexpr std::size_t kMaxAckedHosts = 142;
+
+struct CompleteAck {
+  std::uint16_t file_id = 0;
+  std::vector<KeyId> hosts;  // receivers whose COMPLETE the sender recorded
+};
+
+struct Round {
+  std::uint16_t file_id = 0;
+  std::uint32_t round = 0;          // FEC info field
+  std::uint32_t next_sequence = 0;  // sequence field: first sequence number of the next round
+  std::uint32_t nak_window_ms = 0;  // receivers spread their NAK uniformly over this window
+};
+
+using Feedback = std::variant<Complete, Nak, CompleteAck, Round>;
+
+struct SignedFeedback {
+  Feedback feedback;
+  SessionId session;
+  KeyId signer;
+  Signature signature{};
+  std::span<const std::uint8_t> signed_bytes;  // into the decoded datagram
+};
+
+// Encodes and signs into out; fails when a value is out of range or out is too small.
+Result<std::size_t> encode_feedback(const Feedback& feedback, SessionId session,
+                                    const SecretKey& key, std::span<std::uint8_t> out);
+
+// Any datagram of the data session. The signature of a feedback packet is NOT verified yet:
+// look up the signer, then call verify_feedback.
+using DataPacket = std::variant<SymbolPacket, SignedFeedback>;
+Result<DataPacket> parse_data_packet(std::span<const std::uint8_t> datagram);
+bool verify_feedback(const SignedFeedback& feedback, const PublicKey& key);
+
+}  // namespace fleetcast::protocol

@@ -1,0 +1,123 @@
+#include "protocol/keys.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+
+#include "protocol/signature.hpp"
+#include "protocol/text.hpp"
+
+namespace fleetcast::protocol {
+namespace {
+
+constexpr std::string_view kPublicTag = "fleetcast-ed25519-public-v1";
+constexpr std::string_view kSecretTag = "fleetcast-ed25519-secret-v1";
+
+void init_sodium() {
+  if (sodium_init() < 0) __builtin_trap();  // no CSPRNG: refuse to make keys at all
+}
+
+// Splits "tag field [field]\n"; the trailing LF is required, CR is not accepted.
+bool split_line(std::string_view text, std::string_view tag, std::string_view& a,
+                std::string_view& b) {
+  if (text.size() < 2 || text.back() != '\n') return false;
+  text.remove_suffix(1);
+  if (text.substr(0, tag.size()) != tag || text.size() <= tag.size() || text[tag.size()] != ' ') {
+    return false;
+  }
+  text.remove_prefix(tag.size() + 1);
+  const std::size_t sp = text.find(' ');
+  a = text.substr(0, sp);
+  b = sp == std::string_view::npos ? std::string_view() : text.substr(sp + 1);
+  return sp == std::string_view::npos || !b.empty();
+}
+
+}  // namespace
+
+SecretKey SecretKey::generate() {
+  init_sodium();
+  std::array<std::uint8_t, kSeedBytes> seed{};
+  randombytes_buf(seed.data(), seed.size());
+  SecretKey k = from_seed(seed);
+  sodium_memzero(seed.data(), seed.size());
+  return k;
+}
+
+SecretKey SecretKey::from_seed(const std::array<std::uint8_t, kSeedBytes>& seed) {
+  init_sodium();
+  SecretKey k;
+  crypto_sign_seed_keypair(k.public_.bytes.data(), k.expanded_.data(), seed.data());
+  return k;
+}
+
+SecretKey::~SecretKey() {
+  sodium_memzero(expanded_.data(), expanded_.size());
+}
+
+KeyId SecretKey::key_id() const {
+  return protocol::key_id(public_);
+}
+
+std::array<std::uint8_t, kSeedBytes> SecretKey::seed() const {
+  std::array<std::uint8_t, kSeedBytes> s{};
+  std::copy_n(expanded_.begin(), kSeedBytes, s.begin());
+  return s;
+}
+
+Signature SecretKey::sign(std::span<const std::uint8_t> message) const {
+  Signature sig{};
+  crypto_sign_detached(sig.data(), nullptr, message.data(), message.size(), expanded_.data());
+  return sig;
+}
+
+KeyId key_id(const PublicKey& key) {
+  const Digest d = digest(key.bytes);
+  KeyId id;
+  for (std::size_t i = 0; i < kKeyIdBytes; ++i) id.value = id.value << 8 | d[i];
+  return id;
+}
+
+std::string fingerprint(const PublicKey& key) {
+  const std::string h = text::hex(digest(key.bytes));
+  std::string out = "blake2b";
+  for (std::size_t i = 0; i < h.size(); i += 4) out.append(":").append(h, i, 4);
+  return out;
+}
+
+std::string encode_public_key_file(const PublicKey& key, std::string_view host_name) {
+  std::string out = std::string(kPublicTag) + " " + text::hex(key.bytes);
+  if (!host_name.empty()) out.append(" ").append(host_name);
+  return out + "\n";
+}
+
+std::string encode_secret_key_file(const SecretKey& key) {
+  auto seed = key.seed();
+  std::string out = std::string(kSecretTag) + " " + text::hex(seed) + "\n";
+  sodium_memzero(seed.data(), seed.size());
+  return out;
+}
+
+Result<PublicKeyFile> parse_public_key_file(std::string_view text) {
+  std::string_view key_hex, host;
+  if (!split_line(text, kPublicTag, key_hex, host))
+    return Failure{Error::bad_key, "public key file"};
+  PublicKeyFile f;
+  if (!text::unhex(key_hex, f.key.bytes)) return Failure{Error::bad_key, "public key"};
+  if (!host.empty() && !text::is_host_name(host)) return Failure{Error::bad_character, "host name"};
+  f.host_name = host;
+  return f;
+}
+
+Result<SecretKey> parse_secret_key_file(std::string_view text) {
+  std::string_view seed_hex, rest;
+  if (!split_line(text, kSecretTag, seed_hex, rest) || !rest.empty()) {
+    return Failure{Error::bad_key, "secret key file"};
+  }
+  std::array<std::uint8_t, kSeedBytes> seed{};
+  if (!text::unhex(seed_hex, seed)) return Failure{Error::bad_key, "secret key"};
+  SecretKey k = SecretKey::from_seed(seed);
+  sodium_memzero(seed.data(), seed.size());
+  return k;
+}
+
+}  // namespace fleetcast::protocol

@@ -1,0 +1,69 @@
+#pragma once
+// Ed25519 keys, key IDs and the text form of key files. Pure: generating a key draws from
+// libsodium's CSPRNG, but reading and writing files is protocol/io/key_file.hpp's job.
+//
+// Key file text (one line, ASCII, LF-terminated):
+//   fleetcast-ed25519-public-v1 <64 hex: public key> [<host name>]
+//   fleetcast-ed25519-secret-v1 <64 hex: 32-byte seed>
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "protocol/constants.hpp"
+#include "protocol/result.hpp"
+
+namespace fleetcast::protocol {
+
+struct PublicKey {
+  std::array<std::uint8_t, kPublicKeyBytes> bytes{};
+  auto operator<=>(const PublicKey&) const = default;
+};
+
+// First 8 bytes (big-endian) of BLAKE2b-256 over the public key: names the signer on the wire.
+struct KeyId {
+  std::uint64_t value = 0;
+  auto operator<=>(const KeyId&) const = default;
+};
+
+using Signature = std::array<std::uint8_t, kSignatureBytes>;
+
+// An Ed25519 secret key (seed and the expanded form libsodium signs with). Wiped on destruction.
+class SecretKey {
+ public:
+  static SecretKey generate();
+  static SecretKey from_seed(const std::array<std::uint8_t, kSeedBytes>& seed);
+  SecretKey(const SecretKey& other) = default;
+  SecretKey& operator=(const SecretKey& other) = default;
+  ~SecretKey();
+
+  const PublicKey& public_key() const { return public_; }
+  KeyId key_id() const;
+  std::array<std::uint8_t, kSeedBytes> seed() const;
+  // Ed25519 over the exact bytes given (callers add the signature domain: signature.hpp).
+  Signature sign(std::span<const std::uint8_t> message) const;
+
+ private:
+  SecretKey() = default;
+  std::array<std::uint8_t, 64> expanded_{};  // libsodium layout: seed || public key
+  PublicKey public_;
+};
+
+KeyId key_id(const PublicKey& key);
+// Human fingerprint: "blake2b:" + 32 bytes of BLAKE2b-256 in hex groups of 4 ("ab12:cd34:...").
+std::string fingerprint(const PublicKey& key);
+
+std::string encode_public_key_file(const PublicKey& key, std::string_view host_name);
+std::string encode_secret_key_file(const SecretKey& key);
+
+struct PublicKeyFile {
+  PublicKey key;
+  std::string host_name;  // may be empty
+};
+Result<PublicKeyFile> parse_public_key_file(std::string_view text);
+Result<SecretKey> parse_secret_key_file(std::string_view text);
+
+}  // namespace fleetcast::protocol

@@ -1,0 +1,53 @@
+// fleetcast-receiver entry point: parse the command line, run one command, map errors to exit codes
+// (0 ok, 1 runtime failure, 2 usage error).
+
+#include <cstdio>
+#include <exception>
+
+#include "protocol/io/key_file.hpp"
+#include "receiver/config.hpp"
+
+namespace {
+
+int run(const fleetcast::receiver::Invocation& inv) {
+  using fleetcast::receiver::Command;
+  namespace io = fleetcast::protocol::io;
+  switch (inv.command) {
+    case Command::help:
+      std::fputs(inv.help_text.c_str(), stdout);
+      return 0;
+    case Command::version:
+      std::puts("fleetcast-receiver " FLEETCAST_VERSION);
+      return 0;
+    case Command::keygen: {
+      const auto key = fleetcast::protocol::SecretKey::generate();
+      io::write_key_pair(inv.key_dir, "host", key, inv.host_name);
+      std::printf("wrote %s/host.key (0600) and %s/host.pub\n", inv.key_dir.c_str(),
+                  inv.key_dir.c_str());
+      std::fputs(io::describe_key_file(inv.key_dir / "host.pub").c_str(), stdout);
+      return 0;
+    }
+    case Command::fingerprint:
+      std::fputs(io::describe_key_file(inv.key_file).c_str(), stdout);
+      return 0;
+  }
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  fleetcast::receiver::Invocation inv;
+  try {
+    inv = fleetcast::receiver::parse_command_line(argc, argv);
+  } catch (const fleetcast::receiver::ConfigError& e) {
+    std::fprintf(stderr, "fleetcast-receiver: %s\n", e.what());
+    return 2;
+  }
+  try {
+    return run(inv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "fleetcast-receiver: %s\n", e.what());
+    return 1;
+  }
+}
