@@ -1,0 +1,190 @@
+// Tests for protocol/data.hpp: annotated golden bytes, round trips of every packet type, and
+// rejection of truncated, oversized, wrong-version, wrong-signature and garbage datagrams.
+
+#include "protocol/data.hpp"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "protocol/text.hpp"
+#include "tests/unit/protocol/test_keys.hpp"
+
+namespace fleetcast::protocol {
+namespace {
+
+constexpr SessionId kSession{0x0123456789abcdefULL};
+
+std::vector<std::uint8_t> unhex(std::string_view h) {
+  std::vector<std::uint8_t> out(h.size() / 2);
+  EXPECT_TRUE(text::unhex(h, out)) << h;
+  return out;
+}
+
+std::vector<std::uint8_t> encode(const Feedback& f, std::uint8_t key_seed = 0) {
+  std::vector<std::uint8_t> buf(kMaxControlDatagram);
+  auto n = encode_feedback(f, kSession, testing::seeded_key(key_seed), buf);
+  EXPECT_TRUE(n) << (n ? "" : to_string(n.failure()));
+  buf.resize(n ? n.value() : 0);
+  return buf;
+}
+
+Failure failure_of(std::span<const std::uint8_t> bytes) {
+  auto r = parse_data_packet(bytes);
+  EXPECT_FALSE(r);
+  return r ? Failure{Error::truncated, "accepted"} : r.failure();
+}
+
+// A parity symbol, byte by byte.
+TEST(Data, GoldenSymbolPacket) {
+  std::vector<std::uint8_t> payload(16);
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::uint8_t>(i);
+  SymbolPacket p{true, 3, 0x01020304, 0x00abcd, 201, payload};
+  std::array<std::uint8_t, 64> buf{};
+  const std::size_t n = encode_symbol(p, buf);
+  const std::string golden =
+      "14"        // version 1 | type 4 (parity)
+      "03"        // header length: 3 words
+      "0003"      // file ID 3
+      "01020304"  // sequence
+      "00abcd"
+      "c9"                                 // FEC info: SBN 0x00abcd | ESI 201
+      "000102030405060708090a0b0c0d0e0f";  // symbol
+  EXPECT_EQ(text::hex(std::span(buf.data(), n)), golden);
+  auto parsed = parse_data_packet(std::span(buf.data(), n));
+  ASSERT_TRUE(parsed);
+  const auto& s = std::get<SymbolPacket>(parsed.value());
+  EXPECT_TRUE(s.parity);
+  EXPECT_EQ(s.sbn, 0x00abcdu);
+  EXPECT_EQ(s.esi, 201);
+  EXPECT_EQ(s.sequence, 0x01020304u);
+  EXPECT_TRUE(std::equal(s.payload.begin(), s.payload.end(), payload.begin(), payload.end()));
+}
+
+// A NAK, byte by byte, signed by the deterministic test key.
+TEST(Data, GoldenNak) {
+  Nak nak{3, 2, 1, {{2, 3, 1}, {5, 200, 4}}};
+  const std::string golden =
+      "12"
+      "03"
+      "0003"              // version 1 | type 2 (NAK), 3 words, file ID 3
+      "00000002"          // sequence: blocks 0..1 complete
+      "00000001"          // FEC info: answers round 1
+      "0123456789abcdef"  // session ID
+      "9d24e2eeaf27c2a0"  // signer key ID
+      "0002"              // 2 entries
+      "000002"
+      "03"
+      "0001"  // block 2 needs 3 more symbols
+      "000005"
+      "c8"
+      "0004"  // blocks 5..8 need 200 each
+      "ee653bdb9c4749abd7f24ce873c15541fc96f29d1a2485b80774caca68696425"  // Ed25519
+      "b082404c931c246d8ffd43eb22de0236afa7dcbc1f1cecf012430891a2ec8c02";
+  EXPECT_EQ(text::hex(encode(nak)), golden);
+  const auto bytes = unhex(golden);
+  auto parsed = parse_data_packet(bytes);
+  ASSERT_TRUE(parsed);
+  const auto& fb = std::get<SignedFeedback>(parsed.value());
+  EXPECT_EQ(fb.session, kSession);
+  EXPECT_TRUE(verify_feedback(fb, testing::seeded_key(0).public_key()));
+  const auto& n = std::get<Nak>(fb.feedback);
+  EXPECT_EQ(n.entries, nak.entries);
+  EXPECT_EQ(n.complete_prefix, 2u);
+  EXPECT_EQ(n.round, 1u);
+}
+
+// Every feedback type round-trips and verifies; another key or a flipped bit does not verify.
+TEST(Data, FeedbackRoundTripsAndVerifies) {
+  std::vector<NakEntry> many;
+  for (std::uint32_t i = 0; i < kMaxNakEntries; ++i) many.push_back({i * 2, 1, 1});
+  const std::vector<Feedback> all{Complete{9, digest(as_bytes("f"))}, Nak{9, 0, 3, many},
+                                  CompleteAck{9, std::vector<KeyId>(kMaxAckedHosts, KeyId{5})},
+                                  Round{9, 4, 1000, 250}};
+  for (const Feedback& f : all) {
+    const auto bytes = encode(f);
+    ASSERT_LE(bytes.size(), kMaxControlDatagram);
+    auto parsed = parse_data_packet(bytes);
+    ASSERT_TRUE(parsed) << to_string(parsed.failure());
+    const auto& fb = std::get<SignedFeedback>(parsed.value());
+    EXPECT_EQ(fb.feedback.index(), f.index());
+    EXPECT_TRUE(verify_feedback(fb, testing::seeded_key(0).public_key()));
+    EXPECT_FALSE(verify_feedback(fb, testing::seeded_key(1).public_key()));
+    for (std::size_t bit : {0ul, 8 * 13ul, 8 * (bytes.size() - 1)}) {
+      auto flipped = bytes;
+      flipped[bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
+      auto p = parse_data_packet(flipped);
+      if (p && std::holds_alternative<SignedFeedback>(p.value())) {
+        EXPECT_FALSE(verify_feedback(std::get<SignedFeedback>(p.value()),
+                                     testing::seeded_key(0).public_key()));
+      }
+    }
+  }
+}
+
+// Encoders refuse values the parser would refuse.
+TEST(Data, EncodersValidate) {
+  std::vector<std::uint8_t> buf(kMaxControlDatagram);
+  const SecretKey key = testing::seeded_key(0);
+  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {}}, kSession, key, buf));
+  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{5, 1, 1}, {4, 1, 1}}}, kSession, key, buf));
+  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{5, 0, 1}}}, kSession, key, buf));
+  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{kMaxSbn, 1, 2}}}, kSession, key, buf));
+  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, std::vector<NakEntry>(kMaxNakEntries + 1, {0, 1, 1})},
+                               kSession, key, buf));
+  EXPECT_FALSE(encode_feedback(CompleteAck{1, {}}, kSession, key, buf));
+  EXPECT_FALSE(encode_feedback(Complete{1, {}}, kSession, key, std::span(buf).first(40)));
+  std::vector<std::uint8_t> payload(kMinSymbolSize - 1);
+  EXPECT_EQ(encode_symbol({false, 1, 0, 0, 0, payload}, buf), 0u);
+  payload.resize(kMinSymbolSize);
+  EXPECT_EQ(encode_symbol({false, 1, 0, kMaxSbn + 1, 0, payload}, buf), 0u);
+  EXPECT_EQ(encode_symbol({false, 1, 0, 0, 0, payload}, std::span(buf).first(20)), 0u);
+}
+
+// Truncated, oversized, wrong-version, wrong-length and unknown-type datagrams are refused.
+TEST(Data, RejectsMalformedDatagrams) {
+  const auto nak = encode(Nak{3, 2, 1, {{2, 3, 1}}});
+  EXPECT_EQ(failure_of({}).error, Error::truncated);
+  EXPECT_EQ(failure_of(std::span(nak).first(11)).error, Error::truncated);
+  for (std::size_t cut = 12; cut < nak.size(); ++cut) {
+    EXPECT_FALSE(parse_data_packet(std::span(nak).first(cut))) << "cut at " << cut;
+  }
+  auto v = nak;
+  v[0] = 0x22;  // version 2
+  EXPECT_EQ(failure_of(v).error, Error::bad_version);
+  v = nak;
+  v[1] = 4;
+  EXPECT_EQ(failure_of(v).error, Error::bad_length);
+  v = nak;
+  v[0] = 0x1f;
+  EXPECT_EQ(failure_of(v).error, Error::bad_type);
+  v = nak;
+  v.insert(v.end() - kSignatureBytes, 0x00);  // a stray byte in the body
+  EXPECT_EQ(failure_of(v).error, Error::bad_length);
+  std::vector<std::uint8_t> big(kMaxDataDatagram + 1, 0);
+  big[0] = 0x10;
+  big[1] = 3;
+  EXPECT_EQ(failure_of(big).error, Error::too_long);
+  std::vector<std::uint8_t> short_symbol(kHeaderBytes + kMinSymbolSize - 1, 0);
+  short_symbol[0] = 0x10;
+  short_symbol[1] = 3;
+  EXPECT_EQ(failure_of(short_symbol).error, Error::truncated);
+  auto ack = encode(CompleteAck{3, {KeyId{1}}});
+  ack[11] = 1;  // FEC info must be zero in an ACK
+  EXPECT_EQ(failure_of(ack).error, Error::inconsistent);
+}
+
+// Random garbage never crashes the parser (the fuzzers go much further).
+TEST(Data, RandomGarbageIsRefusedOrParsed) {
+  std::mt19937_64 rng(1);
+  for (int i = 0; i < 20000; ++i) {
+    std::vector<std::uint8_t> g(rng() % 1300);
+    for (auto& b : g) b = static_cast<std::uint8_t>(rng());
+    if (!g.empty()) g[0] = static_cast<std::uint8_t>(0x10 | (g[0] & 0x0f));
+    if (g.size() > 1) g[1] = 3;
+    (void)parse_data_packet(g);
+  }
+}
+
+}  // namespace
+}  // namespace fleetcast::protocol
