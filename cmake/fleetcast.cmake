@@ -14,7 +14,12 @@ endfunction()
 # fleetcast_sanitize(<target>): ASan + UBSan when FLEETCAST_SANITIZE is on. Applied to third-party
 # free targets only (ours), so a sanitizer build links the same system libraries as a normal one.
 function(fleetcast_sanitize target)
-  if(FLEETCAST_SANITIZE)
+  if(FLEETCAST_FUZZ)
+    # Coverage for libFuzzer plus the sanitizers the fuzz targets link (tests/fuzz).
+    target_compile_options(${target} PRIVATE
+      -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  elseif(FLEETCAST_SANITIZE)
     target_compile_options(${target} PRIVATE
       -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
     target_link_options(${target} PRIVATE -fsanitize=address,undefined)

@@ -278,7 +278,7 @@ std::string_view verb(const Command& command) {
   return std::visit([](const auto& c) { return std::decay_t<decltype(c)>::kVerb; }, command);
 }
 
-Result<std::string> encode_command(const Command& command, const SecretKey& key) {
+Result<std::string> encode_unsigned(const Command& command) {
   return std::visit(
       [&](const auto& c) -> Result<std::string> {
         using T = std::decay_t<decltype(c)>;
@@ -286,18 +286,24 @@ Result<std::string> encode_command(const Command& command, const SecretKey& key)
         T::fields(c, writer);
         if (writer.failure()) return *writer.failure();
         if (auto f = c.check()) return *f;
-        std::string& line = writer.line();
-        line += " ";
-        line += kKeyPrefix;
-        line += text::hex64(key.key_id().value);
-        const Signature sig = sign(key, kCtrlSignDomain, as_bytes(line));
-        line += " ";
-        line += kSigPrefix;
-        line += text::hex(sig);
-        if (line.size() > kMaxControlDatagram) return Failure{Error::too_long, "line"};
-        return std::move(line);
+        return std::move(writer.line());
       },
       command);
+}
+
+Result<std::string> encode_command(const Command& command, const SecretKey& key) {
+  auto out = encode_unsigned(command);
+  if (!out) return out;
+  std::string& line = out.value();
+  line += " ";
+  line += kKeyPrefix;
+  line += text::hex64(key.key_id().value);
+  const Signature sig = sign(key, kCtrlSignDomain, as_bytes(line));
+  line += " ";
+  line += kSigPrefix;
+  line += text::hex(sig);
+  if (line.size() > kMaxControlDatagram) return Failure{Error::too_long, "line"};
+  return out;
 }
 
 Result<SignedCommand> parse_command(std::string_view line) {

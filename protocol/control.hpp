@@ -221,6 +221,9 @@ struct SignedCommand {
 // Encodes and signs. Fails (naming the field) when a value is outside its alphabet or range,
 // the fields are inconsistent, or the line would exceed kMaxControlDatagram.
 Result<std::string> encode_command(const Command& command, const SecretKey& key);
+// The canonical text of the command's fields (verb through the last named field, without key=
+// and sig=): what encode_command signs after appending " key=<id>".
+Result<std::string> encode_unsigned(const Command& command);
 Result<SignedCommand> parse_command(std::string_view line);
 bool verify_command(const SignedCommand& command, const PublicKey& key);
 
