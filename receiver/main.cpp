@@ -1,10 +1,8 @@
-// fleetcast-receiver entry point: parse the command line, run one command, map errors to exit codes
-// (0 ok, 1 runtime failure, 2 usage error).
+// fleetcast-receiver entry point: parse the command line, run one command.
 
 #include <cstdio>
-#include <exception>
 
-#include "protocol/io/key_file.hpp"
+#include "protocol/io/key_commands.hpp"
 #include "receiver/config.hpp"
 
 namespace {
@@ -19,17 +17,10 @@ int run(const fleetcast::receiver::Invocation& inv) {
     case Command::version:
       std::puts("fleetcast-receiver " FLEETCAST_VERSION);
       return 0;
-    case Command::keygen: {
-      const auto key = fleetcast::protocol::SecretKey::generate();
-      io::write_key_pair(inv.key_dir, "host", key, inv.host_name);
-      std::printf("wrote %s/host.key (0600) and %s/host.pub\n", inv.key_dir.c_str(),
-                  inv.key_dir.c_str());
-      std::fputs(io::describe_key_file(inv.key_dir / "host.pub").c_str(), stdout);
-      return 0;
-    }
+    case Command::keygen:
+      return io::keygen_command(inv.key_dir, "host", inv.host_name);
     case Command::fingerprint:
-      std::fputs(io::describe_key_file(inv.key_file).c_str(), stdout);
-      return 0;
+      return io::fingerprint_command(inv.key_file);
   }
   return 2;
 }
@@ -37,17 +28,7 @@ int run(const fleetcast::receiver::Invocation& inv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  fleetcast::receiver::Invocation inv;
-  try {
-    inv = fleetcast::receiver::parse_command_line(argc, argv);
-  } catch (const fleetcast::receiver::ConfigError& e) {
-    std::fprintf(stderr, "fleetcast-receiver: %s\n", e.what());
-    return 2;
-  }
-  try {
-    return run(inv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "fleetcast-receiver: %s\n", e.what());
-    return 1;
-  }
+  return fleetcast::protocol::io::guarded_main<fleetcast::receiver::ConfigError>(
+      "fleetcast-receiver", [&] { return fleetcast::receiver::parse_command_line(argc, argv); },
+      run);
 }
