@@ -114,6 +114,42 @@ TEST(Control, EveryCommandRoundTrips) {
   EXPECT_TRUE(encode(abort).find(" - session=") != std::string::npos);
 }
 
+// Golden lines of the other commands (deterministic key; ABORT's empty reason is "-").
+TEST(Control, GoldenEveryOtherCommand) {
+  const std::string sig_recv =
+      "4f4fb5293c741b525f52f292e9a17262148d85d2f877b0bde193d000bf2a0b7b47a5e4645e35ae276d57b93937"
+      "998c181edebbcf27c99e656f082591b829720d";
+  const std::string sig_deny =
+      "b78612630914b3aab88f6f5c720314b9e4f51509a05bc0039dae1c43447d495efba849c0edf4dfffdca95b03e8"
+      "4d0170ee82d87c5cff3dac22794d0c747dc80d";
+  const std::string sig_status =
+      "939ecb422441f3fb3f448a4a56f91ce5a59eef850253cd8a3e73a4c5ce053c3a2e6c312eb39228efc59625a1c8"
+      "00ba16a7bb03c0928359dd1e98def400318e0d";
+  const std::string sig_abort =
+      "a94b2e110cd5d5c6fc7f9f0856c2cbaef3087b566b2586e7099580b3bcfdbfd4d6edbbdbf88a9d4733a28fcde2"
+      "9e627fba0fb56c196b24339115a57376fd5008";
+  const std::string sig_activate =
+      "a86609f08a1e41e75ed607809a54a17ce354d939c8b5f05d195c7cab24354c7e9f47cb7270d9e71d0ff8375ab2"
+      "a8a3e898743e30455f8c93a22d7214af06730b";
+  const std::string id = " key=9d24e2eeaf27c2a0 sig=";
+  EXPECT_EQ(encode(Recv{"update.tar.gz", "h1.example", {42}, 17}),
+            "RECV update.tar.gz h1.example session=000000000000002a have=17" + id + sig_recv);
+  EXPECT_EQ(encode(Deny{"update.tar.gz", "h1.example", "kind dhcp-server not allowed", {42}}),
+            "DENY update.tar.gz h1.example kind%20dhcp-server%20not%20allowed "
+            "session=000000000000002a" +
+                id + sig_deny);
+  EXPECT_EQ(encode(StatusRequest{"update.tar.gz", {42}, 1795000001}),
+            "STATUS update.tar.gz session=000000000000002a time=1795000001" + id + sig_status);
+  EXPECT_EQ(encode(Abort{"update.tar.gz", "", {42}, 1795000002}),
+            "ABORT update.tar.gz - session=000000000000002a time=1795000002" + id + sig_abort);
+  EXPECT_EQ(encode(Activate{
+                "update.tar.gz", {42}, 7, digest(as_bytes("x")), 2, Targets::all(), 1795000003}),
+            "ACTIVATE update.tar.gz session=000000000000002a version=7 "
+            "digest=d161d71145abeec5ef15abcf0459cec60a27321e2f0ac0ef7ace5254f5944476 wave=2 "
+            "targets=* time=1795000003" +
+                id + sig_activate);
+}
+
 // A wrong key, a changed byte, or a key ID that names another key never verifies.
 TEST(Control, SignatureFailures) {
   auto parsed = parse_command(kGoldenUpdate);

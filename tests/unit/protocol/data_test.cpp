@@ -94,6 +94,57 @@ TEST(Data, GoldenNak) {
   EXPECT_EQ(n.round, 1u);
 }
 
+// Golden COMPLETE, COMPLETE-ACK, ROUND and DATA packets, field by field.
+TEST(Data, GoldenEveryOtherType) {
+  const std::string head =
+      "0123456789abcdef"
+      "9d24e2eeaf27c2a0";  // session, signer key ID
+  EXPECT_EQ(text::hex(encode(Complete{3, digest(as_bytes("fleetcast"))})),
+            "11"
+            "03"
+            "0003"
+            "00000000"
+            "00000000" +
+                head +
+                "e6873303ee5858645afba3926d38dcded211b49dd44a1ca70bc230ff73039aee"  // digest
+                "efe732cdaf7be39952454d1ea972f793915ebf8fdaeffd2848f710bc113a4cf9"  // signature
+                "015a079d7e4282ad58768bd3f94eea534a3f86c9555bbc19db3c76968d73a902");
+  EXPECT_EQ(text::hex(encode(
+                CompleteAck{3, {KeyId{0x1112131415161718ULL}, KeyId{0x2122232425262728ULL}}})),
+            "13"
+            "03"
+            "0003"
+            "00000000"
+            "00000000" +
+                head +
+                "0002"
+                "1112131415161718"
+                "2122232425262728"  // 2 acknowledged hosts
+                "c5faf215e145e67c7bb0066ca96ccf9cd651508c311ac71f2a689be2c9f1d12f"
+                "0d3499a0852f982eab4e1f041e334959d5abf526a3532309d6bf6da5478eaa0b");
+  EXPECT_EQ(text::hex(encode(Round{3, 2, 5000, 250})),
+            "15"
+            "03"
+            "0003"
+            "00001388"  // next round starts at sequence 5000
+            "00000002"  // round 2
+                + head +
+                "000000fa"  // NAK window 250 ms
+                "e9d1ac26bd624db7cc6d7deeb3b204e36fd6e7aade86c469e2dc8f2bab06bb69"
+                "ee975e2a312ef06e5f296ea4ec86b39f06f990bdfeb48aba05341aac81aa4409");
+  std::array<std::uint8_t, 16> zeros{};
+  std::array<std::uint8_t, 64> buf{};
+  const std::size_t n = encode_symbol({false, 3, 7, 2, 5, zeros}, buf);
+  EXPECT_EQ(text::hex(std::span(buf.data(), n)),
+            "10"
+            "03"
+            "0003"
+            "00000007"
+            "000002"
+            "05"  // DATA, sequence 7, SBN 2, ESI 5
+            "00000000000000000000000000000000");
+}
+
 // Every feedback type round-trips and verifies; another key or a flipped bit does not verify.
 TEST(Data, FeedbackRoundTripsAndVerifies) {
   std::vector<NakEntry> many;
