@@ -1,0 +1,69 @@
+#pragma once
+// The one place fleetcast makes socket system calls: a non-blocking IPv6 UDP socket with
+// multicast membership (any-source and source-specific), batched send (sendmmsg) and receive
+// (recvmmsg). Sessions take it by reference through the Transport seam (session code never
+// includes this header). Set-up failures throw SocketError naming the call and errno; errors
+// while running are counted and reported by return value, never thrown.
+
+#include <netinet/in.h>
+
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "protocol/transport.hpp"
+
+namespace fleetcast::protocol::io {
+
+class SocketError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+using text::Endpoint;
+
+// Interface index of a name ("br0", "eth0"); throws SocketError when unknown.
+unsigned interface_index(const std::string& name);
+// The first global or unique-local IPv6 address of an interface; throws when there is none.
+std::array<std::uint8_t, 16> interface_address(const std::string& name);
+
+class UdpSocket : public Transport {
+ public:
+  // Binds [::]:port (0 = ephemeral) with SO_REUSEADDR, non-blocking.
+  UdpSocket(std::uint16_t port, unsigned interface);
+  UdpSocket(const UdpSocket&) = delete;
+  UdpSocket& operator=(const UdpSocket&) = delete;
+  ~UdpSocket() override;
+
+  // Any-source join, or source-specific (ff3x::/32) when source is given.
+  void join(const Endpoint& group, const std::array<std::uint8_t, 16>* source = nullptr);
+  void leave(const Endpoint& group);
+  // Outgoing multicast: interface, hop limit, and whether local listeners hear our own packets.
+  void set_multicast(int hop_limit, bool loopback);
+  void set_buffer_sizes(int bytes);
+
+  // Sends each datagram; returns how many left (the rest hit EAGAIN / ENOBUFS: retry later).
+  std::size_t send(std::span<const Datagram> datagrams) override;
+  bool send(std::span<const std::uint8_t> bytes, const Endpoint& to);
+
+  // Receives up to `slots` datagrams into buffers of `slot_size` bytes (one recvmmsg call).
+  struct Received {
+    std::span<const std::uint8_t> bytes;  // into `buffer`
+    Endpoint from;
+  };
+  std::span<const Received> receive(std::span<std::uint8_t> buffer, std::size_t slot_size);
+
+  int fd() const { return fd_; }
+  std::uint16_t local_port() const;
+  std::uint64_t send_errors() const { return send_errors_; }
+
+ private:
+  int fd_ = -1;
+  unsigned interface_ = 0;
+  std::uint64_t send_errors_ = 0;
+  std::vector<Received> received_;
+};
+
+}  // namespace fleetcast::protocol::io

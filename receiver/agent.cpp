@@ -1,0 +1,239 @@
+#include "receiver/agent.hpp"
+
+#include <algorithm>
+
+namespace fleetcast::receiver {
+namespace p = protocol;
+namespace {
+
+constexpr auto kCompleteRepeat = 300ms;  // COMPLETE is repeated until acknowledged ...
+constexpr auto kCompleteGiveUp = 60s;    // ... for at most this long
+constexpr auto kRecvRepeat = 1s;         // at most one RECV per second per session
+
+}  // namespace
+
+Agent::Agent(AgentConfig config, p::SecretKey key, Log log, std::uint64_t seed)
+    : config_(std::move(config)),
+      key_(std::move(key)),
+      manager_id_(p::key_id(config_.manager)),
+      log_(std::move(log)),
+      rng_(seed) {}
+
+Clock::duration Agent::uniform(Clock::duration max) {
+  if (max <= Clock::duration::zero()) return Clock::duration::zero();
+  std::uniform_int_distribution<Clock::rep> d(0, max.count() - 1);
+  return Clock::duration(d(rng_));
+}
+
+std::optional<p::Endpoint> Agent::data_group() const {
+  if (!update_ || !assembler_ || assembler_->finalized()) return std::nullopt;
+  return update_->data;
+}
+
+void Agent::checkpoint() {
+  if (assembler_) assembler_->checkpoint();
+}
+
+std::optional<std::string> Agent::refuse_reason(const p::Update& u) const {
+  if (!config_.kinds.empty() &&
+      std::find(config_.kinds.begin(), config_.kinds.end(), u.kind) == config_.kinds.end()) {
+    return "kind " + u.kind + " is not allowed on this host";
+  }
+  if (u.size > config_.max_size) {
+    return "size " + std::to_string(u.size) + " exceeds this host's limit of " +
+           std::to_string(config_.max_size);
+  }
+  return std::nullopt;
+}
+
+// --- input ----------------------------------------------------------------------------------
+
+void Agent::on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now) {
+  auto parsed =
+      p::parse_command(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  if (!parsed || parsed->signer != manager_id_ ||
+      !p::verify_command(parsed.value(), config_.manager)) {
+    ++counters_.ctrl_dropped;  // malformed, another manager, or forged
+    return;
+  }
+  if (const auto* u = std::get_if<p::Update>(&parsed->command)) {
+    on_update(*u, now);
+  } else if (const auto* a = std::get_if<p::Abort>(&parsed->command)) {
+    if (update_ && a->session == update_->session) {
+      log_("ABORT " + a->name + ": " + a->reason + " (partial data kept for resume)");
+      checkpoint();
+      assembler_.reset();
+      update_.reset();
+      recv_at_ = nak_at_ = complete_at_ = Clock::time_point::max();
+    }
+  } else if (const auto* s = std::get_if<p::StatusRequest>(&parsed->command)) {
+    if (update_ && s->session == update_->session) {
+      recv_at_ = std::min(recv_at_, now + uniform(config_.reply_spread));
+      if (assembler_ && assembler_->finalized()) complete_at_ = std::min(complete_at_, recv_at_);
+    }
+  } else {
+    ++counters_.ctrl_dropped;
+  }
+}
+
+void Agent::on_update(const p::Update& u, Clock::time_point now) {
+  if (!u.targets.includes(config_.host_name, config_.groups)) return;  // not for us: silent
+  if (update_ && update_->session == u.session) {
+    // Re-announcement: the manager may not have our RECV yet.
+    if (recv_at_ == Clock::time_point::max() &&
+        !(assembler_ && assembler_->finalized() && acked_)) {
+      recv_at_ = now + kRecvRepeat + uniform(config_.reply_spread);
+    }
+    return;
+  }
+  if (denied_session_ == u.session) return;
+  if (auto reason = refuse_reason(u)) {
+    log_("refusing " + u.name + ": " + *reason);
+    deny_ = p::Deny{u.name, config_.host_name, *reason, u.session};
+    denied_session_ = u.session;
+    update_ = u;  // for the reply address
+    assembler_.reset();
+    recv_at_ = now + uniform(config_.reply_spread);
+    return;
+  }
+  checkpoint();
+  try {
+    assembler_ = std::make_unique<Assembler>(u, config_.spool, config_.state);
+  } catch (const std::exception& e) {
+    log_(std::string("cannot receive ") + u.name + ": " + e.what());
+    deny_ = p::Deny{u.name, config_.host_name, e.what(), u.session};
+    denied_session_ = u.session;
+    update_ = u;
+    recv_at_ = now + uniform(config_.reply_spread);
+    return;
+  }
+  deny_.reset();
+  update_ = u;
+  acked_ = false;
+  nak_at_ = complete_at_ = Clock::time_point::max();
+  last_data_ = now;
+  recv_at_ = now + uniform(config_.reply_spread);
+  log_("UPDATE " + u.name + " version " + std::to_string(u.version) + ", " +
+       std::to_string(u.size) + " bytes: receiving (" +
+       std::to_string(assembler_->complete_blocks()) + " blocks already held)");
+  if (assembler_->finalized()) {
+    complete_at_ = recv_at_;
+    complete_deadline_ = now + kCompleteGiveUp;
+  }
+}
+
+void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now) {
+  auto parsed = p::parse_data_packet(bytes);
+  if (!parsed || !update_ || !assembler_) {
+    ++counters_.data_dropped;
+    return;
+  }
+  if (const auto* s = std::get_if<p::SymbolPacket>(&parsed.value())) {
+    if (s->file_id != update_->file_id || assembler_->finalized()) {
+      ++counters_.data_dropped;
+      return;
+    }
+    last_data_ = now;
+    if (assembler_->on_symbol(*s) == Assembler::Result::invalid) ++counters_.data_dropped;
+    if (assembler_->all_blocks()) {
+      if (auto error = assembler_->finalize()) {
+        log_(update_->name + ": " + *error);
+      } else {
+        log_(update_->name + ": complete, digest verified, stored as " +
+             assembler_->final_path().string());
+        ++counters_.sessions_completed;
+        nak_at_ = Clock::time_point::max();
+        complete_at_ = now + uniform(config_.reply_spread);
+        complete_deadline_ = now + kCompleteGiveUp;
+      }
+    }
+    return;
+  }
+  const auto& fb = std::get<p::SignedFeedback>(parsed.value());
+  if (fb.signer != manager_id_ || fb.session != update_->session ||
+      !p::verify_feedback(fb, config_.manager)) {
+    ++counters_.data_dropped;
+    return;
+  }
+  if (const auto* r = std::get_if<p::Round>(&fb.feedback)) {
+    if (!assembler_->finalized() && r->round != nak_round_) {
+      nak_round_ = r->round;
+      nak_at_ = now + uniform(std::chrono::milliseconds(r->nak_window_ms));
+    }
+  } else if (const auto* a = std::get_if<p::CompleteAck>(&fb.feedback)) {
+    if (std::find(a->hosts.begin(), a->hosts.end(), key_.key_id()) != a->hosts.end()) {
+      acked_ = true;
+      complete_at_ = Clock::time_point::max();
+    }
+  }
+}
+
+// --- output ---------------------------------------------------------------------------------
+
+void Agent::send_line(const p::Command& c, p::Transport& t) {
+  auto line = p::encode_command(c, key_);
+  if (!line) {
+    log_("cannot encode reply: " + p::to_string(line.failure()));
+    return;
+  }
+  const p::Datagram d{p::as_bytes(line.value()), update_->reply};
+  (void)t.send(std::span(&d, 1));  // a lost reply is repeated by the protocol
+}
+
+void Agent::send_feedback(const p::Feedback& f, p::Transport& t) {
+  std::array<std::uint8_t, p::kMaxControlDatagram> buf{};
+  auto n = p::encode_feedback(f, update_->session, key_, buf);
+  if (!n) return;
+  const p::Datagram d{std::span(buf.data(), n.value()), update_->reply};
+  (void)t.send(std::span(&d, 1));
+}
+
+void Agent::tick(Clock::time_point now, p::Transport& t) {
+  if (!update_) return;
+  if (now >= recv_at_) {
+    recv_at_ = Clock::time_point::max();
+    if (deny_) {
+      send_line(*deny_, t);
+    } else if (assembler_) {
+      send_line(p::Recv{update_->name, config_.host_name, update_->session,
+                        assembler_->complete_blocks()},
+                t);
+    }
+  }
+  if (!assembler_) return;
+  const bool receiving = !assembler_->finalized();
+  if (receiving && nak_at_ == Clock::time_point::max() &&
+      now - last_data_ >= config_.idle_nak_after) {
+    nak_at_ = now;  // no round marker reached us: ask anyway
+    last_data_ = now;
+  }
+  if (receiving && now >= nak_at_) {
+    nak_at_ = Clock::time_point::max();
+    const auto entries = assembler_->missing(p::kMaxNakEntries);
+    if (!entries.empty()) {
+      send_feedback(p::Nak{update_->file_id, assembler_->complete_prefix(), nak_round_, entries},
+                    t);
+      ++counters_.naks_sent;
+    }
+  }
+  if (!receiving && !acked_ && now >= complete_at_) {
+    send_feedback(p::Complete{update_->file_id, update_->digest}, t);
+    complete_at_ = now >= complete_deadline_ ? Clock::time_point::max()
+                                             : now + kCompleteRepeat + uniform(kCompleteRepeat);
+  }
+  if (now >= next_checkpoint_) {
+    checkpoint();
+    next_checkpoint_ = now + config_.checkpoint_every;
+  }
+}
+
+Clock::time_point Agent::next_wakeup(Clock::time_point now) const {
+  Clock::time_point t = now + 1s;
+  t = std::min({t, recv_at_, nak_at_, complete_at_});
+  if (assembler_ && !assembler_->finalized()) {
+    t = std::min({t, next_checkpoint_, last_data_ + config_.idle_nak_after});
+  }
+  return std::max(t, now);
+}
+
+}  // namespace fleetcast::receiver

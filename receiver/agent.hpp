@@ -1,0 +1,96 @@
+#pragma once
+// The host agent's session logic (paper §3.3.2): permission check on a signed UPDATE, RECV by
+// unicast, reception with FEC, NAKs after each round marker spread over the announced window,
+// COMPLETE once the file is verified and durable, repeated until the manager acknowledges it.
+// No threads, timers or sockets: main() feeds datagrams, calls tick(), and joins the data group
+// that data_group() names.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "protocol/control.hpp"
+#include "protocol/data.hpp"
+#include "protocol/transport.hpp"
+#include "receiver/assembler.hpp"
+
+namespace fleetcast::receiver {
+
+using namespace std::chrono_literals;
+
+struct AgentConfig {
+  std::string host_name;
+  std::vector<std::string> groups;
+  protocol::PublicKey manager;
+  std::filesystem::path spool;
+  std::filesystem::path state;
+  std::uint64_t max_size = std::uint64_t{16} << 30;  // refuse larger announcements
+  std::vector<std::string> kinds;                    // allowed kinds; empty = any
+  Clock::duration reply_spread = 100ms;              // RECV delay is uniform in [0, reply_spread)
+  Clock::duration checkpoint_every = 500ms;
+  Clock::duration idle_nak_after = 2s;  // NAK without a round marker when data stops
+};
+
+// Things worth telling the operator, reported through the log callback.
+using Log = std::function<void(std::string_view)>;
+
+struct AgentCounters {
+  std::uint64_t ctrl_dropped = 0;  // malformed, unsigned, forged, not for us
+  std::uint64_t data_dropped = 0;  // malformed or for another session
+  std::uint64_t naks_sent = 0;
+  std::uint64_t sessions_completed = 0;
+};
+
+class Agent {
+ public:
+  Agent(AgentConfig config, protocol::SecretKey key, Log log, std::uint64_t seed);
+
+  void on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now);
+  void on_data(std::span<const std::uint8_t> bytes, Clock::time_point now);
+  void tick(Clock::time_point now, protocol::Transport& unicast);
+  Clock::time_point next_wakeup(Clock::time_point now) const;
+
+  // The data group to be a member of (nullopt: none).
+  std::optional<protocol::Endpoint> data_group() const;
+  // Durable checkpoint of the current reception (also done periodically by tick).
+  void checkpoint();
+
+  const AgentCounters& counters() const { return counters_; }
+  const Assembler* current() const { return assembler_.get(); }
+  bool complete_acknowledged() const { return acked_; }
+
+ private:
+  void on_update(const protocol::Update& u, Clock::time_point now);
+  void send_line(const protocol::Command& c, protocol::Transport& t);
+  void send_feedback(const protocol::Feedback& f, protocol::Transport& t);
+  std::optional<std::string> refuse_reason(const protocol::Update& u) const;
+  Clock::duration uniform(Clock::duration max);
+
+  AgentConfig config_;
+  protocol::SecretKey key_;
+  protocol::KeyId manager_id_;
+  Log log_;
+  std::mt19937_64 rng_;
+  AgentCounters counters_;
+
+  std::optional<protocol::Update> update_;  // the session being received
+  std::unique_ptr<Assembler> assembler_;
+  std::optional<protocol::Deny> deny_;  // pending DENY for a refused session
+  protocol::SessionId denied_session_;
+  Clock::time_point recv_at_ = Clock::time_point::max();
+  Clock::time_point nak_at_ = Clock::time_point::max();
+  std::uint32_t nak_round_ = 0;
+  Clock::time_point complete_at_ = Clock::time_point::max();
+  Clock::time_point complete_deadline_{};
+  Clock::time_point last_data_{};
+  Clock::time_point next_checkpoint_{};
+  bool acked_ = false;
+};
+
+}  // namespace fleetcast::receiver

@@ -1,0 +1,290 @@
+#include "receiver/assembler.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "protocol/signature.hpp"
+#include "protocol/text.hpp"
+#include "protocol/wire.hpp"
+
+namespace fleetcast::receiver {
+namespace p = protocol;
+namespace {
+
+constexpr std::uint32_t kStateMagic = 0x46435354;  // "FCST"
+constexpr std::uint32_t kStateVersion = 1;
+
+[[noreturn]] void fail(const std::filesystem::path& path, const char* what) {
+  throw std::runtime_error(path.string() + ": " + what + ": " + std::strerror(errno));
+}
+
+void write_file_atomically(const std::filesystem::path& path, std::span<const std::uint8_t> bytes) {
+  const auto tmp = path.string() + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) fail(tmp, "open");
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      fail(tmp, "write");
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    ::close(fd);
+    fail(tmp, "fsync");
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) fail(path, "rename");
+}
+
+void fsync_dir(const std::filesystem::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) fail(dir, "fsync");
+  ::close(fd);
+}
+
+}  // namespace
+
+Assembler::Assembler(const p::Update& update, std::filesystem::path spool,
+                     std::filesystem::path state)
+    : update_(update),
+      plan_(fec::BlockPlan::make(update.size, update.symbol_size, update.max_k).value()),
+      part_path_(spool / ("." + update.name + ".part")),
+      final_path_(spool / update.name),
+      state_path_(state / (update.name + ".state")),
+      codec_(fec::make_isal_codec()) {
+  blocks_.resize(plan_.block_count());
+  for (std::uint32_t b = 0; b < plan_.block_count(); ++b) {
+    blocks_[b].source.assign(plan_.source_symbols(b), false);
+  }
+  load_state();
+  if (finalized_) return;  // already verified and in the spool: nothing to receive
+  fd_ = ::open(part_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd_ < 0) fail(part_path_, "open");
+  const auto padded = static_cast<off_t>(plan_.symbol_count() * plan_.symbol_size());
+  if (::ftruncate(fd_, padded) != 0) fail(part_path_, "ftruncate");
+  for (const Block& b : blocks_) {
+    if (!b.complete) counters_.lacked_at_open += b.source.size() - b.source_count;
+  }
+}
+
+Assembler::~Assembler() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void Assembler::load_state() {
+  std::vector<std::uint8_t> bytes;
+  {
+    const int fd = ::open(state_path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;  // nothing to resume
+    std::uint8_t buf[65536];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) bytes.insert(bytes.end(), buf, buf + n);
+    ::close(fd);
+  }
+  p::ByteReader r(bytes);
+  p::Digest digest{};
+  const bool header_ok = r.u32() == kStateMagic && r.u32() == kStateVersion;
+  r.bytes(digest);
+  const bool same = header_ok && digest == update_.digest && r.u64() == update_.size &&
+                    r.u32() == update_.symbol_size && r.u32() == update_.max_k;
+  if (!r.ok() || !same) return;  // another object under this name: start over
+  std::vector<Block> loaded = blocks_;
+  std::uint32_t complete = 0;
+  for (Block& b : loaded) {
+    b.complete = r.u8() != 0;
+    if (b.complete) ++complete;
+    for (std::size_t j = 0; j < b.source.size(); j += 8) {
+      const std::uint8_t bits = r.u8();
+      for (std::size_t i = 0; i < 8 && j + i < b.source.size(); ++i) {
+        b.source[j + i] = (bits >> i) & 1u;
+        if (b.source[j + i]) ++b.source_count;
+      }
+    }
+  }
+  const bool finished = r.u8() != 0;
+  if (!r.ok() || r.remaining() != 0) return;  // torn or foreign: ignore, start over
+  blocks_ = std::move(loaded);
+  complete_blocks_ = complete;
+  finalized_ = finished && std::filesystem::exists(final_path_);
+}
+
+void Assembler::checkpoint() {
+  if (!dirty_ || fd_ < 0) return;
+  if (::fdatasync(fd_) != 0) fail(part_path_, "fdatasync");  // data before the state naming it
+  std::size_t size = 4 + 4 + 32 + 8 + 4 + 4 + 1;
+  for (const Block& b : blocks_) size += 1 + (b.source.size() + 7) / 8;
+  std::vector<std::uint8_t> bytes(size);
+  p::ByteWriter w(bytes);
+  w.u32(kStateMagic);
+  w.u32(kStateVersion);
+  w.bytes(update_.digest);
+  w.u64(update_.size);
+  w.u32(update_.symbol_size);
+  w.u32(update_.max_k);
+  for (const Block& b : blocks_) {
+    w.u8(b.complete ? 1 : 0);
+    for (std::size_t j = 0; j < b.source.size(); j += 8) {
+      std::uint8_t bits = 0;
+      for (std::size_t i = 0; i < 8 && j + i < b.source.size(); ++i) {
+        bits = static_cast<std::uint8_t>(bits | (b.source[j + i] ? 1u << i : 0u));
+      }
+      w.u8(bits);
+    }
+  }
+  w.u8(finalized_ ? 1 : 0);
+  write_file_atomically(state_path_, w.written());
+  dirty_ = false;
+}
+
+void Assembler::pwrite_all(const std::uint8_t* data, std::size_t size, std::uint64_t offset) {
+  std::size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::pwrite(fd_, data + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail(part_path_, "pwrite");  // e.g. ENOSPC: reported, state not advanced
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+void Assembler::pread_all(std::uint8_t* data, std::size_t size, std::uint64_t offset) const {
+  std::size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::pread(fd_, data + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail(part_path_, "pread");
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+Assembler::Result Assembler::on_symbol(const p::SymbolPacket& packet) {
+  if (packet.sbn >= plan_.block_count() || packet.payload.size() != plan_.symbol_size()) {
+    return Result::invalid;
+  }
+  Block& b = blocks_[packet.sbn];
+  const std::uint32_t k = plan_.source_symbols(packet.sbn);
+  if (packet.esi >= fec::kMaxEncodingSymbols || packet.parity != (packet.esi >= k)) {
+    return Result::invalid;
+  }
+  ++counters_.symbols_received;
+  if (b.complete || (packet.esi < k && b.source[packet.esi]) ||
+      (packet.esi >= k && b.parity.count(packet.esi) != 0)) {
+    ++counters_.duplicates;
+    return Result::duplicate;
+  }
+  ++counters_.symbols_useful;
+  if (packet.esi < k) {
+    const std::uint64_t symbol = plan_.first_symbol(packet.sbn) + packet.esi;
+    pwrite_all(packet.payload.data(), packet.payload.size(), symbol * plan_.symbol_size());
+    b.source[packet.esi] = true;
+    ++b.source_count;
+    dirty_ = true;
+  } else {
+    b.parity.emplace(packet.esi,
+                     std::vector<std::uint8_t>(packet.payload.begin(), packet.payload.end()));
+  }
+  if (b.source_count == k) {
+    b.complete = true;
+    b.parity.clear();
+    ++complete_blocks_;
+    dirty_ = true;
+  } else if (b.source_count + b.parity.size() >= k) {
+    decode_block(packet.sbn);
+  }
+  return Result::stored;
+}
+
+void Assembler::decode_block(std::uint32_t sbn) {
+  Block& b = blocks_[sbn];
+  const std::uint32_t k = plan_.source_symbols(sbn);
+  const std::size_t s = plan_.symbol_size();
+  const std::uint64_t offset = plan_.first_symbol(sbn) * s;
+  std::vector<std::uint8_t> data(std::size_t{k} * s);
+  pread_all(data.data(), data.size(), offset);
+  std::vector<fec::Symbol> symbols(fec::kMaxEncodingSymbols);
+  std::vector<fec::MutableSymbol> recovered(k);
+  for (std::uint32_t j = 0; j < k; ++j) {
+    if (b.source[j]) symbols[j] = fec::Symbol(&data[j * s], s);
+    recovered[j] = fec::MutableSymbol(&data[j * s], s);
+  }
+  for (const auto& [esi, bytes] : b.parity) symbols[esi] = fec::Symbol(bytes);
+  if (codec_->decode(k, symbols, recovered) != fec::Status::ok) return;  // cannot happen: k held
+  for (std::uint32_t j = 0; j < k; ++j) {
+    if (!b.source[j]) pwrite_all(&data[j * s], s, offset + std::uint64_t{j} * s);
+    b.source[j] = true;
+  }
+  b.source_count = k;
+  b.parity.clear();
+  b.complete = true;
+  ++complete_blocks_;
+  ++counters_.blocks_decoded;
+  dirty_ = true;
+}
+
+std::uint32_t Assembler::complete_prefix() const {
+  std::uint32_t n = 0;
+  while (n < blocks_.size() && blocks_[n].complete) ++n;
+  return n;
+}
+
+std::vector<p::NakEntry> Assembler::missing(std::size_t max_entries) const {
+  std::vector<p::NakEntry> out;
+  for (std::uint32_t b = 0; b < blocks_.size() && out.size() <= max_entries; ++b) {
+    const Block& blk = blocks_[b];
+    if (blk.complete) continue;
+    const std::uint32_t held = blk.source_count + static_cast<std::uint32_t>(blk.parity.size());
+    const auto need = static_cast<std::uint8_t>(plan_.source_symbols(b) - held);
+    if (!out.empty() && out.back().need == need && out.back().first_block + out.back().run == b &&
+        out.back().run < UINT16_MAX) {
+      ++out.back().run;
+    } else {
+      out.push_back(p::NakEntry{b, need, 1});
+    }
+  }
+  if (out.size() > max_entries) out.resize(max_entries);
+  return out;
+}
+
+std::optional<std::string> Assembler::finalize() {
+  if (finalized_) return std::nullopt;
+  if (!all_blocks()) return "not every block received";
+  if (::ftruncate(fd_, static_cast<off_t>(update_.size)) != 0) fail(part_path_, "ftruncate");
+  if (::fsync(fd_) != 0) fail(part_path_, "fsync");
+  p::Hasher hasher;
+  std::vector<std::uint8_t> buf(1 << 20);
+  for (std::uint64_t off = 0; off < update_.size; off += buf.size()) {
+    const std::size_t n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), update_.size - off));
+    pread_all(buf.data(), n, off);
+    hasher.update(std::span(buf.data(), n));
+  }
+  if (hasher.finish() != update_.digest) {
+    // Start over: the data cannot be trusted (a forged or corrupted symbol reached us).
+    for (Block& b : blocks_) {
+      std::fill(b.source.begin(), b.source.end(), false);
+      b.source_count = 0;
+      b.complete = false;
+    }
+    complete_blocks_ = 0;
+    dirty_ = true;
+    checkpoint();
+    if (::ftruncate(fd_, static_cast<off_t>(plan_.symbol_count() * plan_.symbol_size())) != 0) {
+      fail(part_path_, "ftruncate");
+    }
+    return "digest mismatch: discarded, receiving again";
+  }
+  if (::rename(part_path_.c_str(), final_path_.c_str()) != 0) fail(final_path_, "rename");
+  fsync_dir(final_path_.parent_path());
+  finalized_ = true;
+  dirty_ = true;
+  checkpoint();
+  return std::nullopt;
+}
+
+}  // namespace fleetcast::receiver

@@ -1,0 +1,93 @@
+#pragma once
+// Reassembles one announced object into the spool directory, with resume.
+//
+// Source symbols are written at their offset in <spool>/.<name>.part as they arrive; parity
+// symbols are held in memory per incomplete block; a block with k distinct symbols is decoded in
+// place. Which symbols are on disk is persisted in <state>/<name>.state (the part file is
+// fdatasync'ed before the state that describes it is renamed into place), so a receiver killed at
+// any moment resumes with what it had at its last checkpoint and never trusts data it did not
+// write. finalize() verifies the digest and only then renames the file to <spool>/<name>.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fec/block_plan.hpp"
+#include "fec/codec.hpp"
+#include "protocol/control.hpp"
+#include "protocol/data.hpp"
+
+namespace fleetcast::receiver {
+
+using Clock = std::chrono::steady_clock;
+
+struct AssemblerCounters {
+  std::uint64_t lacked_at_open = 0;    // source symbols missing when this process opened it
+  std::uint64_t symbols_received = 0;  // every symbol packet for this object
+  std::uint64_t symbols_useful = 0;    // stored source or held parity for an incomplete block
+  std::uint64_t duplicates = 0;        // already held, or block already complete
+  std::uint64_t blocks_decoded = 0;    // blocks that needed FEC
+};
+
+class Assembler {
+ public:
+  // Opens or resumes. Throws std::runtime_error (with path and errno) when files cannot be used.
+  Assembler(const protocol::Update& update, std::filesystem::path spool,
+            std::filesystem::path state);
+  Assembler(const Assembler&) = delete;
+  Assembler& operator=(const Assembler&) = delete;
+  ~Assembler();
+
+  enum class Result { stored, duplicate, invalid };
+  Result on_symbol(const protocol::SymbolPacket& packet);
+
+  bool all_blocks() const { return complete_blocks_ == plan_.block_count(); }
+  std::uint32_t complete_blocks() const { return complete_blocks_; }
+  // Every block below this one is complete.
+  std::uint32_t complete_prefix() const;
+  // What each incomplete block still needs, as ascending runs; at most max_entries runs.
+  std::vector<protocol::NakEntry> missing(std::size_t max_entries) const;
+
+  // Makes received data durable and records it (call periodically and before exiting).
+  void checkpoint();
+  // Verifies the digest of the whole object; on success renames it into the spool and records
+  // completion. Returns an error message, or nullopt on success.
+  std::optional<std::string> finalize();
+  bool finalized() const { return finalized_; }
+
+  const AssemblerCounters& counters() const { return counters_; }
+  const protocol::Update& update() const { return update_; }
+  const std::filesystem::path& final_path() const { return final_path_; }
+
+ private:
+  struct Block {
+    std::vector<bool> source;  // which source symbols are on disk
+    std::uint32_t source_count = 0;
+    std::map<std::uint8_t, std::vector<std::uint8_t>> parity;  // held in memory only
+    bool complete = false;
+  };
+  void decode_block(std::uint32_t sbn);
+  void load_state();
+  void pwrite_all(const std::uint8_t* data, std::size_t size, std::uint64_t offset);
+  void pread_all(std::uint8_t* data, std::size_t size, std::uint64_t offset) const;
+
+  protocol::Update update_;
+  fec::BlockPlan plan_;
+  std::filesystem::path part_path_;
+  std::filesystem::path final_path_;
+  std::filesystem::path state_path_;
+  int fd_ = -1;
+  std::vector<Block> blocks_;
+  std::uint32_t complete_blocks_ = 0;
+  bool dirty_ = false;
+  bool finalized_ = false;
+  std::unique_ptr<fec::Codec> codec_;
+  AssemblerCounters counters_;
+};
+
+}  // namespace fleetcast::receiver

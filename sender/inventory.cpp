@@ -1,0 +1,99 @@
+#include "sender/inventory.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "protocol/text.hpp"
+
+namespace fleetcast::sender {
+namespace text = protocol::text;
+
+Inventory Inventory::load(const std::filesystem::path& path) {
+  Inventory inv;
+  std::ifstream in(path);
+  if (!in) {
+    if (!std::filesystem::exists(path)) return inv;
+    throw InventoryError(path.string() + ": cannot read");
+  }
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    const auto where = path.string() + ":" + std::to_string(number) + ": ";
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    std::string tag, name, key_hex, groups, extra;
+    fields >> tag >> name >> key_hex >> groups >> extra;
+    if (tag != "host" || name.empty() || key_hex.empty() || !extra.empty()) {
+      throw InventoryError(where + "expected 'host <name> <public key hex> [groups]'");
+    }
+    Host h;
+    h.name = name;
+    if (!text::is_host_name(name)) throw InventoryError(where + "bad host name '" + name + "'");
+    if (!text::unhex(key_hex, h.key.bytes)) throw InventoryError(where + "bad public key");
+    std::istringstream g(groups);
+    for (std::string group; std::getline(g, group, ',');) {
+      if (!text::is_group_name(group)) throw InventoryError(where + "bad group '" + group + "'");
+      h.groups.push_back(group);
+    }
+    try {
+      inv.add(std::move(h));
+    } catch (const InventoryError& e) {
+      throw InventoryError(where + e.what());
+    }
+  }
+  return inv;
+}
+
+void Inventory::save(const std::filesystem::path& path) const {
+  std::string out = "# fleetcast inventory: host <name> <public key> [groups]\n";
+  for (const Host& h : hosts_) {
+    out += "host " + h.name + " " + text::hex(h.key.bytes);
+    for (std::size_t i = 0; i < h.groups.size(); ++i) out += (i == 0 ? " " : ",") + h.groups[i];
+    out += "\n";
+  }
+  const auto tmp = path.string() + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw InventoryError(tmp + ": open: " + std::strerror(errno));
+  const bool ok =
+      ::write(fd, out.data(), out.size()) == static_cast<ssize_t>(out.size()) && ::fsync(fd) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    throw InventoryError(path.string() + ": write: " + std::strerror(ok ? errno : err));
+  }
+}
+
+void Inventory::add(Host host) {
+  for (Host& h : hosts_) {
+    if (h.name != host.name && h.key == host.key) {
+      throw InventoryError("key already belongs to host '" + h.name + "'");
+    }
+  }
+  for (Host& h : hosts_) {
+    if (h.name == host.name) {
+      h = std::move(host);
+      return;
+    }
+  }
+  hosts_.push_back(std::move(host));
+}
+
+const Host* Inventory::find(std::string_view name) const {
+  for (const Host& h : hosts_) {
+    if (h.name == name) return &h;
+  }
+  return nullptr;
+}
+
+const Host* Inventory::find(protocol::KeyId id) const {
+  for (const Host& h : hosts_) {
+    if (protocol::key_id(h.key) == id) return &h;
+  }
+  return nullptr;
+}
+
+}  // namespace fleetcast::sender

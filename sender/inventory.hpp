@@ -1,0 +1,44 @@
+#pragma once
+// The manager's inventory of known hosts: name, Ed25519 public key, groups. Only hosts listed
+// here are ever registered in a session; replies from any other key are ignored.
+//
+// File format, one host per line (# starts a comment):
+//   host <name> <64 hex public key> [<group>,<group>...]
+
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "protocol/keys.hpp"
+
+namespace fleetcast::sender {
+
+class InventoryError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Host {
+  std::string name;
+  protocol::PublicKey key;
+  std::vector<std::string> groups;
+};
+
+class Inventory {
+ public:
+  static Inventory load(const std::filesystem::path& path);  // missing file = empty inventory
+  void save(const std::filesystem::path& path) const;        // atomic: temp file, fsync, rename
+
+  // Adds or replaces a host; refuses a key already used by another name.
+  void add(Host host);
+  const Host* find(std::string_view name) const;
+  const Host* find(protocol::KeyId id) const;
+  const std::vector<Host>& hosts() const { return hosts_; }
+
+ private:
+  std::vector<Host> hosts_;
+};
+
+}  // namespace fleetcast::sender

@@ -1,0 +1,48 @@
+#pragma once
+// Token bucket for the data rate. Time is passed in; the pacer owns no clock.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+
+namespace fleetcast::sender {
+
+using Clock = std::chrono::steady_clock;
+
+class Pacer {
+ public:
+  // rate in bytes per second (0 = unlimited); burst in bytes (at least one datagram).
+  Pacer(std::uint64_t rate, std::uint64_t burst)
+      : rate_(rate), burst_(burst), tokens_(static_cast<double>(burst)) {}
+
+  // Bytes that may be sent now (refills first).
+  std::uint64_t available(Clock::time_point now) {
+    refill(now);
+    return rate_ == 0 ? UINT64_MAX : static_cast<std::uint64_t>(std::max(0.0, tokens_));
+  }
+  void consume(std::uint64_t bytes) {
+    if (rate_ != 0) tokens_ -= static_cast<double>(bytes);
+  }
+  // When `bytes` will be available.
+  Clock::time_point ready_at(std::uint64_t bytes, Clock::time_point now) {
+    refill(now);
+    if (rate_ == 0 || tokens_ >= static_cast<double>(bytes)) return now;
+    const double wait = (static_cast<double>(bytes) - tokens_) / static_cast<double>(rate_);
+    return now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(wait));
+  }
+
+ private:
+  void refill(Clock::time_point now) {
+    if (last_ != Clock::time_point{}) {
+      const double dt = std::chrono::duration<double>(now - last_).count();
+      tokens_ = std::min(static_cast<double>(burst_), tokens_ + dt * static_cast<double>(rate_));
+    }
+    last_ = now;
+  }
+  std::uint64_t rate_;
+  std::uint64_t burst_;
+  double tokens_;
+  Clock::time_point last_{};
+};
+
+}  // namespace fleetcast::sender

@@ -1,0 +1,160 @@
+#pragma once
+// One delivery session on the manager (paper §3.3.2, figures 4-6): announce a signed UPDATE until
+// the targeted hosts registered, stream source + proactive parity interleaved across blocks,
+// then repair rounds driven by NAKs until every registered host reported COMPLETE or the deadline
+// passed. No threads or timers: main() calls on_datagram / tick and sleeps until next_wakeup.
+//
+// Repair: per block, the t-th symbol ever sent has ESI t mod 255, so round 0 sends the k source
+// symbols and the proactive parity, and each repair round continues with parity indices never
+// sent before: one repair symbol serves every host that misses any symbol of that block. A round
+// sends, per block, the worst host's need divided by (1 - estimated loss).
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fec/block_plan.hpp"
+#include "fec/codec.hpp"
+#include "fec/interleave.hpp"
+#include "protocol/control.hpp"
+#include "protocol/data.hpp"
+#include "protocol/transport.hpp"
+#include "sender/inventory.hpp"
+#include "sender/pacer.hpp"
+
+namespace fleetcast::sender {
+
+using namespace std::chrono_literals;
+
+// Per datagram on the wire beyond the UDP payload: IPv6 (40) + UDP (8).
+inline constexpr std::uint64_t kWireOverhead = 48;
+
+struct SessionConfig {
+  std::string name;  // announced file name
+  std::string kind = "file";
+  std::uint64_t version = 0;
+  std::uint16_t file_id = 1;
+  protocol::SessionId session;
+  protocol::Endpoint ctrl_group;
+  protocol::Endpoint data_group;
+  protocol::Endpoint reply;  // our unicast address + port for replies
+  std::uint32_t symbol_size = fec::kDefaultSymbolSize;
+  std::uint32_t max_k = fec::kDefaultSourceSymbols;
+  double proactive = 0.0;  // parity sent in round 0, as a fraction of k
+  std::uint64_t rate = 0;  // wire bytes per second, 0 = unlimited
+  Clock::duration announce_interval = 200ms;
+  Clock::duration registration_timeout = 5s;
+  Clock::duration deadline = 600s;    // from the start of the session
+  Clock::duration nak_window = 50ms;  // plus 200 us per registered host (feedback spreading)
+  std::uint64_t wall_time = 0;        // seconds since the epoch, for UPDATE time=
+};
+
+struct HostReport {
+  const Host* host = nullptr;
+  bool registered = false;
+  bool completed = false;
+  bool denied = false;
+  std::string deny_reason;
+  Clock::time_point registered_at{};
+  Clock::time_point completed_at{};
+  std::uint32_t have_at_registration = 0;
+  std::uint32_t naks = 0;
+  std::uint32_t last_nak_round = 0;
+  protocol::Digest digest{};
+  protocol::Endpoint from;
+};
+
+struct SessionStats {
+  std::uint32_t rounds = 0;             // transmission rounds started
+  std::uint64_t data_packets = 0;       // source symbols sent
+  std::uint64_t parity_packets = 0;     // parity symbols sent
+  std::uint64_t wire_bytes = 0;         // every datagram incl. IPv6 + UDP headers
+  std::uint64_t control_packets = 0;    // UPDATE, ROUND, ACK
+  std::uint64_t feedback_received = 0;  // verified RECV / NAK / COMPLETE / DENY
+  std::uint64_t feedback_dropped = 0;   // malformed, unknown key, bad signature, other session
+  double loss_estimate = 0.0;
+};
+
+class SenderSession {
+ public:
+  // file: the whole object; targets: the inventory hosts this session is for.
+  SenderSession(SessionConfig config, std::vector<std::uint8_t> file,
+                std::vector<const Host*> targets, const protocol::SecretKey& key,
+                Clock::time_point now);
+
+  // A datagram from the reply socket (RECV / DENY lines, NAK / COMPLETE packets).
+  void on_datagram(std::span<const std::uint8_t> bytes, const protocol::Endpoint& from,
+                   Clock::time_point now);
+  // Sends what is due now (bounded by the pacer and the transport's buffer).
+  void tick(Clock::time_point now, protocol::Transport& transport);
+  Clock::time_point next_wakeup(Clock::time_point now) const;
+
+  bool done() const { return phase_ == Phase::done; }
+  bool success() const;  // every targeted host completed
+  const std::vector<HostReport>& hosts() const { return hosts_; }
+  const SessionStats& stats() const { return stats_; }
+  const protocol::Digest& digest() const { return digest_; }
+  std::size_t registered() const;
+  std::size_t completed() const;
+  std::uint64_t bytes_sent_in_round() const { return round_sent_bytes_; }
+  const fec::BlockPlan& plan() const { return plan_; }
+
+ private:
+  enum class Phase { announce, stream, wait, done };
+
+  void announce(Clock::time_point now, protocol::Transport& t);
+  void start_round(Clock::time_point now);
+  void stream(Clock::time_point now, protocol::Transport& t);
+  void end_wait(Clock::time_point now);
+  void finish(Clock::time_point now, protocol::Transport& t, bool aborted);
+  void on_command(std::string_view line, const protocol::Endpoint& from, Clock::time_point now);
+  void on_feedback(std::span<const std::uint8_t> bytes, const protocol::Endpoint& from,
+                   Clock::time_point now);
+  HostReport* host_by_key(protocol::KeyId id);
+  bool flush(protocol::Transport& t);
+  void queue(std::span<const std::uint8_t> bytes, const protocol::Endpoint& to);
+  Clock::duration nak_window() const;
+  bool all_settled() const;
+
+  SessionConfig config_;
+  std::vector<std::uint8_t> file_;  // padded to whole symbols
+  protocol::SecretKey key_;
+  fec::BlockPlan plan_;
+  std::unique_ptr<fec::Codec> codec_;
+  protocol::Digest digest_{};
+  std::string update_line_;
+  Pacer pacer_;
+  std::vector<HostReport> hosts_;
+  SessionStats stats_;
+
+  Phase phase_ = Phase::announce;
+  Clock::time_point start_;
+  Clock::time_point next_announce_{};
+  Clock::time_point wait_until_{};
+  Clock::time_point second_round_marker_{};
+  bool round_marker_repeated_ = false;
+
+  // Per block: symbols sent so far (next ESI = sent % 255), this round's plan, the worst need
+  // reported for the next round, and the need that drove this round (loss estimate).
+  std::vector<std::uint32_t> sent_;
+  std::vector<std::uint32_t> round_count_;
+  std::vector<std::uint32_t> round_first_;
+  std::vector<std::uint32_t> need_;
+  std::vector<std::uint32_t> round_need_;
+  std::unique_ptr<fec::Interleaver> order_;
+  std::vector<std::uint8_t> round_parity_;             // parity symbols of this round
+  std::vector<std::vector<std::size_t>> parity_slot_;  // per block: slot index per round symbol
+  std::uint32_t round_ = 0;
+  std::uint32_t sequence_ = 0;
+  std::uint64_t round_sent_bytes_ = 0;
+
+  // Datagrams built but not yet taken by the transport.
+  std::vector<std::uint8_t> out_buffer_;
+  std::vector<protocol::Datagram> out_;
+  std::size_t out_next_ = 0;
+  std::size_t out_used_ = 0;
+};
+
+}  // namespace fleetcast::sender
