@@ -1,6 +1,9 @@
 #include "receiver/config.hpp"
 
 #include <boost/program_options.hpp>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 
 #include "protocol/text.hpp"
 
@@ -10,38 +13,124 @@ namespace fleetcast::receiver {
 namespace {
 
 constexpr const char* kUsage =
-    "fleetcast-receiver: the fleetcast host agent. Receives signed update bundles over IPv6\n"
-    "multicast, applies them with self-checking update scripts and reports FIN receipts.\n"
+    "fleetcast-receiver: the fleetcast host agent. Receives signed files and update bundles over\n"
+    "IPv6 multicast, verifies them, stores them in its spool and reports to the manager.\n"
     "\n"
     "Usage:\n"
     "  fleetcast-receiver keygen --out DIR [--name HOST]\n"
-    "                                           create DIR/host.key (0600) and DIR/host.pub\n"
-    "  fleetcast-receiver fingerprint FILE        print the key ID and fingerprint of a key file\n"
-    "  fleetcast-receiver --help | --version\n"
-    "\n"
-    "Give DIR/host.pub to the manager (inventory add); keep DIR/host.key secret.\n";
+    "      create DIR/host.key (0600) and DIR/host.pub; give host.pub to the manager\n"
+    "  fleetcast-receiver fingerprint FILE\n"
+    "      print the key ID and fingerprint of a key file\n"
+    "  fleetcast-receiver run --name NAME --iface IF --key host.key --manager-pub manager.pub\n"
+    "                         --spool DIR --state DIR [--config FILE] [options]\n"
+    "      receive announcements from the manager until stopped (SIGTERM/SIGINT)\n"
+    "  fleetcast-receiver --help | --version\n";
+
+po::options_description run_options() {
+  po::options_description o("run options (also valid in the --config INI file)");
+  o.add_options()("name", po::value<std::string>(),
+                  "this host's name (as in the manager's inventory)")(
+      "iface", po::value<std::string>(), "network interface to receive on")(
+      "key", po::value<std::string>(), "this host's secret key (host.key)")(
+      "manager-pub", po::value<std::string>(), "the manager's public key (manager.pub)")(
+      "spool", po::value<std::string>(), "directory for received files")(
+      "state", po::value<std::string>(), "directory for reception state (resume)")(
+      "group", po::value<std::vector<std::string>>(), "a group this host belongs to")(
+      "kinds", po::value<std::string>(), "comma-separated kinds accepted (default: any)")(
+      "max-size", po::value<std::uint64_t>(), "refuse announcements larger than BYTES")(
+      "ctrl-group", po::value<std::string>()->default_value("ff15::f1ee:1"), "ctrl group")(
+      "ctrl-port", po::value<std::uint16_t>()->default_value(4710), "ctrl port")(
+      "exit-after", po::value<unsigned>()->default_value(0),
+      "exit after N acknowledged completions (0: run until stopped)")(
+      "test-drop-model", po::value<std::string>(),
+      "TEST ONLY: drop data packets on input, Gilbert-Elliott 'ge:P_GB,P_BG,LOSS_BAD'");
+  return o;
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
+  return out;
+}
+
+RunOptions validate_run(const po::variables_map& vm) {
+  for (const char* o : {"name", "iface", "key", "manager-pub", "spool", "state"}) {
+    if (!vm.count(o)) throw ConfigError(std::string("run: --") + o + " is required");
+  }
+  RunOptions r;
+  r.name = vm["name"].as<std::string>();
+  if (!protocol::text::is_host_name(r.name))
+    throw ConfigError("--name: '" + r.name + "' is not a host name");
+  r.iface = vm["iface"].as<std::string>();
+  r.key = vm["key"].as<std::string>();
+  r.manager_pub = vm["manager-pub"].as<std::string>();
+  r.spool = vm["spool"].as<std::string>();
+  r.state = vm["state"].as<std::string>();
+  if (vm.count("group")) r.groups = vm["group"].as<std::vector<std::string>>();
+  for (const auto& g : r.groups) {
+    if (!protocol::text::is_group_name(g)) throw ConfigError("--group: bad group '" + g + "'");
+  }
+  if (vm.count("kinds")) r.kinds = split(vm["kinds"].as<std::string>());
+  for (const auto& k : r.kinds) {
+    if (!protocol::text::is_token(k)) throw ConfigError("--kinds: bad kind '" + k + "'");
+  }
+  if (vm.count("max-size")) r.max_size = vm["max-size"].as<std::uint64_t>();
+  r.ctrl_group = vm["ctrl-group"].as<std::string>();
+  auto g = protocol::text::parse_address(r.ctrl_group, 1, "--ctrl-group");
+  if (!g || !g->is_multicast())
+    throw ConfigError("--ctrl-group: '" + r.ctrl_group + "' is not multicast");
+  r.ctrl_port = vm["ctrl-port"].as<std::uint16_t>();
+  r.exit_after = vm["exit-after"].as<unsigned>();
+  if (vm.count("test-drop-model")) {
+    const std::string m = vm["test-drop-model"].as<std::string>();
+    double a = 0, b = 0, c = 0;
+    char tail = 0;
+    if (std::sscanf(m.c_str(), "ge:%lf,%lf,%lf%c", &a, &b, &c, &tail) != 3 || a < 0 || a > 1 ||
+        b <= 0 || b > 1 || c < 0 || c > 1) {
+      throw ConfigError(
+          "--test-drop-model: expected 'ge:P_GB,P_BG,LOSS_BAD' with probabilities, got '" + m +
+          "'");
+    }
+    r.ge_good_to_bad = a;
+    r.ge_bad_to_good = b;
+    r.ge_loss_bad = c;
+  }
+  return r;
+}
 
 }  // namespace
 
 Invocation parse_command_line(int argc, char** argv) {
   Invocation inv;
-  inv.help_text = kUsage;
-  po::options_description global("Options");
-  global.add_options()("help,h", "show this help")("version", "show the version")(
-      "out", po::value<std::string>(), "keygen: directory for host.key / host.pub")(
-      "name", po::value<std::string>(), "keygen: this host's name, recorded in host.pub")(
-      "command", po::value<std::string>(), "")("args", po::value<std::vector<std::string>>(), "");
+  po::options_description general("general");
+  general.add_options()("help,h", "show this help")("version", "show the version")(
+      "config", po::value<std::string>(), "INI file with run options")(
+      "out", po::value<std::string>(), "keygen: output directory");
+  po::options_description hidden;
+  hidden.add_options()("command", po::value<std::string>())("args",
+                                                            po::value<std::vector<std::string>>());
+  const po::options_description runs = run_options();
+  po::options_description all;
+  all.add(general).add(runs).add(hidden);
+  std::ostringstream help;
+  help << kUsage << "\n" << general << "\n" << runs;
+  inv.help_text = help.str();
   po::positional_options_description positional;
   positional.add("command", 1).add("args", -1);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc, argv).options(global).positional(positional).run(), vm);
+    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
+    if (vm.count("config")) {
+      const std::string path = vm["config"].as<std::string>();
+      std::ifstream in(path);
+      if (!in) throw ConfigError("--config: cannot read '" + path + "'");
+      po::store(po::parse_config_file(in, runs), vm);
+    }
     po::notify(vm);
   } catch (const po::error& e) {
     throw ConfigError(e.what());
   }
-  const auto args =
-      vm.count("args") ? vm["args"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (vm.count("help")) return inv;
   if (vm.count("version")) {
     inv.command = Command::version;
@@ -49,6 +138,8 @@ Invocation parse_command_line(int argc, char** argv) {
   }
   if (!vm.count("command")) throw ConfigError("no command given (try --help)");
   const std::string command = vm["command"].as<std::string>();
+  const auto args =
+      vm.count("args") ? vm["args"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (command == "keygen") {
     if (!vm.count("out")) throw ConfigError("keygen: --out DIR is required");
     if (!args.empty()) throw ConfigError("keygen: unexpected argument '" + args[0] + "'");
@@ -64,6 +155,10 @@ Invocation parse_command_line(int argc, char** argv) {
     if (args.size() != 1) throw ConfigError("fingerprint: exactly one FILE expected");
     inv.command = Command::fingerprint;
     inv.key_file = args[0];
+  } else if (command == "run") {
+    if (!args.empty()) throw ConfigError("run: unexpected argument '" + args[0] + "'");
+    inv.command = Command::run;
+    inv.run = validate_run(vm);
   } else {
     throw ConfigError("unknown command '" + command + "' (try --help)");
   }

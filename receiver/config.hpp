@@ -1,10 +1,13 @@
 #pragma once
-// Command line of fleetcast-receiver: parse -> validate -> plain struct. Boost.Program_options
-// appears only in config.cpp. Errors throw ConfigError naming the option and the bad value.
+// Command line and INI configuration of fleetcast-receiver: parse -> validate -> plain struct.
+// Boost.Program_options appears only in config.cpp. Errors throw ConfigError naming the option
+// and the bad value. Every `run` option can also come from the --config INI file.
 
+#include <cstdint>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace fleetcast::receiver {
 
@@ -13,14 +16,32 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class Command { help, version, keygen, fingerprint };
+enum class Command { help, version, keygen, fingerprint, run };
+
+struct RunOptions {
+  std::string name;
+  std::string iface;
+  std::filesystem::path key;
+  std::filesystem::path manager_pub;
+  std::filesystem::path spool;
+  std::filesystem::path state;
+  std::vector<std::string> groups;
+  std::vector<std::string> kinds;  // empty: any kind
+  std::uint64_t max_size = std::uint64_t{16} << 30;
+  std::string ctrl_group = "ff15::f1ee:1";
+  std::uint16_t ctrl_port = 4710;
+  unsigned exit_after = 0;  // exit after this many acknowledged completions (0: run forever)
+  // Test-only input drop model (Gilbert-Elliott), off by default: "ge:P_GB,P_BG,LOSS_BAD".
+  double ge_good_to_bad = 0, ge_bad_to_good = 1, ge_loss_bad = 0;
+};
 
 struct Invocation {
   Command command = Command::help;
-  std::string help_text;           // for Command::help (and usage errors)
-  std::filesystem::path key_dir;   // keygen --out
-  std::string host_name;           // keygen --name (written into the public key file)
-  std::filesystem::path key_file;  // fingerprint FILE
+  std::string help_text;
+  std::filesystem::path key_dir;
+  std::string host_name;
+  std::filesystem::path key_file;
+  RunOptions run;
 };
 
 Invocation parse_command_line(int argc, char** argv);

@@ -4,6 +4,7 @@
 
 #include "protocol/io/key_commands.hpp"
 #include "receiver/config.hpp"
+#include "receiver/run_command.hpp"
 
 namespace {
 
@@ -21,6 +22,8 @@ int run(const fleetcast::receiver::Invocation& inv) {
       return io::keygen_command(inv.key_dir, "host", inv.host_name);
     case Command::fingerprint:
       return io::fingerprint_command(inv.key_file);
+    case Command::run:
+      return fleetcast::receiver::run_command(inv.run);
   }
   return 2;
 }

@@ -1,6 +1,10 @@
 #include "sender/config.hpp"
 
 #include <boost/program_options.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "protocol/text.hpp"
 
 namespace po = boost::program_options;
 
@@ -8,36 +12,156 @@ namespace fleetcast::sender {
 namespace {
 
 constexpr const char* kUsage =
-    "fleetcast-sender: the fleetcast manager. Signs and pushes update bundles to a fleet over\n"
-    "IPv6 multicast and collects per-host receipts.\n"
+    "fleetcast-sender: the fleetcast manager. Signs and pushes files and update bundles to a\n"
+    "fleet over IPv6 multicast (FEC + NAK repair) and collects per-host receipts.\n"
     "\n"
     "Usage:\n"
-    "  fleetcast-sender keygen --out DIR        create DIR/manager.key (0600) and DIR/manager.pub\n"
-    "  fleetcast-sender fingerprint FILE        print the key ID and fingerprint of a key file\n"
-    "  fleetcast-sender --help | --version\n"
-    "\n"
-    "Give DIR/manager.pub to every host (its --manager-pub); keep DIR/manager.key secret.\n";
+    "  fleetcast-sender keygen --out DIR\n"
+    "      create DIR/manager.key (0600) and DIR/manager.pub; give manager.pub to every host\n"
+    "  fleetcast-sender fingerprint FILE\n"
+    "      print the key ID and fingerprint of a key file\n"
+    "  fleetcast-sender inventory add --inventory FILE --name NAME --pub HOST.pub [--group G]...\n"
+    "      add (or replace) a host; only inventory hosts are ever registered in a session\n"
+    "  fleetcast-sender send FILE --inventory FILE --key manager.key --iface IF [options]\n"
+    "      deliver FILE to every targeted host; exit 0 only when every one completed\n"
+    "  fleetcast-sender --help | --version\n";
+
+po::options_description send_options() {
+  po::options_description o("send options (also valid in the --config INI file)");
+  o.add_options()("inventory", po::value<std::string>(),
+                  "inventory file (hosts and their public keys)")(
+      "key", po::value<std::string>(), "the manager's secret key (manager.key)")(
+      "iface", po::value<std::string>(), "network interface to send on")(
+      "hosts", po::value<std::string>(), "comma-separated host names (default: all)")(
+      "name", po::value<std::string>(), "announced name (default: the file's base name)")(
+      "kind", po::value<std::string>()->default_value("file"), "bundle kind announced")(
+      "bundle-version", po::value<std::uint64_t>()->default_value(0), "announced version")(
+      "rate", po::value<double>()->default_value(0), "data rate limit in Mbit/s (0: none)")(
+      "deadline", po::value<int>()->default_value(600), "give up after SECONDS")(
+      "registration-timeout", po::value<int>()->default_value(3000),
+      "start streaming after MS even if not every host registered")(
+      "report", po::value<std::string>(), "write a per-host JSON report to FILE")(
+      "ctrl-group", po::value<std::string>()->default_value("ff15::f1ee:1"), "ctrl group")(
+      "data-group", po::value<std::string>()->default_value("ff15::f1ee:2"),
+      "data group (ff3x::/32: receivers join source-specific)")(
+      "ctrl-port", po::value<std::uint16_t>()->default_value(4710), "ctrl port")(
+      "data-port", po::value<std::uint16_t>()->default_value(4711), "data port")(
+      "reply-port", po::value<std::uint16_t>()->default_value(4712), "unicast reply port")(
+      "hop-limit", po::value<int>()->default_value(16), "multicast hop limit (1-255)")(
+      "symbol-size", po::value<std::uint32_t>()->default_value(1400), "FEC symbol size")(
+      "k", po::value<std::uint32_t>()->default_value(200), "source symbols per block")(
+      "proactive", po::value<double>()->default_value(0.0),
+      "parity sent in the first round, as a fraction of k (0-0.25)")("no-progress",
+                                                                     "no live progress line");
+  return o;
+}
+
+void require(const po::variables_map& vm, const char* option, const char* command) {
+  if (!vm.count(option)) {
+    throw ConfigError(std::string(command) + ": --" + option + " is required");
+  }
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    const std::size_t comma = s.find(',', start);
+    out.push_back(s.substr(start, comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+SendOptions validate_send(const po::variables_map& vm, const std::vector<std::string>& args) {
+  if (args.size() != 1) throw ConfigError("send: exactly one FILE expected");
+  for (const char* o : {"inventory", "key", "iface"}) require(vm, o, "send");
+  SendOptions s;
+  s.file = args[0];
+  s.inventory = vm["inventory"].as<std::string>();
+  s.key = vm["key"].as<std::string>();
+  s.iface = vm["iface"].as<std::string>();
+  if (vm.count("hosts")) {
+    s.hosts = split(vm["hosts"].as<std::string>());
+    for (const auto& h : s.hosts) {
+      if (!protocol::text::is_host_name(h)) throw ConfigError("--hosts: bad host name '" + h + "'");
+    }
+  }
+  s.name = vm.count("name") ? vm["name"].as<std::string>() : s.file.filename().string();
+  if (!protocol::text::is_file_name(s.name)) throw ConfigError("--name: bad name '" + s.name + "'");
+  s.kind = vm["kind"].as<std::string>();
+  if (!protocol::text::is_token(s.kind)) throw ConfigError("--kind: bad kind '" + s.kind + "'");
+  s.bundle_version = vm["bundle-version"].as<std::uint64_t>();
+  s.rate_mbit = vm["rate"].as<double>();
+  if (!(s.rate_mbit >= 0 && s.rate_mbit <= 100000)) throw ConfigError("--rate: must be 0-100000");
+  const int deadline = vm["deadline"].as<int>();
+  if (deadline < 1) throw ConfigError("--deadline: must be at least 1 second");
+  s.deadline = std::chrono::seconds(deadline);
+  const int reg = vm["registration-timeout"].as<int>();
+  if (reg < 1) throw ConfigError("--registration-timeout: must be at least 1 ms");
+  s.registration_timeout = std::chrono::milliseconds(reg);
+  if (vm.count("report")) s.report = vm["report"].as<std::string>();
+  s.ctrl_group = vm["ctrl-group"].as<std::string>();
+  s.data_group = vm["data-group"].as<std::string>();
+  for (const auto& [opt, g] :
+       {std::pair{"--ctrl-group", s.ctrl_group}, {"--data-group", s.data_group}}) {
+    auto e = protocol::text::parse_address(g, 1, opt);
+    if (!e || !e->is_multicast()) {
+      throw ConfigError(std::string(opt) + ": '" + g + "' is not an IPv6 multicast address");
+    }
+  }
+  s.ctrl_port = vm["ctrl-port"].as<std::uint16_t>();
+  s.data_port = vm["data-port"].as<std::uint16_t>();
+  s.reply_port = vm["reply-port"].as<std::uint16_t>();
+  s.hop_limit = vm["hop-limit"].as<int>();
+  if (s.hop_limit < 1 || s.hop_limit > 255) throw ConfigError("--hop-limit: must be 1-255");
+  s.symbol_size = vm["symbol-size"].as<std::uint32_t>();
+  if (s.symbol_size < 16 || s.symbol_size > 8192)
+    throw ConfigError("--symbol-size: must be 16-8192");
+  s.k = vm["k"].as<std::uint32_t>();
+  if (s.k < 1 || s.k > 254) throw ConfigError("--k: must be 1-254");
+  s.proactive = vm["proactive"].as<double>();
+  if (!(s.proactive >= 0 && s.proactive <= 0.25)) throw ConfigError("--proactive: must be 0-0.25");
+  s.progress = !vm.count("no-progress");
+  return s;
+}
 
 }  // namespace
 
 Invocation parse_command_line(int argc, char** argv) {
   Invocation inv;
-  inv.help_text = kUsage;
-  po::options_description global("Options");
-  global.add_options()("help,h", "show this help")("version", "show the version")(
-      "out", po::value<std::string>(), "keygen: directory for manager.key / manager.pub")(
-      "command", po::value<std::string>(), "")("args", po::value<std::vector<std::string>>(), "");
+  po::options_description general("general");
+  general.add_options()("help,h", "show this help")("version", "show the version")(
+      "config", po::value<std::string>(), "INI file with send options")(
+      "out", po::value<std::string>(), "keygen: output directory")(
+      "pub", po::value<std::string>(), "inventory add: the host's public key file")(
+      "group", po::value<std::vector<std::string>>(), "inventory add: a group of the host");
+  po::options_description hidden;
+  hidden.add_options()("command", po::value<std::string>())("args",
+                                                            po::value<std::vector<std::string>>());
+  const po::options_description sends = send_options();
+  po::options_description all;
+  all.add(general).add(sends).add(hidden);
+  std::ostringstream help;
+  help << kUsage << "\n" << general << "\n" << sends;
+  inv.help_text = help.str();
+
   po::positional_options_description positional;
   positional.add("command", 1).add("args", -1);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc, argv).options(global).positional(positional).run(), vm);
+    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
+    if (vm.count("config")) {
+      const std::string path = vm["config"].as<std::string>();
+      std::ifstream in(path);
+      if (!in) throw ConfigError("--config: cannot read '" + path + "'");
+      po::store(po::parse_config_file(in, sends), vm);
+    }
     po::notify(vm);
   } catch (const po::error& e) {
     throw ConfigError(e.what());
   }
-  const auto args =
-      vm.count("args") ? vm["args"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (vm.count("help")) return inv;
   if (vm.count("version")) {
     inv.command = Command::version;
@@ -45,8 +169,10 @@ Invocation parse_command_line(int argc, char** argv) {
   }
   if (!vm.count("command")) throw ConfigError("no command given (try --help)");
   const std::string command = vm["command"].as<std::string>();
+  auto args =
+      vm.count("args") ? vm["args"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (command == "keygen") {
-    if (!vm.count("out")) throw ConfigError("keygen: --out DIR is required");
+    require(vm, "out", "keygen");
     if (!args.empty()) throw ConfigError("keygen: unexpected argument '" + args[0] + "'");
     inv.command = Command::keygen;
     inv.key_dir = vm["out"].as<std::string>();
@@ -54,6 +180,24 @@ Invocation parse_command_line(int argc, char** argv) {
     if (args.size() != 1) throw ConfigError("fingerprint: exactly one FILE expected");
     inv.command = Command::fingerprint;
     inv.key_file = args[0];
+  } else if (command == "inventory") {
+    if (args.size() != 1 || args[0] != "add")
+      throw ConfigError("inventory: expected 'inventory add'");
+    for (const char* o : {"inventory", "name", "pub"}) require(vm, o, "inventory add");
+    inv.command = Command::inventory_add;
+    inv.inventory = vm["inventory"].as<std::string>();
+    inv.host_name = vm["name"].as<std::string>();
+    if (!protocol::text::is_host_name(inv.host_name)) {
+      throw ConfigError("--name: '" + inv.host_name + "' is not a host name");
+    }
+    inv.host_pub = vm["pub"].as<std::string>();
+    if (vm.count("group")) inv.host_groups = vm["group"].as<std::vector<std::string>>();
+    for (const auto& g : inv.host_groups) {
+      if (!protocol::text::is_group_name(g)) throw ConfigError("--group: bad group '" + g + "'");
+    }
+  } else if (command == "send") {
+    inv.command = Command::send;
+    inv.send = validate_send(vm, args);
   } else {
     throw ConfigError("unknown command '" + command + "' (try --help)");
   }

@@ -1,10 +1,15 @@
 #pragma once
-// Command line of fleetcast-sender: parse -> validate -> plain struct. Boost.Program_options
-// appears only in config.cpp. Errors throw ConfigError naming the option and the bad value.
+// Command line and INI configuration of fleetcast-sender: parse -> validate -> plain struct.
+// Boost.Program_options appears only in config.cpp. Errors throw ConfigError naming the option
+// and the bad value. Every `send` option can also come from the --config INI file.
 
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace fleetcast::sender {
 
@@ -13,14 +18,44 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class Command { help, version, keygen, fingerprint };
+enum class Command { help, version, keygen, fingerprint, inventory_add, send };
+
+struct SendOptions {
+  std::filesystem::path file;
+  std::filesystem::path inventory;
+  std::filesystem::path key;
+  std::string iface;
+  std::vector<std::string> hosts;  // empty: every inventory host
+  std::string name;                // announced name (default: the file's base name)
+  std::string kind = "file";
+  std::uint64_t bundle_version = 0;
+  double rate_mbit = 0;  // 0 = unlimited
+  std::chrono::seconds deadline{600};
+  std::chrono::milliseconds registration_timeout{3000};
+  std::optional<std::filesystem::path> report;
+  std::string ctrl_group = "ff15::f1ee:1";
+  std::string data_group = "ff15::f1ee:2";
+  std::uint16_t ctrl_port = 4710;
+  std::uint16_t data_port = 4711;
+  std::uint16_t reply_port = 4712;
+  int hop_limit = 16;
+  std::uint32_t symbol_size = 1400;
+  std::uint32_t k = 200;
+  double proactive = 0.0;
+  bool progress = true;  // live progress line when stdout is a TTY
+};
 
 struct Invocation {
   Command command = Command::help;
-  std::string help_text;           // for Command::help (and usage errors)
+  std::string help_text;
   std::filesystem::path key_dir;   // keygen --out
-  std::string host_name;           // keygen --name (written into the public key file)
   std::filesystem::path key_file;  // fingerprint FILE
+  // inventory add
+  std::filesystem::path inventory;
+  std::string host_name;
+  std::filesystem::path host_pub;
+  std::vector<std::string> host_groups;
+  SendOptions send;
 };
 
 Invocation parse_command_line(int argc, char** argv);

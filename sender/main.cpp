@@ -4,6 +4,7 @@
 
 #include "protocol/io/key_commands.hpp"
 #include "sender/config.hpp"
+#include "sender/send_command.hpp"
 
 namespace {
 
@@ -21,6 +22,10 @@ int run(const fleetcast::sender::Invocation& inv) {
       return io::keygen_command(inv.key_dir, "manager", "");
     case Command::fingerprint:
       return io::fingerprint_command(inv.key_file);
+    case Command::inventory_add:
+      return fleetcast::sender::inventory_add_command(inv);
+    case Command::send:
+      return fleetcast::sender::send_command(inv.send);
   }
   return 2;
 }

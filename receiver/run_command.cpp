@@ -1,0 +1,171 @@
+#include "receiver/run_command.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <random>
+
+#include "protocol/io/key_file.hpp"
+#include "protocol/io/udp_socket.hpp"
+#include "receiver/agent.hpp"
+
+namespace fleetcast::receiver {
+namespace p = protocol;
+namespace {
+
+volatile sig_atomic_t g_stop = 0;
+void on_signal(int) {
+  g_stop = 1;
+}
+
+void log_line(std::string_view message) {
+  const std::time_t t = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%H:%M:%S", std::localtime(&t));
+  std::printf("%s %.*s\n", stamp, static_cast<int>(message.size()), message.data());
+  std::fflush(stdout);
+}
+
+void make_private_dir(const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  ::chmod(dir.c_str(), 0700);
+}
+
+// TEST ONLY: Gilbert-Elliott two-state drop model on the data input (off unless configured).
+class DropModel {
+ public:
+  DropModel(const RunOptions& o, std::uint64_t seed)
+      : enabled_(o.ge_good_to_bad > 0 && o.ge_loss_bad > 0),
+        good_to_bad_(o.ge_good_to_bad),
+        bad_to_good_(o.ge_bad_to_good),
+        loss_bad_(o.ge_loss_bad),
+        rng_(seed) {}
+  bool drop() {
+    if (!enabled_) return false;
+    bad_ = bad_ ? u_(rng_) >= bad_to_good_ : u_(rng_) < good_to_bad_;
+    const bool lost = bad_ && u_(rng_) < loss_bad_;
+    if (lost) ++dropped_;
+    return lost;
+  }
+  std::uint64_t dropped() const { return dropped_; }
+
+ private:
+  bool enabled_;
+  double good_to_bad_, bad_to_good_, loss_bad_;
+  bool bad_ = false;
+  std::uint64_t dropped_ = 0;
+  std::mt19937_64 rng_;
+  std::uniform_real_distribution<double> u_{0.0, 1.0};
+};
+
+void print_counters(const Agent& agent) {
+  if (const Assembler* a = agent.current()) {
+    const auto& c = a->counters();
+    std::printf(
+        "counters: lacked_at_open=%llu symbols_received=%llu useful=%llu duplicates=%llu "
+        "blocks_decoded=%llu naks_sent=%llu\n",
+        static_cast<unsigned long long>(c.lacked_at_open),
+        static_cast<unsigned long long>(c.symbols_received),
+        static_cast<unsigned long long>(c.symbols_useful),
+        static_cast<unsigned long long>(c.duplicates),
+        static_cast<unsigned long long>(c.blocks_decoded),
+        static_cast<unsigned long long>(agent.counters().naks_sent));
+    std::fflush(stdout);
+  }
+}
+
+}  // namespace
+
+int run_command(const RunOptions& o) {
+  AgentConfig cfg;
+  cfg.host_name = o.name;
+  cfg.groups = o.groups;
+  cfg.kinds = o.kinds;
+  cfg.max_size = o.max_size;
+  cfg.manager = p::io::load_public_key(o.manager_pub).key;
+  cfg.spool = o.spool;
+  cfg.state = o.state;
+  make_private_dir(o.spool);
+  make_private_dir(o.state);
+  const p::SecretKey key = p::io::load_secret_key(o.key);
+  const unsigned ifindex = p::io::interface_index(o.iface);
+
+  p::io::UdpSocket ctrl(o.ctrl_port, ifindex);
+  ctrl.join(p::text::parse_address(o.ctrl_group, o.ctrl_port, "ctrl").value());
+  p::io::UdpSocket unicast(0, ifindex);
+  std::unique_ptr<p::io::UdpSocket> data;
+  std::optional<p::Endpoint> joined;
+
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
+
+  std::random_device entropy;
+  const std::uint64_t seed = (std::uint64_t{entropy()} << 32) | entropy();
+  Agent agent(cfg, key, log_line, seed);
+  DropModel drop(o, seed ^ 0x5eed);
+  log_line("fleetcast-receiver " + o.name + " listening on " + o.iface + " for " +
+           p::fingerprint(cfg.manager));
+
+  std::vector<std::uint8_t> buffer(64 * p::kMaxDataDatagram);
+  std::uint64_t completed_reported = 0;
+  while (!g_stop) {
+    const auto wanted = agent.data_group();
+    if (wanted != joined) {
+      data.reset();
+      if (wanted) {
+        data = std::make_unique<p::io::UdpSocket>(wanted->port, ifindex);
+        data->set_buffer_sizes(16 << 20);
+        data->join(*wanted);
+      }
+      joined = wanted;
+    }
+    auto now = Clock::now();
+    const auto wait =
+        std::chrono::duration_cast<std::chrono::milliseconds>(agent.next_wakeup(now) - now);
+    pollfd fds[3] = {
+        {ctrl.fd(), POLLIN, 0}, {unicast.fd(), POLLIN, 0}, {data ? data->fd() : -1, POLLIN, 0}};
+    if (::poll(fds, 3, static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, 200))) < 0 &&
+        errno != EINTR) {
+      log_line(std::string("poll: ") + std::strerror(errno));
+    }
+    now = Clock::now();
+    for (const auto& r : ctrl.receive(buffer, p::kMaxDataDatagram)) agent.on_ctrl(r.bytes, now);
+    for (const auto& r : unicast.receive(buffer, p::kMaxDataDatagram)) agent.on_data(r.bytes, now);
+    if (data) {
+      for (int batch = 0; batch < 64; ++batch) {
+        const auto got = data->receive(buffer, p::kMaxDataDatagram);
+        for (const auto& r : got) {
+          if (!drop.drop()) agent.on_data(r.bytes, now);
+        }
+        if (got.empty()) break;
+      }
+    }
+    agent.tick(now, unicast);
+    if (agent.counters().sessions_completed > completed_reported) {
+      completed_reported = agent.counters().sessions_completed;
+      print_counters(agent);
+    }
+    if (o.exit_after > 0 && agent.counters().sessions_completed >= o.exit_after &&
+        agent.complete_acknowledged()) {
+      break;
+    }
+  }
+  agent.checkpoint();
+  print_counters(agent);
+  if (drop.dropped() > 0)
+    std::printf("test drop model: %llu packets dropped\n",
+                static_cast<unsigned long long>(drop.dropped()));
+  log_line("stopped");
+  return 0;
+}
+
+}  // namespace fleetcast::receiver

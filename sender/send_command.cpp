@@ -1,0 +1,192 @@
+#include "sender/send_command.hpp"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <random>
+
+#include "protocol/io/key_file.hpp"
+#include "protocol/io/udp_socket.hpp"
+#include "sender/inventory.hpp"
+#include "sender/session.hpp"
+
+namespace fleetcast::sender {
+namespace p = protocol;
+namespace {
+
+constexpr auto kProgressEvery = std::chrono::milliseconds(250);
+
+std::vector<std::uint8_t> read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path.string() + ": cannot read");
+  return std::vector<std::uint8_t>((std::istreambuf_iterator<char>(in)), {});
+}
+
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+void print_progress(const SenderSession& s, Clock::time_point start, Clock::time_point now) {
+  const double t = seconds_between(start, now);
+  const double mbit = t > 0 ? static_cast<double>(s.stats().wire_bytes) * 8 / t / 1e6 : 0;
+  std::fprintf(stdout, "\r  registered %zu  completed %zu / %zu  round %u  %.1f Mbit/s  %.1fs   ",
+               s.registered(), s.completed(), s.hosts().size(), s.stats().rounds, mbit, t);
+  std::fflush(stdout);
+}
+
+void print_table(const SenderSession& s, Clock::time_point start) {
+  std::printf("\n%-24s %-10s %11s %11s %6s  %s\n", "host", "status", "registered", "completed",
+              "naks", "digest");
+  for (const HostReport& h : s.hosts()) {
+    const char* status = h.completed    ? "completed"
+                         : h.denied     ? "denied"
+                         : h.registered ? "incomplete"
+                                        : "silent";
+    char reg[32] = "-", done[32] = "-";
+    if (h.registered)
+      std::snprintf(reg, sizeof reg, "%.3fs", seconds_between(start, h.registered_at));
+    if (h.completed)
+      std::snprintf(done, sizeof done, "%.3fs", seconds_between(start, h.completed_at));
+    std::printf("%-24s %-10s %11s %11s %6u  %s\n", h.host->name.c_str(), status, reg, done, h.naks,
+                h.completed ? p::text::hex(h.digest).substr(0, 16).c_str() : h.deny_reason.c_str());
+  }
+}
+
+void write_report(const std::filesystem::path& path, const SendOptions& o, const SenderSession& s,
+                  Clock::time_point start, Clock::time_point end) {
+  nlohmann::json hosts = nlohmann::json::array();
+  for (const HostReport& h : s.hosts()) {
+    nlohmann::json j = {{"host", h.host->name},     {"registered", h.registered},
+                        {"completed", h.completed}, {"denied", h.denied},
+                        {"naks_sent", h.naks},      {"rounds", h.last_nak_round}};
+    if (h.registered) j["registered_at_s"] = seconds_between(start, h.registered_at);
+    if (h.completed) {
+      j["completed_at_s"] = seconds_between(start, h.completed_at);
+      j["verified_digest"] = p::text::hex(h.digest);
+    }
+    if (h.denied) j["deny_reason"] = h.deny_reason;
+    hosts.push_back(j);
+  }
+  const SessionStats& st = s.stats();
+  nlohmann::json report = {
+      {"file", o.file.string()},
+      {"name", o.name},
+      {"size", s.plan().object_size()},
+      {"digest", p::text::hex(s.digest())},
+      {"success", s.success()},
+      {"seconds", seconds_between(start, end)},
+      {"rounds", st.rounds},
+      {"data_packets", st.data_packets},
+      {"parity_packets", st.parity_packets},
+      {"wire_bytes", st.wire_bytes},
+      {"wire_ratio", s.plan().object_size() ? static_cast<double>(st.wire_bytes) /
+                                                  static_cast<double>(s.plan().object_size())
+                                            : 0.0},
+      {"feedback_dropped", st.feedback_dropped},
+      {"hosts", hosts}};
+  std::ofstream out(path);
+  out << report.dump(2) << "\n";
+  if (!out) throw std::runtime_error(path.string() + ": cannot write report");
+}
+
+}  // namespace
+
+int inventory_add_command(const Invocation& inv) {
+  Inventory inventory = Inventory::load(inv.inventory);
+  const p::PublicKeyFile pub = p::io::load_public_key(inv.host_pub);
+  inventory.add(Host{inv.host_name, pub.key, inv.host_groups});
+  inventory.save(inv.inventory);
+  std::printf("%s: %s added (%s)\n", inv.inventory.c_str(), inv.host_name.c_str(),
+              p::fingerprint(pub.key).c_str());
+  return 0;
+}
+
+int send_command(const SendOptions& o) {
+  const Inventory inventory = Inventory::load(o.inventory);
+  std::vector<const Host*> targets;
+  if (o.hosts.empty()) {
+    for (const Host& h : inventory.hosts()) targets.push_back(&h);
+  } else {
+    for (const std::string& name : o.hosts) {
+      const Host* h = inventory.find(name);
+      if (h == nullptr) throw std::runtime_error("--hosts: '" + name + "' is not in the inventory");
+      targets.push_back(h);
+    }
+  }
+  if (targets.empty()) throw std::runtime_error(o.inventory.string() + ": no hosts to send to");
+  const p::SecretKey key = p::io::load_secret_key(o.key);
+  std::vector<std::uint8_t> file = read_file(o.file);
+
+  const unsigned ifindex = p::io::interface_index(o.iface);
+  std::random_device entropy;
+  SessionConfig c;
+  c.name = o.name;
+  c.kind = o.kind;
+  c.version = o.bundle_version;
+  c.file_id = static_cast<std::uint16_t>(1 + entropy() % 65535);
+  c.session.value = (std::uint64_t{entropy()} << 32) | entropy();
+  c.ctrl_group = p::text::parse_address(o.ctrl_group, o.ctrl_port, "ctrl").value();
+  c.data_group = p::text::parse_address(o.data_group, o.data_port, "data").value();
+  c.reply.address = p::io::interface_address(o.iface);
+  c.reply.port = o.reply_port;
+  c.symbol_size = o.symbol_size;
+  c.max_k = o.k;
+  c.proactive = o.proactive;
+  c.rate = static_cast<std::uint64_t>(o.rate_mbit * 1e6 / 8);
+  c.deadline = o.deadline;
+  c.registration_timeout = o.registration_timeout;
+  c.wall_time = static_cast<std::uint64_t>(std::time(nullptr));
+
+  p::io::UdpSocket out(0, ifindex);
+  out.set_multicast(o.hop_limit, true);
+  out.set_buffer_sizes(8 << 20);
+  p::io::UdpSocket replies(o.reply_port, ifindex);
+  replies.set_buffer_sizes(8 << 20);
+
+  const Clock::time_point start = Clock::now();
+  SenderSession session(c, std::move(file), targets, key, start);
+  std::printf("sending %s (%llu bytes, %u blocks) to %zu hosts on %s, session %s\n", o.name.c_str(),
+              static_cast<unsigned long long>(session.plan().object_size()),
+              session.plan().block_count(), targets.size(), o.iface.c_str(),
+              p::text::hex64(c.session.value).c_str());
+  const bool tty = o.progress && ::isatty(STDOUT_FILENO);
+  std::vector<std::uint8_t> buffer(64 * p::kMaxControlDatagram);
+  Clock::time_point next_progress = start;
+  while (!session.done()) {
+    Clock::time_point now = Clock::now();
+    const auto wait =
+        std::chrono::duration_cast<std::chrono::milliseconds>(session.next_wakeup(now) - now);
+    pollfd fds[] = {{replies.fd(), POLLIN, 0}, {out.fd(), POLLOUT, 0}};
+    const int timeout = static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, 100));
+    ::poll(fds, 1, timeout);
+    now = Clock::now();
+    for (int batch = 0; batch < 16; ++batch) {
+      const auto got = replies.receive(buffer, p::kMaxControlDatagram);
+      for (const auto& r : got) session.on_datagram(r.bytes, r.from, now);
+      if (got.empty()) break;
+    }
+    session.tick(now, out);
+    if (tty && now >= next_progress) {
+      print_progress(session, start, now);
+      next_progress = now + kProgressEvery;
+    }
+  }
+  const Clock::time_point end = Clock::now();
+  if (tty) print_progress(session, start, end);
+  print_table(session, start);
+  const SessionStats& st = session.stats();
+  std::printf("%s in %.3fs, %u rounds, %.3f wire bytes per file byte, %llu feedback dropped\n",
+              session.success() ? "complete" : "INCOMPLETE", seconds_between(start, end), st.rounds,
+              static_cast<double>(st.wire_bytes) /
+                  static_cast<double>(std::max<std::uint64_t>(1, session.plan().object_size())),
+              static_cast<unsigned long long>(st.feedback_dropped));
+  if (o.report) write_report(*o.report, o, session, start, end);
+  return session.success() ? 0 : 1;
+}
+
+}  // namespace fleetcast::sender
