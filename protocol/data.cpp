@@ -46,7 +46,8 @@ bool write_body(ByteWriter& w, const Complete& c) {
   return true;
 }
 bool write_body(ByteWriter& w, const Nak& n) {
-  if (n.entries.empty() || n.entries.size() > kMaxNakEntries) return false;
+  if (n.entries.empty() || n.entries.size() > kMaxNakEntries || n.loss > kLossScale) return false;
+  w.u16(n.loss);
   w.u16(static_cast<std::uint16_t>(n.entries.size()));
   std::uint64_t floor = 0;
   for (const NakEntry& e : n.entries) {
@@ -81,7 +82,9 @@ Result<Feedback> read_body(ByteReader& r, const Header& h) {
       return Feedback(c);
     }
     case PacketType::nak: {
-      Nak n{h.file_id, h.sequence, h.fec_info, {}};
+      Nak n{h.file_id, h.sequence, h.fec_info, {}, 0};
+      n.loss = r.u16();
+      if (n.loss > kLossScale) return Failure{Error::out_of_range, "nak loss"};
       const std::uint16_t count = r.u16();
       if (count == 0 || count > kMaxNakEntries) return Failure{Error::out_of_range, "nak count"};
       std::uint64_t floor = 0;

@@ -69,14 +69,20 @@ struct NakEntry {
   std::uint16_t run = 1;          // blocks first_block .. first_block + run - 1 (1..65535)
   bool operator==(const NakEntry&) const = default;
 };
-// (1232 - 12 header - 16 trailer head - 2 count - 64 signature) / 6 bytes per entry.
+// (1232 - 12 header - 16 trailer head - 2 loss - 2 count - 64 signature) / 6 bytes per entry.
 inline constexpr std::size_t kMaxNakEntries = 189;
+// Loss is reported in units of 1/10000 (0.01 %).
+inline constexpr std::uint16_t kLossScale = 10000;
 
 struct Nak {
   std::uint16_t file_id = 0;
   std::uint32_t complete_prefix = 0;  // sequence field: every block below this one is decoded
   std::uint32_t round = 0;            // FEC info field: the round this NAK answers
   std::vector<NakEntry> entries;      // ascending, non-overlapping
+  // Share of the round's packets this host missed (per kLossScale), measured from sequence
+  // numbers while it listened: the manager sizes repair by it (a host that was down for part of
+  // the round does not count its outage as loss).
+  std::uint16_t loss = 0;
 };
 
 // (1232 - 12 - 16 - 2 - 64) / 8 bytes per key ID.

@@ -134,6 +134,7 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now) 
       return;
     }
     last_data_ = now;
+    if (round_packets_++ == 0) round_first_seq_ = s->sequence;
     if (assembler_->on_symbol(*s) == Assembler::Result::invalid) ++counters_.data_dropped;
     if (assembler_->all_blocks()) {
       if (auto error = assembler_->finalize()) {
@@ -158,6 +159,7 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now) 
   if (const auto* r = std::get_if<p::Round>(&fb.feedback)) {
     if (!assembler_->finalized() && r->round != nak_round_) {
       nak_round_ = r->round;
+      round_end_seq_ = r->next_sequence;
       nak_at_ = now + uniform(std::chrono::milliseconds(r->nak_window_ms));
     }
   } else if (const auto* a = std::get_if<p::CompleteAck>(&fb.feedback)) {
@@ -211,10 +213,17 @@ void Agent::tick(Clock::time_point now, p::Transport& t) {
     nak_at_ = Clock::time_point::max();
     const auto entries = assembler_->missing(p::kMaxNakEntries);
     if (!entries.empty()) {
-      send_feedback(p::Nak{update_->file_id, assembler_->complete_prefix(), nak_round_, entries},
-                    t);
+      // Loss while listening: packets missed between the first one seen and the round's end.
+      std::uint16_t loss = 0;
+      const std::uint32_t span = round_end_seq_ - round_first_seq_;
+      if (round_packets_ > 0 && span >= round_packets_ && span < (1u << 31)) {
+        loss = static_cast<std::uint16_t>(p::kLossScale - round_packets_ * p::kLossScale / span);
+      }
+      send_feedback(
+          p::Nak{update_->file_id, assembler_->complete_prefix(), nak_round_, entries, loss}, t);
       ++counters_.naks_sent;
     }
+    round_packets_ = 0;
   }
   if (!receiving && !acked_ && now >= complete_at_) {
     send_feedback(p::Complete{update_->file_id, update_->digest}, t);

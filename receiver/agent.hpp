@@ -86,6 +86,10 @@ class Agent {
   Clock::time_point recv_at_ = Clock::time_point::max();
   Clock::time_point nak_at_ = Clock::time_point::max();
   std::uint32_t nak_round_ = 0;
+  // Packets seen since the last NAK, and the first sequence number among them (loss measure).
+  std::uint64_t round_packets_ = 0;
+  std::uint32_t round_first_seq_ = 0;
+  std::uint32_t round_end_seq_ = 0;  // from the round marker: first sequence of the next round
   Clock::time_point complete_at_ = Clock::time_point::max();
   Clock::time_point complete_deadline_{};
   Clock::time_point last_data_{};

@@ -36,7 +36,6 @@ SenderSession::SenderSession(SessionConfig config, std::vector<std::uint8_t> fil
   const std::uint32_t blocks = plan_.block_count();
   sent_.assign(blocks, 0);
   need_.assign(blocks, 0);
-  round_need_.assign(blocks, 0);
   round_count_.assign(blocks, 0);
   round_first_.assign(blocks, 0);
   parity_slot_.resize(blocks);
@@ -252,7 +251,6 @@ void SenderSession::start_round(Clock::time_point now) {
   }
   round_first_ = sent_;
   round_count_ = counts;
-  round_need_ = need_;
   std::fill(need_.begin(), need_.end(), 0);
   order_ = std::make_unique<fec::Interleaver>(counts);
   round_ = ++stats_.rounds;
@@ -298,18 +296,10 @@ void SenderSession::stream(Clock::time_point now, p::Transport& t) {
 }
 
 void SenderSession::end_wait(Clock::time_point now) {
-  // Loss estimate from the blocks the worst host still needs: it got (need before - need after)
-  // useful symbols of the ones sent this round.
-  double sent = 0, useful = 0;
-  bool any = false;
-  for (std::uint32_t b = 0; b < plan_.block_count(); ++b) {
-    if (need_[b] == 0 || round_count_[b] == 0) continue;
-    any = true;
-    sent += round_count_[b];
-    useful += round_need_[b] > need_[b] ? round_need_[b] - need_[b] : 0;
-  }
-  if (any && sent > 0)
-    stats_.loss_estimate = std::clamp(1.0 - useful / sent, 0.0, kMaxLossEstimate);
+  // Repair is sized by the worst loss any host measured in the round just ended; without a
+  // report the previous estimate stands.
+  if (round_loss_ >= 0) stats_.loss_estimate = std::clamp(round_loss_, 0.0, kMaxLossEstimate);
+  round_loss_ = -1;
   start_round(now);  // an empty round only re-sends the round marker: lost NAKs get a new chance
 }
 
@@ -394,6 +384,9 @@ void SenderSession::on_feedback(std::span<const std::uint8_t> bytes, const p::En
     ++stats_.feedback_received;
     ++h->naks;
     h->last_nak_round = nak->round;
+    if (nak->round == round_) {
+      round_loss_ = std::max(round_loss_, static_cast<double>(nak->loss) / p::kLossScale);
+    }
     for (const p::NakEntry& e : nak->entries) {
       for (std::uint32_t b = e.first_block; b < e.first_block + e.run && b < plan_.block_count();
            ++b) {

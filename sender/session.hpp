@@ -7,7 +7,7 @@
 // Repair: per block, the t-th symbol ever sent has ESI t mod 255, so round 0 sends the k source
 // symbols and the proactive parity, and each repair round continues with parity indices never
 // sent before: one repair symbol serves every host that misses any symbol of that block. A round
-// sends, per block, the worst host's need divided by (1 - estimated loss).
+// sends, per block, the worst host's need divided by (1 - the worst loss hosts measured).
 
 #include <chrono>
 #include <cstdint>
@@ -142,7 +142,7 @@ class SenderSession {
   std::vector<std::uint32_t> round_count_;
   std::vector<std::uint32_t> round_first_;
   std::vector<std::uint32_t> need_;
-  std::vector<std::uint32_t> round_need_;
+  double round_loss_ = -1;  // worst loss reported for the current round (-1: no NAK yet)
   std::unique_ptr<fec::Interleaver> order_;
   std::vector<std::uint8_t> round_parity_;             // parity symbols of this round
   std::vector<std::vector<std::size_t>> parity_slot_;  // per block: slot index per round symbol

@@ -63,7 +63,7 @@ TEST(Data, GoldenSymbolPacket) {
 
 // A NAK, byte by byte, signed by the deterministic test key.
 TEST(Data, GoldenNak) {
-  Nak nak{3, 2, 1, {{2, 3, 1}, {5, 200, 4}}};
+  Nak nak{3, 2, 1, {{2, 3, 1}, {5, 200, 4}}, 523};
   const std::string golden =
       "12"
       "03"
@@ -72,6 +72,7 @@ TEST(Data, GoldenNak) {
       "00000001"          // FEC info: answers round 1
       "0123456789abcdef"  // session ID
       "9d24e2eeaf27c2a0"  // signer key ID
+      "020b"              // loss: 523 / 10000 = 5.23 % of the round missed
       "0002"              // 2 entries
       "000002"
       "03"
@@ -79,8 +80,8 @@ TEST(Data, GoldenNak) {
       "000005"
       "c8"
       "0004"  // blocks 5..8 need 200 each
-      "ee653bdb9c4749abd7f24ce873c15541fc96f29d1a2485b80774caca68696425"  // Ed25519
-      "b082404c931c246d8ffd43eb22de0236afa7dcbc1f1cecf012430891a2ec8c02";
+      "c7943c86f477c6342905f81501cf7e87404ebccfda14a049ec8b1aa1810aaf20"  // Ed25519
+      "4c78ee7b30ee46a47506e56a2ae69e639d61fcee329092e793a9991c3380e507";
   EXPECT_EQ(text::hex(encode(nak)), golden);
   const auto bytes = unhex(golden);
   auto parsed = parse_data_packet(bytes);
@@ -92,6 +93,7 @@ TEST(Data, GoldenNak) {
   EXPECT_EQ(n.entries, nak.entries);
   EXPECT_EQ(n.complete_prefix, 2u);
   EXPECT_EQ(n.round, 1u);
+  EXPECT_EQ(n.loss, 523);
 }
 
 // Golden COMPLETE, COMPLETE-ACK, ROUND and DATA packets, field by field.
@@ -149,9 +151,9 @@ TEST(Data, GoldenEveryOtherType) {
 TEST(Data, FeedbackRoundTripsAndVerifies) {
   std::vector<NakEntry> many;
   for (std::uint32_t i = 0; i < kMaxNakEntries; ++i) many.push_back({i * 2, 1, 1});
-  const std::vector<Feedback> all{Complete{9, digest(as_bytes("f"))}, Nak{9, 0, 3, many},
-                                  CompleteAck{9, std::vector<KeyId>(kMaxAckedHosts, KeyId{5})},
-                                  Round{9, 4, 1000, 250}};
+  const std::vector<Feedback> all{
+      Complete{9, digest(as_bytes("f"))}, Nak{9, 0, 3, many, kLossScale},
+      CompleteAck{9, std::vector<KeyId>(kMaxAckedHosts, KeyId{5})}, Round{9, 4, 1000, 250}};
   for (const Feedback& f : all) {
     const auto bytes = encode(f);
     ASSERT_LE(bytes.size(), kMaxControlDatagram);
@@ -178,6 +180,7 @@ TEST(Data, EncodersValidate) {
   std::vector<std::uint8_t> buf(kMaxControlDatagram);
   const SecretKey key = testing::seeded_key(0);
   EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {}}, kSession, key, buf));
+  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{5, 1, 1}}, kLossScale + 1}, kSession, key, buf));
   EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{5, 1, 1}, {4, 1, 1}}}, kSession, key, buf));
   EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{5, 0, 1}}}, kSession, key, buf));
   EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{kMaxSbn, 1, 2}}}, kSession, key, buf));
