@@ -28,10 +28,13 @@ inline constexpr std::size_t kMaxSourceSymbols = kMaxEncodingSymbols - 1;
 // Default symbol size: 1500 Ethernet MTU - 40 IPv6 - 8 UDP - 12 fleetcast header = 1440 bytes of
 // room; 1400 leaves 40 bytes for an IPsec ESP or tunnel header (the paper runs over IPsec).
 inline constexpr std::size_t kDefaultSymbolSize = 1400;
-// Default source symbols per block: 200 x 1400 B = 280 KB blocks. 55 parity indices stay free for
-// proactive + repair symbols (27 % overhead headroom per block, enough for 20 % loss plus
-// repair rounds), and a 64 MiB bundle still spans 240 blocks for interleaving to spread bursts.
-inline constexpr std::size_t kDefaultSourceSymbols = 200;
+// Default source symbols per block: 128 x 1400 B = 179 KB blocks. Repair must never run out of
+// fresh parity indices: the WORST of many hosts decides each block's repair, and at 30 % loss it
+// needs about k * 0.43 plus margin over the rounds. 128 leaves 127 indices (~100 % of k, enough
+// up to ~45 % loss); k = 200 left only 55, and fleet tests at 20 % loss ran out of them and had
+// to resend source symbols most hosts already held. A 64 MiB bundle still spans 375 blocks for
+// interleaving, and smaller blocks decode faster.
+inline constexpr std::size_t kDefaultSourceSymbols = 128;
 
 enum class Status {
   ok,

@@ -79,9 +79,9 @@ struct Nak {
   std::uint32_t complete_prefix = 0;  // sequence field: every block below this one is decoded
   std::uint32_t round = 0;            // FEC info field: the round this NAK answers
   std::vector<NakEntry> entries;      // ascending, non-overlapping
-  // Share of the round's packets this host missed (per kLossScale), measured from sequence
-  // numbers while it listened: the manager sizes repair by it (a host that was down for part of
-  // the round does not count its outage as loss).
+  // Share of the session's packets this host missed since it started listening, up to the end
+  // of the last round (per kLossScale), from sequence numbers: the manager sizes repair by it
+  // (a host that restarted does not count its outage as loss).
   std::uint16_t loss = 0;
 };
 

@@ -1,6 +1,8 @@
 #include "receiver/agent.hpp"
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 
 namespace fleetcast::receiver {
 namespace p = protocol;
@@ -12,12 +14,30 @@ constexpr auto kRecvRepeat = 1s;         // at most one RECV per second per sess
 
 }  // namespace
 
-Agent::Agent(AgentConfig config, p::SecretKey key, Log log, std::uint64_t seed)
+Agent::Agent(AgentConfig config, p::SecretKey key, Log log, std::uint64_t seed,
+             Clock::time_point now)
     : config_(std::move(config)),
       key_(std::move(key)),
       manager_id_(p::key_id(config_.manager)),
       log_(std::move(log)),
-      rng_(seed) {}
+      rng_(seed) {
+  std::ifstream in(update_path());
+  const std::string line((std::istreambuf_iterator<char>(in)), {});
+  if (auto u = verified_update(line)) {
+    log_("resuming " + u->name + " from " + update_path().string());
+    on_update(*u, now);
+  }
+}
+
+std::optional<p::Update> Agent::verified_update(std::string_view line) const {
+  auto parsed = p::parse_command(line);
+  if (!parsed || parsed->signer != manager_id_ ||
+      !p::verify_command(parsed.value(), config_.manager)) {
+    return std::nullopt;
+  }
+  const auto* u = std::get_if<p::Update>(&parsed->command);
+  return u ? std::optional<p::Update>(*u) : std::nullopt;
+}
 
 Clock::duration Agent::uniform(Clock::duration max) {
   if (max <= Clock::duration::zero()) return Clock::duration::zero();
@@ -49,19 +69,28 @@ std::optional<std::string> Agent::refuse_reason(const p::Update& u) const {
 // --- input ----------------------------------------------------------------------------------
 
 void Agent::on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now) {
-  auto parsed =
-      p::parse_command(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  const std::string_view line(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  auto parsed = p::parse_command(line);
   if (!parsed || parsed->signer != manager_id_ ||
       !p::verify_command(parsed.value(), config_.manager)) {
     ++counters_.ctrl_dropped;  // malformed, another manager, or forged
     return;
   }
   if (const auto* u = std::get_if<p::Update>(&parsed->command)) {
+    const bool is_new = !update_ || update_->session != u->session;
     on_update(*u, now);
+    if (is_new && assembler_ && update_ && update_->session == u->session) {
+      // Keep the signed announcement for a restart (written atomically; verified again on load).
+      const auto tmp = update_path().string() + ".tmp";
+      std::ofstream(tmp) << line;
+      std::filesystem::rename(tmp, update_path());
+    }
   } else if (const auto* a = std::get_if<p::Abort>(&parsed->command)) {
     if (update_ && a->session == update_->session) {
       log_("ABORT " + a->name + ": " + a->reason + " (partial data kept for resume)");
       checkpoint();
+      std::error_code ec;
+      std::filesystem::remove(update_path(), ec);
       assembler_.reset();
       update_.reset();
       recv_at_ = nak_at_ = complete_at_ = Clock::time_point::max();
@@ -110,6 +139,7 @@ void Agent::on_update(const p::Update& u, Clock::time_point now) {
   deny_.reset();
   update_ = u;
   acked_ = false;
+  round_packets_ = 0;
   nak_at_ = complete_at_ = Clock::time_point::max();
   last_data_ = now;
   recv_at_ = now + uniform(config_.reply_spread);
@@ -143,6 +173,9 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now) 
         log_(update_->name + ": complete, digest verified, stored as " +
              assembler_->final_path().string());
         ++counters_.sessions_completed;
+        std::error_code ec;
+        std::filesystem::remove(update_path(), ec);  // nothing left to resume
+        round_packets_ = 0;
         nak_at_ = Clock::time_point::max();
         complete_at_ = now + uniform(config_.reply_spread);
         complete_deadline_ = now + kCompleteGiveUp;
@@ -213,7 +246,9 @@ void Agent::tick(Clock::time_point now, p::Transport& t) {
     nak_at_ = Clock::time_point::max();
     const auto entries = assembler_->missing(p::kMaxNakEntries);
     if (!entries.empty()) {
-      // Loss while listening: packets missed between the first one seen and the round's end.
+      // Loss while listening: packets missed between the first one this process saw in the
+      // session and the end of the last round (cumulative, so small repair rounds do not make
+      // it noisy; an outage before the first packet is not counted).
       std::uint16_t loss = 0;
       const std::uint32_t span = round_end_seq_ - round_first_seq_;
       if (round_packets_ > 0 && span >= round_packets_ && span < (1u << 31)) {
@@ -223,7 +258,6 @@ void Agent::tick(Clock::time_point now, p::Transport& t) {
           p::Nak{update_->file_id, assembler_->complete_prefix(), nak_round_, entries, loss}, t);
       ++counters_.naks_sent;
     }
-    round_packets_ = 0;
   }
   if (!receiving && !acked_ && now >= complete_at_) {
     send_feedback(p::Complete{update_->file_id, update_->digest}, t);

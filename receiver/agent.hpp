@@ -49,9 +49,13 @@ struct AgentCounters {
 
 class Agent {
  public:
-  Agent(AgentConfig config, protocol::SecretKey key, Log log, std::uint64_t seed);
+  // Resumes the session recorded in <state>/current.update when its announcement still verifies.
+  Agent(AgentConfig config, protocol::SecretKey key, Log log, std::uint64_t seed,
+        Clock::time_point now = Clock::now());
 
   void on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now);
+  // Where the announcement being received is kept, so a restart rejoins without waiting.
+  std::filesystem::path update_path() const { return config_.state / "current.update"; }
   void on_data(std::span<const std::uint8_t> bytes, Clock::time_point now);
   void tick(Clock::time_point now, protocol::Transport& unicast);
   Clock::time_point next_wakeup(Clock::time_point now) const;
@@ -67,6 +71,7 @@ class Agent {
 
  private:
   void on_update(const protocol::Update& u, Clock::time_point now);
+  std::optional<protocol::Update> verified_update(std::string_view line) const;
   void send_line(const protocol::Command& c, protocol::Transport& t);
   void send_feedback(const protocol::Feedback& f, protocol::Transport& t);
   std::optional<std::string> refuse_reason(const protocol::Update& u) const;
@@ -86,7 +91,7 @@ class Agent {
   Clock::time_point recv_at_ = Clock::time_point::max();
   Clock::time_point nak_at_ = Clock::time_point::max();
   std::uint32_t nak_round_ = 0;
-  // Packets seen since the last NAK, and the first sequence number among them (loss measure).
+  // Packets seen in this session by this process, and the first one's sequence (loss measure).
   std::uint64_t round_packets_ = 0;
   std::uint32_t round_first_seq_ = 0;
   std::uint32_t round_end_seq_ = 0;  // from the round marker: first sequence of the next round

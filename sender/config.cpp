@@ -49,7 +49,7 @@ po::options_description send_options() {
       "reply-port", po::value<std::uint16_t>()->default_value(4712), "unicast reply port")(
       "hop-limit", po::value<int>()->default_value(16), "multicast hop limit (1-255)")(
       "symbol-size", po::value<std::uint32_t>()->default_value(1400), "FEC symbol size")(
-      "k", po::value<std::uint32_t>()->default_value(200), "source symbols per block")(
+      "k", po::value<std::uint32_t>()->default_value(128), "source symbols per block (1-254)")(
       "proactive", po::value<double>()->default_value(0.0),
       "parity sent in the first round, as a fraction of k (0-0.25)")("no-progress",
                                                                      "no live progress line");

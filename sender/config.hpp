@@ -40,7 +40,7 @@ struct SendOptions {
   std::uint16_t reply_port = 4712;
   int hop_limit = 16;
   std::uint32_t symbol_size = 1400;
-  std::uint32_t k = 200;
+  std::uint32_t k = 128;
   double proactive = 0.0;
   bool progress = true;  // live progress line when stdout is a TTY
 };

@@ -9,6 +9,10 @@ namespace {
 
 constexpr std::size_t kSlots = 64;  // datagrams built ahead of the transport
 constexpr double kMaxLossEstimate = 0.6;
+constexpr auto kWaitSlack = 250ms;
+// Repair margin in standard deviations of the binomial loss: the worst host then gets what it
+// needs from one repair round with ~93 % probability per block, so few blocks need another round.
+constexpr double kRepairMargin = 1.5;
 
 std::uint8_t esi_of(std::uint32_t t) {
   return static_cast<std::uint8_t>(t % fec::kMaxEncodingSymbols);
@@ -78,6 +82,13 @@ std::size_t SenderSession::completed() const {
 }
 bool SenderSession::success() const {
   return !hosts_.empty() && completed() == hosts_.size();
+}
+
+// Every registered host still receiving has answered the current round.
+bool SenderSession::all_answered() const {
+  return std::all_of(hosts_.begin(), hosts_.end(), [&](const HostReport& h) {
+    return !h.registered || h.completed || h.denied || h.last_nak_round == round_;
+  });
 }
 
 bool SenderSession::all_settled() const {
@@ -162,7 +173,7 @@ void SenderSession::tick(Clock::time_point now, p::Transport& t) {
         round_marker_repeated_ = true;
         flush(t);
       }
-      if (now >= wait_until_) end_wait(now);
+      if (now >= wait_until_ || all_answered()) end_wait(now);
       break;
     }
     case Phase::done:
@@ -215,7 +226,10 @@ void SenderSession::start_round(Clock::time_point now) {
     if (stats_.rounds == 0) {
       c = k + static_cast<std::uint32_t>(std::ceil(config_.proactive * k));
     } else {
-      c = static_cast<std::uint32_t>(std::ceil(need_[b] / (1.0 - stats_.loss_estimate))) + 1;
+      const double p = stats_.loss_estimate;
+      const double need = need_[b];
+      c = static_cast<std::uint32_t>(
+          std::ceil((need + kRepairMargin * std::sqrt(need * p)) / (1.0 - p)) + (p > 0 ? 1 : 0));
     }
     counts[b] = c;
     for (std::uint32_t i = 0; i < c; ++i)
@@ -277,7 +291,9 @@ void SenderSession::stream(Clock::time_point now, p::Transport& t) {
       phase_ = Phase::wait;
       second_round_marker_ = now + nak_window() / 4;
       round_marker_repeated_ = false;
-      wait_until_ = now + nak_window() + 20ms;
+      // Normally every incomplete host has NAKed well before this; the timeout covers hosts that
+      // lost both round markers or are busy draining a deep receive buffer.
+      wait_until_ = now + 3 * nak_window() + kWaitSlack;
       break;
     }
     const std::uint32_t b = next.block;

@@ -117,6 +117,7 @@ class SenderSession {
   void queue(std::span<const std::uint8_t> bytes, const protocol::Endpoint& to);
   Clock::duration nak_window() const;
   bool all_settled() const;
+  bool all_answered() const;
 
   SessionConfig config_;
   std::vector<std::uint8_t> file_;  // padded to whole symbols

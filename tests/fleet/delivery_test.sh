@@ -4,8 +4,9 @@
 #   delivery_test.sh MODE SENDER RECEIVER
 #
 # MODE: loss0 | loss5 | loss20 | burst   8 receivers, 20 MiB random file, byte-identical everywhere
-#       restart    a receiver is SIGKILLed mid-transfer and restarted: it completes, and its
-#                  counters show it took exactly what it lacked at restart, not the whole file
+#       restart    a receiver is SIGKILLed mid-transfer and restarted: it completes, resuming from
+#                  its persisted state: it took exactly the symbols it lacked at restart, and it
+#                  lacked less than the whole file
 #       strangers  an impostor (unknown key, inventory host's name) and a host that trusts another
 #                  manager key: the impostor's feedback is dropped, the other ignores the UPDATE
 # Exits 77 (CTest: skipped) when network namespaces cannot be made here. Cleans up on any exit.
@@ -139,7 +140,7 @@ strangers)
     echo "r1 after restart: lacked $lacked of $total symbols, took $useful, received $received"
     [ "$lacked" -lt "$total" ] || fail "r1 resumed with nothing"
     [ "$useful" -eq "$lacked" ] || fail "r1 took $useful symbols but lacked $lacked"
-    [ "$received" -lt "$total" ] || fail "r1 re-received the whole file"
+    # (received - useful: symbols of blocks it already held, multicast for the other hosts)
   fi
   echo "PASS: $mode, $n receivers, byte-identical"
   ;;

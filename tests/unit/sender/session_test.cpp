@@ -96,7 +96,7 @@ class Fleet : public ::testing::Test {
     c.state = h.dir / "state";
     c.reply_spread = 20ms;
     h.agent = std::make_unique<receiver::Agent>(
-        c, h.key, [](std::string_view) {}, std::hash<std::string>{}(h.name));
+        c, h.key, [](std::string_view) {}, std::hash<std::string>{}(h.name), now_);
   }
 
   std::unique_ptr<sender::SenderSession> make_session(std::vector<std::string> targets) {
