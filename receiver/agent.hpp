@@ -5,6 +5,7 @@
 // No threads, timers or sockets: main() feeds datagrams, calls tick(), and joins the data group
 // that data_group() names.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -62,6 +63,10 @@ class Agent {
 
   // The data group to be a member of (nullopt: none).
   std::optional<protocol::Endpoint> data_group() const;
+  // The manager's address: the source to join for a source-specific group (ff3x::/32).
+  std::array<std::uint8_t, 16> data_source() const {
+    return update_ ? update_->reply.address : std::array<std::uint8_t, 16>{};
+  }
   // Durable checkpoint of the current reception (also done periodically by tick).
   void checkpoint();
 

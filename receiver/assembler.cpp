@@ -1,6 +1,7 @@
 #include "receiver/assembler.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -68,15 +69,30 @@ Assembler::Assembler(const p::Update& update, std::filesystem::path spool,
   if (finalized_) return;  // already verified and in the spool: nothing to receive
   fd_ = ::open(part_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd_ < 0) fail(part_path_, "open");
-  const auto padded = static_cast<off_t>(plan_.symbol_count() * plan_.symbol_size());
-  if (::ftruncate(fd_, padded) != 0) fail(part_path_, "ftruncate");
+  map_size_ = static_cast<std::size_t>(plan_.symbol_count() * plan_.symbol_size());
+  if (map_size_ > 0) {
+    // Reserve every block now: a full disk fails here, cleanly, not as SIGBUS in the mapping.
+    if (const int err = ::posix_fallocate(fd_, 0, static_cast<off_t>(map_size_)); err != 0) {
+      errno = err;
+      fail(part_path_, ("cannot reserve " + std::to_string(map_size_) + " bytes").c_str());
+    }
+    void* m = ::mmap(nullptr, map_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+    if (m == MAP_FAILED) fail(part_path_, "mmap");
+    map_ = static_cast<std::uint8_t*>(m);
+  }
   for (const Block& b : blocks_) {
     if (!b.complete) counters_.lacked_at_open += b.source.size() - b.source_count;
   }
 }
 
 Assembler::~Assembler() {
+  unmap();
   if (fd_ >= 0) ::close(fd_);
+}
+
+void Assembler::unmap() {
+  if (map_ != nullptr) ::munmap(map_, map_size_);
+  map_ = nullptr;
 }
 
 void Assembler::load_state() {
@@ -117,7 +133,9 @@ void Assembler::load_state() {
 
 void Assembler::checkpoint() {
   if (!dirty_ || fd_ < 0) return;
-  if (::fdatasync(fd_) != 0) fail(part_path_, "fdatasync");  // data before the state naming it
+  // Data before the state that names it.
+  if (map_ != nullptr && ::msync(map_, map_size_, MS_SYNC) != 0) fail(part_path_, "msync");
+  if (::fdatasync(fd_) != 0) fail(part_path_, "fdatasync");
   std::size_t size = 4 + 4 + 32 + 8 + 4 + 4 + 1;
   for (const Block& b : blocks_) size += 1 + (b.source.size() + 7) / 8;
   std::vector<std::uint8_t> bytes(size);
@@ -143,26 +161,6 @@ void Assembler::checkpoint() {
   dirty_ = false;
 }
 
-void Assembler::pwrite_all(const std::uint8_t* data, std::size_t size, std::uint64_t offset) {
-  std::size_t done = 0;
-  while (done < size) {
-    const ssize_t n = ::pwrite(fd_, data + done, size - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail(part_path_, "pwrite");  // e.g. ENOSPC: reported, state not advanced
-    done += static_cast<std::size_t>(n);
-  }
-}
-
-void Assembler::pread_all(std::uint8_t* data, std::size_t size, std::uint64_t offset) const {
-  std::size_t done = 0;
-  while (done < size) {
-    const ssize_t n = ::pread(fd_, data + done, size - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail(part_path_, "pread");
-    done += static_cast<std::size_t>(n);
-  }
-}
-
 Assembler::Result Assembler::on_symbol(const p::SymbolPacket& packet) {
   if (packet.sbn >= plan_.block_count() || packet.payload.size() != plan_.symbol_size()) {
     return Result::invalid;
@@ -181,7 +179,7 @@ Assembler::Result Assembler::on_symbol(const p::SymbolPacket& packet) {
   ++counters_.symbols_useful;
   if (packet.esi < k) {
     const std::uint64_t symbol = plan_.first_symbol(packet.sbn) + packet.esi;
-    pwrite_all(packet.payload.data(), packet.payload.size(), symbol * plan_.symbol_size());
+    std::memcpy(map_ + symbol * plan_.symbol_size(), packet.payload.data(), packet.payload.size());
     b.source[packet.esi] = true;
     ++b.source_count;
     dirty_ = true;
@@ -204,9 +202,7 @@ void Assembler::decode_block(std::uint32_t sbn) {
   Block& b = blocks_[sbn];
   const std::uint32_t k = plan_.source_symbols(sbn);
   const std::size_t s = plan_.symbol_size();
-  const std::uint64_t offset = plan_.first_symbol(sbn) * s;
-  std::vector<std::uint8_t> data(std::size_t{k} * s);
-  pread_all(data.data(), data.size(), offset);
+  std::uint8_t* data = map_ + plan_.first_symbol(sbn) * s;  // decoded in place
   std::vector<fec::Symbol> symbols(fec::kMaxEncodingSymbols);
   std::vector<fec::MutableSymbol> recovered(k);
   for (std::uint32_t j = 0; j < k; ++j) {
@@ -215,10 +211,7 @@ void Assembler::decode_block(std::uint32_t sbn) {
   }
   for (const auto& [esi, bytes] : b.parity) symbols[esi] = fec::Symbol(bytes);
   if (codec_->decode(k, symbols, recovered) != fec::Status::ok) return;  // cannot happen: k held
-  for (std::uint32_t j = 0; j < k; ++j) {
-    if (!b.source[j]) pwrite_all(&data[j * s], s, offset + std::uint64_t{j} * s);
-    b.source[j] = true;
-  }
+  std::fill(b.source.begin(), b.source.end(), true);
   b.source_count = k;
   b.parity.clear();
   b.complete = true;
@@ -254,17 +247,8 @@ std::vector<p::NakEntry> Assembler::missing(std::size_t max_entries) const {
 std::optional<std::string> Assembler::finalize() {
   if (finalized_) return std::nullopt;
   if (!all_blocks()) return "not every block received";
-  if (::ftruncate(fd_, static_cast<off_t>(update_.size)) != 0) fail(part_path_, "ftruncate");
-  if (::fsync(fd_) != 0) fail(part_path_, "fsync");
-  p::Hasher hasher;
-  std::vector<std::uint8_t> buf(1 << 20);
-  for (std::uint64_t off = 0; off < update_.size; off += buf.size()) {
-    const std::size_t n =
-        static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), update_.size - off));
-    pread_all(buf.data(), n, off);
-    hasher.update(std::span(buf.data(), n));
-  }
-  if (hasher.finish() != update_.digest) {
+  const p::Digest got = p::digest(std::span<const std::uint8_t>(map_, update_.size));
+  if (got != update_.digest) {
     // Start over: the data cannot be trusted (a forged or corrupted symbol reached us).
     for (Block& b : blocks_) {
       std::fill(b.source.begin(), b.source.end(), false);
@@ -274,11 +258,11 @@ std::optional<std::string> Assembler::finalize() {
     complete_blocks_ = 0;
     dirty_ = true;
     checkpoint();
-    if (::ftruncate(fd_, static_cast<off_t>(plan_.symbol_count() * plan_.symbol_size())) != 0) {
-      fail(part_path_, "ftruncate");
-    }
     return "digest mismatch: discarded, receiving again";
   }
+  unmap();
+  if (::ftruncate(fd_, static_cast<off_t>(update_.size)) != 0) fail(part_path_, "ftruncate");
+  if (::fsync(fd_) != 0) fail(part_path_, "fsync");
   if (::rename(part_path_.c_str(), final_path_.c_str()) != 0) fail(final_path_, "rename");
   fsync_dir(final_path_.parent_path());
   finalized_ = true;

@@ -1,12 +1,14 @@
 #pragma once
 // Reassembles one announced object into the spool directory, with resume.
 //
-// Source symbols are written at their offset in <spool>/.<name>.part as they arrive; parity
-// symbols are held in memory per incomplete block; a block with k distinct symbols is decoded in
-// place. Which symbols are on disk is persisted in <state>/<name>.state (the part file is
-// fdatasync'ed before the state that describes it is renamed into place), so a receiver killed at
-// any moment resumes with what it had at its last checkpoint and never trusts data it did not
-// write. finalize() verifies the digest and only then renames the file to <spool>/<name>.
+// Source symbols are copied to their offset in <spool>/.<name>.part as they arrive (the part file
+// is preallocated with posix_fallocate, so a full disk is a clean error when reception starts,
+// and memory-mapped, so a symbol costs a copy instead of a system call); parity symbols are held
+// in memory per incomplete block; a block with k distinct symbols is decoded in place. Which
+// symbols are on disk is persisted in <state>/<name>.state (the part file is fdatasync'ed before
+// the state that describes it is renamed into place), so a receiver killed at any moment resumes
+// with what it had at its last checkpoint and never trusts data it did not write. finalize()
+// verifies the digest and only then renames the file to <spool>/<name>.
 
 #include <chrono>
 #include <cstdint>
@@ -73,8 +75,7 @@ class Assembler {
   };
   void decode_block(std::uint32_t sbn);
   void load_state();
-  void pwrite_all(const std::uint8_t* data, std::size_t size, std::uint64_t offset);
-  void pread_all(std::uint8_t* data, std::size_t size, std::uint64_t offset) const;
+  void unmap();
 
   protocol::Update update_;
   fec::BlockPlan plan_;
@@ -82,6 +83,8 @@ class Assembler {
   std::filesystem::path final_path_;
   std::filesystem::path state_path_;
   int fd_ = -1;
+  std::uint8_t* map_ = nullptr;  // the padded part file, shared mapping
+  std::size_t map_size_ = 0;
   std::vector<Block> blocks_;
   std::uint32_t complete_blocks_ = 0;
   bool dirty_ = false;

@@ -124,7 +124,10 @@ int run_command(const RunOptions& o) {
       if (wanted) {
         data = std::make_unique<p::io::UdpSocket>(wanted->port, ifindex);
         data->set_buffer_sizes(16 << 20);
-        data->join(*wanted);
+        // ff3x::/32 is source-specific multicast (RFC 4607): join (manager, group) only.
+        const bool ssm = wanted->address[0] == 0xff && (wanted->address[1] >> 4) == 3;
+        const auto source = agent.data_source();
+        data->join(*wanted, ssm ? &source : nullptr);
       }
       joined = wanted;
     }

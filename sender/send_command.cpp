@@ -34,8 +34,14 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
 void print_progress(const SenderSession& s, Clock::time_point start, Clock::time_point now) {
   const double t = seconds_between(start, now);
   const double mbit = t > 0 ? static_cast<double>(s.stats().wire_bytes) * 8 / t / 1e6 : 0;
-  std::fprintf(stdout, "\r  registered %zu  completed %zu / %zu  round %u  %.1f Mbit/s  %.1fs   ",
-               s.registered(), s.completed(), s.hosts().size(), s.stats().rounds, mbit, t);
+  // ETA of the current round at the rate so far (repair rounds after it are short).
+  const double left = static_cast<double>(s.bytes_in_round() -
+                                          std::min(s.bytes_in_round(), s.bytes_sent_in_round()));
+  const double eta = mbit > 0 ? left * 8 / (mbit * 1e6) : 0;
+  std::fprintf(stdout,
+               "\r  registered %zu  completed %zu / %zu  round %u  %.1f Mbit/s  ETA %.1fs  "
+               "elapsed %.1fs   ",
+               s.registered(), s.completed(), s.hosts().size(), s.stats().rounds, mbit, eta, t);
   std::fflush(stdout);
 }
 

@@ -10,9 +10,10 @@ namespace {
 constexpr std::size_t kSlots = 64;  // datagrams built ahead of the transport
 constexpr double kMaxLossEstimate = 0.6;
 constexpr auto kWaitSlack = 250ms;
-// Repair margin in standard deviations of the binomial loss: the worst host then gets what it
-// needs from one repair round with ~93 % probability per block, so few blocks need another round.
-constexpr double kRepairMargin = 1.5;
+// Repair margin in standard deviations of the binomial loss. Each round is sized for the worst
+// host of each block, so a large margin is paid on every block while it only saves the rare
+// extra round (which costs one NAK window); 0.5 keeps the wire ratio near 1/(1-p).
+constexpr double kRepairMargin = 0.5;
 
 std::uint8_t esi_of(std::uint32_t t) {
   return static_cast<std::uint8_t>(t % fec::kMaxEncodingSymbols);
@@ -35,6 +36,7 @@ SenderSession::SenderSession(SessionConfig config, std::vector<std::uint8_t> fil
   for (const Host* h : targets) {
     HostReport r;
     r.host = h;
+    host_index_.emplace(p::key_id(h->key).value, hosts_.size());
     hosts_.push_back(std::move(r));
   }
   const std::uint32_t blocks = plan_.block_count();
@@ -101,10 +103,8 @@ Clock::duration SenderSession::nak_window() const {
 }
 
 HostReport* SenderSession::host_by_key(p::KeyId id) {
-  for (HostReport& h : hosts_) {
-    if (p::key_id(h.host->key) == id) return &h;
-  }
-  return nullptr;
+  const auto it = host_index_.find(id.value);
+  return it == host_index_.end() ? nullptr : &hosts_[it->second];
 }
 
 // --- output ---------------------------------------------------------------------------------
@@ -229,7 +229,8 @@ void SenderSession::start_round(Clock::time_point now) {
       const double p = stats_.loss_estimate;
       const double need = need_[b];
       c = static_cast<std::uint32_t>(
-          std::ceil((need + kRepairMargin * std::sqrt(need * p)) / (1.0 - p)) + (p > 0 ? 1 : 0));
+          std::ceil((need + kRepairMargin * std::sqrt(need * p)) / (1.0 - p)));
+      if (p > 0 && need_[b] <= 2) ++c;  // one symbol short would cost a whole round
     }
     counts[b] = c;
     for (std::uint32_t i = 0; i < c; ++i)
@@ -269,6 +270,7 @@ void SenderSession::start_round(Clock::time_point now) {
   order_ = std::make_unique<fec::Interleaver>(counts);
   round_ = ++stats_.rounds;
   round_sent_bytes_ = 0;
+  round_total_bytes_ = order_->total() * (plan_.symbol_size() + p::kHeaderBytes + kWireOverhead);
   phase_ = Phase::stream;
   (void)now;
 }

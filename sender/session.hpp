@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "fec/block_plan.hpp"
@@ -99,6 +100,8 @@ class SenderSession {
   std::size_t registered() const;
   std::size_t completed() const;
   std::uint64_t bytes_sent_in_round() const { return round_sent_bytes_; }
+  // Wire bytes the current round sends in all (0 before streaming starts).
+  std::uint64_t bytes_in_round() const { return round_total_bytes_; }
   const fec::BlockPlan& plan() const { return plan_; }
 
  private:
@@ -128,6 +131,7 @@ class SenderSession {
   std::string update_line_;
   Pacer pacer_;
   std::vector<HostReport> hosts_;
+  std::unordered_map<std::uint64_t, std::size_t> host_index_;  // key ID -> hosts_ index
   SessionStats stats_;
 
   Phase phase_ = Phase::announce;
@@ -150,6 +154,7 @@ class SenderSession {
   std::uint32_t round_ = 0;
   std::uint32_t sequence_ = 0;
   std::uint64_t round_sent_bytes_ = 0;
+  std::uint64_t round_total_bytes_ = 0;
 
   // Datagrams built but not yet taken by the transport.
   std::vector<std::uint8_t> out_buffer_;

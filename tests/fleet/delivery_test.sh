@@ -4,6 +4,10 @@
 #   delivery_test.sh MODE SENDER RECEIVER
 #
 # MODE: loss0 | loss5 | loss20 | burst   8 receivers, 20 MiB random file, byte-identical everywhere
+#       gilbert    the same under Gilbert-Elliott bursts (the receivers' test-only input drop
+#                  model: good->bad 2 %, bad->good 25 %, 90 % loss while bad: ~6.7 % loss in
+#                  bursts of ~4 packets), independently on every receiver
+#       ssm        the data session on a source-specific group (ff35::8000:2, MCAST_JOIN_SOURCE_GROUP)
 #       restart    a receiver is SIGKILLed mid-transfer and restarted: it completes, resuming from
 #                  its persisted state: it took exactly the symbols it lacked at restart, and it
 #                  lacked less than the whole file
@@ -61,9 +65,12 @@ start_receiver() {
   name=r$i manager=$work/mgr/manager.pub
   [ "$mode" = strangers ] && [ "$i" -eq 4 ] && name=r1
   [ "$mode" = strangers ] && [ "$i" -eq 5 ] && manager=$work/other/manager.pub
+  drop=""
+  [ "$mode" = gilbert ] && drop="--test-drop-model=ge:0.02,0.25,0.9"
+  # shellcheck disable=SC2086  # $drop is empty or one word
   ip netns exec "${prefix}r$i" "$receiver" run --name "$name" --iface eth0 \
     --key "$work/r$i/host.key" --manager-pub "$manager" --spool "$work/r$i/spool" \
-    --state "$work/r$i/state" --exit-after 1 >>"$work/r$i.log" 2>&1 &
+    --state "$work/r$i/state" --exit-after 1 $drop >>"$work/r$i.log" 2>&1 &
   eval "pid_$i=$!"
   pids="$pids $!"
 }
@@ -88,9 +95,11 @@ rate=0
 [ "$mode" = restart ] && rate=100  # slow enough to kill the receiver mid-transfer
 deadline=90
 [ "$mode" = strangers ] && deadline=15
+group=ff15::f1ee:2
+[ "$mode" = ssm ] && group=ff35::8000:2
 ip netns exec "${prefix}mgr" "$sender" send "$work/file.bin" --inventory "$work/inv" \
   --key "$work/mgr/manager.key" --iface eth0 --rate "$rate" --deadline "$deadline" \
-  --report "$work/report.json" --no-progress >"$work/sender.log" 2>&1 &
+  --data-group "$group" --report "$work/report.json" --no-progress >"$work/sender.log" 2>&1 &
 sender_pid=$!
 pids="$pids $sender_pid"
 
@@ -131,6 +140,12 @@ strangers)
     cmp -s "$work/file.bin" "$work/r$i/spool/file.bin" || fail "r$i's file differs"
     i=$((i + 1))
   done
+  if [ "$mode" = gilbert ]; then
+    dropped=$(cat "$work"/r*.log | sed -n 's/^test drop model: \([0-9]*\) packets dropped/\1/p' |
+      awk '{ s += $1 } END { print s + 0 }')
+    echo "Gilbert-Elliott model dropped $dropped packets across the receivers"
+    [ "$dropped" -gt 0 ] || fail "the drop model dropped nothing"
+  fi
   if [ "$mode" = restart ]; then
     line=$(grep "counters:" "$work/r1.log" | tail -n 1)
     lacked=$(echo "$line" | sed -n 's/.*lacked_at_open=\([0-9]*\).*/\1/p')
