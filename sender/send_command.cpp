@@ -171,7 +171,7 @@ int send_command(const SendOptions& o) {
     const int timeout = static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, 100));
     ::poll(fds, 1, timeout);
     now = Clock::now();
-    for (int batch = 0; batch < 16; ++batch) {
+    for (int batch = 0; batch < 16 && (fds[0].revents & POLLIN); ++batch) {
       const auto got = replies.receive(buffer, p::kMaxControlDatagram);
       for (const auto& r : got) session.on_datagram(r.bytes, r.from, now);
       if (got.empty()) break;
