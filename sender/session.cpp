@@ -119,6 +119,17 @@ void SenderSession::queue(std::span<const std::uint8_t> bytes, const p::Endpoint
   round_sent_bytes_ += bytes.size() + kWireOverhead;
 }
 
+// ROUND on the data group: the round is over, NAK within the window.
+void SenderSession::queue_round_marker() {
+  const auto window = std::chrono::duration_cast<std::chrono::milliseconds>(nak_window());
+  const p::Round r{config_.file_id, round_, sequence_, static_cast<std::uint32_t>(window.count())};
+  std::array<std::uint8_t, p::kMaxControlDatagram> buf{};
+  if (auto n = p::encode_feedback(r, config_.session, key_, buf)) {
+    queue(std::span(buf.data(), n.value()), config_.data_group);
+    ++stats_.control_packets;
+  }
+}
+
 // Offers queued datagrams; true when the queue is empty afterwards.
 bool SenderSession::flush(p::Transport& t) {
   if (out_next_ < out_.size()) {
@@ -162,14 +173,7 @@ void SenderSession::tick(Clock::time_point now, p::Transport& t) {
       break;
     case Phase::wait: {
       if (!round_marker_repeated_ && now >= second_round_marker_) {
-        p::Round r{
-            config_.file_id, round_, sequence_,
-            static_cast<std::uint32_t>(
-                std::chrono::duration_cast<std::chrono::milliseconds>(nak_window()).count())};
-        std::array<std::uint8_t, p::kMaxControlDatagram> buf{};
-        auto n = p::encode_feedback(r, config_.session, key_, buf);
-        if (n) queue(std::span(buf.data(), n.value()), config_.data_group);
-        ++stats_.control_packets;
+        queue_round_marker();
         round_marker_repeated_ = true;
         flush(t);
       }
@@ -282,14 +286,7 @@ void SenderSession::stream(Clock::time_point now, p::Transport& t) {
   fec::BlockSymbol next{};
   while (out_used_ < kSlots && pacer_.available(now) >= cost) {
     if (!order_->next(next)) {
-      // End of the round: tell hosts to NAK now, spread over the window.
-      p::Round r{config_.file_id, round_, sequence_,
-                 static_cast<std::uint32_t>(
-                     std::chrono::duration_cast<std::chrono::milliseconds>(nak_window()).count())};
-      std::array<std::uint8_t, p::kMaxControlDatagram> buf{};
-      auto n = p::encode_feedback(r, config_.session, key_, buf);
-      if (n) queue(std::span(buf.data(), n.value()), config_.data_group);
-      ++stats_.control_packets;
+      queue_round_marker();  // end of the round: hosts NAK now, spread over the window
       phase_ = Phase::wait;
       second_round_marker_ = now + nak_window() / 4;
       round_marker_repeated_ = false;
@@ -366,9 +363,6 @@ void SenderSession::on_command(std::string_view line, const p::Endpoint& from,
       h->registered_at = now;
       h->have_at_registration = r->have;
       h->from = from;
-    }
-    if (phase_ != Phase::announce && !h->completed) {
-      // Late registration: this host needs every block it does not hold yet; its NAKs say which.
     }
   } else if (auto* d = std::get_if<p::Deny>(&parsed->command)) {
     if (d->session != config_.session || d->host != h->host->name) {

@@ -118,6 +118,7 @@ class SenderSession {
   HostReport* host_by_key(protocol::KeyId id);
   bool flush(protocol::Transport& t);
   void queue(std::span<const std::uint8_t> bytes, const protocol::Endpoint& to);
+  void queue_round_marker();
   Clock::duration nak_window() const;
   bool all_settled() const;
   bool all_answered() const;
