@@ -148,7 +148,8 @@ int run_command(const RunOptions& o) {
       for (const auto& r : ctrl.receive(buffer, p::kMaxDataDatagram)) agent.on_ctrl(r.bytes, now);
     }
     if (fds[1].revents & POLLIN) {
-      for (const auto& r : unicast.receive(buffer, p::kMaxDataDatagram)) agent.on_data(r.bytes, now);
+      for (const auto& r : unicast.receive(buffer, p::kMaxDataDatagram))
+        agent.on_data(r.bytes, now);
     }
     if (data && (fds[2].revents & POLLIN)) {
       std::size_t received = 0;
