@@ -119,6 +119,16 @@ Result<std::string> unescape(std::string_view in, std::size_t max_bytes, std::st
   return out;
 }
 
+std::vector<std::string> split(std::string_view in, char separator) {
+  std::vector<std::string> out;
+  while (true) {
+    const std::size_t at = in.find(separator);
+    out.emplace_back(in.substr(0, at));
+    if (at == std::string_view::npos) return out;
+    in.remove_prefix(at + 1);
+  }
+}
+
 bool is_file_name(std::string_view s) {
   if (s.empty() || s.size() > 255 || s == "." || s == "..") return false;
   for (char c : s) {

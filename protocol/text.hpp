@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "protocol/result.hpp"
 
@@ -29,6 +30,10 @@ Result<std::uint64_t> parse_decimal(std::string_view in, std::uint64_t min, std:
 // lone "-" is written "%2D" (the only place an escape of a printable character is canonical).
 std::string escape(std::string_view raw);
 Result<std::string> unescape(std::string_view in, std::size_t max_bytes, std::string_view where);
+
+// Splits "a,b,c" on `separator`, keeping empty items (so "a,,b" and "a," show their empty entry
+// to the caller's validation instead of hiding it).
+std::vector<std::string> split(std::string_view in, char separator);
 
 // Field alphabets, checked on decoded values.
 bool is_file_name(std::string_view s);   // 1..255 bytes, no '/', no NUL, not "." or ".."

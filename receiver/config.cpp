@@ -47,13 +47,6 @@ po::options_description run_options() {
   return o;
 }
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
-  return out;
-}
-
 RunOptions validate_run(const po::variables_map& vm) {
   for (const char* o : {"name", "iface", "key", "manager-pub", "spool", "state"}) {
     if (!vm.count(o)) throw ConfigError(std::string("run: --") + o + " is required");
@@ -71,7 +64,7 @@ RunOptions validate_run(const po::variables_map& vm) {
   for (const auto& g : r.groups) {
     if (!protocol::text::is_group_name(g)) throw ConfigError("--group: bad group '" + g + "'");
   }
-  if (vm.count("kinds")) r.kinds = split(vm["kinds"].as<std::string>());
+  if (vm.count("kinds")) r.kinds = protocol::text::split(vm["kinds"].as<std::string>(), ',');
   for (const auto& k : r.kinds) {
     if (!protocol::text::is_token(k)) throw ConfigError("--kinds: bad kind '" + k + "'");
   }

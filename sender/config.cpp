@@ -62,18 +62,6 @@ void require(const po::variables_map& vm, const char* option, const char* comman
   }
 }
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= s.size()) {
-    const std::size_t comma = s.find(',', start);
-    out.push_back(s.substr(start, comma - start));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
 SendOptions validate_send(const po::variables_map& vm, const std::vector<std::string>& args) {
   if (args.size() != 1) throw ConfigError("send: exactly one FILE expected");
   for (const char* o : {"inventory", "key", "iface"}) require(vm, o, "send");
@@ -83,7 +71,7 @@ SendOptions validate_send(const po::variables_map& vm, const std::vector<std::st
   s.key = vm["key"].as<std::string>();
   s.iface = vm["iface"].as<std::string>();
   if (vm.count("hosts")) {
-    s.hosts = split(vm["hosts"].as<std::string>());
+    s.hosts = protocol::text::split(vm["hosts"].as<std::string>(), ',');
     for (const auto& h : s.hosts) {
       if (!protocol::text::is_host_name(h)) throw ConfigError("--hosts: bad host name '" + h + "'");
     }

@@ -17,27 +17,26 @@ class Pacer {
 
   // Bytes that may be sent now (refills first).
   std::uint64_t available(Clock::time_point now) {
-    refill(now);
+    tokens_ = tokens_at(now);
+    last_ = now;
     return rate_ == 0 ? UINT64_MAX : static_cast<std::uint64_t>(std::max(0.0, tokens_));
   }
   void consume(std::uint64_t bytes) {
     if (rate_ != 0) tokens_ -= static_cast<double>(bytes);
   }
-  // When `bytes` will be available.
-  Clock::time_point ready_at(std::uint64_t bytes, Clock::time_point now) {
-    refill(now);
-    if (rate_ == 0 || tokens_ >= static_cast<double>(bytes)) return now;
-    const double wait = (static_cast<double>(bytes) - tokens_) / static_cast<double>(rate_);
+  // When `bytes` will be available (changes nothing).
+  Clock::time_point ready_at(std::uint64_t bytes, Clock::time_point now) const {
+    const double tokens = tokens_at(now);
+    if (rate_ == 0 || tokens >= static_cast<double>(bytes)) return now;
+    const double wait = (static_cast<double>(bytes) - tokens) / static_cast<double>(rate_);
     return now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(wait));
   }
 
  private:
-  void refill(Clock::time_point now) {
-    if (last_ != Clock::time_point{}) {
-      const double dt = std::chrono::duration<double>(now - last_).count();
-      tokens_ = std::min(static_cast<double>(burst_), tokens_ + dt * static_cast<double>(rate_));
-    }
-    last_ = now;
+  double tokens_at(Clock::time_point now) const {
+    if (last_ == Clock::time_point{}) return tokens_;
+    const double dt = std::chrono::duration<double>(now - last_).count();
+    return std::min(static_cast<double>(burst_), tokens_ + dt * static_cast<double>(rate_));
   }
   std::uint64_t rate_;
   std::uint64_t burst_;

@@ -23,8 +23,14 @@ constexpr auto kProgressEvery = std::chrono::milliseconds(250);
 
 std::vector<std::uint8_t> read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path.string() + ": cannot read");
-  return std::vector<std::uint8_t>((std::istreambuf_iterator<char>(in)), {});
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!in || ec) throw std::runtime_error(path.string() + ": cannot read");
+  std::vector<std::uint8_t> bytes(size);
+  if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size))) {
+    throw std::runtime_error(path.string() + ": short read");
+  }
+  return bytes;
 }
 
 double seconds_between(Clock::time_point a, Clock::time_point b) {

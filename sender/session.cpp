@@ -109,14 +109,21 @@ HostReport* SenderSession::host_by_key(p::KeyId id) {
 
 // --- output ---------------------------------------------------------------------------------
 
-void SenderSession::queue(std::span<const std::uint8_t> bytes, const p::Endpoint& to) {
+std::span<std::uint8_t> SenderSession::next_slot() {
   const std::size_t slot = out_buffer_.size() / kSlots;
-  std::uint8_t* dst = &out_buffer_[out_used_ * slot];
-  std::copy(bytes.begin(), bytes.end(), dst);
-  out_.push_back(p::Datagram{std::span<const std::uint8_t>(dst, bytes.size()), to});
+  return std::span(out_buffer_).subspan(out_used_ * slot, slot);
+}
+
+void SenderSession::commit(std::size_t n, const p::Endpoint& to) {
+  out_.push_back(p::Datagram{next_slot().first(n), to});
   ++out_used_;
-  stats_.wire_bytes += bytes.size() + kWireOverhead;
-  round_sent_bytes_ += bytes.size() + kWireOverhead;
+  stats_.wire_bytes += n + kWireOverhead;
+  round_sent_bytes_ += n + kWireOverhead;
+}
+
+void SenderSession::queue(std::span<const std::uint8_t> bytes, const p::Endpoint& to) {
+  std::copy(bytes.begin(), bytes.end(), next_slot().begin());
+  commit(bytes.size(), to);
 }
 
 // ROUND on the data group: the round is over, NAK within the window.
@@ -193,11 +200,9 @@ Clock::time_point SenderSession::next_wakeup(Clock::time_point now) const {
     case Phase::announce:
       t = std::min(t, start_ + config_.registration_timeout);
       break;
-    case Phase::stream: {
-      auto& pacer = const_cast<Pacer&>(pacer_);
-      t = std::min(t, pacer.ready_at(config_.symbol_size + p::kHeaderBytes + kWireOverhead, now));
+    case Phase::stream:
+      t = std::min(t, pacer_.ready_at(config_.symbol_size + p::kHeaderBytes + kWireOverhead, now));
       break;
-    }
     case Phase::wait:
       t = std::min(t, round_marker_repeated_ ? wait_until_ : second_round_marker_);
       break;
@@ -282,7 +287,6 @@ void SenderSession::start_round(Clock::time_point now) {
 void SenderSession::stream(Clock::time_point now, p::Transport& t) {
   const std::size_t s = plan_.symbol_size();
   const std::uint64_t cost = s + p::kHeaderBytes + kWireOverhead;
-  std::array<std::uint8_t, p::kMaxDataDatagram> packet{};
   fec::BlockSymbol next{};
   while (out_used_ < kSlots && pacer_.available(now) >= cost) {
     if (!order_->next(next)) {
@@ -301,8 +305,9 @@ void SenderSession::stream(Clock::time_point now, p::Transport& t) {
     const std::uint8_t* payload = e < k ? &file_[(plan_.first_symbol(b) + e) * s]
                                         : &round_parity_[parity_slot_[b][next.index] * s];
     const std::size_t n = p::encode_symbol(
-        p::SymbolPacket{e >= k, config_.file_id, sequence_++, b, e, std::span(payload, s)}, packet);
-    queue(std::span(packet.data(), n), config_.data_group);
+        p::SymbolPacket{e >= k, config_.file_id, sequence_++, b, e, std::span(payload, s)},
+        next_slot());
+    commit(n, config_.data_group);
     pacer_.consume(cost);
     ++sent_[b];
     ++(e >= k ? stats_.parity_packets : stats_.data_packets);

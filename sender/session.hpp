@@ -118,6 +118,9 @@ class SenderSession {
   HostReport* host_by_key(protocol::KeyId id);
   bool flush(protocol::Transport& t);
   void queue(std::span<const std::uint8_t> bytes, const protocol::Endpoint& to);
+  // The next free output slot, to build a datagram in place; commit() queues its first n bytes.
+  std::span<std::uint8_t> next_slot();
+  void commit(std::size_t n, const protocol::Endpoint& to);
   void queue_round_marker();
   Clock::duration nak_window() const;
   bool all_settled() const;
