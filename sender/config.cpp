@@ -52,7 +52,10 @@ po::options_description send_options() {
       "k", po::value<std::uint32_t>()->default_value(128), "source symbols per block (1-254)")(
       "proactive", po::value<double>()->default_value(0.0),
       "parity sent in the first round, as a fraction of k (0-0.25)")("no-progress",
-                                                                     "no live progress line");
+                                                                     "no live progress line")(
+      "dry-run", "push: hosts check the bundle and report what would change, nothing more")(
+      "fin-timeout", po::value<int>()->default_value(600),
+      "push: seconds to wait for the hosts' FIN after delivery");
   return o;
 }
 
@@ -112,7 +115,31 @@ SendOptions validate_send(const po::variables_map& vm, const std::vector<std::st
   s.proactive = vm["proactive"].as<double>();
   if (!(s.proactive >= 0 && s.proactive <= 0.25)) throw ConfigError("--proactive: must be 0-0.25");
   s.progress = !vm.count("no-progress");
+  s.dry_run = vm.count("dry-run") > 0;
+  const int fin = vm["fin-timeout"].as<int>();
+  if (fin < 1) throw ConfigError("--fin-timeout: must be at least 1 second");
+  s.fin_timeout = std::chrono::seconds(fin);
   return s;
+}
+
+BundleOptions validate_bundle(const po::variables_map& vm, const std::vector<std::string>& args) {
+  if (args.size() != 2 || (args[0] != "create" && args[0] != "inspect" && args[0] != "verify")) {
+    throw ConfigError(
+        "bundle: expected 'bundle create DIR', 'bundle inspect FILE' or "
+        "'bundle verify FILE'");
+  }
+  BundleOptions b;
+  b.input = args[1];
+  if (vm.count("key")) b.key = vm["key"].as<std::string>();
+  if (vm.count("manager-pub")) b.manager_pub = vm["manager-pub"].as<std::string>();
+  if (args[0] == "create") {
+    require(vm, "output", "bundle create");
+    require(vm, "key", "bundle create");
+    b.output = vm["output"].as<std::string>();
+  } else if (!b.key && !b.manager_pub) {
+    throw ConfigError("bundle " + args[0] + ": --manager-pub or --key is required");
+  }
+  return b;
 }
 
 }  // namespace
@@ -124,7 +151,9 @@ Invocation parse_command_line(int argc, char** argv) {
       "config", po::value<std::string>(), "INI file with send options")(
       "out", po::value<std::string>(), "keygen: output directory")(
       "pub", po::value<std::string>(), "inventory add: the host's public key file")(
-      "group", po::value<std::vector<std::string>>(), "inventory add: a group of the host");
+      "group", po::value<std::vector<std::string>>(), "inventory add: a group of the host")(
+      "output,o", po::value<std::string>(), "bundle create: the bundle file to write")(
+      "manager-pub", po::value<std::string>(), "bundle inspect / verify: the trusted manager.pub");
   po::options_description hidden;
   hidden.add_options()("command", po::value<std::string>())("args",
                                                             po::value<std::vector<std::string>>());
@@ -183,9 +212,16 @@ Invocation parse_command_line(int argc, char** argv) {
     for (const auto& g : inv.host_groups) {
       if (!protocol::text::is_group_name(g)) throw ConfigError("--group: bad group '" + g + "'");
     }
-  } else if (command == "send") {
-    inv.command = Command::send;
+  } else if (command == "send" || command == "push") {
+    inv.command = command == "send" ? Command::send : Command::push;
     inv.send = validate_send(vm, args);
+    inv.send.push = command == "push";
+    if (!inv.send.push && inv.send.dry_run) throw ConfigError("--dry-run: only for push");
+  } else if (command == "bundle") {
+    inv.bundle = validate_bundle(vm, args);
+    inv.command = args[0] == "create"    ? Command::bundle_create
+                  : args[0] == "inspect" ? Command::bundle_inspect
+                                         : Command::bundle_verify;
   } else {
     throw ConfigError("unknown command '" + command + "' (try --help)");
   }

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "sender/bundle_command.hpp"
+
 namespace fleetcast::sender {
 
 class ConfigError : public std::runtime_error {
@@ -18,7 +20,18 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class Command { help, version, keygen, fingerprint, inventory_add, send };
+enum class Command {
+  help,
+  version,
+  keygen,
+  fingerprint,
+  inventory_add,
+  send,
+  push,
+  bundle_create,
+  bundle_inspect,
+  bundle_verify
+};
 
 struct SendOptions {
   std::filesystem::path file;
@@ -43,6 +56,10 @@ struct SendOptions {
   std::uint32_t k = 128;
   double proactive = 0.0;
   bool progress = true;  // live progress line when stdout is a TTY
+  // push: FILE is a bundle; wait for every host's FIN after delivery.
+  bool push = false;
+  bool dry_run = false;                   // hosts check only and report what would change
+  std::chrono::seconds fin_timeout{600};  // after delivery, for the FINs (apply time)
 };
 
 struct Invocation {
@@ -56,6 +73,7 @@ struct Invocation {
   std::filesystem::path host_pub;
   std::vector<std::string> host_groups;
   SendOptions send;
+  BundleOptions bundle;
 };
 
 Invocation parse_command_line(int argc, char** argv);

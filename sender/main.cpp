@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "protocol/io/key_commands.hpp"
+#include "sender/bundle_command.hpp"
 #include "sender/config.hpp"
 #include "sender/send_command.hpp"
 
@@ -25,7 +26,14 @@ int run(const fleetcast::sender::Invocation& inv) {
     case Command::inventory_add:
       return fleetcast::sender::inventory_add_command(inv);
     case Command::send:
+    case Command::push:
       return fleetcast::sender::send_command(inv.send);
+    case Command::bundle_create:
+      return fleetcast::sender::bundle_create_command(inv.bundle);
+    case Command::bundle_inspect:
+      return fleetcast::sender::bundle_inspect_command(inv.bundle);
+    case Command::bundle_verify:
+      return fleetcast::sender::bundle_verify_command(inv.bundle);
   }
   return 2;
 }

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <random>
 
+#include "protocol/io/file.hpp"
 #include "protocol/io/key_file.hpp"
 #include "protocol/io/udp_socket.hpp"
 #include "sender/inventory.hpp"
@@ -20,18 +21,6 @@ namespace p = protocol;
 namespace {
 
 constexpr auto kProgressEvery = std::chrono::milliseconds(250);
-
-std::vector<std::uint8_t> read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (!in || ec) throw std::runtime_error(path.string() + ": cannot read");
-  std::vector<std::uint8_t> bytes(size);
-  if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size))) {
-    throw std::runtime_error(path.string() + ": short read");
-  }
-  return bytes;
-}
 
 double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -132,7 +121,7 @@ int send_command(const SendOptions& o) {
   }
   if (targets.empty()) throw std::runtime_error(o.inventory.string() + ": no hosts to send to");
   const p::SecretKey key = p::io::load_secret_key(o.key);
-  std::vector<std::uint8_t> file = read_file(o.file);
+  std::vector<std::uint8_t> file = p::io::read_file(o.file);
 
   const unsigned ifindex = p::io::interface_index(o.iface);
   std::random_device entropy;

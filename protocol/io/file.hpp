@@ -1,0 +1,22 @@
+#pragma once
+// Whole-file reads and durable, atomic whole-file writes. Start-up and command code: failures
+// throw std::runtime_error naming the path, the failing call and errno's text.
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <vector>
+
+namespace fleetcast::protocol::io {
+
+std::vector<std::uint8_t> read_file(const std::filesystem::path& path);
+
+// Writes path.tmp, fsyncs it, renames it over `path` and fsyncs the directory: after a crash
+// the file is either the old or the new content, never a mix.
+void write_file_atomic(const std::filesystem::path& path, std::span<const std::uint8_t> bytes,
+                       unsigned mode = 0644);
+
+// fsync of a directory (after creating, renaming or removing entries in it).
+void sync_directory(const std::filesystem::path& dir);
+
+}  // namespace fleetcast::protocol::io

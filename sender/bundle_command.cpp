@@ -1,0 +1,94 @@
+#include "sender/bundle_command.hpp"
+
+#include <cstdio>
+#include <stdexcept>
+
+#include "protocol/bundle/archive.hpp"
+#include "protocol/bundle/seal.hpp"
+#include "protocol/io/file.hpp"
+#include "protocol/io/key_file.hpp"
+#include "protocol/text.hpp"
+
+namespace fleetcast::sender {
+namespace p = protocol;
+namespace b = protocol::bundle;
+namespace {
+
+p::PublicKey trusted_key(const BundleOptions& o) {
+  if (o.manager_pub) return p::io::load_public_key(*o.manager_pub).key;
+  if (o.key) return p::io::load_secret_key(*o.key).public_key();
+  throw std::runtime_error("--manager-pub or --key is required to verify the bundle");
+}
+
+void print_manifest(const b::Manifest& m) {
+  std::printf("name        %s\nversion     %llu\nkind        %s\n", m.name.c_str(),
+              static_cast<unsigned long long>(m.version), m.kind.c_str());
+  std::string targets;
+  for (const auto& t : m.targets) targets += (targets.empty() ? "" : ",") + t;
+  std::printf("targets     %s\napply       timeout %llds\n",
+              targets.empty() ? "*" : targets.c_str(),
+              static_cast<long long>(m.apply_timeout.count()));
+  if (!m.description.empty()) std::printf("description %s\n", m.description.c_str());
+  for (const auto& [k, v] : m.settings) std::printf("  %s = %s\n", k.c_str(), v.c_str());
+  for (const auto& f : m.files) {
+    std::printf("  file:%s %s -> %s %s:%s %04o%s%s\n", f.id.c_str(),
+                f.source.empty() ? "-" : f.source.c_str(), f.target.c_str(), f.owner.c_str(),
+                f.group.c_str(), f.mode,
+                f.validate.empty() ? "" : " validate: ", f.validate.c_str());
+  }
+}
+
+// Verifies or throws with the reason.
+b::Opened open_verified(const std::vector<std::uint8_t>& bytes, const BundleOptions& o) {
+  b::Opened opened = b::open(bytes, trusted_key(o));
+  if (!opened.ok) throw std::runtime_error(o.input.string() + ": refused: " + opened.reason);
+  return opened;
+}
+
+}  // namespace
+
+int bundle_create_command(const BundleOptions& o) {
+  if (!o.key) throw std::runtime_error("bundle create: --key is required");
+  const p::SecretKey key = p::io::load_secret_key(*o.key);
+  b::Manifest manifest;
+  auto content = b::pack_directory(o.input, &manifest);
+  const auto sealed = b::seal(std::move(content), key);
+  p::io::write_file_atomic(o.output, sealed, 0644);
+  std::printf("%s: %s version %llu (%s), %zu bytes, digest %s\n", o.output.c_str(),
+              manifest.name.c_str(), static_cast<unsigned long long>(manifest.version),
+              manifest.kind.c_str(), sealed.size(), p::text::hex(p::digest(sealed)).c_str());
+  return 0;
+}
+
+int bundle_verify_command(const BundleOptions& o) {
+  const auto bytes = p::io::read_file(o.input);
+  const b::Opened opened = b::open(bytes, trusted_key(o));
+  if (!opened.ok) {
+    std::printf("%s: REFUSED: %s\n", o.input.c_str(), opened.reason.c_str());
+    return 1;
+  }
+  const b::Manifest m = b::read_manifest(opened.content);
+  std::printf("%s: OK: %s version %llu signed by %s, digest %s\n", o.input.c_str(), m.name.c_str(),
+              static_cast<unsigned long long>(m.version),
+              p::text::hex64(opened.seal.signer.value).c_str(),
+              p::text::hex(p::digest(bytes)).c_str());
+  return 0;
+}
+
+int bundle_inspect_command(const BundleOptions& o) {
+  const auto bytes = p::io::read_file(o.input);
+  const b::Opened opened = open_verified(bytes, o);
+  std::printf("bundle      %s (%zu bytes)\ndigest      %s\nsigned by   %s (verified)\n",
+              o.input.c_str(), bytes.size(), p::text::hex(p::digest(bytes)).c_str(),
+              p::text::hex64(opened.seal.signer.value).c_str());
+  print_manifest(b::read_manifest(opened.content));
+  std::printf("files:\n");
+  for (const auto& e : b::list_entries(opened.content, b::Limits{})) {
+    std::printf("  %c %04o %10llu  %s%s%s\n", e.type, e.mode,
+                static_cast<unsigned long long>(e.size), e.path.c_str(),
+                e.link.empty() ? "" : " -> ", e.link.c_str());
+  }
+  return 0;
+}
+
+}  // namespace fleetcast::sender

@@ -1,0 +1,21 @@
+#pragma once
+// `fleetcast-sender bundle create | inspect | verify`: build a signed bundle from a directory,
+// show what one holds, check its seal. protocol/bundle/ holds the format.
+
+#include <filesystem>
+#include <optional>
+
+namespace fleetcast::sender {
+
+struct BundleOptions {
+  std::filesystem::path input;               // create: the directory; inspect / verify: the bundle
+  std::filesystem::path output;              // create: -o
+  std::optional<std::filesystem::path> key;  // manager.key (create; or its public half)
+  std::optional<std::filesystem::path> manager_pub;  // inspect / verify
+};
+
+int bundle_create_command(const BundleOptions& o);
+int bundle_inspect_command(const BundleOptions& o);
+int bundle_verify_command(const BundleOptions& o);
+
+}  // namespace fleetcast::sender
