@@ -1,5 +1,6 @@
 #include "receiver/config.hpp"
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <fstream>
@@ -40,26 +41,74 @@ po::options_description run_options() {
       "max-size", po::value<std::uint64_t>(), "refuse announcements larger than BYTES")(
       "ctrl-group", po::value<std::string>()->default_value("ff15::f1ee:1"), "ctrl group")(
       "ctrl-port", po::value<std::uint16_t>()->default_value(4710), "ctrl port")(
-      "exit-after", po::value<unsigned>()->default_value(0),
-      "exit after N acknowledged completions (0: run until stopped)")(
+      "scripts", po::value<std::string>()->default_value(FLEETCAST_SCRIPTS_DIR),
+      "directory of the update scripts (one per bundle kind)")(
+      "accept-names", po::value<std::string>(),
+      "comma-separated bundle names accepted (default: any)")(
+      "max-unpacked", po::value<std::uint64_t>()->default_value(std::uint64_t{4} << 30),
+      "refuse bundles that unpack to more than BYTES")(
+      "max-files", po::value<std::uint64_t>()->default_value(10000),
+      "refuse bundles with more than N entries")(
+      "host-fact", po::value<std::vector<std::string>>(),
+      "KEY=VALUE for the update scripts (as FLEETCAST_HOST_KEY); in the INI file: [host] KEY = "
+      "VALUE")("exit-after", po::value<unsigned>()->default_value(0),
+               "exit after N acknowledged completions (0: run until stopped)")(
       "test-drop-model", po::value<std::string>(),
       "TEST ONLY: drop data packets on input, Gilbert-Elliott 'ge:P_GB,P_BG,LOSS_BAD'");
   return o;
 }
 
-RunOptions validate_run(const po::variables_map& vm) {
-  for (const char* o : {"name", "iface", "key", "manager-pub", "spool", "state"}) {
-    if (!vm.count(o)) throw ConfigError(std::string("run: --") + o + " is required");
+bool fact_key(std::string_view k) {
+  return !k.empty() && k.size() <= 64 && std::all_of(k.begin(), k.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
+}
+
+void add_fact(RunOptions& r, const std::string& key, const std::string& value) {
+  if (!fact_key(key)) throw ConfigError("[host] " + key + ": keys are [a-z0-9_-], 1-64");
+  if (value.find_first_of(std::string("\0\n", 2)) != std::string::npos) {
+    throw ConfigError("[host] " + key + ": value contains a newline or NUL");
+  }
+  r.host_facts.emplace_back(key, value);
+}
+
+RunOptions validate_run(const po::variables_map& vm, bool apply) {
+  const std::vector<const char*> needed =
+      apply ? std::vector<const char*>{"name", "manager-pub", "state"}
+            : std::vector<const char*>{"name", "iface", "key", "manager-pub", "spool", "state"};
+  for (const char* o : needed) {
+    if (!vm.count(o)) {
+      throw ConfigError(std::string(apply ? "apply" : "run") + ": --" + o + " is required");
+    }
   }
   RunOptions r;
   r.name = vm["name"].as<std::string>();
   if (!protocol::text::is_host_name(r.name))
     throw ConfigError("--name: '" + r.name + "' is not a host name");
-  r.iface = vm["iface"].as<std::string>();
-  r.key = vm["key"].as<std::string>();
+  if (vm.count("iface")) r.iface = vm["iface"].as<std::string>();
+  if (vm.count("key")) r.key = vm["key"].as<std::string>();
   r.manager_pub = vm["manager-pub"].as<std::string>();
-  r.spool = vm["spool"].as<std::string>();
+  if (vm.count("spool")) r.spool = vm["spool"].as<std::string>();
   r.state = vm["state"].as<std::string>();
+  r.scripts = vm["scripts"].as<std::string>();
+  if (vm.count("accept-names")) {
+    r.names = protocol::text::split(vm["accept-names"].as<std::string>(), ',');
+    for (const auto& n : r.names) {
+      if (!protocol::text::is_file_name(n))
+        throw ConfigError("--accept-names: bad name '" + n + "'");
+    }
+  }
+  r.max_unpacked = vm["max-unpacked"].as<std::uint64_t>();
+  r.max_files = vm["max-files"].as<std::uint64_t>();
+  if (vm.count("host-fact")) {
+    for (const auto& kv : vm["host-fact"].as<std::vector<std::string>>()) {
+      const auto eq = kv.find('=');
+      if (eq == std::string::npos)
+        throw ConfigError("--host-fact: expected KEY=VALUE, got '" + kv + "'");
+      add_fact(r, kv.substr(0, eq), kv.substr(eq + 1));
+    }
+  }
+  r.dry_run = vm.count("dry-run") > 0;
   if (vm.count("group")) r.groups = vm["group"].as<std::vector<std::string>>();
   for (const auto& g : r.groups) {
     if (!protocol::text::is_group_name(g)) throw ConfigError("--group: bad group '" + g + "'");
@@ -99,7 +148,8 @@ Invocation parse_command_line(int argc, char** argv) {
   po::options_description general("general");
   general.add_options()("help,h", "show this help")("version", "show the version")(
       "config", po::value<std::string>(), "INI file with run options")(
-      "out", po::value<std::string>(), "keygen: output directory");
+      "out", po::value<std::string>(), "keygen: output directory")(
+      "dry-run", "apply: run the check phase only and report what would change");
   po::options_description hidden;
   hidden.add_options()("command", po::value<std::string>())("args",
                                                             po::value<std::vector<std::string>>());
@@ -112,13 +162,23 @@ Invocation parse_command_line(int argc, char** argv) {
   po::positional_options_description positional;
   positional.add("command", 1).add("args", -1);
   po::variables_map vm;
+  std::vector<std::pair<std::string, std::string>> config_facts;
   try {
     po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
     if (vm.count("config")) {
       const std::string path = vm["config"].as<std::string>();
       std::ifstream in(path);
       if (!in) throw ConfigError("--config: cannot read '" + path + "'");
-      po::store(po::parse_config_file(in, runs), vm);
+      // [host] keys are facts for the update scripts; any other unknown key is an error.
+      const auto parsed = po::parse_config_file(in, runs, true);
+      for (const auto& o : parsed.options) {
+        if (!o.unregistered) continue;
+        if (!o.string_key.starts_with("host.") || o.value.size() != 1) {
+          throw ConfigError("--config " + path + ": unknown option '" + o.string_key + "'");
+        }
+        config_facts.emplace_back(o.string_key.substr(5), o.value[0]);
+      }
+      po::store(parsed, vm);
     }
     po::notify(vm);
   } catch (const po::error& e) {
@@ -151,9 +211,22 @@ Invocation parse_command_line(int argc, char** argv) {
   } else if (command == "run") {
     if (!args.empty()) throw ConfigError("run: unexpected argument '" + args[0] + "'");
     inv.command = Command::run;
-    inv.run = validate_run(vm);
+    inv.run = validate_run(vm, false);
+    if (inv.run.dry_run) throw ConfigError("--dry-run: only for apply (push --dry-run asks hosts)");
+  } else if (command == "apply") {
+    if (args.size() != 1) throw ConfigError("apply: exactly one BUNDLE expected");
+    inv.command = Command::apply;
+    inv.run = validate_run(vm, true);
+    inv.run.bundle = args[0];
   } else {
     throw ConfigError("unknown command '" + command + "' (try --help)");
+  }
+  if (inv.command == Command::run || inv.command == Command::apply) {
+    // Facts from the INI file first; --host-fact entries after them (a later key wins).
+    RunOptions facts;
+    for (const auto& [k, v] : config_facts) add_fact(facts, k, v);
+    inv.run.host_facts.insert(inv.run.host_facts.begin(), facts.host_facts.begin(),
+                              facts.host_facts.end());
   }
   return inv;
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace fleetcast::receiver {
@@ -16,7 +17,7 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class Command { help, version, keygen, fingerprint, run };
+enum class Command { help, version, keygen, fingerprint, run, apply };
 
 struct RunOptions {
   std::string name;
@@ -30,6 +31,14 @@ struct RunOptions {
   std::uint64_t max_size = std::uint64_t{16} << 30;
   std::string ctrl_group = "ff15::f1ee:1";
   std::uint16_t ctrl_port = 4710;
+  // Apply: update scripts, policy for bundles, extraction limits, host facts for the scripts.
+  std::filesystem::path scripts = FLEETCAST_SCRIPTS_DIR;
+  std::vector<std::string> names;  // bundle names accepted; empty: any
+  std::uint64_t max_unpacked = std::uint64_t{4} << 30;
+  std::uint64_t max_files = 10'000;
+  std::vector<std::pair<std::string, std::string>> host_facts;  // [host] key = value
+  std::filesystem::path bundle;                                 // apply: the bundle file
+  bool dry_run = false;                                         // apply: check only
   unsigned exit_after = 0;  // exit after this many acknowledged completions (0: run forever)
   // Test-only input drop model (Gilbert-Elliott), off by default: "ge:P_GB,P_BG,LOSS_BAD".
   double ge_good_to_bad = 0, ge_bad_to_good = 1, ge_loss_bad = 0;

@@ -24,6 +24,8 @@ int run(const fleetcast::receiver::Invocation& inv) {
       return io::fingerprint_command(inv.key_file);
     case Command::run:
       return fleetcast::receiver::run_command(inv.run);
+    case Command::apply:
+      return fleetcast::receiver::apply_command(inv.run);
   }
   return 2;
 }

@@ -13,9 +13,11 @@
 #include <ctime>
 #include <random>
 
+#include "protocol/io/file.hpp"
 #include "protocol/io/key_file.hpp"
 #include "protocol/io/udp_socket.hpp"
 #include "receiver/agent.hpp"
+#include "receiver/apply.hpp"
 
 namespace fleetcast::receiver {
 namespace p = protocol;
@@ -83,7 +85,43 @@ void print_counters(const Agent& agent) {
   }
 }
 
+ApplyConfig make_apply_config(const RunOptions& o, const p::PublicKey& manager) {
+  ApplyConfig a;
+  a.host_name = o.name;
+  a.groups = o.groups;
+  a.manager = manager;
+  a.state = o.state;
+  a.scripts = o.scripts;
+  a.kinds = o.kinds;
+  a.names = o.names;
+  a.host_facts = o.host_facts;
+  a.limits = {o.max_unpacked, o.max_files};
+  return a;
+}
+
 }  // namespace
+
+int apply_command(const RunOptions& o) {
+  make_private_dir(o.state);
+  const p::PublicKey manager = p::io::load_public_key(o.manager_pub).key;
+  Applier applier(make_apply_config(o, manager), log_line);
+  for (const auto& r : applier.recover()) {
+    std::printf("recovered %s: %s: %s\n", r.record.file_name.c_str(),
+                std::string(p::to_string(r.status)).c_str(), r.message.c_str());
+  }
+  ApplyJob job;
+  job.bundle = o.bundle;
+  job.file_name = o.bundle.filename().string();
+  job.digest = p::digest(p::io::read_file(o.bundle));
+  job.dry_run = o.dry_run;
+  const ApplyOutcome r = applier.apply(job);
+  std::printf("FIN %s %s version %llu: %s\n", std::string(p::to_string(r.status)).c_str(),
+              r.record.name.empty() ? job.file_name.c_str() : r.record.name.c_str(),
+              static_cast<unsigned long long>(r.record.version), r.message.c_str());
+  const bool ok =
+      r.status == p::FinStatus::applied || (o.dry_run && r.status == p::FinStatus::checked);
+  return ok ? 0 : 1;
+}
 
 int run_command(const RunOptions& o) {
   AgentConfig cfg;

@@ -1,0 +1,73 @@
+#pragma once
+// The apply journal: one SQLite database (<state>/apply.db, synchronous=FULL), so each phase
+// transition is on stable storage before the phase starts. After a crash the journal says where
+// every apply stood: the applier finishes or rolls back from there (apply.hpp), and `installed`
+// says which version of each bundle name is in place, so nothing is ever applied twice.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace fleetcast::receiver {
+
+class JournalError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Phases in order; `done` ends every apply, whatever its status.
+enum class Phase { received, check, backup, apply, verify, rollback, done };
+std::string_view to_string(Phase p);
+
+struct ApplyRecord {
+  std::int64_t id = 0;
+  std::string file_name;  // as announced and stored in the spool
+  std::string digest;     // hex BLAKE2b-256 of the bundle file (the announced digest)
+  std::string session;    // hex delivery session (FIN is bound to it); "" for a local apply
+  std::string reply;      // manager's reply endpoint text; "" for a local apply
+  bool dry_run = false;
+  std::string name;  // bundle name from the manifest ("" until the seal verified)
+  std::uint64_t version = 0;
+  std::string kind;
+  Phase phase = Phase::received;
+  std::string status;   // FIN status when done: applied, checked, rolled-back, rejected, failed
+  std::string message;  // FIN message when done
+  std::string failed_phase;  // the phase that failed (before a rollback)
+};
+
+class Journal {
+ public:
+  explicit Journal(const std::filesystem::path& db);
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  // A new apply in phase `received`; returns its id.
+  std::int64_t begin(const ApplyRecord& r);
+  // Durable before it returns.
+  void set_bundle(std::int64_t id, const std::string& name, std::uint64_t version,
+                  const std::string& kind);
+  void set_phase(std::int64_t id, Phase phase, const std::string& failed_phase = {});
+  // Ends the apply; with `installed` also records name -> version as in place, atomically.
+  void finish(std::int64_t id, const std::string& status, const std::string& message,
+              bool installed);
+
+  std::optional<ApplyRecord> get(std::int64_t id) const;
+  std::vector<ApplyRecord> unfinished() const;
+  // The latest finished apply of this file digest in this session (FIN resend, duplicates).
+  std::optional<ApplyRecord> finished_for(const std::string& digest,
+                                          const std::string& session) const;
+  // Installed version of a bundle name (0: none) and its digest.
+  std::uint64_t installed_version(const std::string& name, std::string* digest = nullptr) const;
+
+ private:
+  void exec(const char* sql) const;
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace fleetcast::receiver

@@ -1,0 +1,68 @@
+# shellcheck shell=sh
+# Shared helpers of the fleetcast update scripts (POSIX sh). Sourced, not run.
+# The contract (environment, phases, exit codes) is in update-scripts/README.md.
+
+# say MESSAGE...: one line of output; the last lines of a phase travel in the FIN.
+say() { printf '%s\n' "$*"; }
+
+# die MESSAGE...: fail the phase with this reason.
+die() {
+  printf '%s\n' "$*"
+  exit 1
+}
+
+# need VAR: the named environment variable must be set and non-empty.
+need() {
+  eval "_v=\${$1:-}"
+  [ -n "$_v" ] || die "host fact missing: $1 (set it in the receiver config's [host] section)"
+}
+
+# pid_alive PID: the process exists and is not a zombie.
+pid_alive() {
+  [ -n "$1" ] || return 1
+  kill -0 "$1" 2>/dev/null || return 1
+  _state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ "$_state" != Z ]
+}
+
+# pid_from FILE: the pid recorded in a pid file, or nothing.
+pid_from() {
+  [ -f "$1" ] || return 0
+  sed -n '1{s/[^0-9]//g;p;}' "$1"
+}
+
+# stop_pid PID TIMEOUT_S: TERM, wait until gone, KILL after the timeout; fails if it survives.
+stop_pid() {
+  pid_alive "$1" || return 0
+  kill -TERM "$1" 2>/dev/null || true
+  _i=0
+  while pid_alive "$1" && [ "$_i" -lt $(($2 * 10)) ]; do
+    sleep 0.1
+    _i=$((_i + 1))
+  done
+  if pid_alive "$1"; then
+    say "pid $1 ignored SIGTERM for $2 s: SIGKILL"
+    kill -KILL "$1" 2>/dev/null || true
+    sleep 0.2
+  fi
+  ! pid_alive "$1"
+}
+
+# install_atomic SRC DST [MODE]: copy next to DST, fsync, rename over DST.
+install_atomic() {
+  _tmp="$2.fleetcast-new.$$"
+  cp "$1" "$_tmp" || return 1
+  if [ -n "${3:-}" ]; then chmod "$3" "$_tmp" || return 1; fi
+  sync "$_tmp" 2>/dev/null || sync
+  mv -f "$_tmp" "$2"
+}
+
+# copy_durable SRC DST: a backup copy that is on disk when this returns.
+copy_durable() {
+  cp -p "$1" "$2" && { sync "$2" 2>/dev/null || sync; }
+}
+
+# ip4_int A.B.C.D: the address as an integer.
+ip4_int() {
+  printf '%s\n' "$1" | awk -F. '{ printf "%.0f\n", (($1 * 256 + $2) * 256 + $3) * 256 + $4 }'
+}
