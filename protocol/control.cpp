@@ -271,6 +271,9 @@ std::optional<Failure> Update::check() const {
   if (last_seq != symbols) return Failure{Error::inconsistent, "last"};
   if (!data.is_multicast()) return Failure{Error::inconsistent, "data"};
   if (reply.is_multicast()) return Failure{Error::inconsistent, "reply"};
+  if (apply != "none" && apply != "now" && apply != "dry-run") {
+    return Failure{Error::out_of_range, "apply"};
+  }
   return std::nullopt;
 }
 

@@ -57,8 +57,9 @@ struct Update {
   std::uint32_t last_seq = 0;   //   1..T of the object, T = ceil(size / symbol_size)
   Digest digest{};              // BLAKE2b-256 of the whole file
   SessionId session;
-  std::uint64_t version = 0;  // bundle version (monotonic per name)
-  std::string kind;           // bundle kind (token), for the receiver's permission check
+  std::uint64_t version = 0;   // bundle version (monotonic per name)
+  std::string kind;            // bundle kind (token), for the receiver's permission check
+  std::string apply = "none";  // after receipt: none (store only), now, dry-run (check only)
   std::uint32_t symbol_size = 0;
   std::uint32_t max_k = 0;  // source symbols per block (RFC 5052 partitioning, fec/)
   Endpoint data;            // multicast group and port of the data session
@@ -77,6 +78,7 @@ struct Update {
     v.named("session", s.session);
     v.named("version", s.version);
     v.named("kind", s.kind, Kind::token);
+    v.named("apply", s.apply, Kind::token);
     v.named("symbol", s.symbol_size, kMinSymbolSize, kMaxSymbolSize);
     v.named("k", s.max_k, 1u, 254u);
     v.named("data", s.data);

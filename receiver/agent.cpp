@@ -11,6 +11,10 @@ namespace {
 constexpr auto kCompleteRepeat = 300ms;  // COMPLETE is repeated until acknowledged ...
 constexpr auto kCompleteGiveUp = 60s;    // ... for at most this long
 constexpr auto kRecvRepeat = 1s;         // at most one RECV per second per session
+// FIN: sent when the apply ends, again after 1 s and 3 s (no ACK exists for FIN: the manager
+// asks with STATUS for what it misses), and on every STATUS for its session.
+constexpr Clock::duration kFinRepeats[] = {1s, 2s};
+constexpr std::size_t kMaxFins = 64;  // sessions whose FIN is kept for STATUS requests
 
 }  // namespace
 
@@ -96,6 +100,10 @@ void Agent::on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now) 
       recv_at_ = nak_at_ = complete_at_ = Clock::time_point::max();
     }
   } else if (const auto* s = std::get_if<p::StatusRequest>(&parsed->command)) {
+    for (FinOut& f : fins_) {
+      if (f.fin.session == s->session)
+        f.next = std::min(f.next, now + uniform(config_.reply_spread));
+    }
     if (update_ && s->session == update_->session) {
       recv_at_ = std::min(recv_at_, now + uniform(config_.reply_spread));
       if (assembler_ && assembler_->finalized()) complete_at_ = std::min(complete_at_, recv_at_);
@@ -172,6 +180,18 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now) 
       } else {
         log_(update_->name + ": complete, digest verified, stored as " +
              assembler_->final_path().string());
+        if (update_->apply != "none") {
+          ApplyJob job;
+          job.bundle = assembler_->final_path();
+          job.file_name = update_->name;
+          job.digest = update_->digest;
+          job.session = p::text::hex64(update_->session.value);
+          job.reply = p::text::format_endpoint(update_->reply);
+          job.dry_run = update_->apply == "dry-run";
+          job.announced_version = update_->version;
+          job.announced_kind = update_->kind;
+          apply_job_ = std::move(job);
+        }
         ++counters_.sessions_completed;
         std::error_code ec;
         std::filesystem::remove(update_path(), ec);  // nothing left to resume
@@ -224,6 +244,7 @@ void Agent::send_feedback(const p::Feedback& f, p::Transport& t) {
 }
 
 void Agent::tick(Clock::time_point now, p::Transport& t) {
+  send_fins(now, t);
   if (!update_) return;
   if (now >= recv_at_) {
     recv_at_ = Clock::time_point::max();
@@ -270,8 +291,58 @@ void Agent::tick(Clock::time_point now, p::Transport& t) {
   }
 }
 
+std::optional<ApplyJob> Agent::take_apply_job() {
+  auto job = std::move(apply_job_);
+  apply_job_.reset();
+  return job;
+}
+
+void Agent::on_applied(const ApplyOutcome& o, Clock::time_point now) {
+  const ApplyRecord& r = o.record;
+  p::Fin fin;
+  fin.name = r.file_name;
+  fin.host = config_.host_name;
+  fin.message = o.message;
+  fin.status = o.status;
+  fin.version = r.version;
+  auto reply = p::text::parse_endpoint(r.reply, "reply");
+  if (!p::text::unhex64(r.session, fin.session.value) || !reply ||
+      !p::text::unhex(r.digest, fin.digest)) {
+    return;  // a local apply: nobody to tell
+  }
+  std::erase_if(fins_, [&](const FinOut& f) { return f.fin.session == fin.session; });
+  if (fins_.size() == kMaxFins) fins_.erase(fins_.begin());
+  fins_.push_back(FinOut{std::move(fin), reply.value(), now + uniform(config_.reply_spread), 0});
+}
+
+std::size_t Agent::fins_pending() const {
+  return static_cast<std::size_t>(
+      std::count_if(fins_.begin(), fins_.end(), [](const FinOut& f) { return f.repeats == 0; }));
+}
+
+void Agent::send_fins(Clock::time_point now, p::Transport& t) {
+  for (FinOut& f : fins_) {
+    if (now < f.next) continue;
+    // The message is the tail of the script output: shorten it from the front until the signed
+    // line fits one datagram.
+    p::Fin fin = f.fin;
+    auto line = p::encode_command(fin, key_);
+    while (!line && fin.message.size() > 3) {
+      fin.message = "..." + fin.message.substr(std::min(fin.message.size(), std::size_t{64}));
+      line = p::encode_command(fin, key_);
+    }
+    if (line) {
+      const p::Datagram d{p::as_bytes(line.value()), f.reply};
+      (void)t.send(std::span(&d, 1));
+    }
+    const std::size_t i = static_cast<std::size_t>(f.repeats++);
+    f.next = i < std::size(kFinRepeats) ? now + kFinRepeats[i] : Clock::time_point::max();
+  }
+}
+
 Clock::time_point Agent::next_wakeup(Clock::time_point now) const {
   Clock::time_point t = now + 1s;
+  for (const FinOut& f : fins_) t = std::min(t, f.next);
   t = std::min({t, recv_at_, nak_at_, complete_at_});
   if (assembler_ && !assembler_->finalized()) {
     t = std::min({t, next_checkpoint_, last_data_ + config_.idle_nak_after});

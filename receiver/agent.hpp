@@ -19,6 +19,7 @@
 #include "protocol/control.hpp"
 #include "protocol/data.hpp"
 #include "protocol/transport.hpp"
+#include "receiver/apply.hpp"
 #include "receiver/assembler.hpp"
 
 namespace fleetcast::receiver {
@@ -70,6 +71,12 @@ class Agent {
   // Durable checkpoint of the current reception (also done periodically by tick).
   void checkpoint();
 
+  // A received bundle to apply (the announcement asked for apply=now or dry-run), once.
+  std::optional<ApplyJob> take_apply_job();
+  // The result of an apply: FIN to the manager now, repeated a few times and on every STATUS.
+  void on_applied(const ApplyOutcome& outcome, Clock::time_point now);
+  std::size_t fins_pending() const;  // FINs not yet sent at least once
+
   const AgentCounters& counters() const { return counters_; }
   const Assembler* current() const { return assembler_.get(); }
   bool complete_acknowledged() const { return acked_; }
@@ -81,6 +88,14 @@ class Agent {
   void send_feedback(const protocol::Feedback& f, protocol::Transport& t);
   std::optional<std::string> refuse_reason(const protocol::Update& u) const;
   Clock::duration uniform(Clock::duration max);
+  void send_fins(Clock::time_point now, protocol::Transport& t);
+
+  struct FinOut {
+    protocol::Fin fin;
+    protocol::Endpoint reply;
+    Clock::time_point next;
+    int repeats = 0;  // sent so far
+  };
 
   AgentConfig config_;
   protocol::SecretKey key_;
@@ -105,6 +120,8 @@ class Agent {
   Clock::time_point last_data_{};
   Clock::time_point next_checkpoint_{};
   bool acked_ = false;
+  std::optional<ApplyJob> apply_job_;
+  std::vector<FinOut> fins_;  // newest last, bounded
 };
 
 }  // namespace fleetcast::receiver

@@ -17,7 +17,7 @@ namespace p = protocol;
 namespace b = protocol::bundle;
 namespace {
 
-constexpr std::size_t kFinTail = 400;  // bytes of script output a FIN carries
+constexpr std::size_t kFinTail = 300;  // bytes of script output a FIN carries (of 512)
 constexpr const char* kPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 std::string env_key(std::string_view prefix, std::string_view key) {
@@ -176,7 +176,9 @@ ApplyOutcome Applier::roll_back(const ApplyRecord& rec, const Context& ctx,
                                 const std::string& why) {
   journal_->set_phase(rec.id, Phase::rollback, why);
   std::string tail;
-  if (run_phase(rec, ctx, Phase::rollback, tail)) {
+  const bool ok = run_phase(rec, ctx, Phase::rollback, tail);
+  if (tail.size() > 150) tail = "..." + tail.substr(tail.size() - 147);
+  if (ok) {
     return finish(rec, p::FinStatus::rolled_back,
                   why + "; rolled back" + (tail.empty() ? "" : ": " + tail));
   }

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <future>
 #include <random>
 
 #include "protocol/io/file.hpp"
@@ -151,6 +152,11 @@ int run_command(const RunOptions& o) {
   std::random_device entropy;
   const std::uint64_t seed = (std::uint64_t{entropy()} << 32) | entropy();
   Agent agent(cfg, key, log_line, seed);
+  // The apply pipeline runs on one worker thread (scripts take seconds; the loop keeps
+  // answering). Unfinished applies from before a crash are finished or rolled back first.
+  Applier applier(make_apply_config(o, cfg.manager), log_line);
+  for (const auto& r : applier.recover()) agent.on_applied(r, Clock::now());
+  std::future<ApplyOutcome> applying;
   DropModel drop(o, seed ^ 0x5eed);
   log_line("fleetcast-receiver " + o.name + " listening on " + o.iface + " for " +
            p::fingerprint(cfg.manager));
@@ -204,13 +210,27 @@ int run_command(const RunOptions& o) {
       // than arrives in this pause.
       if (received > 0) ::nanosleep(&kCoalesce, nullptr);
     }
+    if (applying.valid() &&
+        applying.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      try {
+        agent.on_applied(applying.get(), now);
+      } catch (const std::exception& e) {
+        log_line(std::string("apply: ") + e.what());  // the journal keeps it for recovery
+      }
+    }
+    if (!applying.valid()) {
+      if (auto job = agent.take_apply_job()) {
+        applying =
+            std::async(std::launch::async, [&applier, j = *job] { return applier.apply(j); });
+      }
+    }
     agent.tick(now, unicast);
     if (agent.counters().sessions_completed > completed_reported) {
       completed_reported = agent.counters().sessions_completed;
       print_counters(agent);
     }
     if (o.exit_after > 0 && agent.counters().sessions_completed >= o.exit_after &&
-        agent.complete_acknowledged()) {
+        agent.complete_acknowledged() && !applying.valid() && agent.fins_pending() == 0) {
       break;
     }
   }
@@ -219,6 +239,7 @@ int run_command(const RunOptions& o) {
   if (drop.dropped() > 0)
     std::printf("test drop model: %llu packets dropped\n",
                 static_cast<unsigned long long>(drop.dropped()));
+  if (applying.valid()) applying.wait();  // SIGTERM: let the phase end (SIGKILL: recovery)
   log_line("stopped");
   return 0;
 }

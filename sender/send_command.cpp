@@ -10,6 +10,8 @@
 #include <fstream>
 #include <random>
 
+#include "protocol/bundle/archive.hpp"
+#include "protocol/bundle/seal.hpp"
 #include "protocol/io/file.hpp"
 #include "protocol/io/key_file.hpp"
 #include "protocol/io/udp_socket.hpp"
@@ -38,6 +40,23 @@ void print_progress(const SenderSession& s, Clock::time_point start, Clock::time
                "elapsed %.1fs   ",
                s.registered(), s.completed(), s.hosts().size(), s.stats().rounds, mbit, eta, t);
   std::fflush(stdout);
+}
+
+// push: one line per host with the apply result its FIN reported.
+void print_fin_table(const SenderSession& s) {
+  std::printf("\n%-20s %-12s %8s %-16s  %s\n", "host", "status", "version", "digest", "reason");
+  for (const HostReport& h : s.hosts()) {
+    std::string status = h.fin          ? std::string(p::to_string(h.fin_status))
+                         : h.denied     ? "denied"
+                         : h.completed  ? "no-fin"
+                         : h.registered ? "incomplete"
+                                        : "silent";
+    std::string version = h.fin ? std::to_string(h.fin_version) : "-";
+    std::string digest = h.fin ? p::text::hex(h.fin_digest).substr(0, 16) : "-";
+    const std::string& reason = h.fin ? h.fin_message : h.deny_reason;
+    std::printf("%-20s %-12s %8s %-16s  %s\n", h.host->name.c_str(), status.c_str(),
+                version.c_str(), digest.c_str(), reason.c_str());
+  }
 }
 
 void print_table(const SenderSession& s, Clock::time_point start) {
@@ -71,6 +90,13 @@ void write_report(const std::filesystem::path& path, const SendOptions& o, const
       j["verified_digest"] = p::text::hex(h.digest);
     }
     if (h.denied) j["deny_reason"] = h.deny_reason;
+    if (h.fin) {
+      j["fin"] = {{"status", p::to_string(h.fin_status)},
+                  {"version", h.fin_version},
+                  {"digest", p::text::hex(h.fin_digest)},
+                  {"message", h.fin_message},
+                  {"at_s", seconds_between(start, h.fin_at)}};
+    }
     hosts.push_back(j);
   }
   const SessionStats& st = s.stats();
@@ -119,16 +145,36 @@ int send_command(const SendOptions& o) {
       targets.push_back(h);
     }
   }
-  if (targets.empty()) throw std::runtime_error(o.inventory.string() + ": no hosts to send to");
   const p::SecretKey key = p::io::load_secret_key(o.key);
   std::vector<std::uint8_t> file = p::io::read_file(o.file);
+  std::string kind = o.kind;
+  std::uint64_t version = o.bundle_version;
+  if (o.push) {
+    // Push only what verifies here: the hosts check the same seal with the same key.
+    const auto opened = p::bundle::open(file, key.public_key());
+    if (!opened.ok) throw std::runtime_error(o.file.string() + ": " + opened.reason);
+    const p::bundle::Manifest m = p::bundle::read_manifest(opened.content);
+    kind = m.kind;
+    version = m.version;
+    if (!m.targets.empty()) {  // the bundle's own targets narrow the host list
+      const p::Targets wanted{m.targets};
+      std::erase_if(targets, [&](const Host* h) { return !wanted.includes(h->name, h->groups); });
+    }
+    std::printf("pushing %s: %s version %llu (%s)%s\n", o.file.c_str(), m.name.c_str(),
+                static_cast<unsigned long long>(m.version), m.kind.c_str(),
+                o.dry_run ? ", dry run: hosts check only" : "");
+  }
+  if (targets.empty()) throw std::runtime_error(o.inventory.string() + ": no hosts to send to");
 
   const unsigned ifindex = p::io::interface_index(o.iface);
   std::random_device entropy;
   SessionConfig c;
   c.name = o.name;
-  c.kind = o.kind;
-  c.version = o.bundle_version;
+  c.kind = kind;
+  c.version = version;
+  c.apply = !o.push ? "none" : o.dry_run ? "dry-run" : "now";
+  c.collect_fin = o.push;
+  c.fin_timeout = o.fin_timeout;
   c.file_id = static_cast<std::uint16_t>(1 + entropy() % 65535);
   c.session.value = (std::uint64_t{entropy()} << 32) | entropy();
   c.ctrl_group = p::text::parse_address(o.ctrl_group, o.ctrl_port, "ctrl").value();
@@ -180,6 +226,7 @@ int send_command(const SendOptions& o) {
   const Clock::time_point end = Clock::now();
   if (tty) print_progress(session, start, end);
   print_table(session, start);
+  if (o.push) print_fin_table(session);
   const SessionStats& st = session.stats();
   std::printf("%s in %.3fs, %u rounds, %.3f wire bytes per file byte, %llu feedback dropped\n",
               session.success() ? "complete" : "INCOMPLETE", seconds_between(start, end), st.rounds,
@@ -187,6 +234,16 @@ int send_command(const SendOptions& o) {
                   static_cast<double>(std::max<std::uint64_t>(1, session.plan().object_size())),
               static_cast<unsigned long long>(st.feedback_dropped));
   if (o.report) write_report(*o.report, o, session, start, end);
+  if (o.push) {
+    const p::FinStatus want = o.dry_run ? p::FinStatus::checked : p::FinStatus::applied;
+    const bool ok = session.all_fin(want);
+    std::printf("%s: %zu of %zu hosts %s\n", ok ? "pushed" : "PUSH INCOMPLETE",
+                static_cast<std::size_t>(std::count_if(
+                    session.hosts().begin(), session.hosts().end(),
+                    [&](const HostReport& h) { return h.fin && h.fin_status == want; })),
+                session.hosts().size(), std::string(p::to_string(want)).c_str());
+    return ok ? 0 : 1;
+  }
   return session.success() ? 0 : 1;
 }
 

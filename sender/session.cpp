@@ -56,6 +56,7 @@ SenderSession::SenderSession(SessionConfig config, std::vector<std::uint8_t> fil
   u.session = config_.session;
   u.version = config_.version;
   u.kind = config_.kind;
+  u.apply = config_.apply;
   u.symbol_size = config_.symbol_size;
   u.max_k = config_.max_k;
   u.data = config_.data_group;
@@ -84,6 +85,30 @@ std::size_t SenderSession::completed() const {
 }
 bool SenderSession::success() const {
   return !hosts_.empty() && completed() == hosts_.size();
+}
+bool SenderSession::all_fin(p::FinStatus status) const {
+  return !hosts_.empty() && std::all_of(hosts_.begin(), hosts_.end(), [&](const HostReport& h) {
+    return h.fin && h.fin_status == status;
+  });
+}
+std::size_t SenderSession::fins() const {
+  return static_cast<std::size_t>(
+      std::count_if(hosts_.begin(), hosts_.end(), [](const HostReport& h) { return h.fin; }));
+}
+bool SenderSession::fins_settled() const {
+  return std::all_of(hosts_.begin(), hosts_.end(),
+                     [](const HostReport& h) { return !h.completed || h.fin; });
+}
+
+// STATUS on the ctrl group: every host of the session re-sends its FIN (or RECV).
+void SenderSession::request_status(Clock::time_point now, p::Transport& t) {
+  const p::StatusRequest s{config_.name, config_.session, config_.wall_time};
+  if (auto line = p::encode_command(s, key_)) {
+    queue(p::as_bytes(line.value()), config_.ctrl_group);
+    ++stats_.control_packets;
+    flush(t);
+  }
+  next_status_ = now + config_.status_interval;
 }
 
 // Every registered host still receiving has answered the current round.
@@ -156,6 +181,11 @@ bool SenderSession::flush(p::Transport& t) {
 void SenderSession::tick(Clock::time_point now, p::Transport& t) {
   if (phase_ == Phase::done) return;
   if (!flush(t)) return;
+  if (phase_ == Phase::fin) {
+    if (fins_settled() || now >= fin_deadline_) return finish(now, t, false);
+    if (now >= next_status_) request_status(now, t);
+    return;
+  }
   if (all_settled() && phase_ != Phase::announce) return finish(now, t, false);
   if (now - start_ >= config_.deadline) return finish(now, t, true);
   if (now >= next_announce_) announce(now, t);
@@ -187,6 +217,7 @@ void SenderSession::tick(Clock::time_point now, p::Transport& t) {
       if (now >= wait_until_ || all_answered()) end_wait(now);
       break;
     }
+    case Phase::fin:
     case Phase::done:
       break;
   }
@@ -195,6 +226,7 @@ void SenderSession::tick(Clock::time_point now, p::Transport& t) {
 Clock::time_point SenderSession::next_wakeup(Clock::time_point now) const {
   if (phase_ == Phase::done) return now + 1h;
   if (!out_.empty()) return now + 1ms;  // transport was full
+  if (phase_ == Phase::fin) return std::max(now, std::min(next_status_, fin_deadline_));
   Clock::time_point t = std::min(next_announce_, start_ + config_.deadline);
   switch (phase_) {
     case Phase::announce:
@@ -206,6 +238,7 @@ Clock::time_point SenderSession::next_wakeup(Clock::time_point now) const {
     case Phase::wait:
       t = std::min(t, round_marker_repeated_ ? wait_until_ : second_round_marker_);
       break;
+    case Phase::fin:
     case Phase::done:
       break;
   }
@@ -324,6 +357,12 @@ void SenderSession::end_wait(Clock::time_point now) {
 }
 
 void SenderSession::finish(Clock::time_point now, p::Transport& t, bool aborted) {
+  if (!aborted && config_.collect_fin && phase_ != Phase::fin && !fins_settled()) {
+    phase_ = Phase::fin;  // delivery is over; the applies are not
+    fin_deadline_ = now + config_.fin_timeout;
+    next_status_ = now + config_.status_interval;
+    return;
+  }
   if (aborted) {
     p::Abort a{config_.name, success() ? "" : "deadline passed", config_.session,
                config_.wall_time};
@@ -369,6 +408,18 @@ void SenderSession::on_command(std::string_view line, const p::Endpoint& from,
       h->have_at_registration = r->have;
       h->from = from;
     }
+  } else if (auto* f = std::get_if<p::Fin>(&parsed->command)) {
+    if (f->session != config_.session || f->host != h->host->name || f->name != config_.name) {
+      ++stats_.feedback_dropped;
+      return;
+    }
+    ++stats_.feedback_received;
+    if (!h->fin) h->fin_at = now;
+    h->fin = true;
+    h->fin_status = f->status;
+    h->fin_message = f->message;
+    h->fin_version = f->version;
+    h->fin_digest = f->digest;
   } else if (auto* d = std::get_if<p::Deny>(&parsed->command)) {
     if (d->session != config_.session || d->host != h->host->name) {
       ++stats_.feedback_dropped;

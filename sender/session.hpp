@@ -50,6 +50,12 @@ struct SessionConfig {
   Clock::duration deadline = 600s;    // from the start of the session
   Clock::duration nak_window = 50ms;  // plus 200 us per registered host (feedback spreading)
   std::uint64_t wall_time = 0;        // seconds since the epoch, for UPDATE time=
+  // Bundles: what receivers do after receipt (UPDATE apply=), and whether the session then
+  // waits for every completed host's FIN, asking with a signed STATUS every status_interval.
+  std::string apply = "none";
+  bool collect_fin = false;
+  Clock::duration fin_timeout = 600s;  // from the end of delivery
+  Clock::duration status_interval = 1s;
 };
 
 struct HostReport {
@@ -65,6 +71,13 @@ struct HostReport {
   std::uint32_t last_nak_round = 0;
   protocol::Digest digest{};
   protocol::Endpoint from;
+  // FIN (push): the apply result the host reported.
+  bool fin = false;
+  protocol::FinStatus fin_status = protocol::FinStatus::received;
+  std::string fin_message;
+  std::uint64_t fin_version = 0;
+  protocol::Digest fin_digest{};
+  Clock::time_point fin_at{};
 };
 
 struct SessionStats {
@@ -94,6 +107,9 @@ class SenderSession {
 
   bool done() const { return phase_ == Phase::done; }
   bool success() const;  // every targeted host completed
+  // Every targeted host reported FIN with `status` (applied; checked for a dry run).
+  bool all_fin(protocol::FinStatus status) const;
+  std::size_t fins() const;
   const std::vector<HostReport>& hosts() const { return hosts_; }
   const SessionStats& stats() const { return stats_; }
   const protocol::Digest& digest() const { return digest_; }
@@ -105,7 +121,7 @@ class SenderSession {
   const fec::BlockPlan& plan() const { return plan_; }
 
  private:
-  enum class Phase { announce, stream, wait, done };
+  enum class Phase { announce, stream, wait, fin, done };
 
   void announce(Clock::time_point now, protocol::Transport& t);
   void start_round(Clock::time_point now);
@@ -125,6 +141,8 @@ class SenderSession {
   Clock::duration nak_window() const;
   bool all_settled() const;
   bool all_answered() const;
+  bool fins_settled() const;  // every completed host sent its FIN
+  void request_status(Clock::time_point now, protocol::Transport& t);
 
   SessionConfig config_;
   std::vector<std::uint8_t> file_;  // padded to whole symbols
@@ -143,6 +161,8 @@ class SenderSession {
   Clock::time_point next_announce_{};
   Clock::time_point wait_until_{};
   Clock::time_point second_round_marker_{};
+  Clock::time_point fin_deadline_{};
+  Clock::time_point next_status_{};
   bool round_marker_repeated_ = false;
 
   // Per block: symbols sent so far (next ESI = sent % 255), this round's plan, the worst need

@@ -16,11 +16,11 @@ namespace {
 constexpr std::string_view kGoldenUpdate =
     "UPDATE update.tar.gz 1234560 3 1 882 "
     "e6873303ee5858645afba3926d38dcded211b49dd44a1ca70bc230ff73039aee "
-    "session=0123456789abcdef version=7 kind=dhcp-server symbol=1400 k=200 "
+    "session=0123456789abcdef version=7 kind=dhcp-server apply=now symbol=1400 k=200 "
     "data=[ff15::f1ee:2]:4711 reply=[fd00:fc::1]:4712 targets=school-1.example,@kea "
     "time=1795000000 key=9d24e2eeaf27c2a0 "
-    "sig=a2e4ac3a18b6babd0198113200654d30ecd1509909335f68469eee4e2ca40248054df4fba67e5cc72492cf1add"
-    "050fc95833095f755cb54477dcd0a81d396d08";
+    "sig=28517197a699f5634bf0231b313133da9fe3c3f370b865838ac85d763c91b61d5dcb91b2420a7244febd0973"
+    "5250bd86b869d0453066ca6a6b12db142ab0560b";
 
 // FIN with a free-text message: spaces and commas percent-escaped.
 constexpr std::string_view kGoldenFin =
@@ -42,6 +42,7 @@ Update sample_update() {
   u.session.value = 0x0123456789abcdefULL;
   u.version = 7;
   u.kind = "dhcp-server";
+  u.apply = "now";
   u.symbol_size = 1400;
   u.max_k = 200;
   u.data = text::parse_endpoint("[ff15::f1ee:2]:4711", "").value();
