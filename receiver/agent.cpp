@@ -328,7 +328,7 @@ void Agent::send_fins(Clock::time_point now, p::Transport& t) {
     p::Fin fin = f.fin;
     auto line = p::encode_command(fin, key_);
     while (!line && fin.message.size() > 3) {
-      fin.message = "..." + fin.message.substr(std::min(fin.message.size(), std::size_t{64}));
+      fin.message.replace(0, std::min(fin.message.size(), std::size_t{64}), "...");
       line = p::encode_command(fin, key_);
     }
     if (line) {

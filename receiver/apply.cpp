@@ -67,7 +67,7 @@ std::string output_tail(std::string_view output, std::size_t max_bytes) {
     if (!line.empty()) lines += (lines.empty() ? "" : "; ") + std::string(line);
     start = end + 1;
   }
-  if (lines.size() > max_bytes) lines = "..." + lines.substr(lines.size() - max_bytes + 3);
+  if (lines.size() > max_bytes) lines.replace(0, lines.size() - max_bytes + 3, "...");
   for (char& c : lines) {
     if (c < 0x20 || c > 0x7e) c = '?';
   }
@@ -177,7 +177,7 @@ ApplyOutcome Applier::roll_back(const ApplyRecord& rec, const Context& ctx,
   journal_->set_phase(rec.id, Phase::rollback, why);
   std::string tail;
   const bool ok = run_phase(rec, ctx, Phase::rollback, tail);
-  if (tail.size() > 150) tail = "..." + tail.substr(tail.size() - 147);
+  if (tail.size() > 150) tail.replace(0, tail.size() - 147, "...");
   if (ok) {
     return finish(rec, p::FinStatus::rolled_back,
                   why + "; rolled back" + (tail.empty() ? "" : ": " + tail));

@@ -75,9 +75,10 @@ constexpr std::string_view kManifest =
 class BundleTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("fc-bundle-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::string leaf = "fc-bundle-";  // appended, not "lit" + temporary: GCC 12 -Wrestrict
+    leaf.append(std::to_string(::getpid())).append("-");
+    leaf.append(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() / leaf;
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -180,7 +181,7 @@ TEST_F(BundleTest, ExtractBoundsSizeAndEntryCount) {
                 .find("decompression bomb"),
             std::string::npos);
   std::vector<Member> many;
-  for (int i = 0; i < 20; ++i) many.push_back(m_file("f" + std::to_string(i)));
+  for (int i = 0; i < 20; ++i) many.push_back(m_file(std::string(1, static_cast<char>('a' + i))));
   EXPECT_NE(refusal(many, Limits{1 << 20, 10}).find("entries"), std::string::npos);
 }
 
