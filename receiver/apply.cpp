@@ -109,20 +109,29 @@ ApplyOutcome Applier::apply(const ApplyJob& job) {
   const fs::path work = config_.state / "apply" / std::to_string(rec.id);
   fs::remove_all(work);
   fs::create_directories(work);
+  std::vector<std::uint8_t> bytes;
   try {
-    const auto bytes = p::io::read_file(job.bundle);
+    bytes = p::io::read_file(job.bundle);
     p::io::write_file_atomic(work / "bundle.fcb", bytes, 0600);
   } catch (const std::exception& e) {
     return finish(rec, p::FinStatus::failed, std::string("cannot stage the bundle: ") + e.what());
   }
-  return run(rec, &job);
+  return run(rec, &job, bytes);
 }
 
 std::vector<ApplyOutcome> Applier::recover() {
   std::vector<ApplyOutcome> out;
   for (ApplyRecord rec : journal_->unfinished()) {
     log_(rec.file_name + ": unfinished apply found in phase " + std::string(to_string(rec.phase)));
-    out.push_back(run(rec, nullptr));
+    std::vector<std::uint8_t> bytes;
+    try {
+      bytes = p::io::read_file(config_.state / "apply" / std::to_string(rec.id) / "bundle.fcb");
+    } catch (const std::exception& e) {
+      out.push_back(
+          finish(rec, p::FinStatus::failed, std::string("staged bundle lost: ") + e.what()));
+      continue;
+    }
+    out.push_back(run(rec, nullptr, bytes));
   }
   return out;
 }
@@ -149,8 +158,13 @@ std::vector<std::string> Applier::environment(const ApplyRecord& rec, const Cont
   };
   for (const auto& [k, v] : ctx.manifest.settings)
     env.push_back(env_key("FLEETCAST_SET_", k) + "=" + v);
-  for (const auto& [k, v] : config_.host_facts)
-    env.push_back(env_key("FLEETCAST_HOST_", k) + "=" + v);
+  // A key given twice (INI file, then --host-fact): the later one wins.
+  const auto& facts = config_.host_facts;
+  for (auto it = facts.begin(); it != facts.end(); ++it) {
+    const bool overridden = std::any_of(
+        std::next(it), facts.end(), [&](const auto& later) { return later.first == it->first; });
+    if (!overridden) env.push_back(env_key("FLEETCAST_HOST_", it->first) + "=" + it->second);
+  }
   return env;
 }
 
@@ -163,11 +177,10 @@ bool Applier::run_phase(const ApplyRecord& rec, const Context& ctx, Phase phase,
                                     ctx.manifest.apply_timeout, ctx.work / (name + ".log"));
   tail = output_tail(r.output, kFinTail);
   if (!r.ok()) {
-    tail = name + " " + r.describe() + (tail.empty() ? "" : ": " + tail);
-    if (r.timed_out) {
-      tail = name + " timed out after " + std::to_string(ctx.manifest.apply_timeout.count()) +
-             " s" + (r.output.empty() ? "" : ": " + output_tail(r.output, kFinTail));
-    }
+    const std::string how =
+        r.timed_out ? "timed out after " + std::to_string(ctx.manifest.apply_timeout.count()) + " s"
+                    : r.describe();
+    tail = name + " " + how + (tail.empty() ? "" : ": " + tail);
   }
   return r.ok();
 }
@@ -185,19 +198,14 @@ ApplyOutcome Applier::roll_back(const ApplyRecord& rec, const Context& ctx,
   return finish(rec, p::FinStatus::failed, why + "; ROLLBACK FAILED: " + tail);
 }
 
-ApplyOutcome Applier::run(ApplyRecord rec, const ApplyJob* job) {
+ApplyOutcome Applier::run(ApplyRecord rec, const ApplyJob* job,
+                          std::span<const std::uint8_t> bytes) {
   const Phase resumed_in = rec.phase;
   Context ctx;
   ctx.work = config_.state / "apply" / std::to_string(rec.id);
   ctx.payload = ctx.work / "payload";
 
   // 1. The seal, before anything of the bundle is read.
-  std::vector<std::uint8_t> bytes;
-  try {
-    bytes = p::io::read_file(ctx.work / "bundle.fcb");
-  } catch (const std::exception& e) {
-    return finish(rec, p::FinStatus::failed, std::string("staged bundle lost: ") + e.what());
-  }
   if (p::text::hex(p::digest(bytes)) != rec.digest) {
     return finish(rec, p::FinStatus::rejected, "digest differs from the announced digest");
   }

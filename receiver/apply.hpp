@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -70,7 +71,8 @@ class Applier {
 
  private:
   struct Context;
-  ApplyOutcome run(ApplyRecord rec, const ApplyJob* job);
+  // `bytes`: the staged copy of the bundle (<work>/bundle.fcb), read once.
+  ApplyOutcome run(ApplyRecord rec, const ApplyJob* job, std::span<const std::uint8_t> bytes);
   ApplyOutcome finish(const ApplyRecord& rec, protocol::FinStatus status,
                       const std::string& message, bool installed = false);
   ApplyOutcome roll_back(const ApplyRecord& rec, const Context& ctx, const std::string& why);

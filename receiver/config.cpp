@@ -64,12 +64,13 @@ bool fact_key(std::string_view k) {
   });
 }
 
-void add_fact(RunOptions& r, const std::string& key, const std::string& value) {
+using Facts = std::vector<std::pair<std::string, std::string>>;
+void add_fact(Facts& facts, const std::string& key, const std::string& value) {
   if (!fact_key(key)) throw ConfigError("[host] " + key + ": keys are [a-z0-9_-], 1-64");
   if (value.find_first_of(std::string("\0\n", 2)) != std::string::npos) {
     throw ConfigError("[host] " + key + ": value contains a newline or NUL");
   }
-  r.host_facts.emplace_back(key, value);
+  facts.emplace_back(key, value);
 }
 
 RunOptions validate_run(const po::variables_map& vm, bool apply) {
@@ -105,7 +106,7 @@ RunOptions validate_run(const po::variables_map& vm, bool apply) {
       const auto eq = kv.find('=');
       if (eq == std::string::npos)
         throw ConfigError("--host-fact: expected KEY=VALUE, got '" + kv + "'");
-      add_fact(r, kv.substr(0, eq), kv.substr(eq + 1));
+      add_fact(r.host_facts, kv.substr(0, eq), kv.substr(eq + 1));
     }
   }
   r.dry_run = vm.count("dry-run") > 0;
@@ -223,10 +224,9 @@ Invocation parse_command_line(int argc, char** argv) {
   }
   if (inv.command == Command::run || inv.command == Command::apply) {
     // Facts from the INI file first; --host-fact entries after them (a later key wins).
-    RunOptions facts;
+    Facts facts;
     for (const auto& [k, v] : config_facts) add_fact(facts, k, v);
-    inv.run.host_facts.insert(inv.run.host_facts.begin(), facts.host_facts.begin(),
-                              facts.host_facts.end());
+    inv.run.host_facts.insert(inv.run.host_facts.begin(), facts.begin(), facts.end());
   }
   return inv;
 }

@@ -236,11 +236,9 @@ int send_command(const SendOptions& o) {
   if (o.report) write_report(*o.report, o, session, start, end);
   if (o.push) {
     const p::FinStatus want = o.dry_run ? p::FinStatus::checked : p::FinStatus::applied;
-    const bool ok = session.all_fin(want);
-    std::printf("%s: %zu of %zu hosts %s\n", ok ? "pushed" : "PUSH INCOMPLETE",
-                static_cast<std::size_t>(std::count_if(
-                    session.hosts().begin(), session.hosts().end(),
-                    [&](const HostReport& h) { return h.fin && h.fin_status == want; })),
+    const std::size_t done = session.fins_with(want);
+    const bool ok = done == session.hosts().size();
+    std::printf("%s: %zu of %zu hosts %s\n", ok ? "pushed" : "PUSH INCOMPLETE", done,
                 session.hosts().size(), std::string(p::to_string(want)).c_str());
     return ok ? 0 : 1;
   }

@@ -86,14 +86,10 @@ std::size_t SenderSession::completed() const {
 bool SenderSession::success() const {
   return !hosts_.empty() && completed() == hosts_.size();
 }
-bool SenderSession::all_fin(p::FinStatus status) const {
-  return !hosts_.empty() && std::all_of(hosts_.begin(), hosts_.end(), [&](const HostReport& h) {
-    return h.fin && h.fin_status == status;
-  });
-}
-std::size_t SenderSession::fins() const {
+std::size_t SenderSession::fins_with(p::FinStatus status) const {
   return static_cast<std::size_t>(
-      std::count_if(hosts_.begin(), hosts_.end(), [](const HostReport& h) { return h.fin; }));
+      std::count_if(hosts_.begin(), hosts_.end(),
+                    [&](const HostReport& h) { return h.fin && h.fin_status == status; }));
 }
 bool SenderSession::fins_settled() const {
   return std::all_of(hosts_.begin(), hosts_.end(),

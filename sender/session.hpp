@@ -107,9 +107,8 @@ class SenderSession {
 
   bool done() const { return phase_ == Phase::done; }
   bool success() const;  // every targeted host completed
-  // Every targeted host reported FIN with `status` (applied; checked for a dry run).
-  bool all_fin(protocol::FinStatus status) const;
-  std::size_t fins() const;
+  // Hosts whose FIN reported `status` (applied; checked for a dry run).
+  std::size_t fins_with(protocol::FinStatus status) const;
   const std::vector<HostReport>& hosts() const { return hosts_; }
   const SessionStats& stats() const { return stats_; }
   const protocol::Digest& digest() const { return digest_; }

@@ -9,10 +9,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <set>
 
+#include "protocol/io/file.hpp"
 #include "protocol/text.hpp"
 
 namespace fleetcast::protocol::bundle {
@@ -117,16 +117,13 @@ void make_parents(const fs::path& root, const std::string& rel) {
 
 void write_file(archive* a, const fs::path& path, const std::string& rel, std::uint32_t mode,
                 std::uint64_t& total, const Limits& limits) {
-  const int fd =
-      ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0755);
+  const io::UniqueFd file(
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0755));
+  const int fd = file.get();
   if (fd < 0) {
     fail(errno == EEXIST ? "entry '" + rel + "': duplicate entry"
                          : path.string() + ": open: " + errno_text());
   }
-  std::unique_ptr<int, void (*)(int*)> guard(new int(fd), [](int* f) {
-    ::close(*f);
-    delete f;
-  });
   std::vector<char> buf(kCopyChunk);
   for (;;) {
     const la_ssize_t n = archive_read_data(a, buf.data(), buf.size());
@@ -146,13 +143,6 @@ void write_file(archive* a, const fs::path& path, const std::string& rel, std::u
   if (::fsync(fd) != 0) fail(path.string() + ": fsync: " + errno_text());
 }
 
-std::vector<std::uint8_t> read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
-  if (!in.eof() && in.fail()) fail(path.string() + ": cannot read");
-  return bytes;
-}
-
 void write_entry(archive* a, const std::string& rel, const fs::path& path, bool dir) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) fail(path.string() + ": " + errno_text());
@@ -166,7 +156,7 @@ void write_entry(archive* a, const std::string& rel, const fs::path& path, bool 
   archive_entry_set_gname(e.get(), "root");
   archive_entry_set_mtime(e.get(), st.st_mtim.tv_sec, 0);
   std::vector<std::uint8_t> data;
-  if (!dir) data = read_all(path);
+  if (!dir) data = io::read_file(path);
   archive_entry_set_size(e.get(), static_cast<la_int64_t>(data.size()));
   if (archive_write_header(a, e.get()) != ARCHIVE_OK) {
     fail(rel + ": " + archive_error_string(a));
@@ -188,8 +178,7 @@ la_ssize_t append_output(archive*, void* out, const void* buf, std::size_t n) {
 
 std::vector<std::uint8_t> pack_directory(const fs::path& dir, Manifest* manifest_out) {
   const fs::path manifest_path = dir / kManifestName;
-  const auto manifest_bytes = read_all(manifest_path);
-  if (manifest_bytes.empty()) fail(manifest_path.string() + ": missing or empty");
+  const auto manifest_bytes = io::read_file(manifest_path);
   const Manifest manifest = parse_manifest(std::string_view(
       reinterpret_cast<const char*>(manifest_bytes.data()), manifest_bytes.size()));
 

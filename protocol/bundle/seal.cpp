@@ -1,47 +1,37 @@
 #include "protocol/bundle/seal.hpp"
 
 #include <algorithm>
-#include <cstring>
 
 #include "protocol/text.hpp"
+#include "protocol/wire.hpp"
 
 namespace fleetcast::protocol::bundle {
 namespace {
 
 constexpr std::size_t kSignedBytes = kSealPayload - kSignatureBytes;  // magic..digest
-
-void put_le32(std::uint8_t* p, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
-std::uint32_t get_le32(const std::uint8_t* p) {
-  std::uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-void put_be64(std::uint8_t* p, std::uint64_t v) {
-  for (int i = 7; i >= 0; --i, v >>= 8) p[i] = static_cast<std::uint8_t>(v);
-}
-std::uint64_t get_be64(const std::uint8_t* p) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
-  return v;
-}
+// The zstd skippable-frame header: magic and frame size, both little-endian (RFC 8878 §3.1.2).
+constexpr std::uint8_t kFrameHeader[8] = {kSkippableMagic & 0xff,
+                                          (kSkippableMagic >> 8) & 0xff,
+                                          (kSkippableMagic >> 16) & 0xff,
+                                          kSkippableMagic >> 24,
+                                          kSealPayload & 0xff,
+                                          0,
+                                          0,
+                                          0};
 
 }  // namespace
 
 std::vector<std::uint8_t> seal(std::vector<std::uint8_t> content, const SecretKey& key) {
   const Digest d = digest(content);
-  std::uint8_t s[kSealBytes];
-  put_le32(s, kSkippableMagic);
-  put_le32(s + 4, static_cast<std::uint32_t>(kSealPayload));
-  std::uint8_t* payload = s + 8;
-  std::memcpy(payload, kSealMagic.data(), 8);
-  put_be64(payload + 8, key.key_id().value);
-  put_be64(payload + 16, content.size());
-  std::memcpy(payload + 24, d.data(), d.size());
-  const Signature sig = sign(key, kBundleSignDomain, std::span(payload, kSignedBytes));
-  std::memcpy(payload + kSignedBytes, sig.data(), sig.size());
-  content.insert(content.end(), s, s + kSealBytes);
+  std::uint8_t payload[kSealPayload];
+  ByteWriter w(payload);
+  w.bytes(as_bytes(kSealMagic));
+  w.u64(key.key_id().value);
+  w.u64(content.size());
+  w.bytes(d);
+  w.bytes(sign(key, kBundleSignDomain, w.written()));
+  content.insert(content.end(), std::begin(kFrameHeader), std::end(kFrameHeader));
+  content.insert(content.end(), std::begin(payload), std::end(payload));
   return content;
 }
 
@@ -50,16 +40,17 @@ bool read_seal(std::span<const std::uint8_t> bundle, Seal& out, std::string& rea
     reason = "truncated: " + std::to_string(bundle.size()) + " bytes is shorter than a seal";
     return false;
   }
-  const std::uint8_t* s = bundle.data() + bundle.size() - kSealBytes;
-  const std::uint8_t* payload = s + 8;
-  if (get_le32(s) != kSkippableMagic || get_le32(s + 4) != kSealPayload ||
-      std::memcmp(payload, kSealMagic.data(), 8) != 0) {
+  ByteReader r(bundle.last(kSealBytes));
+  const auto header = r.view(sizeof kFrameHeader);
+  const auto magic = r.view(kSealMagic.size());
+  if (!std::equal(header.begin(), header.end(), std::begin(kFrameHeader)) ||
+      !std::equal(magic.begin(), magic.end(), kSealMagic.begin())) {
     reason = "no fleetcast seal at the end (not a bundle, truncated, or another format)";
     return false;
   }
-  out.signer = KeyId{get_be64(payload + 8)};
-  out.content_size = get_be64(payload + 16);
-  std::memcpy(out.content_digest.data(), payload + 24, kDigestBytes);
+  out.signer = KeyId{r.u64()};
+  out.content_size = r.u64();
+  r.bytes(out.content_digest);
   if (out.content_size != bundle.size() - kSealBytes) {
     reason = "length mismatch: the seal covers " + std::to_string(out.content_size) +
              " bytes, the file holds " + std::to_string(bundle.size() - kSealBytes);
@@ -71,15 +62,15 @@ bool read_seal(std::span<const std::uint8_t> bundle, Seal& out, std::string& rea
 Opened open(std::span<const std::uint8_t> bundle, const PublicKey& manager) {
   Opened o;
   if (!read_seal(bundle, o.seal, o.reason)) return o;
-  const std::uint8_t* payload = bundle.data() + bundle.size() - kSealPayload;
+  const auto payload = bundle.last(kSealPayload);
   if (o.seal.signer != key_id(manager)) {
     o.reason = "signed by key " + text::hex64(o.seal.signer.value) +
                ", not by the trusted manager " + text::hex64(key_id(manager).value);
     return o;
   }
   Signature sig;
-  std::memcpy(sig.data(), payload + kSignedBytes, sig.size());
-  if (!verify(manager, kBundleSignDomain, std::span(payload, kSignedBytes), sig)) {
+  std::copy_n(payload.begin() + kSignedBytes, sig.size(), sig.begin());
+  if (!verify(manager, kBundleSignDomain, payload.first(kSignedBytes), sig)) {
     o.reason = "bad signature on the seal";
     return o;
   }

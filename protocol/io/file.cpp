@@ -16,25 +16,22 @@ namespace {
   throw std::runtime_error(path.string() + ": " + call + ": " + std::strerror(errno));
 }
 
-struct Fd {
-  int fd;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 }  // namespace
 
+UniqueFd::~UniqueFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 std::vector<std::uint8_t> read_file(const std::filesystem::path& path) {
-  Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (f.fd < 0) fail(path, "open");
+  UniqueFd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (f.get() < 0) fail(path, "open");
   struct stat st {};
-  if (::fstat(f.fd, &st) != 0) fail(path, "fstat");
+  if (::fstat(f.get(), &st) != 0) fail(path, "fstat");
   if (!S_ISREG(st.st_mode)) throw std::runtime_error(path.string() + ": not a regular file");
   std::vector<std::uint8_t> bytes(static_cast<std::size_t>(st.st_size));
   std::size_t done = 0;
   while (done < bytes.size()) {
-    const ssize_t n = ::read(f.fd, bytes.data() + done, bytes.size() - done);
+    const ssize_t n = ::read(f.get(), bytes.data() + done, bytes.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) fail(path, "read");
     if (n == 0) throw std::runtime_error(path.string() + ": file shrank while being read");
@@ -44,20 +41,20 @@ std::vector<std::uint8_t> read_file(const std::filesystem::path& path) {
 }
 
 void sync_directory(const std::filesystem::path& dir) {
-  Fd d{::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-  if (d.fd < 0) fail(dir, "open");
-  if (::fsync(d.fd) != 0) fail(dir, "fsync");
+  UniqueFd d(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (d.get() < 0) fail(dir, "open");
+  if (::fsync(d.get()) != 0) fail(dir, "fsync");
 }
 
 void write_file_atomic(const std::filesystem::path& path, std::span<const std::uint8_t> bytes,
                        unsigned mode) {
   const std::filesystem::path tmp = path.string() + ".tmp";
   {
-    Fd f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)};
-    if (f.fd < 0) fail(tmp, "open");
+    UniqueFd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+    if (f.get() < 0) fail(tmp, "open");
     std::size_t done = 0;
     while (done < bytes.size()) {
-      const ssize_t n = ::write(f.fd, bytes.data() + done, bytes.size() - done);
+      const ssize_t n = ::write(f.get(), bytes.data() + done, bytes.size() - done);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
         const int e = errno;
@@ -67,8 +64,8 @@ void write_file_atomic(const std::filesystem::path& path, std::span<const std::u
       }
       done += static_cast<std::size_t>(n);
     }
-    if (::fchmod(f.fd, mode) != 0) fail(tmp, "fchmod");
-    if (::fsync(f.fd) != 0) fail(tmp, "fsync");
+    if (::fchmod(f.get(), mode) != 0) fail(tmp, "fchmod");
+    if (::fsync(f.get()) != 0) fail(tmp, "fsync");
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) fail(path, "rename");
   sync_directory(path.parent_path());

@@ -9,6 +9,19 @@
 
 namespace fleetcast::protocol::io {
 
+// Owns a file descriptor; closes it once.
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd = -1) : fd_(fd) {}
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd();
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
 std::vector<std::uint8_t> read_file(const std::filesystem::path& path);
 
 // Writes path.tmp, fsyncs it, renames it over `path` and fsyncs the directory: after a crash

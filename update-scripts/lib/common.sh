@@ -61,8 +61,3 @@ install_atomic() {
 copy_durable() {
   cp -p "$1" "$2" && { sync "$2" 2>/dev/null || sync; }
 }
-
-# ip4_int A.B.C.D: the address as an integer.
-ip4_int() {
-  printf '%s\n' "$1" | awk -F. '{ printf "%.0f\n", (($1 * 256 + $2) * 256 + $3) * 256 + $4 }'
-}
