@@ -1,0 +1,296 @@
+#!/bin/sh
+# DHCP server upgrades pushed over real IPv6 multicast to a receiver in a network namespace,
+# with a real server (ISC dhcpd or Kea DHCPv4) and a real DHCP client (busybox udhcpc) on a veth
+# link of that host.
+#
+#   dhcp_test.sh SERVER MODE SENDER RECEIVER        SERVER: dhcpd | kea4
+#
+# MODE: upgrade     old pool .100-.150 -> new pool .200-.220: a client leased from the old pool
+#                   before; afterwards a new client gets .200+, the old lease is still in the
+#                   lease database, the FIN says applied. dhcpd: keep-old-ranges = yes, a retired
+#                   pool is written. kea4: config-set + config-write over the control socket; a
+#                   config-reload afterwards still serves the new pool (nothing reverts)
+#       refuse-drop (dhcpd) without keep-old-ranges: rejected (dhcpd would drop the lease)
+#       invalid     a config the server's own validator rejects (dhcpd: a missing ';', kea4: a
+#                   pool outside its subnet): rejected with the validator's message, nothing changed
+#       no-serve    (dhcpd) passes dhcpd -t but cannot start (no subnet for the interface):
+#                   rolled back by itself; the old pool serves again
+#       no-offer    a config that runs but offers no address (the probe in verify): rolled back
+#       stopped     (kea4) the server is not running when the bundle arrives: check validates with
+#                   kea-dhcp4 -t alone, apply installs the file atomically and starts the server
+#       kill-PHASE  PHASE = check | backup | apply | verify: the receiver is SIGKILLed at the end
+#                   of that phase (test-only wrapper script), then restarted: it finishes (check,
+#                   backup) or rolls back (apply, verify); the server serves; the FIN says which
+# Exits 77 (CTest: skipped) where namespaces, the server or udhcpc are missing. Cleans up on any
+# exit.
+set -eu
+
+server=$1 mode=$2 sender=$3 receiver=$4
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+fleet=$top/tests/fleet/fleet.sh
+if ! reason=$("$fleet" check 2>&1); then
+  echo "SKIP: $reason (DHCP tests need root and network namespaces)"
+  exit 77
+fi
+case $server in
+dhcpd) tools="dhcpd busybox" ;;
+kea4) tools="kea-dhcp4 socat busybox" ;;
+*) echo "unknown server $server"; exit 2 ;;
+esac
+for tool in $tools; do
+  command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (scripts/setup installs it)"; exit 77; }
+done
+
+prefix=fd$$
+work=$(mktemp -d)
+srv=${prefix}r1 cli=${prefix}c
+pids=""
+cleanup() {
+  for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
+  [ -n "${pidfile:-}" ] && [ -f "$pidfile" ] && kill -9 "$(cat "$pidfile")" 2>/dev/null
+  wait 2>/dev/null || true
+  ip netns del "$cli" 2>/dev/null || true
+  "$fleet" down "$prefix"
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+fail() {
+  echo "FAIL: $*"
+  for f in "$work"/*.log; do echo "--- $f"; tail -n 25 "$f"; done
+  exit 1
+}
+
+# --- the fleet: manager + one DHCP server host, and a client namespace on the server's veth --
+"$fleet" up "$prefix" 1
+ip netns add "$cli"
+ip link add "${prefix}s" type veth peer name "${prefix}v"
+ip link set "${prefix}s" netns "$srv"
+ip link set "${prefix}v" netns "$cli"
+ip -n "$srv" addr add 192.168.77.1/24 dev "${prefix}s"
+ip -n "$srv" link set "${prefix}s" up
+ip -n "$cli" link set lo up
+ip -n "$cli" link set "${prefix}v" up
+
+cat >"$work/bound.sh" <<'SH'
+#!/bin/sh
+[ "$1" = bound ] && echo "$ip"
+exit 0
+SH
+chmod +x "$work/bound.sh"
+# lease MAC: a real DHCP exchange from the client namespace; prints the bound address.
+lease() {
+  ip netns exec "$cli" sh -c "ip link set dev ${prefix}v address $1 &&
+    busybox udhcpc -f -q -n -t 3 -T 2 -i ${prefix}v -s $work/bound.sh" 2>>"$work/client.log" | tail -n 1
+}
+
+# The server, serving the old pool .100-.150; conf, leases, pidfile, start: its files and command.
+if [ "$server" = dhcpd ]; then
+  conf=$work/dhcpd.conf leases=$work/dhcpd.leases pidfile=$work/dhcpd.pid
+  old_pool="range 192.168.77.100 192.168.77.150;"
+  cat >"$conf" <<EOF2
+default-lease-time 600;
+max-lease-time 7200;
+authoritative;
+subnet 192.168.77.0 netmask 255.255.255.0 {
+  $old_pool
+}
+EOF2
+  : >"$leases"
+  start="setsid dhcpd -4 -q -cf $conf -lf $leases -pf $pidfile ${prefix}s"
+  ip netns exec "$srv" sh -c "$start" || fail "dhcpd does not start"
+else
+  conf=$work/kea4.json leases=$work/leases4.csv pidfile=$work/kea4.kea-dhcp4.pid socket=$work/kea4.sock
+  old_pool='"pool": "192.168.77.100 - 192.168.77.150"'
+  cat >"$conf" <<EOF2
+// the school's DHCPv4 server (test)
+{ "Dhcp4": {
+  "interfaces-config": { "interfaces": [ "${prefix}s" ], "dhcp-socket-type": "raw" },
+  "control-socket": { "socket-type": "unix", "socket-name": "$socket" },
+  "lease-database": { "type": "memfile", "persist": true, "name": "$leases", "lfc-interval": 0 },
+  "valid-lifetime": 600,
+  "subnet4": [ { "id": 1, "subnet": "192.168.77.0/24", "pools": [ { $old_pool } ] } ],
+  "loggers": [ { "name": "kea-dhcp4", "output_options": [ { "output": "stdout" } ], "severity": "INFO" } ]
+} }
+EOF2
+  start="KEA_PIDFILE_DIR=$work KEA_LOCKFILE_DIR=$work setsid kea-dhcp4 -c $conf >>$work/kea4.log 2>&1 &"
+  ip netns exec "$srv" sh -c "$start"
+  tries=0
+  until echo '{ "command": "status-get" }' | socat -t 5 - "UNIX-CONNECT:$socket" 2>/dev/null | grep -q '"result": 0'; do
+    tries=$((tries + 1))
+    [ "$tries" -lt 50 ] || fail "kea-dhcp4 does not start"
+    sleep 0.1
+  done
+fi
+first=$(lease 02:00:00:77:00:01)
+case $first in 192.168.77.1[0-4][0-9] | 192.168.77.150) ;; *) fail "no lease from the old pool: '$first'" ;; esac
+echo "old pool: client 02:00:00:77:00:01 leased $first"
+
+# --- keys, inventory, receiver ---------------------------------------------------------------
+"$sender" keygen --out "$work/mgr" >/dev/null
+"$receiver" keygen --out "$work/r1" --name r1 >/dev/null
+"$sender" inventory add --inventory "$work/inv" --name r1 --pub "$work/r1/host.pub" >/dev/null
+scripts=$top/update-scripts
+case $mode in
+kill-*)
+  # Test-only: the real script, then a pause at the end of one phase to be killed in.
+  scripts=$work/scripts
+  mkdir -p "$scripts"
+  ln -s "$top/update-scripts/lib" "$scripts/lib"
+  cat >"$scripts/dhcp-server" <<SH
+#!/bin/sh
+"$top/update-scripts/dhcp-server" "\$1" || exit \$?
+if [ "\$1" = "${mode#kill-}" ] && [ ! -e "$work/paused" ]; then : >"$work/paused"; sleep 60; fi
+SH
+  chmod +x "$scripts/dhcp-server"
+  ;;
+esac
+if [ "$server" = dhcpd ]; then
+  printf '[host]\ndhcpd-conf = %s\ndhcpd-leases = %s\ndhcpd-pid = %s\ndhcpd-start = %s\n' \
+    "$conf" "$leases" "$pidfile" "$start" >"$work/r1.ini"
+else
+  printf '[host]\nkea-conf = %s\nkea-leases = %s\nkea-socket = %s\nkea-start = %s\n' \
+    "$conf" "$leases" "$socket" "$start" >"$work/r1.ini"
+fi
+cat >>"$work/r1.ini" <<EOF2
+dhcp-probe = ip netns exec $cli sh -c 'ip link set dev ${prefix}v address 02:00:00:77:00:fe && busybox udhcpc -f -q -n -R -t 3 -T 2 -i ${prefix}v -s $work/bound.sh'
+EOF2
+start_receiver() {
+  ip netns exec "$srv" "$receiver" run --name r1 --iface eth0 --key "$work/r1/host.key" \
+    --manager-pub "$work/mgr/manager.pub" --spool "$work/spool" --state "$work/state" \
+    --scripts "$scripts" --config "$work/r1.ini" >>"$work/receiver.log" 2>&1 &
+  receiver_pid=$!
+  pids="$pids $receiver_pid"
+}
+start_receiver
+sleep 0.3
+
+# --- the bundle ------------------------------------------------------------------------------
+mkdir -p "$work/b"
+keep=yes
+[ "$mode" = refuse-drop ] && keep=no
+if [ "$server" = dhcpd ]; then
+  new_pool="range 192.168.77.200 192.168.77.220;"
+  case $mode in
+  no-serve)
+    # Valid and lease-safe, but no subnet holds the server's address 192.168.77.1: dhcpd -t
+    # passes, the start fails ("No subnet declaration for ...").
+    printf 'subnet 192.168.77.64 netmask 255.255.255.192 {\n  range 192.168.77.70 192.168.77.120;\n}\n' ;;
+  no-offer)  # valid, starts, but offers nothing: the probe in verify finds out
+    sed "s/$old_pool/pool { range 192.168.77.200 192.168.77.220; deny all clients; }/" "$conf" ;;
+  invalid)  # a missing ';'
+    sed -e "s/$old_pool/$new_pool/" -e 's/^max-lease-time 7200;/max-lease-time 7200/' "$conf" ;;
+  *) sed "s/$old_pool/$new_pool/" "$conf" ;;
+  esac >"$work/b/server.conf"
+else
+  case $mode in
+  no-offer)  # valid, but the pool is for a client class nobody is in
+    sed 's/"pool": "192.168.77.100 - 192.168.77.150"/"pool": "192.168.77.200 - 192.168.77.220", "client-class": "nobody"/' "$conf" ;;
+  invalid)  # a pool outside its subnet
+    sed 's/"pool": "192.168.77.100 - 192.168.77.150"/"pool": "192.168.78.5 - 192.168.78.9"/' "$conf" ;;
+  *) sed 's/"pool": "192.168.77.100 - 192.168.77.150"/"pool": "192.168.77.200 - 192.168.77.220"/' "$conf" ;;
+  esac >"$work/b/server.conf"
+fi
+cmp -s "$conf" "$work/b/server.conf" && fail "the test's bundle config equals the live one"
+printf '[bundle]\nname = school-dhcp\nversion = 2\nkind = dhcp-server\n[dhcp-server]\nserver = %s\nconfig = server.conf\n' \
+  "$server" >"$work/b/manifest.ini"
+[ "$server" = dhcpd ] && printf 'keep-old-ranges = %s\n' "$keep" >>"$work/b/manifest.ini"
+"$sender" bundle create "$work/b" -o "$work/school-dhcp-2.fcb" --key "$work/mgr/manager.key" >/dev/null
+cp "$conf" "$work/conf.before"
+pid_before=$(cat "$pidfile")
+if [ "$mode" = stopped ]; then
+  kill -TERM "$pid_before"
+  tries=0
+  while kill -0 "$pid_before" 2>/dev/null && [ "$tries" -lt 100 ]; do sleep 0.1; tries=$((tries + 1)); done
+  kill -0 "$pid_before" 2>/dev/null && fail "$server does not stop"
+fi
+
+ip netns exec "${prefix}mgr" "$sender" push "$work/school-dhcp-2.fcb" --inventory "$work/inv" \
+  --key "$work/mgr/manager.key" --iface eth0 --deadline 60 --fin-timeout 60 \
+  --report "$work/report.json" --no-progress >"$work/push.log" 2>&1 &
+push_pid=$!
+pids="$pids $push_pid"
+
+if [ "${mode#kill-}" != "$mode" ]; then
+  tries=0
+  while [ ! -e "$work/paused" ] && [ "$tries" -lt 300 ]; do sleep 0.1; tries=$((tries + 1)); done
+  [ -e "$work/paused" ] || fail "the receiver never reached the end of phase ${mode#kill-}"
+  kill -9 "$receiver_pid"
+  echo "SIGKILLed the receiver at the end of phase ${mode#kill-}"
+  sleep 0.5
+  start_receiver
+fi
+
+tries=0
+while kill -0 "$push_pid" 2>/dev/null && [ "$tries" -lt 900 ]; do sleep 0.1; tries=$((tries + 1)); done
+push_rc=0
+wait "$push_pid" || push_rc=$?
+cat "$work/push.log"
+status=$(jq -r '.hosts[0].fin.status // "none"' "$work/report.json")
+message=$(jq -r '.hosts[0].fin.message // ""' "$work/report.json")
+
+server_alive() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+unchanged() {
+  cmp -s "$work/conf.before" "$conf" || fail "$conf changed"
+  [ "$(cat "$pidfile")" = "$pid_before" ] || fail "$server was restarted"
+}
+old_lease_kept() {
+  if [ "$server" = dhcpd ]; then
+    grep -q "^lease $first " "$leases" || fail "lease $first is gone from the lease file"
+  else
+    grep -q "^$first," "$leases" || fail "lease $first is gone from the lease file"
+  fi
+}
+expect() { [ "$status" = "$1" ] || fail "FIN status '$status', expected '$1' ($message)"; }
+serves_from() {  # serves_from LOW_OCTET_PATTERN MAC
+  got=$(lease "$2")
+  # shellcheck disable=SC2254  # $1 is a glob on purpose
+  case $got in $1) echo "client $2 leased $got" ;; *) fail "client $2 got '$got', expected $1" ;; esac
+}
+
+case $mode in
+upgrade | stopped | kill-check | kill-backup)
+  expect applied
+  [ "$push_rc" -eq 0 ] || fail "push exited $push_rc"
+  server_alive || fail "$server not running"
+  old_lease_kept
+  if [ "$server" = dhcpd ]; then
+    grep -q "deny all clients" "$conf" || fail "no retired pool written"
+  else
+    # config-write happened: the file Kea starts from holds the new pool, so a config-reload
+    # (which re-reads it) keeps serving the new pool.
+    grep -q '192.168.77.200 *- *192.168.77.220' "$conf" || fail "$conf does not hold the new pool"
+    echo '{ "command": "config-reload" }' | socat -t 5 - "UNIX-CONNECT:$socket" | grep -q '"result": 0' ||
+      fail "config-reload failed"
+  fi
+  serves_from "192.168.77.2[0-2][0-9]" 02:00:00:77:00:02
+  ;;
+refuse-drop)
+  expect rejected
+  case $message in *"would drop"*"$first"*) ;; *) fail "reason does not name the lease: $message" ;; esac
+  unchanged
+  ;;
+invalid)
+  expect rejected
+  if [ "$server" = dhcpd ]; then
+    case $message in *"line "*"dhcpd -t rejected"*) ;; *) fail "reason lacks dhcpd's message: $message" ;; esac
+  else
+    case $message in *"does not match the prefix of a subnet"*"kea-dhcp4 -t rejected"*) ;; *) fail "reason lacks Kea's message: $message" ;; esac
+  fi
+  unchanged
+  ;;
+no-serve | no-offer | kill-apply | kill-verify)
+  expect rolled-back
+  [ "$push_rc" -ne 0 ] || fail "push exited 0 although the host rolled back"
+  cmp -s "$work/conf.before" "$conf" || fail "$conf not restored"
+  server_alive || fail "$server not running after the rollback"
+  old_lease_kept
+  serves_from "192.168.77.1[0-5][0-9]" 02:00:00:77:00:03
+  ;;
+*) fail "unknown mode $mode" ;;
+esac
+case $mode in kill-apply | kill-verify)
+  case $message in *"restarted during the ${mode#kill-} phase"*) ;; *) fail "FIN does not say why: $message" ;; esac
+esac
+echo "PASS: $mode: FIN $status: $message"

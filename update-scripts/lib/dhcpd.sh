@@ -1,0 +1,185 @@
+# shellcheck shell=sh
+# shellcheck disable=SC2154  # phase, new_src, candidate, stop_timeout, ip_awk: set by dhcp-server and lib/dhcp.sh
+# dhcp-server, ISC dhcpd path (POSIX sh). Sourced by dhcp-server, which sets phase, new_src,
+# candidate and stop_timeout. Facts behind each step: update-scripts/README.md.
+
+# --- dhcpd ----------------------------------------------------------------------------------
+
+# Active leases (the last record of each address in the lease log wins): one address per line.
+dhcpd_active_leases() {
+  [ -f "$1" ] || return 0
+  awk '
+    /^lease [0-9.]+ \{/ { ip = $2; st = ""; next }
+    /^[ \t]*binding state / { st = $3; sub(/;.*/, "", st); next }
+    /^\}/ { if (ip != "") last[ip] = st; ip = ""; next }
+    END { for (i in last) if (last[i] == "active") print i }' "$1" | sort -t. -k1,1n -k2,2n -k3,3n -k4,4n
+}
+
+# "LOW HIGH" integer pairs of every range statement in a dhcpd.conf.
+dhcpd_ranges() {
+  # shellcheck disable=SC2020  # each of ; { } becomes a newline
+  sed 's/#.*//' "$1" | tr ';{}' '\n\n\n' | awk "$ip_awk"'
+    $1 == "range" {
+      i = 2; if ($i == "dynamic-bootp") i++
+      lo = $i; hi = (i + 1 <= NF) ? $(i + 1) : $i
+      printf "%.0f %.0f\n", n(lo), n(hi)
+    }'
+}
+
+# Addresses among LEASES (file) that lie in no range of CONF.
+dhcpd_orphans() {
+  dhcpd_ranges "$2" > "$FLEETCAST_WORK/ranges.new"
+  outside_ranges "$1" "$FLEETCAST_WORK/ranges.new"
+}
+
+# The subnet statement ("subnet N netmask M") of CONF that contains ADDRESS, or nothing.
+dhcpd_subnet_for() {
+  sed 's/#.*//' "$1" | tr '{' '\n' | awk -v a="$2" "$ip_awk"'
+    $1 == "subnet" && $3 == "netmask" {
+      net = n($2); mask = n($4); x = n(a)
+      # same network when x - (x mod size) == net, size = 2^32 - mask
+      size = 4294967296 - mask
+      if (x - (x % size) == net) { print $2, $4; exit }
+    }'
+}
+
+# Writes the candidate: the bundle's config, plus retired pools (deny all clients) holding the
+# active leases it would otherwise drop, grouped into runs of consecutive addresses.
+dhcpd_make_candidate() {
+  cp "$new_src" "$candidate" || die "cannot stage the new configuration"
+  orphans="$FLEETCAST_WORK/orphans"
+  dhcpd_active_leases "$FLEETCAST_HOST_DHCPD_LEASES" > "$FLEETCAST_WORK/active"
+  dhcpd_orphans "$FLEETCAST_WORK/active" "$new_src" > "$orphans"
+  count=$(wc -l < "$orphans" | tr -d ' ')
+  [ "$count" -eq 0 ] && return 0
+  if [ "${FLEETCAST_SET_KEEP_OLD_RANGES:-no}" != yes ]; then
+    die "refused: $count active lease(s) lie outside the new ranges and dhcpd would drop them" \
+      "from $FLEETCAST_HOST_DHCPD_LEASES at start (first: $(head -n 1 "$orphans"));" \
+      "set keep-old-ranges = yes to keep them as retired pools"
+  fi
+  : > "$FLEETCAST_WORK/retired"
+  while read -r ip; do
+    sub=$(dhcpd_subnet_for "$new_src" "$ip")
+    [ -n "$sub" ] || die "refused: active lease $ip lies in no subnet of the new configuration"
+    printf '%s|%s\n' "$sub" "$ip" >> "$FLEETCAST_WORK/retired"
+  done < "$orphans"
+  # Insert "pool { range a b; deny all clients; }" right after each subnet's opening brace.
+  awk -F'|' -v conf="$candidate" "$ip_awk"'
+    function ip(x) { return sprintf("%d.%d.%d.%d", int(x / 16777216), int(x / 65536) % 256, int(x / 256) % 256, x % 256) }
+    {
+      v = n($2); t = sprintf("%.0f", v)  # integers above 2^31: never through CONVFMT
+      if ($1 in runs && v == last[$1] + 1) runs[$1] = runs[$1] "-" t
+      else if ($1 in runs) runs[$1] = runs[$1] " " t "-" t
+      else runs[$1] = t "-" t
+      last[$1] = v
+    }
+    END {
+      for (s in runs) {
+        m = split(runs[s], r, " "); text = ""
+        for (i = 1; i <= m; i++) { c = split(r[i], e, "-"); text = text "  pool { range " ip(e[1]) " " ip(e[c]) "; deny all clients; }  # retired by fleetcast\n" }
+        pools[s] = text
+      }
+      while ((getline line < conf) > 0) {
+        print line
+        t = line; sub(/#.*/, "", t)
+        if (t ~ /^[ \t]*subnet[ \t]/ && t ~ /\{/) {
+          nf = split(t, f, /[ \t{]+/); k = 0; for (j = 1; j <= nf; j++) if (f[j] != "") w[++k] = f[j]
+          key = w[2] " " w[4]
+          if (key in pools) { printf "%s", pools[key]; delete pools[key] }
+        }
+      }
+      for (s in pools) { print "fleetcast: subnet " s " needs a retired pool but its declaration is not on one line" > "/dev/stderr"; exit 1 }
+    }' "$FLEETCAST_WORK/retired" > "$candidate.tmp" || die "cannot write the retired pools"
+  mv "$candidate.tmp" "$candidate"
+  say "keeping $count active lease(s) outside the new ranges as retired pools (deny all clients)"
+}
+
+dhcpd_validate() {
+  out=$(dhcpd -t -cf "$1" 2>&1)
+  rc=$?
+  if [ "$rc" -ne 0 ]; then
+    printf '%s\n' "$out" | awk '/^If you think/ { exit } { print }' |
+      grep -v -e '^Internet Systems' -e '^Copyright' -e '^For info' -e '^Config file:' \
+        -e '^Database file:' -e '^PID file:' -e '^$' | tail -n 6
+    die "dhcpd -t rejected the new configuration (exit $rc)"
+  fi
+}
+
+dhcpd_stop() {
+  pid=$(pid_from "$FLEETCAST_HOST_DHCPD_PID")
+  if [ -n "$pid" ] && pid_alive "$pid"; then
+    stop_pid "$pid" "$stop_timeout" || die "dhcpd (pid $pid) does not stop"
+    say "stopped dhcpd (pid $pid)"
+  fi
+}
+
+dhcpd_start() {
+  rm -f "$FLEETCAST_HOST_DHCPD_PID"
+  sh -c "$FLEETCAST_HOST_DHCPD_START" || { say "start command failed: $FLEETCAST_HOST_DHCPD_START"; return 1; }
+  i=0
+  while [ "$i" -lt 50 ]; do
+    pid=$(pid_from "$FLEETCAST_HOST_DHCPD_PID")
+    if [ -n "$pid" ] && pid_alive "$pid"; then
+      say "dhcpd serving (pid $pid)"
+      return 0
+    fi
+    sleep 0.1
+    i=$((i + 1))
+  done
+  say "dhcpd did not come up (no live pid in $FLEETCAST_HOST_DHCPD_PID)"
+  return 1
+}
+
+# The probe's address must lie in a range of CONF that is not retired.
+dhcpd_probe() {
+  grep -v 'deny all clients' "$1" > "$FLEETCAST_WORK/serving.conf"
+  dhcpd_ranges "$FLEETCAST_WORK/serving.conf" > "$FLEETCAST_WORK/ranges.serving"
+  probe_in "$FLEETCAST_WORK/ranges.serving"
+}
+
+dhcpd_phase() {
+  for f in DHCPD_CONF DHCPD_LEASES DHCPD_PID DHCPD_START; do need "FLEETCAST_HOST_$f"; done
+  conf=$FLEETCAST_HOST_DHCPD_CONF
+  leases=$FLEETCAST_HOST_DHCPD_LEASES
+  case "$phase" in
+    check)
+      [ -f "$new_src" ] || die "the bundle has no $FLEETCAST_SET_CONFIG"
+      dhcpd_make_candidate
+      dhcpd_validate "$candidate"
+      show_diff "$conf" "$candidate" "$conf"
+      say "dhcpd -t: new configuration valid"
+      ;;
+    backup)
+      [ -f "$conf" ] && { copy_durable "$conf" "$FLEETCAST_BACKUP/dhcpd.conf" || die "cannot back up $conf"; }
+      [ -f "$leases" ] && { copy_durable "$leases" "$FLEETCAST_BACKUP/dhcpd.leases" || die "cannot back up $leases"; }
+      say "backed up $conf and $leases"
+      ;;
+    apply)
+      dhcpd_stop
+      # The server is stopped: this copy holds every lease it granted; dhcpd rewrites the file
+      # at its next start, even a failing one, so it is taken before any start.
+      [ -f "$leases" ] && { copy_durable "$leases" "$FLEETCAST_BACKUP/dhcpd.leases.stopped" || die "cannot back up $leases"; }
+      install_atomic "$candidate" "$conf" 0644 || die "cannot install $conf"
+      dhcpd_start || die "dhcpd failed to start with the new configuration"
+      ;;
+    verify)
+      pid=$(pid_from "$FLEETCAST_HOST_DHCPD_PID")
+      pid_alive "$pid" || die "dhcpd is not running"
+      dhcpd_active_leases "$FLEETCAST_BACKUP/dhcpd.leases.stopped" > "$FLEETCAST_WORK/before"
+      lost=$(awk 'FNR == NR { have[$2] = 1; next } !($1 in have) { print $1 }' \
+        "$leases" "$FLEETCAST_WORK/before" | head -n 1)
+      [ -z "$lost" ] || die "lease $lost is missing from $leases after the start"
+      dhcpd_probe "$conf"
+      ;;
+    rollback)
+      dhcpd_stop
+      if [ -f "$FLEETCAST_BACKUP/dhcpd.conf" ]; then install_atomic "$FLEETCAST_BACKUP/dhcpd.conf" "$conf" 0644 || die "cannot restore $conf"; fi
+      src="$FLEETCAST_BACKUP/dhcpd.leases.stopped"
+      [ -f "$src" ] || src="$FLEETCAST_BACKUP/dhcpd.leases"
+      if [ -f "$src" ]; then install_atomic "$src" "$leases" || die "cannot restore $leases"; fi
+      dhcpd_start || die "the previous configuration does not start either"
+      say "restored the previous configuration and lease file"
+      ;;
+    *) die "unknown phase $phase" ;;
+  esac
+}

@@ -1,0 +1,169 @@
+# shellcheck shell=sh
+# shellcheck disable=SC2154  # phase, new_src, candidate, stop_timeout, ip_awk: set by dhcp-server and lib/dhcp.sh
+# dhcp-server, Kea DHCPv4 path (POSIX sh). Sourced by dhcp-server, which sets phase, new_src,
+# candidate and stop_timeout. Facts behind each step: update-scripts/README.md.
+#
+# Kea is changed through its control socket: config-test, then config-set, then config-write to
+# the file kea-dhcp4 -c reads (a config-set that is not written is silently reverted by the next
+# config-reload or restart). Kea keeps leases outside the new pools in its memfile, and the
+# lease file is never touched by this script: it is backed up for the record only.
+
+# kea_send FILE: sends FILE's text (one command) to the control socket, prints the reply.
+kea_send() {
+  socat -t 20 -T 30 - "UNIX-CONNECT:$kea_socket" < "$1" 2>&1
+}
+
+# kea_command NAME [ARGUMENTS_FILE | -json TEXT]: runs a control command; prints Kea's reply.
+kea_command() {
+  _req="$FLEETCAST_WORK/kea-request.json"
+  if [ -n "${2:-}" ] && [ "$2" = -json ]; then
+    printf '{ "command": "%s", "arguments": %s }\n' "$1" "$3" > "$_req"
+  elif [ -n "${2:-}" ]; then
+    { printf '{ "command": "%s", "arguments": ' "$1"; cat "$2"; printf '\n}\n'; } > "$_req"
+  else
+    printf '{ "command": "%s" }\n' "$1" > "$_req"
+  fi
+  kea_send "$_req"
+}
+
+# kea_result REPLY: Kea's result code (0 success), or 99 when the reply is no Kea answer.
+kea_result() {
+  _r=$(printf '%s\n' "$1" | sed -n 's/.*"result": *\([0-9-]*\).*/\1/p' | head -n 1)
+  printf '%s\n' "${_r:-99}"
+}
+
+# kea_text REPLY: the "text" of a reply, or the raw reply when there is none.
+kea_text() {
+  _t=$(printf '%s\n' "$1" | sed -n 's/.*"text": *"\(\([^"\\]\|\\.\)*\)".*/\1/p' | head -n 1)
+  printf '%s\n' "${_t:-$(printf '%s' "$1" | head -c 200)}"
+}
+
+# kea_ok NAME [ARGS...]: runs the command; fails with Kea's text unless the result is 0.
+kea_ok() {
+  _reply=$(kea_command "$@")
+  [ "$(kea_result "$_reply")" = 0 ] || {
+    say "kea $1: $(kea_text "$_reply")"
+    return 1
+  }
+}
+
+kea_running() { kea_ok status-get > /dev/null 2>&1; }
+
+# "LOW HIGH" integer pairs of every pool of a Kea configuration ("a - b" or "a/len").
+kea_pools() {
+  grep -o '"pool"[[:space:]]*:[[:space:]]*"[^"]*"' "$1" | sed 's/.*:[[:space:]]*"\([^"]*\)"/\1/' |
+    tr -d ' \t' | awk "$ip_awk"'
+      /-/ { split($0, r, "-"); printf "%.0f %.0f\n", n(r[1]), n(r[2]); next }
+      /\// { split($0, r, "/"); size = 2 ^ (32 - r[2]); lo = n(r[1]); lo -= lo % size
+             printf "%.0f %.0f\n", lo, lo + size - 1 }'
+}
+
+# Active leases of a memfile CSV (the last row of an address wins; state 0, not expired).
+kea_active_leases() {
+  [ -f "$1" ] || return 0
+  awk -F, -v now="$(date +%s)" '
+    NR > 1 && $1 ~ /^[0-9.]+$/ { st[$1] = $10; ex[$1] = $5 }
+    END { for (a in st) if (st[a] == 0 && ex[a] > now) print a }' "$1" | sort
+}
+
+# kea_validate FILE: kea-dhcp4 -t (runs in this host's network namespace: it checks interfaces).
+kea_validate() {
+  out=$(kea-dhcp4 -t "$1" 2>&1)
+  rc=$?
+  if [ "$rc" -ne 0 ]; then
+    printf '%s\n' "$out" | grep -v -e ' INFO ' -e ' DEBUG ' -e ' WARN ' | tail -n 3
+    die "kea-dhcp4 -t rejected the new configuration (exit $rc)"
+  fi
+}
+
+kea_start() {
+  sh -c "$FLEETCAST_HOST_KEA_START" || { say "start command failed: $FLEETCAST_HOST_KEA_START"; return 1; }
+  i=0
+  while [ "$i" -lt 50 ]; do
+    if kea_running; then
+      say "kea-dhcp4 answers on $kea_socket"
+      return 0
+    fi
+    sleep 0.1
+    i=$((i + 1))
+  done
+  say "kea-dhcp4 does not answer on $kea_socket"
+  return 1
+}
+
+# The same pools (as address ranges) in both configurations.
+kea_same_pools() {
+  kea_pools "$1" | sort > "$FLEETCAST_WORK/pools.a"
+  kea_pools "$2" | sort > "$FLEETCAST_WORK/pools.b"
+  cmp -s "$FLEETCAST_WORK/pools.a" "$FLEETCAST_WORK/pools.b"
+}
+
+kea_phase() {
+  for f in KEA_CONF KEA_SOCKET KEA_LEASES KEA_START; do need "FLEETCAST_HOST_$f"; done
+  conf=$FLEETCAST_HOST_KEA_CONF
+  kea_socket=$FLEETCAST_HOST_KEA_SOCKET
+  leases=$FLEETCAST_HOST_KEA_LEASES
+  case "$phase" in
+    check)
+      [ -f "$new_src" ] || die "the bundle has no $FLEETCAST_SET_CONFIG"
+      cp "$new_src" "$candidate" || die "cannot stage the new configuration"
+      # Control and leases must stay where they are: a moved socket loses the manager of this
+      # server, a moved lease file starts an empty lease database.
+      grep -qF "\"$kea_socket\"" "$candidate" ||
+        die "refused: the new configuration does not keep the control socket $kea_socket"
+      grep -qF "\"$leases\"" "$candidate" ||
+        die "refused: the new configuration does not keep the lease file $leases (Kea would start an empty one)"
+      kea_validate "$candidate"
+      if kea_running; then
+        kea_ok config-test "$candidate" || die "kea config-test rejected the new configuration"
+        say "kea config-test: the running server accepts the new configuration"
+      else
+        say "kea-dhcp4 does not answer on $kea_socket: apply will install the file and start it"
+      fi
+      show_diff "$conf" "$candidate" "$conf"
+      say "kea-dhcp4 -t: new configuration valid"
+      ;;
+    backup)
+      [ -f "$conf" ] && { copy_durable "$conf" "$FLEETCAST_BACKUP/kea-dhcp4.conf" || die "cannot back up $conf"; }
+      [ -f "$leases" ] && { copy_durable "$leases" "$FLEETCAST_BACKUP/kea-leases4.csv" || die "cannot back up $leases"; }
+      kea_active_leases "$leases" > "$FLEETCAST_BACKUP/active-leases"
+      say "backed up $conf (and, for the record, $leases)"
+      ;;
+    apply)
+      if kea_running; then
+        kea_ok config-set "$candidate" || die "kea config-set failed; the running configuration is unchanged"
+        kea_ok config-write -json "{ \"filename\": \"$conf\" }" ||
+          die "kea config-write to $conf failed: a restart would revert the new configuration"
+        say "kea: config-set and config-write done ($conf)"
+      else
+        install_atomic "$candidate" "$conf" 0644 || die "cannot install $conf"
+        kea_start || die "kea-dhcp4 failed to start with the new configuration"
+      fi
+      ;;
+    verify)
+      kea_running || die "kea-dhcp4 does not answer on $kea_socket"
+      # What is on disk is what runs: a restart or config-reload keeps the new pools.
+      kea_same_pools "$conf" "$candidate" ||
+        die "$conf does not hold the new pools: a restart would revert the change"
+      if [ -f "$FLEETCAST_BACKUP/active-leases" ]; then
+        kea_active_leases "$leases" > "$FLEETCAST_WORK/after"
+        lost=$(comm -23 "$FLEETCAST_BACKUP/active-leases" "$FLEETCAST_WORK/after" | head -n 1)
+        [ -z "$lost" ] || die "lease $lost is no longer active in $leases"
+      fi
+      kea_pools "$candidate" > "$FLEETCAST_WORK/ranges.serving"
+      probe_in "$FLEETCAST_WORK/ranges.serving"
+      ;;
+    rollback)
+      [ -f "$FLEETCAST_BACKUP/kea-dhcp4.conf" ] || die "no backup of $conf to restore"
+      install_atomic "$FLEETCAST_BACKUP/kea-dhcp4.conf" "$conf" 0644 || die "cannot restore $conf"
+      if kea_running; then
+        kea_ok config-reload || die "kea config-reload of the restored $conf failed"
+      else
+        kea_start || die "the previous configuration does not start either"
+      fi
+      kea_running || die "kea-dhcp4 does not answer after the rollback"
+      say "restored the previous configuration ($conf) and reloaded it"
+      ;;
+    *) die "unknown phase $phase" ;;
+  esac
+}
