@@ -25,6 +25,10 @@ constexpr const char* kUsage =
     "  fleetcast-receiver run --name NAME --iface IF --key host.key --manager-pub manager.pub\n"
     "                         --spool DIR --state DIR [--config FILE] [options]\n"
     "      receive announcements from the manager until stopped (SIGTERM/SIGINT)\n"
+    "  fleetcast-receiver apply BUNDLE.fcb --name NAME --manager-pub manager.pub --state DIR\n"
+    "                           [--dry-run] [--config FILE] [options]\n"
+    "      apply a bundle file here, through the same pipeline as a pushed one; exit 0 when\n"
+    "      applied (or checked, with --dry-run)\n"
     "  fleetcast-receiver --help | --version\n";
 
 po::options_description run_options() {

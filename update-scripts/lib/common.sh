@@ -48,11 +48,13 @@ stop_pid() {
   ! pid_alive "$1"
 }
 
-# install_atomic SRC DST [MODE]: copy next to DST, fsync, rename over DST.
+# install_atomic SRC DST [MODE [OWNER:GROUP]]: copy next to DST, set mode and owner, fsync,
+# rename over DST (readers see the old file or the new one, never a part).
 install_atomic() {
   _tmp="$2.fleetcast-new.$$"
   cp "$1" "$_tmp" || return 1
-  if [ -n "${3:-}" ]; then chmod "$3" "$_tmp" || return 1; fi
+  if [ -n "${4:-}" ]; then chown "$4" "$_tmp" || { rm -f "$_tmp"; return 1; }; fi
+  if [ -n "${3:-}" ]; then chmod "$3" "$_tmp" || { rm -f "$_tmp"; return 1; }; fi
   sync "$_tmp" 2>/dev/null || sync
   mv -f "$_tmp" "$2"
 }
@@ -60,4 +62,11 @@ install_atomic() {
 # copy_durable SRC DST: a backup copy that is on disk when this returns.
 copy_durable() {
   cp -p "$1" "$2" && { sync "$2" 2>/dev/null || sync; }
+}
+
+# show_diff LIVE CANDIDATE LABEL: a unified diff live -> candidate, labelled, at most 40 lines.
+show_diff() {
+  [ -f "$1" ] || return 0
+  diff -u "$1" "$2" | sed -e "1s|.*|--- $3 (live)|" \
+    -e "2s|.*|+++ $3 (bundle $FLEETCAST_BUNDLE_NAME v$FLEETCAST_BUNDLE_VERSION)|" | tail -n 40
 }

@@ -26,10 +26,3 @@ probe_in() {
     die "DHCP probe got $_got, which is not in the configured pools"
   say "DHCP probe: offered and bound $_got"
 }
-
-# show_diff LIVE CANDIDATE: a unified diff live -> candidate, labelled, at most 40 lines.
-show_diff() {
-  [ -f "$1" ] || return 0
-  diff -u "$1" "$2" | sed -e "1s|.*|--- $3 (live)|" \
-    -e "2s|.*|+++ $3 (bundle $FLEETCAST_BUNDLE_NAME v$FLEETCAST_BUNDLE_VERSION)|" | tail -n 40
-}

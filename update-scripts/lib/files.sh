@@ -1,0 +1,82 @@
+# shellcheck shell=sh
+# Helpers of the file kinds (config-files, backup, restore; POSIX sh). Sourced, not run.
+
+tab=$(printf '\t')
+
+# files_each FUNCTION: FUNCTION id source target owner group mode validate, for each line of
+# $FLEETCAST_FILES ([file:<id>] sections, "-" for empty). Stops at the first failure. The table
+# is read on fd 3, so FUNCTION's commands cannot swallow it through stdin.
+files_each() {
+  while IFS=$tab read -r _id _src _tgt _own _grp _mode _val <&3; do
+    "$1" "$_id" "$_src" "$_tgt" "$_own" "$_grp" "$_mode" "$_val" || return 1
+  done 3< "$FLEETCAST_FILES"
+}
+
+# file_meta PATH: "MODE OWNER:GROUP" of a file (mode in octal, 4 digits).
+file_meta() {
+  stat -c '%a %U:%G' "$1" | awk '{ printf "%04d %s\n", $1, $2 }'
+}
+
+# regular_or_absent ID TARGET: the target is a regular file or does not exist (a link, a
+# directory or a device in its place is refused: replacing it would change something else).
+regular_or_absent() {
+  if [ -L "$2" ] || { [ -e "$2" ] && [ ! -f "$2" ]; }; then
+    die "file $1: $2 exists and is not a regular file"
+  fi
+  [ -d "$(dirname "$2")" ] || die "file $1: directory $(dirname "$2") does not exist"
+}
+
+# save_previous ID TARGET: the target as it is now, into $FLEETCAST_BACKUP/previous/ID, with
+# ID.state (present | absent) written after the copy is on disk.
+save_previous() {
+  mkdir -p "$FLEETCAST_BACKUP/previous" || die "cannot create $FLEETCAST_BACKUP/previous"
+  if [ -f "$2" ]; then
+    copy_durable "$2" "$FLEETCAST_BACKUP/previous/$1" || die "cannot back up $2"
+    printf 'present\t%s\n' "$2" > "$FLEETCAST_BACKUP/previous/$1.state"
+  else
+    printf 'absent\t%s\n' "$2" > "$FLEETCAST_BACKUP/previous/$1.state"
+  fi
+  sync
+}
+
+# restore_previous ID TARGET: puts back what save_previous saw (idempotent; a file without a
+# state record was never touched).
+restore_previous() {
+  _state="$FLEETCAST_BACKUP/previous/$1.state"
+  [ -f "$_state" ] || return 0
+  case $(cut -f1 "$_state") in
+    present)
+      _meta=$(file_meta "$FLEETCAST_BACKUP/previous/$1")
+      install_atomic "$FLEETCAST_BACKUP/previous/$1" "$2" "${_meta% *}" "${_meta#* }" ||
+        die "cannot restore $2"
+      say "restored $2"
+      ;;
+    absent)
+      rm -f "$2" || die "cannot remove $2"
+      say "removed $2 (it did not exist before)"
+      ;;
+  esac
+}
+
+# run_validate ID COMMAND FILE: COMMAND with {} replaced by FILE; fails with its output tail.
+run_validate() {
+  [ "$2" = - ] && return 0
+  _cmd=$(printf '%s\n' "$2" | sed "s|{}|$3|g")
+  _out=$(sh -c "$_cmd" < /dev/null 2>&1)
+  _rc=$?
+  if [ "$_rc" -ne 0 ]; then
+    printf '%s\n' "$_out" | tail -n 3
+    die "file $1: validate failed (exit $_rc): $2"
+  fi
+}
+
+# run_reload: the bundle's reload command ([<kind>] reload), if any.
+run_reload() {
+  [ -n "${FLEETCAST_SET_RELOAD:-}" ] || return 0
+  _out=$(sh -c "$FLEETCAST_SET_RELOAD" < /dev/null 2>&1)
+  _rc=$?
+  [ "$_rc" -eq 0 ] && return 0
+  printf '%s\n' "$_out" | tail -n 3
+  say "reload failed (exit $_rc): $FLEETCAST_SET_RELOAD"
+  return 1
+}
