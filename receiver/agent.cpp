@@ -155,9 +155,26 @@ void Agent::on_update(const p::Update& u, Clock::time_point now) {
        std::to_string(u.size) + " bytes: receiving (" +
        std::to_string(assembler_->complete_blocks()) + " blocks already held)");
   if (assembler_->finalized()) {
+    // Held already (a re-push of the same bundle): nothing to receive, but the manager still
+    // wants this session's FIN; the applier reports "already applied" or finishes the apply.
     complete_at_ = recv_at_;
     complete_deadline_ = now + kCompleteGiveUp;
+    queue_apply();
   }
+}
+
+void Agent::queue_apply() {
+  if (update_->apply == "none") return;
+  ApplyJob job;
+  job.bundle = assembler_->final_path();
+  job.file_name = update_->name;
+  job.digest = update_->digest;
+  job.session = p::text::hex64(update_->session.value);
+  job.reply = p::text::format_endpoint(update_->reply);
+  job.dry_run = update_->apply == "dry-run";
+  job.announced_version = update_->version;
+  job.announced_kind = update_->kind;
+  apply_job_ = std::move(job);
 }
 
 void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now) {
@@ -180,18 +197,7 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now) 
       } else {
         log_(update_->name + ": complete, digest verified, stored as " +
              assembler_->final_path().string());
-        if (update_->apply != "none") {
-          ApplyJob job;
-          job.bundle = assembler_->final_path();
-          job.file_name = update_->name;
-          job.digest = update_->digest;
-          job.session = p::text::hex64(update_->session.value);
-          job.reply = p::text::format_endpoint(update_->reply);
-          job.dry_run = update_->apply == "dry-run";
-          job.announced_version = update_->version;
-          job.announced_kind = update_->kind;
-          apply_job_ = std::move(job);
-        }
+        queue_apply();
         ++counters_.sessions_completed;
         std::error_code ec;
         std::filesystem::remove(update_path(), ec);  // nothing left to resume

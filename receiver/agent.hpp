@@ -89,6 +89,7 @@ class Agent {
   std::optional<std::string> refuse_reason(const protocol::Update& u) const;
   Clock::duration uniform(Clock::duration max);
   void send_fins(Clock::time_point now, protocol::Transport& t);
+  void queue_apply();  // an ApplyJob for the current, complete reception (unless apply=none)
 
   struct FinOut {
     protocol::Fin fin;

@@ -1,6 +1,9 @@
 #include "sender/bundle_command.hpp"
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
 #include <stdexcept>
 
 #include "protocol/bundle/archive.hpp"
@@ -57,6 +60,32 @@ int bundle_create_command(const BundleOptions& o) {
   std::printf("%s: %s version %llu (%s), %zu bytes, digest %s\n", o.output.c_str(),
               manifest.name.c_str(), static_cast<unsigned long long>(manifest.version),
               manifest.kind.c_str(), sealed.size(), p::text::hex(p::digest(sealed)).c_str());
+  return 0;
+}
+
+int bundle_seal_command(const BundleOptions& o) {
+  const p::SecretKey key = p::io::load_secret_key(*o.key);
+  auto content = p::io::read_file(o.input);
+  const b::Manifest manifest = b::read_manifest(content);  // throws when it is no bundle
+  if (!o.allow_unsafe) {
+    // What every receiver does with it, here first: extraction with all its refusals.
+    const auto staging =
+        std::filesystem::temp_directory_path() / ("fleetcast-seal-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(staging);
+    try {
+      b::extract(content, staging, b::Limits{});
+    } catch (const std::exception& e) {
+      std::filesystem::remove_all(staging);
+      throw std::runtime_error(o.input.string() + ": receivers would refuse it: " + e.what());
+    }
+    std::filesystem::remove_all(staging);
+  }
+  const auto sealed = b::seal(std::move(content), key);
+  p::io::write_file_atomic(o.output, sealed, 0644);
+  std::printf("%s: %s version %llu (%s), %zu bytes, digest %s%s\n", o.output.c_str(),
+              manifest.name.c_str(), static_cast<unsigned long long>(manifest.version),
+              manifest.kind.c_str(), sealed.size(), p::text::hex(p::digest(sealed)).c_str(),
+              o.allow_unsafe ? " (not checked: --allow-unsafe)" : "");
   return 0;
 }
 

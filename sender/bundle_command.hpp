@@ -1,6 +1,7 @@
 #pragma once
-// `fleetcast-sender bundle create | inspect | verify`: build a signed bundle from a directory,
-// show what one holds, check its seal. protocol/bundle/ holds the format.
+// `fleetcast-sender bundle create | seal | inspect | verify`: build a signed bundle from a
+// directory or seal an archive made elsewhere, show what one holds, check its seal.
+// protocol/bundle/ holds the format.
 
 #include <filesystem>
 #include <optional>
@@ -12,9 +13,11 @@ struct BundleOptions {
   std::filesystem::path output;              // create: -o
   std::optional<std::filesystem::path> key;  // manager.key (create; or its public half)
   std::optional<std::filesystem::path> manager_pub;  // inspect / verify
+  bool allow_unsafe = false;                         // seal: skip the receiver's checks
 };
 
 int bundle_create_command(const BundleOptions& o);
+int bundle_seal_command(const BundleOptions& o);
 int bundle_inspect_command(const BundleOptions& o);
 int bundle_verify_command(const BundleOptions& o);
 

@@ -24,6 +24,18 @@ constexpr const char* kUsage =
     "      add (or replace) a host; only inventory hosts are ever registered in a session\n"
     "  fleetcast-sender send FILE --inventory FILE --key manager.key --iface IF [options]\n"
     "      deliver FILE to every targeted host; exit 0 only when every one completed\n"
+    "  fleetcast-sender push BUNDLE.fcb --inventory FILE --key manager.key --iface IF\n"
+    "                        [--dry-run] [--fin-timeout S] [options]\n"
+    "      deliver a bundle, have every targeted host apply it (or only check it: --dry-run)\n"
+    "      and print each host's signed FIN; exit 0 only when every one applied (checked)\n"
+    "  fleetcast-sender bundle create DIR -o BUNDLE.fcb --key manager.key\n"
+    "      pack DIR (manifest.ini and payload) into a signed bundle\n"
+    "  fleetcast-sender bundle seal ARCHIVE.tar.zst -o BUNDLE.fcb --key manager.key\n"
+    "                                [--allow-unsafe]\n"
+    "      sign a zstd-compressed tar made by other tools (manifest.ini first); refused when\n"
+    "      a receiver would refuse it, unless --allow-unsafe (to test receivers' refusal)\n"
+    "  fleetcast-sender bundle inspect|verify BUNDLE.fcb --manager-pub manager.pub | --key K\n"
+    "      check the seal, then show the manifest and files (inspect) or only OK (verify)\n"
     "  fleetcast-sender --help | --version\n";
 
 po::options_description send_options() {
@@ -123,18 +135,23 @@ SendOptions validate_send(const po::variables_map& vm, const std::vector<std::st
 }
 
 BundleOptions validate_bundle(const po::variables_map& vm, const std::vector<std::string>& args) {
-  if (args.size() != 2 || (args[0] != "create" && args[0] != "inspect" && args[0] != "verify")) {
+  if (args.size() != 2 ||
+      (args[0] != "create" && args[0] != "seal" && args[0] != "inspect" && args[0] != "verify")) {
     throw ConfigError(
-        "bundle: expected 'bundle create DIR', 'bundle inspect FILE' or "
+        "bundle: expected 'bundle create DIR', 'bundle seal ARCHIVE', 'bundle inspect FILE' or "
         "'bundle verify FILE'");
   }
   BundleOptions b;
   b.input = args[1];
   if (vm.count("key")) b.key = vm["key"].as<std::string>();
   if (vm.count("manager-pub")) b.manager_pub = vm["manager-pub"].as<std::string>();
-  if (args[0] == "create") {
-    require(vm, "output", "bundle create");
-    require(vm, "key", "bundle create");
+  b.allow_unsafe = vm.count("allow-unsafe") > 0;
+  if (b.allow_unsafe && args[0] != "seal")
+    throw ConfigError("--allow-unsafe: only for bundle seal");
+  if (args[0] == "create" || args[0] == "seal") {
+    const std::string what = "bundle " + args[0];
+    require(vm, "output", what.c_str());
+    require(vm, "key", what.c_str());
     b.output = vm["output"].as<std::string>();
   } else if (!b.key && !b.manager_pub) {
     throw ConfigError("bundle " + args[0] + ": --manager-pub or --key is required");
@@ -152,7 +169,8 @@ Invocation parse_command_line(int argc, char** argv) {
       "out", po::value<std::string>(), "keygen: output directory")(
       "pub", po::value<std::string>(), "inventory add: the host's public key file")(
       "group", po::value<std::vector<std::string>>(), "inventory add: a group of the host")(
-      "output,o", po::value<std::string>(), "bundle create: the bundle file to write")(
+      "output,o", po::value<std::string>(), "bundle create / seal: the bundle file to write")(
+      "allow-unsafe", "bundle seal: sign an archive receivers will refuse (for tests)")(
       "manager-pub", po::value<std::string>(), "bundle inspect / verify: the trusted manager.pub");
   po::options_description hidden;
   hidden.add_options()("command", po::value<std::string>())("args",
@@ -220,6 +238,7 @@ Invocation parse_command_line(int argc, char** argv) {
   } else if (command == "bundle") {
     inv.bundle = validate_bundle(vm, args);
     inv.command = args[0] == "create"    ? Command::bundle_create
+                  : args[0] == "seal"    ? Command::bundle_seal
                   : args[0] == "inspect" ? Command::bundle_inspect
                                          : Command::bundle_verify;
   } else {

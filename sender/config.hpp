@@ -29,6 +29,7 @@ enum class Command {
   send,
   push,
   bundle_create,
+  bundle_seal,
   bundle_inspect,
   bundle_verify
 };

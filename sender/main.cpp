@@ -30,6 +30,8 @@ int run(const fleetcast::sender::Invocation& inv) {
       return fleetcast::sender::send_command(inv.send);
     case Command::bundle_create:
       return fleetcast::sender::bundle_create_command(inv.bundle);
+    case Command::bundle_seal:
+      return fleetcast::sender::bundle_seal_command(inv.bundle);
     case Command::bundle_inspect:
       return fleetcast::sender::bundle_inspect_command(inv.bundle);
     case Command::bundle_verify:

@@ -9,7 +9,7 @@
 #                       a file that fails its validator: rejected, nothing changed; a reload that
 #                       fails: rolled back (the replaced file restored, the new one removed);
 #                       a dry run: the diff; the same bundle again: "already applied"; an older
-#                       version: rejected
+#                       version, a tampered bundle, one signed by another key: rejected
 #       backup-restore  snapshot two files (one absent), change them, restore them (content,
 #                       mode); a restore naming another target, or a missing backup: rejected
 #       patch           a .deb (into a private dpkg root) plus a script: installed; a failing
@@ -115,6 +115,16 @@ INI
 
   apply web-2
   expect applied "already applied"
+  # Tampered after signing, and signed by another key: refused before anything is read.
+  cp "$work/web-2.fcb" "$work/web-9.fcb"
+  printf 'X' | dd of="$work/web-9.fcb" bs=1 seek=40 conv=notrunc 2>/dev/null
+  apply web-9
+  expect rejected "modified after signing"
+  "$sender" keygen --out "$work/other" >/dev/null
+  "$sender" bundle create "$work/b/web-4" -o "$work/web-8.fcb" --key "$work/other/manager.key" >/dev/null
+  apply web-8
+  expect rejected "not by the trusted manager"
+  cmp -s "$etc/site.conf" "$work/site.v2" || fail "a refused bundle changed site.conf"
   write 1 'listen 1;' true
   apply web-1
   expect rejected "not newer than the installed version 2"

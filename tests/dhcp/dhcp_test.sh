@@ -18,6 +18,13 @@
 #       no-offer    a config that runs but offers no address (the probe in verify): rolled back
 #       stopped     (kea4) the server is not running when the bundle arrives: check validates with
 #                   kea-dhcp4 -t alone, apply installs the file atomically and starts the server
+#       dotdot, absolute, link-out
+#                   (dhcpd) a bundle signed by the trusted key whose archive holds a '..' entry,
+#                   an absolute entry, or a link to the live config: rejected with the reason,
+#                   nothing written outside staging, nothing changed
+#       replay      (dhcpd) version 2 applied, then version 1 pushed: rejected, nothing changed;
+#                   version 2 pushed again: "already applied", nothing changed
+#       tampered    (dhcpd) a byte of a signed bundle changed: push refuses to send it
 #       kill-PHASE  PHASE = check | backup | apply | verify: the receiver is SIGKILLed at the end
 #                   of that phase (test-only wrapper script), then restarted: it finishes (check,
 #                   backup) or rolls back (apply, verify); the server serves; the FIN says which
@@ -196,7 +203,67 @@ cmp -s "$conf" "$work/b/server.conf" && fail "the test's bundle config equals th
 printf '[bundle]\nname = school-dhcp\nversion = 2\nkind = dhcp-server\n[dhcp-server]\nserver = %s\nconfig = server.conf\n' \
   "$server" >"$work/b/manifest.ini"
 [ "$server" = dhcpd ] && printf 'keep-old-ranges = %s\n' "$keep" >>"$work/b/manifest.ini"
-"$sender" bundle create "$work/b" -o "$work/school-dhcp-2.fcb" --key "$work/mgr/manager.key" >/dev/null
+bundle="$work/school-dhcp-2.fcb"
+case $mode in
+dotdot | absolute | link-out)
+  # Hostile archives, signed by the trusted manager key (bundle seal --allow-unsafe): receivers
+  # must refuse them on their own. GNU tar -P keeps '..' and absolute member names.
+  printf 'from the bundle\n' >"$work/escaped.conf"
+  case $mode in
+  dotdot) evil=../escaped.conf ;;
+  absolute) evil=$work/escaped.conf ;;
+  link-out)
+    evil="evil-link"
+    ln -s "$conf" "$work/b/evil-link"
+    ;;
+  esac
+  tar -P -C "$work/b" --zstd -cf "$work/hostile.tar.zst" manifest.ini server.conf "$evil"
+  printf 'the host'"'"'s own\n' >"$work/escaped.conf"
+  if "$sender" bundle seal "$work/hostile.tar.zst" -o "$bundle" --key "$work/mgr/manager.key" \
+    >"$work/seal.log" 2>&1; then
+    fail "bundle seal signed a hostile archive without --allow-unsafe"
+  fi
+  grep -q "receivers would refuse it" "$work/seal.log" || fail "bundle seal does not say why it refused"
+  "$sender" bundle seal "$work/hostile.tar.zst" -o "$bundle" --key "$work/mgr/manager.key" \
+    --allow-unsafe >/dev/null
+  ;;
+*) "$sender" bundle create "$work/b" -o "$bundle" --key "$work/mgr/manager.key" >/dev/null ;;
+esac
+
+# push_bundle FILE: pushes FILE to r1 over multicast (in the background: $push_pid).
+push_bundle() {
+  ip netns exec "${prefix}mgr" "$sender" push "$1" --inventory "$work/inv" \
+    --key "$work/mgr/manager.key" --iface eth0 --deadline 60 --fin-timeout 60 \
+    --report "$work/report.json" --no-progress >"$work/push.log" 2>&1 &
+  push_pid=$!
+  pids="$pids $push_pid"
+}
+# push_wait: waits (bounded) for the push; sets push_rc, status, message.
+push_wait() {
+  tries=0
+  while kill -0 "$push_pid" 2>/dev/null && [ "$tries" -lt 900 ]; do sleep 0.1; tries=$((tries + 1)); done
+  push_rc=0
+  wait "$push_pid" || push_rc=$?
+  cat "$work/push.log"
+  status=$(jq -r '.hosts[0].fin.status // "none"' "$work/report.json" 2>/dev/null || echo none)
+  message=$(jq -r '.hosts[0].fin.message // ""' "$work/report.json" 2>/dev/null || true)
+}
+
+if [ "$mode" = replay ]; then
+  # Version 2 goes in first; then an older version 1 (other content) is pushed.
+  push_bundle "$bundle"
+  push_wait
+  [ "$status" = applied ] || fail "version 2 was not applied: $status $message"
+  sed -i 's/^version = 2/version = 1/' "$work/b/manifest.ini"
+  sed -i 's/192.168.77.220/192.168.77.230/' "$work/b/server.conf"
+  "$sender" bundle create "$work/b" -o "$work/school-dhcp-1.fcb" --key "$work/mgr/manager.key" >/dev/null
+  bundle="$work/school-dhcp-1.fcb"
+fi
+if [ "$mode" = tampered ]; then
+  # One byte of the payload changed after signing: the manager's own push refuses to send it.
+  size=$(stat -c %s "$bundle")
+  printf 'X' | dd of="$bundle" bs=1 seek=$((size / 3)) conv=notrunc 2>/dev/null
+fi
 cp "$conf" "$work/conf.before"
 pid_before=$(cat "$pidfile")
 if [ "$mode" = stopped ]; then
@@ -206,12 +273,8 @@ if [ "$mode" = stopped ]; then
   kill -0 "$pid_before" 2>/dev/null && fail "$server does not stop"
 fi
 
-ip netns exec "${prefix}mgr" "$sender" push "$work/school-dhcp-2.fcb" --inventory "$work/inv" \
-  --key "$work/mgr/manager.key" --iface eth0 --deadline 60 --fin-timeout 60 \
-  --report "$work/report.json" --no-progress >"$work/push.log" 2>&1 &
-push_pid=$!
-pids="$pids $push_pid"
-
+rm -f "$work/report.json"
+push_bundle "$bundle"
 if [ "${mode#kill-}" != "$mode" ]; then
   tries=0
   while [ ! -e "$work/paused" ] && [ "$tries" -lt 300 ]; do sleep 0.1; tries=$((tries + 1)); done
@@ -221,14 +284,7 @@ if [ "${mode#kill-}" != "$mode" ]; then
   sleep 0.5
   start_receiver
 fi
-
-tries=0
-while kill -0 "$push_pid" 2>/dev/null && [ "$tries" -lt 900 ]; do sleep 0.1; tries=$((tries + 1)); done
-push_rc=0
-wait "$push_pid" || push_rc=$?
-cat "$work/push.log"
-status=$(jq -r '.hosts[0].fin.status // "none"' "$work/report.json")
-message=$(jq -r '.hosts[0].fin.message // ""' "$work/report.json")
+push_wait
 
 server_alive() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 unchanged() {
@@ -287,6 +343,36 @@ no-serve | no-offer | kill-apply | kill-verify)
   server_alive || fail "$server not running after the rollback"
   old_lease_kept
   serves_from "192.168.77.1[0-5][0-9]" 02:00:00:77:00:03
+  ;;
+dotdot | absolute | link-out)
+  expect rejected
+  case $mode in
+  dotdot) want="'..'" ;;
+  absolute) want="absolute" ;;
+  link-out) want="outside" ;;
+  esac
+  case $message in *"bundle refused"*"$want"*) ;; *) fail "reason does not say $want: $message" ;; esac
+  unchanged
+  grep -q "host's own" "$work/escaped.conf" || fail "the hostile entry was written outside staging"
+  [ -z "$(find "$work/state" -name escaped.conf)" ] || fail "the hostile entry was extracted"
+  ;;
+replay)
+  expect rejected
+  case $message in *"version 1 is not newer than the installed version 2"*) ;; *) fail "reason: $message" ;; esac
+  unchanged
+  push_bundle "$work/school-dhcp-2.fcb"  # the same version again: reported, not re-applied
+  push_wait
+  expect applied
+  case $message in *"already applied"*) ;; *) fail "a replayed version 2 was not reported as already applied: $message" ;; esac
+  unchanged
+  ;;
+tampered)
+  [ "$push_rc" -ne 0 ] || fail "push of a tampered bundle exited 0"
+  grep -q "modified after signing" "$work/push.log" || fail "push does not say why it refused"
+  [ ! -e "$work/report.json" ] || [ "$status" = none ] || fail "a tampered bundle reached the host"
+  unchanged
+  status="refused by push"
+  message=$(grep "modified after signing" "$work/push.log" | head -n 1)
   ;;
 *) fail "unknown mode $mode" ;;
 esac
