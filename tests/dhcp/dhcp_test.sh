@@ -28,6 +28,8 @@
 #       kill-PHASE  PHASE = check | backup | apply | verify: the receiver is SIGKILLed at the end
 #                   of that phase (test-only wrapper script), then restarted: it finishes (check,
 #                   backup) or rolls back (apply, verify); the server serves; the FIN says which
+#       kill-rollback   a bundle that fails verify (as no-offer); SIGKILL at the end of its
+#                   rollback, restart: the rollback runs again (idempotent), the old pool serves
 # Exits 77 (CTest: skipped) where namespaces, the server or udhcpc are missing. Cleans up on any
 # exit.
 set -eu
@@ -184,7 +186,7 @@ if [ "$server" = dhcpd ]; then
     # Valid and lease-safe, but no subnet holds the server's address 192.168.77.1: dhcpd -t
     # passes, the start fails ("No subnet declaration for ...").
     printf 'subnet 192.168.77.64 netmask 255.255.255.192 {\n  range 192.168.77.70 192.168.77.120;\n}\n' ;;
-  no-offer)  # valid, starts, but offers nothing: the probe in verify finds out
+  no-offer | kill-rollback)  # valid, starts, but offers nothing: the probe in verify finds out
     sed "s/$old_pool/pool { range 192.168.77.200 192.168.77.220; deny all clients; }/" "$conf" ;;
   invalid)  # a missing ';'
     sed -e "s/$old_pool/$new_pool/" -e 's/^max-lease-time 7200;/max-lease-time 7200/' "$conf" ;;
@@ -192,7 +194,7 @@ if [ "$server" = dhcpd ]; then
   esac >"$work/b/server.conf"
 else
   case $mode in
-  no-offer)  # valid, but the pool is for a client class nobody is in
+  no-offer | kill-rollback)  # valid, but the pool is for a client class nobody is in
     sed 's/"pool": "192.168.77.100 - 192.168.77.150"/"pool": "192.168.77.200 - 192.168.77.220", "client-class": "nobody"/' "$conf" ;;
   invalid)  # a pool outside its subnet
     sed 's/"pool": "192.168.77.100 - 192.168.77.150"/"pool": "192.168.78.5 - 192.168.78.9"/' "$conf" ;;
@@ -336,7 +338,7 @@ invalid)
   fi
   unchanged
   ;;
-no-serve | no-offer | kill-apply | kill-verify)
+no-serve | no-offer | kill-apply | kill-verify | kill-rollback)
   expect rolled-back
   [ "$push_rc" -ne 0 ] || fail "push exited 0 although the host rolled back"
   cmp -s "$work/conf.before" "$conf" || fail "$conf not restored"
@@ -376,7 +378,12 @@ tampered)
   ;;
 *) fail "unknown mode $mode" ;;
 esac
-case $mode in kill-apply | kill-verify)
+case $mode in
+kill-apply | kill-verify)
   case $message in *"restarted during the ${mode#kill-} phase"*) ;; *) fail "FIN does not say why: $message" ;; esac
+  ;;
+kill-rollback)
+  case $message in *"restarted during rollback (after verify"*"DHCP probe got no address"*) ;; *) fail "FIN does not say why: $message" ;; esac
+  ;;
 esac
 echo "PASS: $mode: FIN $status: $message"
