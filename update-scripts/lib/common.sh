@@ -64,6 +64,12 @@ copy_durable() {
   cp -p "$1" "$2" && { sync "$2" 2>/dev/null || sync; }
 }
 
+# back_up FILE NAME: FILE, when it exists, kept as $FLEETCAST_BACKUP/NAME (durably).
+back_up() {
+  [ -f "$1" ] || return 0
+  copy_durable "$1" "$FLEETCAST_BACKUP/$2" || die "cannot back up $1"
+}
+
 # show_diff LIVE CANDIDATE LABEL: a unified diff live -> candidate, labelled, at most 40 lines.
 show_diff() {
   [ -f "$1" ] || return 0

@@ -150,15 +150,15 @@ dhcpd_phase() {
       say "dhcpd -t: new configuration valid"
       ;;
     backup)
-      [ -f "$conf" ] && { copy_durable "$conf" "$FLEETCAST_BACKUP/dhcpd.conf" || die "cannot back up $conf"; }
-      [ -f "$leases" ] && { copy_durable "$leases" "$FLEETCAST_BACKUP/dhcpd.leases" || die "cannot back up $leases"; }
+      back_up "$conf" dhcpd.conf
+      back_up "$leases" dhcpd.leases
       say "backed up $conf and $leases"
       ;;
     apply)
       dhcpd_stop
       # The server is stopped: this copy holds every lease it granted; dhcpd rewrites the file
       # at its next start, even a failing one, so it is taken before any start.
-      [ -f "$leases" ] && { copy_durable "$leases" "$FLEETCAST_BACKUP/dhcpd.leases.stopped" || die "cannot back up $leases"; }
+      back_up "$leases" dhcpd.leases.stopped
       install_atomic "$candidate" "$conf" 0644 || die "cannot install $conf"
       dhcpd_start || die "dhcpd failed to start with the new configuration"
       ;;

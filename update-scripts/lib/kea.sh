@@ -124,8 +124,8 @@ kea_phase() {
       say "kea-dhcp4 -t: new configuration valid"
       ;;
     backup)
-      [ -f "$conf" ] && { copy_durable "$conf" "$FLEETCAST_BACKUP/kea-dhcp4.conf" || die "cannot back up $conf"; }
-      [ -f "$leases" ] && { copy_durable "$leases" "$FLEETCAST_BACKUP/kea-leases4.csv" || die "cannot back up $leases"; }
+      back_up "$conf" kea-dhcp4.conf
+      back_up "$leases" kea-leases4.csv
       kea_active_leases "$leases" > "$FLEETCAST_BACKUP/active-leases"
       say "backed up $conf (and, for the record, $leases)"
       ;;
