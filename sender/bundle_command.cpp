@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "protocol/bundle/archive.hpp"
+#include "protocol/bundle/render.hpp"
 #include "protocol/bundle/seal.hpp"
 #include "protocol/io/file.hpp"
 #include "protocol/io/key_file.hpp"
@@ -54,7 +55,24 @@ int bundle_create_command(const BundleOptions& o) {
   if (!o.key) throw std::runtime_error("bundle create: --key is required");
   const p::SecretKey key = p::io::load_secret_key(*o.key);
   b::Manifest manifest;
-  auto content = b::pack_directory(o.input, &manifest);
+  std::vector<std::uint8_t> content;
+  if (b::has_templates(o.input)) {
+    // Per-host files rendered from templates and hosts.ini, in a private copy of DIR.
+    const auto copy =
+        std::filesystem::temp_directory_path() / ("fleetcast-render-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(copy);
+    try {
+      const auto hosts = b::render_directory(o.input, copy);
+      std::printf("rendered templates for %zu host(s)\n", hosts.size());
+      content = b::pack_directory(copy, &manifest);
+    } catch (...) {
+      std::filesystem::remove_all(copy);
+      throw;
+    }
+    std::filesystem::remove_all(copy);
+  } else {
+    content = b::pack_directory(o.input, &manifest);
+  }
   const auto sealed = b::seal(std::move(content), key);
   p::io::write_file_atomic(o.output, sealed, 0644);
   std::printf("%s: %s version %llu (%s), %zu bytes, digest %s\n", o.output.c_str(),

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "protocol/bundle/archive.hpp"
+#include "protocol/bundle/render.hpp"
 #include "protocol/bundle/seal.hpp"
 
 namespace fleetcast::protocol::bundle {
@@ -140,6 +141,61 @@ TEST_F(BundleTest, PackExtractAndResolvePerHost) {
   EXPECT_EQ(slurp(dir_ / "h1/motd"), "only h1\n");
   EXPECT_EQ(slurp(dir_ / "h2/motd"), "common\n");
   EXPECT_FALSE(fs::exists(dir_ / "h2/hosts"));
+}
+
+// Templates rendered per host on the manager: each host gets its own values, defaults apply,
+// hosts.ini and the templates stay out of the bundle.
+TEST_F(BundleTest, TemplatesRenderOneFilePerHost) {
+  const fs::path src = dir_ / "src";
+  fs::create_directories(src);
+  std::ofstream(src / "manifest.ini") << kManifest;
+  std::ofstream(src / "motd.tmpl") << "{{host}}: subnet {{ subnet }}, router {{router}}\n";
+  std::ofstream(src / "hosts.ini") << "[*]\nrouter = .1\n[school-1]\nsubnet = 10.1.0.0/24\n"
+                                      "[school-2]\nsubnet = 10.2.0.0/24\nrouter = .254\n";
+  ASSERT_TRUE(has_templates(src));
+  const auto hosts = render_directory(src, dir_ / "rendered");
+  EXPECT_EQ(hosts, (std::vector<std::string>{"school-1", "school-2"}));
+  Manifest m;
+  const auto content = pack_directory(dir_ / "rendered", &m);
+  for (const auto& e : list_entries(content, {})) {
+    EXPECT_EQ(e.path.find(".tmpl"), std::string::npos) << e.path;
+    EXPECT_NE(e.path, "hosts.ini");
+  }
+  extract(content, dir_ / "staging", {});
+  resolve_for_host(dir_ / "staging", "school-2", dir_ / "s2");
+  std::ifstream in(dir_ / "s2/motd");
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(in)), {}),
+            "school-2: subnet 10.2.0.0/24, router .254\n");
+}
+
+TEST_F(BundleTest, TemplateErrorsNameTheHostAndKey) {
+  const auto what = [](auto f) {
+    try {
+      f();
+      return std::string();
+    } catch (const RenderError& e) {
+      return std::string(e.what());
+    }
+  };
+  EXPECT_EQ(render("a {{x}} b", {{"x", "1"}}, "t"), "a 1 b");
+  EXPECT_NE(what([] {
+              render("{{ nope }}", {}, "dhcpd.conf.tmpl for h1");
+            }).find("dhcpd.conf.tmpl for h1: no value for 'nope'"),
+            std::string::npos);
+  EXPECT_NE(what([] { render("x {{ open", {}, "t"); }).find("never closed"), std::string::npos);
+  const fs::path src = dir_ / "src";
+  fs::create_directories(src / "hosts/h1");
+  std::ofstream(src / "manifest.ini") << kManifest;
+  std::ofstream(src / "motd.tmpl") << "{{host}}\n";
+  EXPECT_NE(what([&] { render_directory(src, dir_ / "a"); }).find("needs hosts.ini"),
+            std::string::npos);
+  std::ofstream(src / "hosts.ini") << "[h1]\n";  // an empty section: no host at all
+  EXPECT_NE(what([&] { render_directory(src, dir_ / "c"); }).find("names no host"),
+            std::string::npos);
+  std::ofstream(src / "hosts.ini") << "[h1]\nx = 1\n";
+  std::ofstream(src / "hosts/h1/motd") << "by hand\n";
+  EXPECT_NE(what([&] { render_directory(src, dir_ / "b"); }).find("exists already"),
+            std::string::npos);
 }
 
 // A manifest naming a file the bundle lacks, or a link in the source tree, is refused at create.
