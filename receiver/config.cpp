@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -31,6 +32,18 @@ constexpr const char* kUsage =
     "      applied (or checked, with --dry-run)\n"
     "  fleetcast-receiver --help | --version\n";
 
+// The installed scripts (<prefix>/share/fleetcast/update-scripts beside <prefix>/bin), else
+// those of the source tree this binary was built from.
+std::string default_scripts_dir() {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const auto installed = exe.parent_path().parent_path() / "share/fleetcast/update-scripts";
+    if (std::filesystem::is_directory(installed, ec)) return installed.string();
+  }
+  return FLEETCAST_SCRIPTS_DIR;
+}
+
 po::options_description run_options() {
   po::options_description o("run options (also valid in the --config INI file)");
   o.add_options()("name", po::value<std::string>(),
@@ -45,7 +58,7 @@ po::options_description run_options() {
       "max-size", po::value<std::uint64_t>(), "refuse announcements larger than BYTES")(
       "ctrl-group", po::value<std::string>()->default_value("ff15::f1ee:1"), "ctrl group")(
       "ctrl-port", po::value<std::uint16_t>()->default_value(4710), "ctrl port")(
-      "scripts", po::value<std::string>()->default_value(FLEETCAST_SCRIPTS_DIR),
+      "scripts", po::value<std::string>()->default_value(default_scripts_dir()),
       "directory of the update scripts (one per bundle kind)")(
       "accept-names", po::value<std::string>(),
       "comma-separated bundle names accepted (default: any)")(
