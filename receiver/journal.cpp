@@ -121,9 +121,16 @@ Journal::Journal(const std::filesystem::path& db) {
     throw JournalError("journal: " + db.string() + ": " + why);
   }
   sqlite3_busy_timeout(db_, kBusyTimeoutMs);
-  // FULL: a committed transition survives power loss, not only a process crash.
-  exec("PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;");
-  exec(kSchema);
+  try {
+    // FULL: a committed transition survives power loss, not only a process crash.
+    exec("PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;");
+    exec(kSchema);
+  } catch (const JournalError& e) {
+    // A damaged database: no destructor will run, so close it here.
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw JournalError(std::string(e.what()) + " (" + db.string() + ")");
+  }
 }
 
 Journal::~Journal() {
