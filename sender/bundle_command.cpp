@@ -1,7 +1,5 @@
 #include "sender/bundle_command.hpp"
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <stdexcept>
@@ -58,18 +56,10 @@ int bundle_create_command(const BundleOptions& o) {
   std::vector<std::uint8_t> content;
   if (b::has_templates(o.input)) {
     // Per-host files rendered from templates and hosts.ini, in a private copy of DIR.
-    const auto copy =
-        std::filesystem::temp_directory_path() / ("fleetcast-render-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(copy);
-    try {
-      const auto hosts = b::render_directory(o.input, copy);
-      std::printf("rendered templates for %zu host(s)\n", hosts.size());
-      content = b::pack_directory(copy, &manifest);
-    } catch (...) {
-      std::filesystem::remove_all(copy);
-      throw;
-    }
-    std::filesystem::remove_all(copy);
+    const p::io::TempDir scratch("fleetcast-render");
+    const auto hosts = b::render_directory(o.input, scratch.path() / "dir");
+    std::printf("rendered templates for %zu host(s)\n", hosts.size());
+    content = b::pack_directory(scratch.path() / "dir", &manifest);
   } else {
     content = b::pack_directory(o.input, &manifest);
   }
@@ -87,16 +77,12 @@ int bundle_seal_command(const BundleOptions& o) {
   const b::Manifest manifest = b::read_manifest(content);  // throws when it is no bundle
   if (!o.allow_unsafe) {
     // What every receiver does with it, here first: extraction with all its refusals.
-    const auto staging =
-        std::filesystem::temp_directory_path() / ("fleetcast-seal-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(staging);
+    const p::io::TempDir scratch("fleetcast-seal");
     try {
-      b::extract(content, staging, b::Limits{});
+      b::extract(content, scratch.path() / "staging", b::Limits{});
     } catch (const std::exception& e) {
-      std::filesystem::remove_all(staging);
       throw std::runtime_error(o.input.string() + ": receivers would refuse it: " + e.what());
     }
-    std::filesystem::remove_all(staging);
   }
   const auto sealed = b::seal(std::move(content), key);
   p::io::write_file_atomic(o.output, sealed, 0644);

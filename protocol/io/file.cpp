@@ -22,6 +22,18 @@ UniqueFd::~UniqueFd() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+TempDir::TempDir(std::string_view prefix) {
+  std::string pattern = (std::filesystem::temp_directory_path() / prefix).string();
+  pattern.append("-XXXXXX");
+  if (::mkdtemp(pattern.data()) == nullptr) fail(pattern, "mkdtemp");
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
 std::vector<std::uint8_t> read_file(const std::filesystem::path& path) {
   UniqueFd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (f.get() < 0) fail(path, "open");

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <span>
+#include <string_view>
 #include <vector>
 
 namespace fleetcast::protocol::io {
@@ -20,6 +21,20 @@ class UniqueFd {
 
  private:
   int fd_;
+};
+
+// A private scratch directory (mkdtemp, mode 0700, under the system temp directory), removed
+// with everything in it when this object goes.
+class TempDir {
+ public:
+  explicit TempDir(std::string_view prefix);
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
 };
 
 std::vector<std::uint8_t> read_file(const std::filesystem::path& path);

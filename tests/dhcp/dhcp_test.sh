@@ -38,6 +38,9 @@ server=$1 mode=$2 sender=$3 receiver=$4
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 fleet=$top/tests/fleet/fleet.sh
+# shellcheck source=tests/wait.sh
+. "$top/tests/wait.sh"
+gone() { ! kill -0 "$1" 2>/dev/null; }
 if ! reason=$("$fleet" check 2>&1); then
   echo "SKIP: $reason (DHCP tests need root and network namespaces)"
   exit 77
@@ -125,12 +128,10 @@ else
 EOF2
   start="KEA_PIDFILE_DIR=$work KEA_LOCKFILE_DIR=$work setsid kea-dhcp4 -c $conf >>$work/kea4.log 2>&1 &"
   ip netns exec "$srv" sh -c "$start"
-  tries=0
-  until echo '{ "command": "status-get" }' | socat -t 5 - "UNIX-CONNECT:$socket" 2>/dev/null | grep -q '"result": 0'; do
-    tries=$((tries + 1))
-    [ "$tries" -lt 50 ] || fail "kea-dhcp4 does not start"
-    sleep 0.1
-  done
+  kea_ready() {
+    echo '{ "command": "status-get" }' | socat -t 5 - "UNIX-CONNECT:$socket" 2>/dev/null | grep -q '"result": 0'
+  }
+  wait_until 50 kea_ready || fail "kea-dhcp4 does not start"
 fi
 first=$(lease 02:00:00:77:00:01)
 case $first in 192.168.77.1[0-4][0-9] | 192.168.77.150) ;; *) fail "no lease from the old pool: '$first'" ;; esac
@@ -242,8 +243,7 @@ push_bundle() {
 }
 # push_wait: waits (bounded) for the push; sets push_rc, status, message.
 push_wait() {
-  tries=0
-  while kill -0 "$push_pid" 2>/dev/null && [ "$tries" -lt 900 ]; do sleep 0.1; tries=$((tries + 1)); done
+  wait_until 900 gone "$push_pid" || true  # then wait reports how it ended
   push_rc=0
   wait "$push_pid" || push_rc=$?
   cat "$work/push.log"
@@ -270,17 +270,13 @@ cp "$conf" "$work/conf.before"
 pid_before=$(cat "$pidfile")
 if [ "$mode" = stopped ]; then
   kill -TERM "$pid_before"
-  tries=0
-  while kill -0 "$pid_before" 2>/dev/null && [ "$tries" -lt 100 ]; do sleep 0.1; tries=$((tries + 1)); done
-  kill -0 "$pid_before" 2>/dev/null && fail "$server does not stop"
+  wait_until 100 gone "$pid_before" || fail "$server does not stop"
 fi
 
 rm -f "$work/report.json"
 push_bundle "$bundle"
 if [ "${mode#kill-}" != "$mode" ]; then
-  tries=0
-  while [ ! -e "$work/paused" ] && [ "$tries" -lt 300 ]; do sleep 0.1; tries=$((tries + 1)); done
-  [ -e "$work/paused" ] || fail "the receiver never reached the end of phase ${mode#kill-}"
+  wait_until 300 test -e "$work/paused" || fail "the receiver never reached the end of phase ${mode#kill-}"
   kill -9 "$receiver_pid"
   echo "SIGKILLed the receiver at the end of phase ${mode#kill-}"
   sleep 0.5

@@ -19,6 +19,8 @@ set -eu
 mode=$1 sender=$2 receiver=$3
 here=$(cd "$(dirname "$0")" && pwd)
 fleet=$here/fleet.sh
+# shellcheck source=tests/wait.sh
+. "$here/../wait.sh"
 if ! reason=$("$fleet" check 2>&1); then
   echo "SKIP: $reason (fleet tests need root, network namespaces, veth, bridges and nftables)"
   exit 77
@@ -105,11 +107,7 @@ pids="$pids $sender_pid"
 
 if [ "$mode" = restart ]; then
   # Wait until r1 holds some blocks (its state file exists), then SIGKILL and restart it.
-  tries=0
-  while [ ! -f "$work/r1/state/file.bin.state" ] && [ "$tries" -lt 100 ]; do
-    sleep 0.05
-    tries=$((tries + 1))
-  done
+  wait_until 50 test -f "$work/r1/state/file.bin.state" || true  # killed anyway: bounded
   sleep 0.3
   eval "kill -9 \$pid_1"
   echo "killed r1 with SIGKILL"

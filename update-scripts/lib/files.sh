@@ -26,6 +26,13 @@ regular_or_absent() {
   [ -d "$(dirname "$2")" ] || die "file $1: directory $(dirname "$2") does not exist"
 }
 
+# install_like SRC DST: SRC installed atomically as DST with SRC's own mode and owner (a kept
+# copy put back as it was).
+install_like() {
+  _meta=$(file_meta "$1")
+  install_atomic "$1" "$2" "${_meta% *}" "${_meta#* }"
+}
+
 # save_previous ID TARGET: the target as it is now, into $FLEETCAST_BACKUP/previous/ID, with
 # ID.state (present | absent) written after the copy is on disk.
 save_previous() {
@@ -46,9 +53,7 @@ restore_previous() {
   [ -f "$_state" ] || return 0
   case $(cut -f1 "$_state") in
     present)
-      _meta=$(file_meta "$FLEETCAST_BACKUP/previous/$1")
-      install_atomic "$FLEETCAST_BACKUP/previous/$1" "$2" "${_meta% *}" "${_meta#* }" ||
-        die "cannot restore $2"
+      install_like "$FLEETCAST_BACKUP/previous/$1" "$2" || die "cannot restore $2"
       say "restored $2"
       ;;
     absent)
