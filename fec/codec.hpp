@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <string_view>
@@ -66,6 +67,20 @@ class Codec {
   virtual Status decode(std::size_t k, std::span<const Symbol> symbols,
                         std::span<const MutableSymbol> recovered) = 0;
 };
+
+// dst += src in GF(2^8), i.e. XOR; the spans have the same size. Cross-block repair sums symbols
+// of different blocks with it (protocol/README.md, MIXED).
+inline void add_symbol(MutableSymbol dst, Symbol src) {
+  std::size_t i = 0;
+  for (; i + 8 <= dst.size(); i += 8) {
+    std::uint64_t a, b;
+    std::memcpy(&a, &dst[i], 8);
+    std::memcpy(&b, &src[i], 8);
+    a ^= b;
+    std::memcpy(&dst[i], &a, 8);
+  }
+  for (; i < dst.size(); ++i) dst[i] ^= src[i];
+}
 
 // The production codec on Intel ISA-L (SIMD-dispatched at run time).
 std::unique_ptr<Codec> make_isal_codec();

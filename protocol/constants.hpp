@@ -24,7 +24,9 @@ inline constexpr std::uint8_t kHeaderWords = kHeaderBytes / 4;
 // carries: 9000 - 40 - 8 - 12 = 8940, rounded down to 8192.
 inline constexpr std::uint32_t kMinSymbolSize = 16;
 inline constexpr std::uint32_t kMaxSymbolSize = 8192;
-inline constexpr std::size_t kMaxDataDatagram = kHeaderBytes + kMaxSymbolSize;
+// The largest data datagram: a MIXED packet of 16 parts (a 1-byte count and 15 x 4-byte part
+// IDs after the header) carrying the largest symbol.
+inline constexpr std::size_t kMaxDataDatagram = kHeaderBytes + 1 + 15 * 4 + kMaxSymbolSize;
 
 inline constexpr std::size_t kDigestBytes = 32;     // BLAKE2b-256
 inline constexpr std::size_t kPublicKeyBytes = 32;  // Ed25519

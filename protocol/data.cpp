@@ -134,6 +134,26 @@ std::size_t encode_symbol(const SymbolPacket& p, std::span<std::uint8_t> out) {
   return w.ok() ? w.size() : 0;
 }
 
+std::size_t encode_mixed(const MixedPacket& p, std::span<std::uint8_t> out) {
+  if (p.count < 2 || p.count > kMaxMixedParts || p.payload.size() < kMinSymbolSize ||
+      p.payload.size() > kMaxSymbolSize) {
+    return 0;
+  }
+  for (std::size_t i = 0; i < p.count; ++i) {
+    if (p.parts[i].sbn > kMaxSbn || (i > 0 && p.parts[i].sbn <= p.parts[i - 1].sbn)) return 0;
+  }
+  ByteWriter w(out);
+  write_header(
+      w, {PacketType::mixed, p.file_id, p.sequence, pack_fec_info(p.parts[0].sbn, p.parts[0].esi)});
+  w.u8(p.count);
+  for (std::size_t i = 1; i < p.count; ++i) {
+    w.u24(p.parts[i].sbn);
+    w.u8(p.parts[i].esi);
+  }
+  w.bytes(p.payload);
+  return w.ok() ? w.size() : 0;
+}
+
 Result<std::size_t> encode_feedback(const Feedback& feedback, SessionId session,
                                     const SecretKey& key, std::span<std::uint8_t> out) {
   if (out.size() > kMaxControlDatagram) out = out.first(kMaxControlDatagram);
@@ -170,6 +190,28 @@ Result<DataPacket> parse_data_packet(std::span<const std::uint8_t> datagram) {
     p.esi = static_cast<std::uint8_t>(h.fec_info & 0xff);
     p.payload = r.view(r.remaining());
     if (p.payload.size() < kMinSymbolSize) return Failure{Error::truncated, "symbol"};
+    if (p.payload.size() > kMaxSymbolSize) return Failure{Error::too_long, "symbol"};
+    return DataPacket(p);
+  }
+  if (h.type == PacketType::mixed) {
+    MixedPacket p;
+    p.file_id = h.file_id;
+    p.sequence = h.sequence;
+    p.parts[0] = SymbolId{h.fec_info >> 8, static_cast<std::uint8_t>(h.fec_info & 0xff)};
+    p.count = r.u8();
+    if (!r.ok()) return Failure{Error::truncated, "mixed"};
+    if (p.count < 2 || p.count > kMaxMixedParts) return Failure{Error::out_of_range, "mixed count"};
+    for (std::size_t i = 1; i < p.count; ++i) {
+      p.parts[i].sbn = r.u24();
+      p.parts[i].esi = r.u8();
+      if (r.ok() && p.parts[i].sbn <= p.parts[i - 1].sbn) {
+        return Failure{Error::inconsistent, "mixed parts"};
+      }
+    }
+    if (!r.ok()) return Failure{Error::truncated, "mixed"};
+    p.payload = r.view(r.remaining());
+    if (p.payload.size() < kMinSymbolSize) return Failure{Error::truncated, "symbol"};
+    if (p.payload.size() > kMaxSymbolSize) return Failure{Error::too_long, "symbol"};
     return DataPacket(p);
   }
   if (datagram.size() > kMaxControlDatagram) return Failure{Error::too_long, "feedback"};

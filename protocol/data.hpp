@@ -12,11 +12,13 @@
 // +-----------------------------------------------+---------------+
 //
 // length counts 32-bit words of header (the paper's 8-bit byte count cannot hold a symbol);
-// symbol packets (DATA, PARITY) carry the symbol after the header and nothing else; feedback
+// symbol packets (DATA, PARITY) carry the symbol after the header and nothing else, MIXED
+// packets a part list and then the symbol; feedback
 // packets (COMPLETE, NAK, ACK, ROUND) carry a body and a signed trailer:
 //   session ID (8) | signer key ID (8) | body ... | Ed25519 signature (64)
 // The signature covers kDataSignDomain and every byte before it. protocol/README.md has the rest.
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <variant>
@@ -34,6 +36,7 @@ enum class PacketType : std::uint8_t {
   complete_ack = 3,  // sender -> group: these receivers' completion is recorded (paper)
   parity = 4,        // repair symbol (fleetcast)
   round = 5,         // sender -> group: end of a transmission round, NAK now (fleetcast)
+  mixed = 6,         // cross-block repair: the sum of one symbol of each of several blocks
 };
 
 // FEC info field: SBN in the high 24 bits, ESI in the low 8.
@@ -55,6 +58,35 @@ struct SymbolPacket {
 // Writes header + payload into out; returns the datagram length, or 0 when out is too small,
 // the SBN exceeds 24 bits or the payload is outside kMinSymbolSize..kMaxSymbolSize.
 std::size_t encode_symbol(const SymbolPacket& packet, std::span<std::uint8_t> out);
+
+// Cross-block repair (fleetcast): payload = the sum (XOR: addition in GF(2^8)) of symbol ESI e_i
+// of block SBN_i for each part i. The manager only combines blocks that no host needs two of,
+// so a host that needs one of them computes the others' symbols from blocks it already decoded,
+// subtracts them, and holds one more symbol of the block it needs. An ESI < k is the source
+// symbol itself. FEC info carries the first part; the body lists the others; SBNs ascend.
+struct SymbolId {
+  std::uint32_t sbn = 0;
+  std::uint8_t esi = 0;
+  bool operator==(const SymbolId&) const = default;
+};
+inline constexpr std::size_t kMaxMixedParts = 16;
+
+struct MixedPacket {
+  std::uint16_t file_id = 0;
+  std::uint32_t sequence = 0;
+  std::array<SymbolId, kMaxMixedParts> parts{};
+  std::uint8_t count = 0;  // parts in use: 2..kMaxMixedParts
+  std::span<const std::uint8_t> payload;
+  std::span<const SymbolId> ids() const { return std::span(parts.data(), count); }
+};
+
+// Datagram bytes of a MIXED packet with `parts` parts and S-byte symbols.
+constexpr std::size_t mixed_datagram_bytes(std::size_t parts, std::size_t symbol_size) {
+  return kHeaderBytes + 1 + 4 * (parts - 1) + symbol_size;
+}
+// Returns the datagram length, or 0 when out is too small, count is outside 2..kMaxMixedParts,
+// SBNs do not strictly ascend or exceed 24 bits, or the payload size is out of range.
+std::size_t encode_mixed(const MixedPacket& packet, std::span<std::uint8_t> out);
 
 // --- feedback (signed) --------------------------------------------------------------------
 
@@ -116,7 +148,7 @@ Result<std::size_t> encode_feedback(const Feedback& feedback, SessionId session,
 
 // Any datagram of the data session. The signature of a feedback packet is NOT verified yet:
 // look up the signer, then call verify_feedback.
-using DataPacket = std::variant<SymbolPacket, SignedFeedback>;
+using DataPacket = std::variant<SymbolPacket, MixedPacket, SignedFeedback>;
 Result<DataPacket> parse_data_packet(std::span<const std::uint8_t> datagram);
 bool verify_feedback(const SignedFeedback& feedback, const PublicKey& key);
 

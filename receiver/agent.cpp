@@ -15,6 +15,11 @@ constexpr auto kRecvRepeat = 1s;         // at most one RECV per second per sess
 // asks with STATUS for what it misses), and on every STATUS for its session.
 constexpr Clock::duration kFinRepeats[] = {1s, 2s};
 constexpr std::size_t kMaxFins = 64;  // sessions whose FIN is kept for STATUS requests
+// A NAK takes at most this many packets: 4 x 189 runs. After round 0 nearly every block is its
+// own run, so this describes the first ~750 blocks (~135 MB at the defaults) and the manager
+// plans their repair together; blocks past them are asked for in later rounds. It bounds the
+// feedback of 1,000 hosts to 4,000 packets per NAK window.
+constexpr std::size_t kMaxNakPackets = 4;
 
 }  // namespace
 
@@ -183,14 +188,20 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now) 
     ++counters_.data_dropped;
     return;
   }
-  if (const auto* s = std::get_if<p::SymbolPacket>(&parsed.value())) {
-    if (s->file_id != update_->file_id || assembler_->finalized()) {
+  const auto* symbol = std::get_if<p::SymbolPacket>(&parsed.value());
+  const auto* mixed = std::get_if<p::MixedPacket>(&parsed.value());
+  if (symbol != nullptr || mixed != nullptr) {
+    const std::uint16_t file_id = symbol != nullptr ? symbol->file_id : mixed->file_id;
+    const std::uint32_t sequence = symbol != nullptr ? symbol->sequence : mixed->sequence;
+    if (file_id != update_->file_id || assembler_->finalized()) {
       ++counters_.data_dropped;
       return;
     }
     last_data_ = now;
-    if (round_packets_++ == 0) round_first_seq_ = s->sequence;
-    if (assembler_->on_symbol(*s) == Assembler::Result::invalid) ++counters_.data_dropped;
+    if (round_packets_++ == 0) round_first_seq_ = sequence;
+    const auto result =
+        symbol != nullptr ? assembler_->on_symbol(*symbol) : assembler_->on_mixed(*mixed);
+    if (result == Assembler::Result::invalid) ++counters_.data_dropped;
     if (assembler_->all_blocks()) {
       if (auto error = assembler_->finalize()) {
         log_(update_->name + ": " + *error);
@@ -271,7 +282,7 @@ void Agent::tick(Clock::time_point now, p::Transport& t) {
   }
   if (receiving && now >= nak_at_) {
     nak_at_ = Clock::time_point::max();
-    const auto entries = assembler_->missing(p::kMaxNakEntries);
+    const auto entries = assembler_->missing(kMaxNakPackets * p::kMaxNakEntries);
     if (!entries.empty()) {
       // Loss while listening: packets missed between the first one this process saw in the
       // session and the end of the last round (cumulative, so small repair rounds do not make
@@ -281,9 +292,18 @@ void Agent::tick(Clock::time_point now, p::Transport& t) {
       if (round_packets_ > 0 && span >= round_packets_ && span < (1u << 31)) {
         loss = static_cast<std::uint16_t>(p::kLossScale - round_packets_ * p::kLossScale / span);
       }
-      send_feedback(
-          p::Nak{update_->file_id, assembler_->complete_prefix(), nak_round_, entries, loss}, t);
-      ++counters_.naks_sent;
+      // One NAK, in as many packets as its entries need (ascending: the manager joins them).
+      for (std::size_t i = 0; i < entries.size(); i += p::kMaxNakEntries) {
+        const auto part =
+            std::span(entries).subspan(i, std::min(p::kMaxNakEntries, entries.size() - i));
+        send_feedback(p::Nak{update_->file_id,
+                             assembler_->complete_prefix(),
+                             nak_round_,
+                             {part.begin(), part.end()},
+                             loss},
+                      t);
+        ++counters_.naks_sent;
+      }
     }
   }
   if (!receiving && !acked_ && now >= complete_at_) {

@@ -198,6 +198,54 @@ Assembler::Result Assembler::on_symbol(const p::SymbolPacket& packet) {
   return Result::stored;
 }
 
+Assembler::Result Assembler::on_mixed(const p::MixedPacket& packet) {
+  const std::size_t s = plan_.symbol_size();
+  if (packet.payload.size() != s) return Result::invalid;
+  const p::SymbolId* wanted = nullptr;
+  bool unusable = false;
+  for (const p::SymbolId& id : packet.ids()) {
+    if (id.sbn >= plan_.block_count() || id.esi >= fec::kMaxEncodingSymbols) return Result::invalid;
+    if (blocks_[id.sbn].complete) continue;
+    unusable = wanted != nullptr;
+    wanted = &id;
+  }
+  if (wanted == nullptr || unusable) {
+    ++counters_.symbols_received;
+    ++counters_.duplicates;
+    if (unusable) ++counters_.mixed_unusable;
+    return Result::duplicate;
+  }
+  const Block& b = blocks_[wanted->sbn];
+  const std::uint32_t k = plan_.source_symbols(wanted->sbn);
+  if ((wanted->esi < k && b.source[wanted->esi]) ||
+      (wanted->esi >= k && b.parity.count(wanted->esi) != 0)) {
+    ++counters_.symbols_received;
+    ++counters_.duplicates;
+    return Result::duplicate;  // held already: skip the subtraction
+  }
+  mix_.assign(packet.payload.begin(), packet.payload.end());
+  scratch_.resize(s);
+  std::vector<fec::Symbol> source;
+  for (const p::SymbolId& id : packet.ids()) {
+    if (&id == wanted) continue;
+    const std::uint32_t kb = plan_.source_symbols(id.sbn);
+    const std::uint8_t* data = map_ + plan_.first_symbol(id.sbn) * s;
+    if (id.esi < kb) {
+      fec::add_symbol(mix_, fec::Symbol(&data[id.esi * s], s));
+      continue;
+    }
+    source.clear();
+    for (std::uint32_t j = 0; j < kb; ++j) source.emplace_back(&data[j * s], s);
+    const fec::MutableSymbol out(scratch_);
+    if (codec_->encode(source, std::span(&id.esi, 1), std::span(&out, 1)) != fec::Status::ok) {
+      return Result::invalid;  // cannot happen: a decoded block and a parity ESI
+    }
+    fec::add_symbol(mix_, scratch_);
+  }
+  return on_symbol(p::SymbolPacket{wanted->esi >= k, packet.file_id, packet.sequence, wanted->sbn,
+                                   wanted->esi, mix_});
+}
+
 void Assembler::decode_block(std::uint32_t sbn) {
   Block& b = blocks_[sbn];
   const std::uint32_t k = plan_.source_symbols(sbn);

@@ -34,6 +34,7 @@ struct AssemblerCounters {
   std::uint64_t symbols_useful = 0;    // stored source or held parity for an incomplete block
   std::uint64_t duplicates = 0;        // already held, or block already complete
   std::uint64_t blocks_decoded = 0;    // blocks that needed FEC
+  std::uint64_t mixed_unusable = 0;    // MIXED packets naming two or more blocks still missing
 };
 
 class Assembler {
@@ -47,6 +48,10 @@ class Assembler {
 
   enum class Result { stored, duplicate, invalid };
   Result on_symbol(const protocol::SymbolPacket& packet);
+  // Cross-block repair: when exactly one named block is incomplete, subtracts the symbols of the
+  // others (all decoded: read back, parity re-encoded) and stores what remains as that block's
+  // symbol. Nothing to learn (every block complete, or two missing) counts as a duplicate.
+  Result on_mixed(const protocol::MixedPacket& packet);
 
   bool all_blocks() const { return complete_blocks_ == plan_.block_count(); }
   std::uint32_t complete_blocks() const { return complete_blocks_; }
@@ -90,6 +95,8 @@ class Assembler {
   bool dirty_ = false;
   bool finalized_ = false;
   std::unique_ptr<fec::Codec> codec_;
+  std::vector<std::uint8_t> mix_;      // a MIXED packet's payload while it is being resolved
+  std::vector<std::uint8_t> scratch_;  // one re-encoded parity symbol
   AssemblerCounters counters_;
 };
 

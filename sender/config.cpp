@@ -63,8 +63,10 @@ po::options_description send_options() {
       "symbol-size", po::value<std::uint32_t>()->default_value(1400), "FEC symbol size")(
       "k", po::value<std::uint32_t>()->default_value(128), "source symbols per block (1-254)")(
       "proactive", po::value<double>()->default_value(0.0),
-      "parity sent in the first round, as a fraction of k (0-0.25)")("no-progress",
-                                                                     "no live progress line")(
+      "parity sent in the first round, as a fraction of k (0-0.25)")(
+      "mixed-parts", po::value<std::uint32_t>()->default_value(16),
+      "most blocks one cross-block repair packet combines (1 = none, at most 16; fewer when "
+      "the interface MTU leaves no room)")("no-progress", "no live progress line")(
       "dry-run", "push: hosts check the bundle and report what would change, nothing more")(
       "fin-timeout", po::value<int>()->default_value(600),
       "push: seconds to wait for the hosts' FIN after delivery");
@@ -126,6 +128,8 @@ SendOptions validate_send(const po::variables_map& vm, const std::vector<std::st
   if (s.k < 1 || s.k > 254) throw ConfigError("--k: must be 1-254");
   s.proactive = vm["proactive"].as<double>();
   if (!(s.proactive >= 0 && s.proactive <= 0.25)) throw ConfigError("--proactive: must be 0-0.25");
+  s.mixed_parts = vm["mixed-parts"].as<std::uint32_t>();
+  if (s.mixed_parts < 1 || s.mixed_parts > 16) throw ConfigError("--mixed-parts: must be 1-16");
   s.progress = !vm.count("no-progress");
   s.dry_run = vm.count("dry-run") > 0;
   const int fin = vm["fin-timeout"].as<int>();

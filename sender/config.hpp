@@ -56,7 +56,8 @@ struct SendOptions {
   std::uint32_t symbol_size = 1400;
   std::uint32_t k = 128;
   double proactive = 0.0;
-  bool progress = true;  // live progress line when stdout is a TTY
+  std::uint32_t mixed_parts = 16;  // blocks per MIXED packet at most (1 = none)
+  bool progress = true;            // live progress line when stdout is a TTY
   // push: FILE is a bundle; wait for every host's FIN after delivery.
   bool push = false;
   bool dry_run = false;                   // hosts check only and report what would change

@@ -110,6 +110,7 @@ void write_report(const std::filesystem::path& path, const SendOptions& o, const
       {"rounds", st.rounds},
       {"data_packets", st.data_packets},
       {"parity_packets", st.parity_packets},
+      {"mixed_packets", st.mixed_packets},
       {"wire_bytes", st.wire_bytes},
       {"wire_ratio", s.plan().object_size() ? static_cast<double>(st.wire_bytes) /
                                                   static_cast<double>(s.plan().object_size())
@@ -167,6 +168,19 @@ int send_command(const SendOptions& o) {
   if (targets.empty()) throw std::runtime_error(o.inventory.string() + ": no hosts to send to");
 
   const unsigned ifindex = p::io::interface_index(o.iface);
+  // Every data packet must fit the link unfragmented: 40 IPv6 + 8 UDP + the packet.
+  const std::size_t room = p::io::interface_mtu(o.iface) - kWireOverhead;
+  if (p::kHeaderBytes + o.symbol_size > room) {
+    throw std::runtime_error("--symbol-size " + std::to_string(o.symbol_size) +
+                             ": a data packet would not fit the MTU of " + o.iface +
+                             " (symbols of at most " + std::to_string(room - p::kHeaderBytes) +
+                             " bytes fit)");
+  }
+  std::size_t mixed_parts = 1;
+  while (mixed_parts < o.mixed_parts &&
+         p::mixed_datagram_bytes(mixed_parts + 1, o.symbol_size) <= room) {
+    ++mixed_parts;
+  }
   std::random_device entropy;
   SessionConfig c;
   c.name = o.name;
@@ -184,6 +198,7 @@ int send_command(const SendOptions& o) {
   c.symbol_size = o.symbol_size;
   c.max_k = o.k;
   c.proactive = o.proactive;
+  c.max_parts = mixed_parts;
   c.rate = static_cast<std::uint64_t>(o.rate_mbit * 1e6 / 8);
   c.deadline = o.deadline;
   c.registration_timeout = o.registration_timeout;
@@ -228,11 +243,16 @@ int send_command(const SendOptions& o) {
   print_table(session, start);
   if (o.push) print_fin_table(session);
   const SessionStats& st = session.stats();
-  std::printf("%s in %.3fs, %u rounds, %.3f wire bytes per file byte, %llu feedback dropped\n",
-              session.success() ? "complete" : "INCOMPLETE", seconds_between(start, end), st.rounds,
-              static_cast<double>(st.wire_bytes) /
-                  static_cast<double>(std::max<std::uint64_t>(1, session.plan().object_size())),
-              static_cast<unsigned long long>(st.feedback_dropped));
+  std::printf(
+      "%s in %.3fs, %u rounds, %.3f wire bytes per file byte (%llu source, %llu parity, %llu "
+      "mixed packets), %llu feedback dropped\n",
+      session.success() ? "complete" : "INCOMPLETE", seconds_between(start, end), st.rounds,
+      static_cast<double>(st.wire_bytes) /
+          static_cast<double>(std::max<std::uint64_t>(1, session.plan().object_size())),
+      static_cast<unsigned long long>(st.data_packets),
+      static_cast<unsigned long long>(st.parity_packets),
+      static_cast<unsigned long long>(st.mixed_packets),
+      static_cast<unsigned long long>(st.feedback_dropped));
   if (o.report) write_report(*o.report, o, session, start, end);
   if (o.push) {
     const p::FinStatus want = o.dry_run ? p::FinStatus::checked : p::FinStatus::applied;

@@ -10,10 +10,6 @@ namespace {
 constexpr std::size_t kSlots = 64;  // datagrams built ahead of the transport
 constexpr double kMaxLossEstimate = 0.6;
 constexpr auto kWaitSlack = 250ms;
-// Repair margin in standard deviations of the binomial loss. Each round is sized for the worst
-// host of each block, so a large margin is paid on every block while it only saves the rare
-// extra round (which costs one NAK window); 0.5 keeps the wire ratio near 1/(1-p).
-constexpr double kRepairMargin = 0.5;
 
 std::uint8_t esi_of(std::uint32_t t) {
   return static_cast<std::uint8_t>(t % fec::kMaxEncodingSymbols);
@@ -41,10 +37,13 @@ SenderSession::SenderSession(SessionConfig config, std::vector<std::uint8_t> fil
   }
   const std::uint32_t blocks = plan_.block_count();
   sent_.assign(blocks, 0);
-  need_.assign(blocks, 0);
-  round_count_.assign(blocks, 0);
-  round_first_.assign(blocks, 0);
-  parity_slot_.resize(blocks);
+  host_needs_.resize(hosts_.size());
+  host_needs_round_.assign(hosts_.size(), 0);
+  mix_.resize(plan_.symbol_size());
+  const std::size_t parts = std::clamp<std::size_t>(config_.max_parts, 1, p::kMaxMixedParts);
+  max_packet_cost_ = (parts >= 2 ? p::mixed_datagram_bytes(parts, plan_.symbol_size())
+                                 : p::kHeaderBytes + plan_.symbol_size()) +
+                     kWireOverhead;
 
   p::Update u;
   u.name = config_.name;
@@ -71,7 +70,7 @@ SenderSession::SenderSession(SessionConfig config, std::vector<std::uint8_t> fil
   update_line_ = std::move(line.value());
 
   const std::size_t slot =
-      std::max<std::size_t>(p::kHeaderBytes + config_.symbol_size, p::kMaxControlDatagram);
+      std::max<std::size_t>(max_packet_cost_ - kWireOverhead, p::kMaxControlDatagram);
   out_buffer_.resize(kSlots * slot);
 }
 
@@ -193,8 +192,6 @@ void SenderSession::tick(Clock::time_point now, p::Transport& t) {
                             hosts_.size();
       if (all_settled()) return finish(now, t, false);
       if (everyone || (now - start_ >= config_.registration_timeout && registered() > 0)) {
-        std::fill(need_.begin(), need_.end(), 0);
-        for (std::uint32_t b = 0; b < plan_.block_count(); ++b) need_[b] = plan_.source_symbols(b);
         start_round(now);
       } else if (now - start_ >= config_.registration_timeout) {
         return finish(now, t, true);
@@ -229,7 +226,7 @@ Clock::time_point SenderSession::next_wakeup(Clock::time_point now) const {
       t = std::min(t, start_ + config_.registration_timeout);
       break;
     case Phase::stream:
-      t = std::min(t, pacer_.ready_at(config_.symbol_size + p::kHeaderBytes + kWireOverhead, now));
+      t = std::min(t, pacer_.ready_at(max_packet_cost_, now));
       break;
     case Phase::wait:
       t = std::min(t, round_marker_repeated_ ? wait_until_ : second_round_marker_);
@@ -252,72 +249,135 @@ void SenderSession::announce(Clock::time_point now, p::Transport& t) {
 
 // --- rounds ---------------------------------------------------------------------------------
 
+// Round 0: every source symbol plus the proactive parity. Later rounds: what the NAKs ask for.
 void SenderSession::start_round(Clock::time_point now) {
-  const std::uint32_t blocks = plan_.block_count();
-  const std::size_t s = plan_.symbol_size();
-  std::vector<std::uint32_t> counts(blocks, 0);
-  std::size_t parity_total = 0;
-  for (std::uint32_t b = 0; b < blocks; ++b) {
-    if (need_[b] == 0) continue;
-    const std::uint32_t k = plan_.source_symbols(b);
-    std::uint32_t c;
-    if (stats_.rounds == 0) {
-      c = k + static_cast<std::uint32_t>(std::ceil(config_.proactive * k));
-    } else {
-      const double p = stats_.loss_estimate;
-      const double need = need_[b];
-      c = static_cast<std::uint32_t>(
-          std::ceil((need + kRepairMargin * std::sqrt(need * p)) / (1.0 - p)));
-      if (p > 0 && need_[b] <= 2) ++c;  // one symbol short would cost a whole round
+  RoundPackets packets;
+  if (stats_.rounds == 0) {
+    for (std::uint32_t b = 0; b < plan_.block_count(); ++b) {
+      const std::uint32_t k = plan_.source_symbols(b);
+      const auto c = k + static_cast<std::uint32_t>(std::ceil(config_.proactive * k));
+      for (std::uint32_t i = 0; i < c; ++i) packets.add(std::span(&b, 1));
     }
-    counts[b] = c;
-    for (std::uint32_t i = 0; i < c; ++i)
-      if (esi_of(sent_[b] + i) >= k) ++parity_total;
+  } else {
+    packets =
+        plan_repair(RepairInput{&plan_, host_needs_, stats_.loss_estimate, config_.max_parts});
+    for (auto& needs : host_needs_) needs.clear();
   }
-  // Encode every parity symbol of the round, one codec call per block.
-  round_parity_.assign(parity_total * s, 0);
-  std::size_t slot = 0;
-  std::vector<fec::Symbol> src;
-  std::vector<std::uint8_t> esis;
-  std::vector<fec::MutableSymbol> out;
-  for (std::uint32_t b = 0; b < blocks; ++b) {
-    parity_slot_[b].assign(counts[b], 0);
-    if (counts[b] == 0) continue;
-    const std::uint32_t k = plan_.source_symbols(b);
-    esis.clear();
-    out.clear();
-    for (std::uint32_t i = 0; i < counts[b]; ++i) {
-      const std::uint8_t e = esi_of(sent_[b] + i);
-      if (e < k) continue;
-      parity_slot_[b][i] = slot;
-      esis.push_back(e);
-      out.emplace_back(&round_parity_[slot * s], s);
-      ++slot;
-    }
-    if (esis.empty()) continue;
-    src.clear();
-    const std::uint64_t first = plan_.first_symbol(b);
-    for (std::uint32_t j = 0; j < k; ++j) src.emplace_back(&file_[(first + j) * s], s);
-    if (codec_->encode(src, esis, out) != fec::Status::ok) {
-      throw std::logic_error("encode failed for a valid block");
-    }
-  }
-  round_first_ = sent_;
-  round_count_ = counts;
-  std::fill(need_.begin(), need_.end(), 0);
-  order_ = std::make_unique<fec::Interleaver>(counts);
+  assign_symbols(packets);
+  encode_parity();
   round_ = ++stats_.rounds;
   round_sent_bytes_ = 0;
-  round_total_bytes_ = order_->total() * (plan_.symbol_size() + p::kHeaderBytes + kWireOverhead);
   phase_ = Phase::stream;
   (void)now;
 }
 
-void SenderSession::stream(Clock::time_point now, p::Transport& t) {
+// Gives each part the block's next ESI, a parity slot where it needs one, and each packet its
+// lane (the block of its first part) for interleaving.
+void SenderSession::assign_symbols(const RoundPackets& packets) {
+  const std::uint32_t blocks = plan_.block_count();
+  parts_.clear();
+  packet_first_.assign(1, 0);
+  std::vector<std::uint32_t> lane_count(blocks, 0);
+  std::uint32_t slots = 0;
+  round_total_bytes_ = 0;
+  for (std::size_t i = 0; i < packets.size(); ++i) {
+    const auto blocks_of = packets.packet(i);
+    for (const std::uint32_t b : blocks_of) {
+      const auto esi = esi_of(sent_[b]++);
+      parts_.push_back(Part{b, esi, esi >= plan_.source_symbols(b) ? slots++ : 0});
+    }
+    packet_first_.push_back(static_cast<std::uint32_t>(parts_.size()));
+    ++lane_count[blocks_of[0]];
+    round_total_bytes_ +=
+        (blocks_of.size() > 1 ? p::mixed_datagram_bytes(blocks_of.size(), plan_.symbol_size())
+                              : p::kHeaderBytes + plan_.symbol_size()) +
+        kWireOverhead;
+  }
+  round_parity_.assign(std::size_t{slots} * plan_.symbol_size(), 0);
+  lane_first_.assign(blocks + 1, 0);
+  for (std::uint32_t b = 0; b < blocks; ++b) lane_first_[b + 1] = lane_first_[b] + lane_count[b];
+  lanes_.resize(packets.size());
+  std::vector<std::uint32_t> fill(lane_first_.begin(), lane_first_.end() - 1);
+  for (std::uint32_t i = 0; i < packets.size(); ++i) {
+    lanes_[fill[parts_[packet_first_[i]].block]++] = i;
+  }
+  order_ = std::make_unique<fec::Interleaver>(std::move(lane_count));
+}
+
+// Encodes every parity symbol of the round, one codec call per block.
+void SenderSession::encode_parity() {
+  const std::uint32_t blocks = plan_.block_count();
   const std::size_t s = plan_.symbol_size();
-  const std::uint64_t cost = s + p::kHeaderBytes + kWireOverhead;
+  std::vector<std::uint32_t> first(blocks + 1, 0);  // parity parts grouped by block
+  for (const Part& part : parts_) {
+    if (part.esi >= plan_.source_symbols(part.block)) ++first[part.block + 1];
+  }
+  for (std::uint32_t b = 0; b < blocks; ++b) first[b + 1] += first[b];
+  std::vector<const Part*> by_block(first[blocks]);
+  std::vector<std::uint32_t> fill(first.begin(), first.end() - 1);
+  for (const Part& part : parts_) {
+    if (part.esi >= plan_.source_symbols(part.block)) by_block[fill[part.block]++] = &part;
+  }
+  std::vector<fec::Symbol> src;
+  std::vector<std::uint8_t> esis;
+  std::vector<fec::MutableSymbol> out;
+  for (std::uint32_t b = 0; b < blocks; ++b) {
+    if (first[b] == first[b + 1]) continue;
+    esis.clear();
+    out.clear();
+    for (std::uint32_t i = first[b]; i < first[b + 1]; ++i) {
+      esis.push_back(by_block[i]->esi);
+      out.emplace_back(&round_parity_[by_block[i]->slot * s], s);
+    }
+    src.clear();
+    const std::uint64_t first_symbol = plan_.first_symbol(b);
+    for (std::uint32_t j = 0; j < plan_.source_symbols(b); ++j) {
+      src.emplace_back(&file_[(first_symbol + j) * s], s);
+    }
+    if (codec_->encode(src, esis, out) != fec::Status::ok) {
+      throw std::logic_error("encode failed for a valid block");
+    }
+  }
+}
+
+const std::uint8_t* SenderSession::symbol(const Part& part) const {
+  const std::size_t s = plan_.symbol_size();
+  return part.esi < plan_.source_symbols(part.block)
+             ? &file_[(plan_.first_symbol(part.block) + part.esi) * s]
+             : &round_parity_[part.slot * s];
+}
+
+std::size_t SenderSession::build_packet(std::uint32_t packet) {
+  const std::size_t s = plan_.symbol_size();
+  const auto parts = std::span(parts_).subspan(packet_first_[packet],
+                                               packet_first_[packet + 1] - packet_first_[packet]);
+  if (parts.size() == 1) {
+    const Part& part = parts[0];
+    const bool parity = part.esi >= plan_.source_symbols(part.block);
+    ++(parity ? stats_.parity_packets : stats_.data_packets);
+    return p::encode_symbol(p::SymbolPacket{parity, config_.file_id, sequence_++, part.block,
+                                            part.esi, std::span(symbol(part), s)},
+                            next_slot());
+  }
+  p::MixedPacket m;
+  m.file_id = config_.file_id;
+  m.sequence = sequence_++;
+  m.count = static_cast<std::uint8_t>(parts.size());
+  for (std::size_t i = 0; i < parts.size(); ++i) m.parts[i] = {parts[i].block, parts[i].esi};
+  std::sort(m.parts.begin(), m.parts.begin() + m.count,
+            [](const p::SymbolId& a, const p::SymbolId& b) { return a.sbn < b.sbn; });
+  std::copy_n(symbol(parts[0]), s, mix_.begin());
+  for (std::size_t i = 1; i < parts.size(); ++i) {
+    fec::add_symbol(mix_, fec::Symbol(symbol(parts[i]), s));
+  }
+  m.payload = mix_;
+  ++stats_.mixed_packets;
+  return p::encode_mixed(m, next_slot());
+}
+
+void SenderSession::stream(Clock::time_point now, p::Transport& t) {
   fec::BlockSymbol next{};
-  while (out_used_ < kSlots && pacer_.available(now) >= cost) {
+  while (out_used_ < kSlots && pacer_.available(now) >= max_packet_cost_) {
     if (!order_->next(next)) {
       queue_round_marker();  // end of the round: hosts NAK now, spread over the window
       phase_ = Phase::wait;
@@ -328,18 +388,10 @@ void SenderSession::stream(Clock::time_point now, p::Transport& t) {
       wait_until_ = now + 3 * nak_window() + kWaitSlack;
       break;
     }
-    const std::uint32_t b = next.block;
-    const std::uint32_t k = plan_.source_symbols(b);
-    const std::uint8_t e = esi_of(round_first_[b] + next.index);
-    const std::uint8_t* payload = e < k ? &file_[(plan_.first_symbol(b) + e) * s]
-                                        : &round_parity_[parity_slot_[b][next.index] * s];
-    const std::size_t n = p::encode_symbol(
-        p::SymbolPacket{e >= k, config_.file_id, sequence_++, b, e, std::span(payload, s)},
-        next_slot());
+    const std::size_t n = build_packet(lanes_[lane_first_[next.block] + next.index]);
+    if (n == 0) throw std::logic_error("a data packet does not encode");
     commit(n, config_.data_group);
-    pacer_.consume(cost);
-    ++sent_[b];
-    ++(e >= k ? stats_.parity_packets : stats_.data_packets);
+    pacer_.consume(n + kWireOverhead);
   }
   flush(t);
 }
@@ -451,13 +503,7 @@ void SenderSession::on_feedback(std::span<const std::uint8_t> bytes, const p::En
     if (nak->round == round_) {
       round_loss_ = std::max(round_loss_, static_cast<double>(nak->loss) / p::kLossScale);
     }
-    for (const p::NakEntry& e : nak->entries) {
-      for (std::uint32_t b = e.first_block; b < e.first_block + e.run && b < plan_.block_count();
-           ++b) {
-        need_[b] = std::max<std::uint32_t>(
-            need_[b], std::min<std::uint32_t>(e.need, plan_.source_symbols(b)));
-      }
-    }
+    on_nak(static_cast<std::size_t>(h - hosts_.data()), *nak);
   } else if (const auto* c = std::get_if<p::Complete>(&fb->feedback)) {
     if (c->file_id != config_.file_id || c->digest != digest_) {
       ++stats_.feedback_dropped;
@@ -468,6 +514,7 @@ void SenderSession::on_feedback(std::span<const std::uint8_t> bytes, const p::En
       h->completed = true;
       h->completed_at = now;
       h->digest = c->digest;
+      host_needs_[static_cast<std::size_t>(h - hosts_.data())].clear();
     }
     // Acknowledge every COMPLETE (the host repeats it until acknowledged).
     p::CompleteAck ack{config_.file_id, {fb->signer}};
@@ -479,6 +526,20 @@ void SenderSession::on_feedback(std::span<const std::uint8_t> bytes, const p::En
   } else {
     ++stats_.feedback_dropped;
   }
+}
+
+// A host's NAK for one round may take several packets, each continuing where the previous one
+// ended; a packet of a newer round, or one that starts again from the front, replaces what the
+// host said before. A late NAK of an older round is not used for planning.
+void SenderSession::on_nak(std::size_t host, const p::Nak& nak) {
+  auto& needs = host_needs_[host];
+  if (hosts_[host].completed || nak.round < host_needs_round_[host]) return;
+  const bool continues =
+      nak.round == host_needs_round_[host] && !needs.empty() &&
+      nak.entries.front().first_block >= std::uint64_t{needs.back().first_block} + needs.back().run;
+  if (!continues) needs.clear();
+  host_needs_round_[host] = nak.round;
+  needs.insert(needs.end(), nak.entries.begin(), nak.entries.end());
 }
 
 }  // namespace fleetcast::sender

@@ -6,8 +6,9 @@
 //
 // Repair: per block, the t-th symbol ever sent has ESI t mod 255, so round 0 sends the k source
 // symbols and the proactive parity, and each repair round continues with parity indices never
-// sent before: one repair symbol serves every host that misses any symbol of that block. A round
-// sends, per block, the worst host's need divided by (1 - the worst loss hosts measured).
+// sent before: one repair symbol serves every host that misses any symbol of that block.
+// repair_planner.hpp decides each round from the hosts' NAKs (dense blocks sized for a typical
+// host, sparse ones combined into MIXED packets).
 
 #include <chrono>
 #include <cstdint>
@@ -24,6 +25,7 @@
 #include "protocol/transport.hpp"
 #include "sender/inventory.hpp"
 #include "sender/pacer.hpp"
+#include "sender/repair_planner.hpp"
 
 namespace fleetcast::sender {
 
@@ -44,6 +46,8 @@ struct SessionConfig {
   std::uint32_t symbol_size = fec::kDefaultSymbolSize;
   std::uint32_t max_k = fec::kDefaultSourceSymbols;
   double proactive = 0.0;  // parity sent in round 0, as a fraction of k
+  // Blocks per MIXED repair packet: what the path MTU leaves room for (1 = none).
+  std::size_t max_parts = 1;
   std::uint64_t rate = 0;  // wire bytes per second, 0 = unlimited
   Clock::duration announce_interval = 200ms;
   Clock::duration registration_timeout = 5s;
@@ -84,6 +88,7 @@ struct SessionStats {
   std::uint32_t rounds = 0;             // transmission rounds started
   std::uint64_t data_packets = 0;       // source symbols sent
   std::uint64_t parity_packets = 0;     // parity symbols sent
+  std::uint64_t mixed_packets = 0;      // cross-block repair packets sent
   std::uint64_t wire_bytes = 0;         // every datagram incl. IPv6 + UDP headers
   std::uint64_t control_packets = 0;    // UPDATE, ROUND, ACK
   std::uint64_t feedback_received = 0;  // verified RECV / NAK / COMPLETE / DENY
@@ -121,9 +126,20 @@ class SenderSession {
 
  private:
   enum class Phase { announce, stream, wait, fin, done };
+  // One symbol of a packet of the current round.
+  struct Part {
+    std::uint32_t block;
+    std::uint8_t esi;
+    std::uint32_t slot;  // parity symbols: index into round_parity_
+  };
 
   void announce(Clock::time_point now, protocol::Transport& t);
   void start_round(Clock::time_point now);
+  void assign_symbols(const RoundPackets& packets);
+  void encode_parity();
+  std::size_t build_packet(std::uint32_t packet);  // into next_slot(); returns its length
+  const std::uint8_t* symbol(const Part& part) const;
+  void on_nak(std::size_t host, const protocol::Nak& nak);
   void stream(Clock::time_point now, protocol::Transport& t);
   void end_wait(Clock::time_point now);
   void finish(Clock::time_point now, protocol::Transport& t, bool aborted);
@@ -164,16 +180,23 @@ class SenderSession {
   Clock::time_point next_status_{};
   bool round_marker_repeated_ = false;
 
-  // Per block: symbols sent so far (next ESI = sent % 255), this round's plan, the worst need
-  // reported for the next round, and the need that drove this round (loss estimate).
+  // Per block: symbols assigned to rounds so far (the next ESI is sent_ mod 255).
   std::vector<std::uint32_t> sent_;
-  std::vector<std::uint32_t> round_count_;
-  std::vector<std::uint32_t> round_first_;
-  std::vector<std::uint32_t> need_;
+  // Per host (hosts_ index): the NAK entries of its latest round, ascending, until the next
+  // round is planned from them.
+  std::vector<std::vector<protocol::NakEntry>> host_needs_;
+  std::vector<std::uint32_t> host_needs_round_;
   double round_loss_ = -1;  // worst loss reported for the current round (-1: no NAK yet)
+  // This round: packet i sends parts_[packet_first_[i] .. packet_first_[i + 1]); packets are
+  // interleaved by lane (the block of their first part): lane b = lanes_[lane_first_[b] ..].
+  std::vector<Part> parts_;
+  std::vector<std::uint32_t> packet_first_;
+  std::vector<std::uint32_t> lanes_;
+  std::vector<std::uint32_t> lane_first_;
   std::unique_ptr<fec::Interleaver> order_;
-  std::vector<std::uint8_t> round_parity_;             // parity symbols of this round
-  std::vector<std::vector<std::size_t>> parity_slot_;  // per block: slot index per round symbol
+  std::vector<std::uint8_t> round_parity_;  // parity symbols of this round
+  std::vector<std::uint8_t> mix_;           // payload of the MIXED packet being built
+  std::uint64_t max_packet_cost_ = 0;       // wire bytes of the largest packet a round sends
   std::uint32_t round_ = 0;
   std::uint32_t sequence_ = 0;
   std::uint64_t round_sent_bytes_ = 0;

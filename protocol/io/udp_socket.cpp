@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -67,6 +68,19 @@ std::array<std::uint8_t, 16> interface_address(const std::string& name) {
   ::freeifaddrs(list);
   if (!ok) throw SocketError("interface '" + name + "' has no global or unique-local IPv6 address");
   return found;
+}
+
+std::size_t interface_mtu(const std::string& name) {
+  ifreq req{};
+  if (name.size() >= sizeof req.ifr_name) throw SocketError("interface name too long: " + name);
+  std::memcpy(req.ifr_name, name.c_str(), name.size() + 1);
+  const int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail("socket", errno);
+  const int rc = ::ioctl(fd, SIOCGIFMTU, &req);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) fail("SIOCGIFMTU " + name, err);
+  return static_cast<std::size_t>(req.ifr_mtu);
 }
 
 UdpSocket::UdpSocket(std::uint16_t port, unsigned interface) : interface_(interface) {

@@ -28,6 +28,8 @@ using text::Endpoint;
 unsigned interface_index(const std::string& name);
 // The first global or unique-local IPv6 address of an interface; throws when there is none.
 std::array<std::uint8_t, 16> interface_address(const std::string& name);
+// The interface's MTU (SIOCGIFMTU); throws when the interface does not exist.
+std::size_t interface_mtu(const std::string& name);
 
 class UdpSocket : public Transport {
  public:

@@ -1,4 +1,4 @@
-// libFuzzer: data-session packet parser. Symbol packets must re-encode to the same bytes;
+// libFuzzer: data-session packet parser. Symbol and MIXED packets must re-encode to the same bytes;
 // feedback packets must re-encode (with the signer's key unknown, body bytes are compared).
 
 #include <cstdlib>
@@ -17,6 +17,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (auto* s = std::get_if<SymbolPacket>(&parsed.value())) {
     const std::size_t n = encode_symbol(*s, out);
     if (n != size || std::memcmp(out.data(), data, size) != 0) std::abort();
+    return 0;
+  }
+  if (auto* m = std::get_if<MixedPacket>(&parsed.value())) {
+    const std::size_t n = encode_mixed(*m, out);
+    if (n != size || std::memcmp(out.data(), data, size) != 0) std::abort();
+    if (n != mixed_datagram_bytes(m->count, m->payload.size())) std::abort();
     return 0;
   }
   const auto& fb = std::get<SignedFeedback>(parsed.value());

@@ -61,6 +61,89 @@ TEST(Data, GoldenSymbolPacket) {
   EXPECT_TRUE(std::equal(s.payload.begin(), s.payload.end(), payload.begin(), payload.end()));
 }
 
+// A MIXED (cross-block repair) packet, byte by byte: three parts, the first in FEC info.
+TEST(Data, GoldenMixedPacket) {
+  std::vector<std::uint8_t> payload(16);
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::uint8_t>(0xf0 + i);
+  MixedPacket m;
+  m.file_id = 3;
+  m.sequence = 0x01020304;
+  m.count = 3;
+  m.parts[0] = {0x000002, 130};
+  m.parts[1] = {0x000007, 131};
+  m.parts[2] = {0x00abcd, 5};
+  m.payload = payload;
+  std::array<std::uint8_t, 64> buf{};
+  const std::size_t n = encode_mixed(m, buf);
+  const std::string golden =
+      "16"        // version 1 | type 6 (MIXED)
+      "03"        // header length: 3 words
+      "0003"      // file ID 3
+      "01020304"  // sequence
+      "000002"
+      "82"  // FEC info: first part, block 2, ESI 130 (parity)
+      "03"  // 3 parts
+      "000007"
+      "83"  // block 7, ESI 131
+      "00abcd"
+      "05"                                 // block 0xabcd, ESI 5 (a source symbol)
+      "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";  // the sum of the three symbols
+  EXPECT_EQ(text::hex(std::span(buf.data(), n)), golden);
+  EXPECT_EQ(n, mixed_datagram_bytes(3, 16));
+  auto parsed = parse_data_packet(std::span(buf.data(), n));
+  ASSERT_TRUE(parsed);
+  const auto& got = std::get<MixedPacket>(parsed.value());
+  EXPECT_EQ(got.count, 3);
+  EXPECT_TRUE(std::equal(got.ids().begin(), got.ids().end(), m.ids().begin(), m.ids().end()));
+  EXPECT_EQ(got.sequence, 0x01020304u);
+  EXPECT_EQ(got.file_id, 3);
+  EXPECT_TRUE(std::equal(got.payload.begin(), got.payload.end(), payload.begin(), payload.end()));
+}
+
+// MIXED packets with one part, too many parts, parts out of order or a cut-off part list are
+// refused by the encoder and the parser alike.
+TEST(Data, MalformedMixedPackets) {
+  std::vector<std::uint8_t> payload(kMinSymbolSize, 0x55);
+  MixedPacket m;
+  m.count = 2;
+  m.parts[0] = {4, 200};
+  m.parts[1] = {9, 200};
+  m.payload = payload;
+  std::vector<std::uint8_t> buf(kMaxDataDatagram);
+  const std::size_t n = encode_mixed(m, buf);
+  ASSERT_GT(n, 0u);
+  const std::vector<std::uint8_t> good(buf.begin(), buf.begin() + static_cast<long>(n));
+  ASSERT_TRUE(parse_data_packet(good));
+
+  MixedPacket bad = m;
+  bad.count = 1;
+  EXPECT_EQ(encode_mixed(bad, buf), 0u);
+  bad.count = kMaxMixedParts + 1;
+  EXPECT_EQ(encode_mixed(bad, buf), 0u);
+  bad = m;
+  bad.parts[1].sbn = 4;  // not ascending: the same block twice
+  EXPECT_EQ(encode_mixed(bad, buf), 0u);
+  bad = m;
+  bad.parts[1].sbn = kMaxSbn + 1;
+  EXPECT_EQ(encode_mixed(bad, buf), 0u);
+  EXPECT_EQ(encode_mixed(m, std::span(buf).first(n - 1)), 0u);
+
+  auto v = good;
+  v[kHeaderBytes] = 1;  // one part: that is a PARITY packet
+  EXPECT_EQ(failure_of(v).error, Error::out_of_range);
+  v[kHeaderBytes] = kMaxMixedParts + 1;
+  EXPECT_EQ(failure_of(v).error, Error::out_of_range);
+  v = good;
+  v[kHeaderBytes + 3] = 4;  // second part names block 4 again
+  EXPECT_EQ(failure_of(v).error, Error::inconsistent);
+  v = good;
+  v[kHeaderBytes] = kMaxMixedParts;  // claims more parts than the datagram holds
+  EXPECT_FALSE(parse_data_packet(v));
+  for (std::size_t cut = 0; cut < kHeaderBytes + 1 + 4 + kMinSymbolSize; ++cut) {
+    EXPECT_FALSE(parse_data_packet(std::span(good).first(cut))) << "cut at " << cut;
+  }
+}
+
 // A NAK, byte by byte, signed by the deterministic test key.
 TEST(Data, GoldenNak) {
   Nak nak{3, 2, 1, {{2, 3, 1}, {5, 200, 4}}, 523};
