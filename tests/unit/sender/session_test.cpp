@@ -183,7 +183,7 @@ class Fleet : public ::testing::Test {
 };
 
 // Four hosts at 0, 5, 20 and 30 % loss all complete with the exact bytes; repair stays close to
-// the loss (the worst host's need drives each block).
+// what the 30 % host needs (it is the worst host of every block).
 TEST_F(Fleet, DeliversThroughLoss) {
   for (double loss : {0.0, 0.05, 0.20, 0.30}) add_host("h" + std::to_string(int(loss * 100)), loss);
   auto s = make_session({"h0", "h5", "h20", "h30"});
