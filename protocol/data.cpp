@@ -121,6 +121,14 @@ Result<Feedback> read_body(ByteReader& r, const Header& h) {
   }
 }
 
+// The rest of a symbol or MIXED packet: the symbol, kMinSymbolSize..kMaxSymbolSize bytes.
+Result<std::span<const std::uint8_t>> read_symbol(ByteReader& r) {
+  const auto payload = r.view(r.remaining());
+  if (payload.size() < kMinSymbolSize) return Failure{Error::truncated, "symbol"};
+  if (payload.size() > kMaxSymbolSize) return Failure{Error::too_long, "symbol"};
+  return payload;
+}
+
 }  // namespace
 
 std::size_t encode_symbol(const SymbolPacket& p, std::span<std::uint8_t> out) {
@@ -188,9 +196,9 @@ Result<DataPacket> parse_data_packet(std::span<const std::uint8_t> datagram) {
     p.sequence = h.sequence;
     p.sbn = h.fec_info >> 8;
     p.esi = static_cast<std::uint8_t>(h.fec_info & 0xff);
-    p.payload = r.view(r.remaining());
-    if (p.payload.size() < kMinSymbolSize) return Failure{Error::truncated, "symbol"};
-    if (p.payload.size() > kMaxSymbolSize) return Failure{Error::too_long, "symbol"};
+    auto payload = read_symbol(r);
+    if (!payload) return payload.failure();
+    p.payload = payload.value();
     return DataPacket(p);
   }
   if (h.type == PacketType::mixed) {
@@ -209,9 +217,9 @@ Result<DataPacket> parse_data_packet(std::span<const std::uint8_t> datagram) {
       }
     }
     if (!r.ok()) return Failure{Error::truncated, "mixed"};
-    p.payload = r.view(r.remaining());
-    if (p.payload.size() < kMinSymbolSize) return Failure{Error::truncated, "symbol"};
-    if (p.payload.size() > kMaxSymbolSize) return Failure{Error::too_long, "symbol"};
+    auto payload = read_symbol(r);
+    if (!payload) return payload.failure();
+    p.payload = payload.value();
     return DataPacket(p);
   }
   if (datagram.size() > kMaxControlDatagram) return Failure{Error::too_long, "feedback"};

@@ -161,6 +161,11 @@ void Assembler::checkpoint() {
   dirty_ = false;
 }
 
+bool Assembler::holds(std::uint32_t sbn, std::uint8_t esi) const {
+  const Block& b = blocks_[sbn];
+  return b.complete || (esi < b.source.size() ? b.source[esi] : b.parity.count(esi) != 0);
+}
+
 Assembler::Result Assembler::on_symbol(const p::SymbolPacket& packet) {
   if (packet.sbn >= plan_.block_count() || packet.payload.size() != plan_.symbol_size()) {
     return Result::invalid;
@@ -171,8 +176,7 @@ Assembler::Result Assembler::on_symbol(const p::SymbolPacket& packet) {
     return Result::invalid;
   }
   ++counters_.symbols_received;
-  if (b.complete || (packet.esi < k && b.source[packet.esi]) ||
-      (packet.esi >= k && b.parity.count(packet.esi) != 0)) {
+  if (holds(packet.sbn, packet.esi)) {
     ++counters_.duplicates;
     return Result::duplicate;
   }
@@ -209,20 +213,14 @@ Assembler::Result Assembler::on_mixed(const p::MixedPacket& packet) {
     unusable = wanted != nullptr;
     wanted = &id;
   }
-  if (wanted == nullptr || unusable) {
+  // Nothing to learn, or the symbol is held already: skip the subtraction.
+  if (wanted == nullptr || unusable || holds(wanted->sbn, wanted->esi)) {
     ++counters_.symbols_received;
     ++counters_.duplicates;
     if (unusable) ++counters_.mixed_unusable;
     return Result::duplicate;
   }
-  const Block& b = blocks_[wanted->sbn];
   const std::uint32_t k = plan_.source_symbols(wanted->sbn);
-  if ((wanted->esi < k && b.source[wanted->esi]) ||
-      (wanted->esi >= k && b.parity.count(wanted->esi) != 0)) {
-    ++counters_.symbols_received;
-    ++counters_.duplicates;
-    return Result::duplicate;  // held already: skip the subtraction
-  }
   mix_.assign(packet.payload.begin(), packet.payload.end());
   scratch_.resize(s);
   std::vector<fec::Symbol> source;

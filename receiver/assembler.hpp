@@ -78,6 +78,8 @@ class Assembler {
     std::map<std::uint8_t, std::vector<std::uint8_t>> parity;  // held in memory only
     bool complete = false;
   };
+  // The block is complete or already holds symbol esi (sbn < block_count()).
+  bool holds(std::uint32_t sbn, std::uint8_t esi) const;
   void decode_block(std::uint32_t sbn);
   void load_state();
   void unmap();

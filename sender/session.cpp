@@ -271,20 +271,22 @@ void SenderSession::start_round(Clock::time_point now) {
   (void)now;
 }
 
-// Gives each part the block's next ESI, a parity slot where it needs one, and each packet its
-// lane (the block of its first part) for interleaving.
+// Gives each part the block's next ESI, each parity part a slot (a block's slots are contiguous,
+// in ESI order, so encode_parity codes them in place), and each packet its lane (the block of
+// its first part) for interleaving.
 void SenderSession::assign_symbols(const RoundPackets& packets) {
   const std::uint32_t blocks = plan_.block_count();
   parts_.clear();
   packet_first_.assign(1, 0);
+  parity_first_.assign(blocks + 1, 0);
   std::vector<std::uint32_t> lane_count(blocks, 0);
-  std::uint32_t slots = 0;
   round_total_bytes_ = 0;
   for (std::size_t i = 0; i < packets.size(); ++i) {
     const auto blocks_of = packets.packet(i);
     for (const std::uint32_t b : blocks_of) {
       const auto esi = esi_of(sent_[b]++);
-      parts_.push_back(Part{b, esi, esi >= plan_.source_symbols(b) ? slots++ : 0});
+      parts_.push_back(Part{b, esi, 0});
+      if (esi >= plan_.source_symbols(b)) ++parity_first_[b + 1];
     }
     packet_first_.push_back(static_cast<std::uint32_t>(parts_.size()));
     ++lane_count[blocks_of[0]];
@@ -293,7 +295,16 @@ void SenderSession::assign_symbols(const RoundPackets& packets) {
                               : p::kHeaderBytes + plan_.symbol_size()) +
         kWireOverhead;
   }
-  round_parity_.assign(std::size_t{slots} * plan_.symbol_size(), 0);
+  for (std::uint32_t b = 0; b < blocks; ++b) parity_first_[b + 1] += parity_first_[b];
+  slot_esi_.resize(parity_first_[blocks]);
+  std::vector<std::uint32_t> free_slot(parity_first_.begin(), parity_first_.end() - 1);
+  for (Part& part : parts_) {
+    if (part.esi < plan_.source_symbols(part.block)) continue;
+    part.slot = free_slot[part.block]++;
+    slot_esi_[part.slot] = part.esi;
+  }
+  round_parity_.assign(slot_esi_.size() * plan_.symbol_size(), 0);
+
   lane_first_.assign(blocks + 1, 0);
   for (std::uint32_t b = 0; b < blocks; ++b) lane_first_[b + 1] = lane_first_[b] + lane_count[b];
   lanes_.resize(packets.size());
@@ -306,35 +317,22 @@ void SenderSession::assign_symbols(const RoundPackets& packets) {
 
 // Encodes every parity symbol of the round, one codec call per block.
 void SenderSession::encode_parity() {
-  const std::uint32_t blocks = plan_.block_count();
   const std::size_t s = plan_.symbol_size();
-  std::vector<std::uint32_t> first(blocks + 1, 0);  // parity parts grouped by block
-  for (const Part& part : parts_) {
-    if (part.esi >= plan_.source_symbols(part.block)) ++first[part.block + 1];
-  }
-  for (std::uint32_t b = 0; b < blocks; ++b) first[b + 1] += first[b];
-  std::vector<const Part*> by_block(first[blocks]);
-  std::vector<std::uint32_t> fill(first.begin(), first.end() - 1);
-  for (const Part& part : parts_) {
-    if (part.esi >= plan_.source_symbols(part.block)) by_block[fill[part.block]++] = &part;
-  }
   std::vector<fec::Symbol> src;
-  std::vector<std::uint8_t> esis;
   std::vector<fec::MutableSymbol> out;
-  for (std::uint32_t b = 0; b < blocks; ++b) {
-    if (first[b] == first[b + 1]) continue;
-    esis.clear();
+  for (std::uint32_t b = 0; b < plan_.block_count(); ++b) {
+    const std::uint32_t first = parity_first_[b];
+    const std::uint32_t count = parity_first_[b + 1] - first;
+    if (count == 0) continue;
     out.clear();
-    for (std::uint32_t i = first[b]; i < first[b + 1]; ++i) {
-      esis.push_back(by_block[i]->esi);
-      out.emplace_back(&round_parity_[by_block[i]->slot * s], s);
-    }
+    for (std::uint32_t i = first; i < first + count; ++i)
+      out.emplace_back(&round_parity_[i * s], s);
     src.clear();
     const std::uint64_t first_symbol = plan_.first_symbol(b);
     for (std::uint32_t j = 0; j < plan_.source_symbols(b); ++j) {
       src.emplace_back(&file_[(first_symbol + j) * s], s);
     }
-    if (codec_->encode(src, esis, out) != fec::Status::ok) {
+    if (codec_->encode(src, std::span(slot_esi_).subspan(first, count), out) != fec::Status::ok) {
       throw std::logic_error("encode failed for a valid block");
     }
   }

@@ -194,9 +194,12 @@ class SenderSession {
   std::vector<std::uint32_t> lanes_;
   std::vector<std::uint32_t> lane_first_;
   std::unique_ptr<fec::Interleaver> order_;
-  std::vector<std::uint8_t> round_parity_;  // parity symbols of this round
-  std::vector<std::uint8_t> mix_;           // payload of the MIXED packet being built
-  std::uint64_t max_packet_cost_ = 0;       // wire bytes of the largest packet a round sends
+  // Parity symbols of this round by slot; block b owns slots parity_first_[b] .. [b + 1].
+  std::vector<std::uint8_t> round_parity_;
+  std::vector<std::uint32_t> parity_first_;
+  std::vector<std::uint8_t> slot_esi_;
+  std::vector<std::uint8_t> mix_;      // payload of the MIXED packet being built
+  std::uint64_t max_packet_cost_ = 0;  // wire bytes of the largest packet a round sends
   std::uint32_t round_ = 0;
   std::uint32_t sequence_ = 0;
   std::uint64_t round_sent_bytes_ = 0;
