@@ -14,7 +14,24 @@
 #                       mode); a restore naming another target, or a missing backup: rejected
 #       patch           a .deb (into a private dpkg root) plus a script: installed; a failing
 #                       verify hook rolls both back (the old .deb reinstalled, the script's
-#                       change undone); a failing check hook refuses before anything changes
+#                       change undone); a failing check hook refuses before anything changes;
+#                       a .deb whose file name holds a space and a '*' is one package
+#       symlink-race    an unprivileged user plants links for a range of pids (the old temp
+#                       names) towards a root-only 0600 file: in a directory that user can
+#                       write nothing is installed (rejected); in a root-only directory the
+#                       apply and its rollback never write through a link
+#       durable         (strace) the apply phase of config-files: the new file is fsync'ed
+#                       before its rename, and the directory is fsync'ed after it
+#       failed-copy     the apply phase under a file-size limit: the copy fails, nothing is
+#                       left beside the target, the rollback restores, the FIN says why
+#       validator-path  targets in directories named with '|', ' ' and ';touch pwned;': the
+#                       validator runs on the real file (a bad one is rejected, a good one
+#                       applied) and nothing of the path is run as a command
+#       own-files       config-files and backup bundles naming the receiver's own key, the
+#                       manager key, config, state (also through a link) are rejected;
+#                       allow-targets limits targets to the listed directories
+#       retention       100 versions applied, then 20 repeats of the last: apply directories,
+#                       backups and the state size stay within the retention limits
 # Exits 77 (CTest: skipped) when not root (owners and dpkg need it). Cleans up on any exit.
 set -eu
 
@@ -39,12 +56,14 @@ manifest() {  # manifest NAME VERSION KIND: starts the bundle dir and its manife
   mkdir -p "$work/b/$1-$2"
   printf '[bundle]\nname = %s\nversion = %s\nkind = %s\n' "$1" "$2" "$3" >"$work/b/$1-$2/manifest.ini"
 }
-# apply NAME-VERSION [--dry-run]: prints the FIN line; sets $status
+# apply NAME-VERSION [--dry-run]: prints the FIN line; sets $status ($extra: more receiver options)
+extra=""
 apply() {
   n=$((n + 1))
   set +e
+  # shellcheck disable=SC2086  # $extra: options split on purpose
   "$receiver" apply "$work/$1.fcb" --name h1 --manager-pub "$work/mgr/manager.pub" \
-    --state "$work/state" --config "$work/host.ini" ${2:+"$2"} >"$work/out" 2>&1
+    --state "$work/state" --config "$work/host.ini" ${2:+"$2"} $extra >"$work/out" 2>&1
   set -e
   fin=$(grep '^FIN ' "$work/out" | tail -n 1)
   status=$(printf '%s\n' "$fin" | cut -d' ' -f2)
@@ -61,14 +80,16 @@ case $mode in
 config-files)
   etc=$work/etc
   mkdir -p "$etc"
-  printf 'listen 80;\n' >"$etc/site.conf"
+  # site.conf is 0600 and holds a secret: a dry run's FIN shows digests and line counts only.
+  printf 'listen 80;\ndb_password = hunter2;\n' >"$etc/site.conf"
   chmod 0600 "$etc/site.conf"
+  printf 'old motd\n' >"$etc/motd"  # world-readable: its diff is shown
   cp -p "$etc/site.conf" "$work/site.before"
   # validator: the file must start with "listen"; reload: appends a line to a log.
   validate="grep -q ^listen {}"
   write() {  # write VERSION SITE_TEXT RELOAD
     manifest web "$1" config-files
-    printf '%s\n' "$2" >"$work/b/web-$1/site.conf"
+    printf '%s\ndb_password = CHANGEME;\n' "$2" >"$work/b/web-$1/site.conf"
     printf 'motd of version %s\n' "$1" >"$work/b/web-$1/motd"
     cat >>"$work/b/web-$1/manifest.ini" <<INI
 [config-files]
@@ -88,7 +109,10 @@ INI
   write 2 'listen 8080;' "echo reloaded >> $work/reloads"
   apply web-2 --dry-run
   expect checked
-  grep -q '+listen 8080;' "$work/out" || fail "dry run shows no diff"
+  grep -q '+motd of version 2' "$work/out" || fail "dry run shows no diff of the world-readable motd"
+  case $fin in *hunter2* | *CHANGEME* | *db_password*) fail "a secret travels in the FIN: $fin" ;; esac
+  case $fin in *"not shown: sha256 "*"(2 lines) -> "*"(2 lines)"*) ;;
+  *) fail "the FIN does not describe the secret file by digest: $fin" ;; esac
   cmp -s "$etc/site.conf" "$work/site.before" || fail "dry run changed a file"
   apply web-2
   expect applied
@@ -152,7 +176,9 @@ backup-restore)
   bundle back 1
   apply back-1 --dry-run
   expect checked
-  grep -q '+subnet A;' "$work/out" || fail "restore dry run shows no diff"
+  # dhcpd.conf is 0600 now: digests only, no content.
+  grep -q 'dhcpd.conf: not world-readable, content not shown' "$work/out" || fail "restore dry run shows no change"
+  grep -q 'subnet' "$work/out" && fail "restore dry run shows the content of a 0600 file"
   apply back-1
   expect applied "restored 2 file(s)"
   grep -qx 'subnet A;' "$etc/dhcpd.conf" || fail "dhcpd.conf not restored"
@@ -232,6 +258,240 @@ SH
   apply fix-5
   expect applied
   [ "$(version)" = 2.0 ] || fail "fcdemo 2.0 not installed"
+
+  # A payload file name with a space and a glob character is still one .deb.
+  deb 3.0
+  cp "$work/fcdemo_2.0_all.deb" "$cache/"
+  mv "$work/fcdemo_3.0_all.deb" "$work/fc demo*_3.0_all.deb"
+  manifest fix 6 patch
+  cp "$work/fc demo*_3.0_all.deb" "$work/b/fix-6/"
+  printf '[patch]\npackages = fc demo*_3.0_all.deb\n' >>"$work/b/fix-6/manifest.ini"
+  bundle fix 6
+  apply fix-6
+  expect applied
+  [ "$(version)" = 3.0 ] || fail "fcdemo 3.0 (a spaced file name) not installed"
+  ;;
+symlink-race)
+  for tool in setpriv perl; do
+    command -v "$tool" >/dev/null || { echo "SKIP: $tool is missing"; exit 77; }
+  done
+  chmod 0711 "$work"  # the unprivileged user may pass through to its own directory
+  secret=$work/secret
+  printf 'root only\n' >"$secret"
+  chmod 0600 "$secret"
+  secret_before="$(meta "$secret") $(sha256sum <"$secret")"
+  # plant DIR: links from the names the old install_atomic used (TARGET.fleetcast-new.PID), for
+  # the next 4000 pids, to the secret, made by the user nobody.
+  plant() {
+    last=$(cat /proc/sys/kernel/ns_last_pid)
+    # shellcheck disable=SC2016  # perl's own variables
+    setpriv --reuid=65534 --regid=65534 --clear-groups perl -e '
+      my ($dir, $from, $to, $dst) = @ARGV;
+      for my $p ($from .. $to) { symlink($dst, "$dir/site.conf.fleetcast-new.$p") }' \
+      "$1" "$last" $((last + 4000)) "$secret"
+  }
+  untouched() {
+    [ "$(meta "$secret") $(sha256sum <"$secret")" = "$secret_before" ] ||
+      fail "the root-only file was written through a planted link: $(meta "$secret")"
+  }
+  write_site() {  # write_site VERSION DIR RELOAD
+    manifest site "$1" config-files
+    printf 'listen %s;\n' "$1" >"$work/b/site-$1/site.conf"
+    printf '[config-files]\nreload = %s\n[file:site]\nsource = site.conf\ntarget = %s/site.conf\nmode = 0644\n' \
+      "$3" "$2" >>"$work/b/site-$1/manifest.ini"
+    bundle site "$1"
+  }
+  # 1. A directory the user owns: refused before anything is written.
+  shared=$work/shared
+  mkdir -p "$shared"
+  chown 65534:65534 "$shared"
+  plant "$shared"
+  write_site 1 "$shared" true
+  apply site-1
+  expect rejected "belongs to uid 65534"
+  untouched
+  [ ! -e "$shared/site.conf" ] || fail "a file was installed in a directory another user owns"
+  # 2. A root-only directory holding links planted earlier: the apply, and the rollback of a
+  # failing one, install through unguessable exclusive names and never through a link.
+  safe=$work/safe
+  mkdir -p "$safe"
+  chown 65534:65534 "$safe"
+  plant "$safe"
+  chown root:root "$safe"
+  chmod 0755 "$safe"
+  links=$(find "$safe" -type l | wc -l)
+  write_site 2 "$safe" true
+  apply site-2
+  expect applied
+  untouched
+  grep -qx 'listen 2;' "$safe/site.conf" || fail "site.conf not installed"
+  [ ! -L "$safe/site.conf" ] || fail "site.conf is a link"
+  write_site 3 "$safe" "! grep -q 'listen 3' $safe/site.conf"
+  apply site-3
+  expect rolled-back "reload failed"
+  untouched
+  grep -qx 'listen 2;' "$safe/site.conf" || fail "site.conf not restored"
+  [ "$(find "$safe" -type l | wc -l)" -eq "$links" ] || fail "planted links were replaced or removed"
+  [ -z "$(find "$safe" -name '.fleetcast-new.*')" ] || fail "temporary files left in $safe"
+  ;;
+
+durable)
+  command -v strace >/dev/null || { echo "SKIP: strace is missing"; exit 77; }
+  top=$(cd "$(dirname "$0")/../.." && pwd)
+  scripts=$work/scripts
+  mkdir -p "$scripts"
+  ln -s "$top/update-scripts/lib" "$scripts/lib"
+  # shellcheck disable=SC2016  # the wrapper's own $1 and $@
+  printf '#!/bin/sh\n[ "$1" = apply ] && exec strace -f -qq -e trace=openat,rename,renameat,renameat2,fsync,fdatasync -o "%s" "%s" "$@"\nexec "%s" "$@"\n' \
+    "$work/trace" "$top/update-scripts/config-files" "$top/update-scripts/config-files" >"$scripts/config-files"
+  chmod +x "$scripts/config-files"
+  extra="--scripts $scripts"
+  etc=$work/etc
+  mkdir -p "$etc"
+  manifest web 1 config-files
+  printf 'listen 1;\n' >"$work/b/web-1/site.conf"
+  printf '[file:site]\nsource = site.conf\ntarget = %s/site.conf\nmode = 0644\n' "$etc" >>"$work/b/web-1/manifest.ini"
+  bundle web 1
+  apply web-1
+  expect applied
+  # In trace order: fsync of the temp file, its rename to site.conf, then an fsync of an fd
+  # opened on the directory.
+  verdict=$(awk -v dir="$etc" -v dst="$etc/site.conf" '
+    $2 ~ /^openat\(/ && index($0, "\"" dir "/.fleetcast-new.") { split($0, r, "= "); tmpfd[$1 " " r[2]] = 1 }
+    $2 ~ /^f(data)?sync\(/ { fd = $2; sub(/^f(data)?sync\(/, "", fd); sub(/\).*/, "", fd)
+      if (($1 " " fd) in tmpfd) synced = 1
+      if (renamed && ($1 " " fd) in dirfd) { print (synced ? "ok" : "rename before the file was synced"); done = 1; exit } }
+    $2 ~ /^rename/ && index($0, "\"" dst "\"") && / = 0$/ { renamed = 1 }
+    renamed && $2 ~ /^openat\(/ && index($0, "\"" dir "\",") { split($0, r, "= "); dirfd[$1 " " r[2]] = 1 }
+    END { if (!done) print (renamed ? "no fsync of the directory after the rename" : "no rename to " dst) }' "$work/trace")
+  [ "$verdict" = ok ] || { cat "$work/trace"; fail "$verdict"; }
+  ;;
+
+failed-copy)
+  # The real script, its apply phase under a 512-byte file-size limit (a full disk).
+  scripts=$work/scripts
+  mkdir -p "$scripts"
+  ln -s "$(cd "$(dirname "$0")/../.." && pwd)/update-scripts/lib" "$scripts/lib"
+  # shellcheck disable=SC2016  # the wrapper's own $1 and $@
+  printf '#!/bin/sh\n[ "$1" = apply ] && ulimit -f 1\nexec "%s" "$@"\n' \
+    "$(cd "$(dirname "$0")/../.." && pwd)/update-scripts/config-files" >"$scripts/config-files"
+  chmod +x "$scripts/config-files"
+  extra="--scripts $scripts"
+  etc=$work/etc
+  mkdir -p "$etc"
+  printf 'listen 80;\n' >"$etc/site.conf"
+  cp -p "$etc/site.conf" "$work/site.before"
+  manifest big 1 config-files
+  { echo 'listen 81;'; i=0; while [ "$i" -lt 100 ]; do echo "# line $i of a file larger than the limit"; i=$((i + 1)); done; } \
+    >"$work/b/big-1/site.conf"
+  printf '[file:site]\nsource = site.conf\ntarget = %s/site.conf\nmode = 0644\n' "$etc" >>"$work/b/big-1/manifest.ini"
+  bundle big 1
+  apply big-1
+  expect rolled-back "cannot install $etc/site.conf"
+  cmp -s "$etc/site.conf" "$work/site.before" || fail "site.conf changed"
+  left=$(find "$etc" -mindepth 1 ! -name site.conf)
+  [ -z "$left" ] || fail "left beside the target: $left"
+  ;;
+
+validator-path)
+  cd "$work"  # a path pasted into a command would run 'touch pwned' here
+  for dir in "$work/we|ird dir" "$work/d;touch pwned;x"; do
+    mkdir -p "$dir"
+    printf 'listen 80;\n' >"$dir/site.conf"
+    cp -p "$dir/site.conf" "$work/before"
+    v=$(( ${v:-0} + 1 ))
+    for content in 'server broken;' 'listen 8080;'; do
+      manifest odd "$v" config-files
+      printf '%s\n' "$content" >"$work/b/odd-$v/site.conf"
+      # The validator also notes which file it saw: verify must have run it on the target.
+      printf '[file:site]\nsource = site.conf\ntarget = %s/site.conf\nmode = 0644\nvalidate = grep -q ^listen {} && printf "%%s\\n" {} >> %s/validated\n' \
+        "$dir" "$work" >>"$work/b/odd-$v/manifest.ini"
+      bundle odd "$v"
+      apply "odd-$v"
+      if [ "$content" = 'server broken;' ]; then
+        expect rejected "validate failed"
+        cmp -s "$dir/site.conf" "$work/before" || fail "a file its validator rejects was installed in '$dir'"
+        v=$((v + 1))
+      else
+        expect applied
+        grep -qx 'listen 8080;' "$dir/site.conf" || fail "not installed in '$dir'"
+        grep -qxF "$dir/site.conf" "$work/validated" || fail "the validator never ran on '$dir/site.conf'"
+      fi
+    done
+  done
+  [ ! -e "$work/pwned" ] || fail "a target path was run as a command"
+  ;;
+
+own-files)
+  printf '[host]\nnote = own files\n' >"$work/host.ini"
+  ln -s "$work/mgr" "$work/alias"
+  mkdir -p "$work/etc" "$work/elsewhere"
+  v=0
+  # try KIND TARGET EXPECTED_STATUS REASON
+  try() {
+    v=$((v + 1))
+    manifest own "$v" "$1"
+    printf 'x\n' >"$work/b/own-$v/f"
+    if [ "$1" = config-files ]; then
+      printf '[file:f]\nsource = f\ntarget = %s\nmode = 0644\n' "$2" >>"$work/b/own-$v/manifest.ini"
+    else
+      printf '[file:f]\ntarget = %s\n' "$2" >>"$work/b/own-$v/manifest.ini"
+    fi
+    bundle own "$v"
+    apply "own-$v"
+    expect "$3" "$4"
+  }
+  "$receiver" keygen --out "$work/host" --name h1 >/dev/null
+  extra="--key $work/host/host.key"
+  cp "$work/mgr/manager.pub" "$work/pub.before"
+  cp "$work/host/host.key" "$work/key.before"
+  try config-files "$work/host/host.key" rejected "is the receiver's own key"
+  try config-files "$work/host/host.pub" rejected "is the receiver's own public key"
+  try config-files "$work/mgr/manager.pub" rejected "is the trusted manager key"
+  try config-files "$work/alias/manager.pub" rejected "is the trusted manager key"
+  try config-files "$work/host.ini" rejected "is the receiver's configuration"
+  try config-files "$work/state/apply.db" rejected "is the receiver's state directory"
+  try backup "$work/mgr/manager.pub" rejected "is the trusted manager key"
+  cmp -s "$work/mgr/manager.pub" "$work/pub.before" || fail "the manager key changed"
+  cmp -s "$work/host/host.key" "$work/key.before" || fail "the host key changed"
+  extra="--allow-targets $work/etc"
+  try config-files "$work/elsewhere/f.conf" rejected "outside allow-targets ($work/etc)"
+  [ ! -e "$work/elsewhere/f.conf" ] || fail "a target outside allow-targets was written"
+  try config-files "$work/etc/f.conf" applied ""
+  ;;
+
+retention)
+  etc=$work/etc
+  mkdir -p "$etc"
+  v=0
+  state_after() { du -sb "$work/state" | cut -f1; }
+  while [ "$v" -lt 100 ]; do
+    v=$((v + 1))
+    manifest web "$v" config-files
+    head -c 20000 /dev/urandom | od -An -tx1 >"$work/b/web-$v/site.conf"  # 60 KB, incompressible
+    printf '[file:site]\nsource = site.conf\ntarget = %s/site.conf\nmode = 0644\n' "$etc" >>"$work/b/web-$v/manifest.ini"
+    bundle web "$v"
+    apply "web-$v" >/dev/null
+    expect applied
+    rm -rf "$work/b/web-$v"
+    [ "$v" -lt 100 ] && rm -f "$work/web-$v.fcb"
+    [ "$v" -eq 25 ] && at25=$(state_after)
+  done
+  i=0
+  while [ "$i" -lt 20 ]; do  # repeats: each "already applied" apply made a copy before
+    i=$((i + 1))
+    apply web-100 >/dev/null
+    expect applied "already applied"
+  done
+  at100=$(state_after)
+  dirs=$(find "$work/state/apply" -mindepth 1 -maxdepth 1 -type d | wc -l)
+  copies=$(find "$work/state/apply" -name bundle.fcb -o -name payload | wc -l)
+  backups=$(find "$work/state/backups/web" -mindepth 1 -maxdepth 1 -type d | wc -l)
+  echo "state after 25 applies: $at25 bytes; after 100 + 20 repeats: $at100 bytes; apply dirs $dirs, bundle copies $copies, backup versions $backups"
+  [ "$dirs" -le 20 ] || fail "$dirs apply directories kept (limit 20)"
+  [ "$copies" -eq 0 ] || fail "$copies bundle copies or payloads kept after their applies finished"
+  [ "$backups" -le 3 ] || fail "$backups backup versions kept (limit 3)"
+  [ "$at100" -le $((at25 + at25 / 4)) ] || fail "state grew from $at25 to $at100 bytes"
   ;;
 *) fail "unknown mode $mode" ;;
 esac

@@ -30,6 +30,15 @@
 #                   backup) or rolls back (apply, verify); the server serves; the FIN says which
 #       kill-rollback   a bundle that fails verify (as no-offer); SIGKILL at the end of its
 #                   rollback, restart: the rollback runs again (idempotent), the old pool serves
+#       fsize-PHASE PHASE = check | backup | apply | verify | rollback: that phase runs under a
+#                   2 KiB file-size limit (a full disk; the lease database holds 40 more leases,
+#                   well over 2 KiB, in these modes only); whatever the FIN says, the lease database never holds fewer
+#                   active leases than before (rollback: a bundle that fails verify)
+#       lease-rollback  (dhcpd) a bundle that keeps the pool; the receiver is SIGKILLed after
+#                   verify and a client leases from the new server before the restart rolls
+#                   back: that lease is still active in the lease file after the rollback
+#       comment-paths   (kea4) a candidate whose control socket and lease file point elsewhere,
+#                   with a comment naming the live paths: rejected, nothing changed
 # Exits 77 (CTest: skipped) where namespaces, the server or udhcpc are missing. Cleans up on any
 # exit.
 set -eu
@@ -110,6 +119,14 @@ subnet 192.168.77.0 netmask 255.255.255.0 {
 }
 EOF2
   : >"$leases"
+  # fsize-*: 40 more active leases (.110-.149) than the test's clients make (~7 KB).
+  i=110
+  [ "${mode#fsize-}" != "$mode" ] || i=150
+  while [ "$i" -lt 150 ]; do
+    printf 'lease 192.168.77.%d {\n  starts 4 2026/11/26 00:00:00;\n  ends 4 2036/11/27 00:00:00;\n  binding state active;\n  next binding state free;\n  hardware ethernet 02:00:00:aa:00:%02x;\n}\n' \
+      "$i" "$i" >>"$leases"
+    i=$((i + 1))
+  done
   start="setsid dhcpd -4 -q -cf $conf -lf $leases -pf $pidfile ${prefix}s"
   ip netns exec "$srv" sh -c "$start" || fail "dhcpd does not start"
 else
@@ -126,6 +143,15 @@ else
   "loggers": [ { "name": "kea-dhcp4", "output_options": [ { "output": "stdout" } ], "severity": "INFO" } ]
 } }
 EOF2
+  # fsize-*: 40 more active leases (.110-.149) than the test's clients make (~3 KB).
+  expire=$(($(date +%s) + 86000))
+  echo 'address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context' >"$leases"
+  i=110
+  [ "${mode#fsize-}" != "$mode" ] || i=150
+  while [ "$i" -lt 150 ]; do
+    printf '192.168.77.%d,02:00:00:aa:00:%02x,,86400,%d,1,0,0,,0,\n' "$i" "$i" "$expire" >>"$leases"
+    i=$((i + 1))
+  done
   start="KEA_PIDFILE_DIR=$work KEA_LOCKFILE_DIR=$work setsid kea-dhcp4 -c $conf >>$work/kea4.log 2>&1 &"
   ip netns exec "$srv" sh -c "$start"
   kea_ready() {
@@ -143,19 +169,44 @@ echo "old pool: client 02:00:00:77:00:01 leased $first"
 "$sender" inventory add --inventory "$work/inv" --name r1 --pub "$work/r1/host.pub" >/dev/null
 scripts=$top/update-scripts
 case $mode in
-kill-*)
+kill-* | lease-rollback)
   # Test-only: the real script, then a pause at the end of one phase to be killed in.
+  pause_in=${mode#kill-}
+  [ "$mode" = lease-rollback ] && pause_in=verify
   scripts=$work/scripts
   mkdir -p "$scripts"
   ln -s "$top/update-scripts/lib" "$scripts/lib"
   cat >"$scripts/dhcp-server" <<SH
 #!/bin/sh
 "$top/update-scripts/dhcp-server" "\$1" || exit \$?
-if [ "\$1" = "${mode#kill-}" ] && [ ! -e "$work/paused" ]; then : >"$work/paused"; sleep 60; fi
+if [ "\$1" = "$pause_in" ] && [ ! -e "$work/paused" ]; then : >"$work/paused"; sleep 60; fi
+SH
+  chmod +x "$scripts/dhcp-server"
+  ;;
+fsize-*)
+  # Test-only: the real script, one phase under a 2 KiB file-size limit (ulimit -f counts
+  # 512-byte blocks): every write beyond it fails (SIGXFSZ), as on a full disk.
+  scripts=$work/scripts
+  mkdir -p "$scripts"
+  ln -s "$top/update-scripts/lib" "$scripts/lib"
+  cat >"$scripts/dhcp-server" <<SH
+#!/bin/sh
+[ "\$1" = "${mode#fsize-}" ] && ulimit -f 4
+exec "$top/update-scripts/dhcp-server" "\$1"
 SH
   chmod +x "$scripts/dhcp-server"
   ;;
 esac
+# active_leases: how many addresses the lease database holds as active (last record wins).
+active_leases() {
+  if [ "$server" = dhcpd ]; then
+    awk '/^lease / { ip = $2 } /^  binding state / { st[ip] = $3 }
+      END { n = 0; for (i in st) if (st[i] == "active;") n++; print n }' "$leases"
+  else
+    awk -F, -v now="$(date +%s)" 'NR > 1 { st[$1] = $10; ex[$1] = $5 }
+      END { n = 0; for (a in st) if (st[a] == 0 && ex[a] > now) n++; print n }' "$leases"
+  fi
+}
 if [ "$server" = dhcpd ]; then
   printf '[host]\ndhcpd-conf = %s\ndhcpd-leases = %s\ndhcpd-pid = %s\ndhcpd-start = %s\n' \
     "$conf" "$leases" "$pidfile" "$start" >"$work/r1.ini"
@@ -187,16 +238,22 @@ if [ "$server" = dhcpd ]; then
     # Valid and lease-safe, but no subnet holds the server's address 192.168.77.1: dhcpd -t
     # passes, the start fails ("No subnet declaration for ...").
     printf 'subnet 192.168.77.64 netmask 255.255.255.192 {\n  range 192.168.77.70 192.168.77.120;\n}\n' ;;
-  no-offer | kill-rollback)  # valid, starts, but offers nothing: the probe in verify finds out
+  no-offer | kill-rollback | fsize-rollback)  # valid, starts, offers nothing: the probe finds out
     sed "s/$old_pool/pool { range 192.168.77.200 192.168.77.220; deny all clients; }/" "$conf" ;;
+  lease-rollback)  # the same pool, one more option: leases of the new server lie in it
+    sed 's/^authoritative;/authoritative;\noption domain-name "v2.example";/' "$conf" ;;
   invalid)  # a missing ';'
     sed -e "s/$old_pool/$new_pool/" -e 's/^max-lease-time 7200;/max-lease-time 7200/' "$conf" ;;
   *) sed "s/$old_pool/$new_pool/" "$conf" ;;
   esac >"$work/b/server.conf"
 else
   case $mode in
-  no-offer | kill-rollback)  # valid, but the pool is for a client class nobody is in
+  no-offer | kill-rollback | fsize-rollback)  # valid, but the pool is for a client class nobody is in
     sed 's/"pool": "192.168.77.100 - 192.168.77.150"/"pool": "192.168.77.200 - 192.168.77.220", "client-class": "nobody"/' "$conf" ;;
+  comment-paths)  # socket and leases moved; a comment still names the live paths
+    sed -e "s|\"socket-name\": \"$socket\"|\"socket-name\": \"$work/moved.sock\"|" \
+      -e "s|\"name\": \"$leases\"|\"name\": \"$work/moved.csv\"|" \
+      -e "1s|.*|// was \"$socket\" and \"$leases\"|" "$conf" ;;
   invalid)  # a pool outside its subnet
     sed 's/"pool": "192.168.77.100 - 192.168.77.150"/"pool": "192.168.78.5 - 192.168.78.9"/' "$conf" ;;
   *) sed 's/"pool": "192.168.77.100 - 192.168.77.150"/"pool": "192.168.77.200 - 192.168.77.220"/' "$conf" ;;
@@ -268,6 +325,7 @@ if [ "$mode" = tampered ]; then
 fi
 cp "$conf" "$work/conf.before"
 pid_before=$(cat "$pidfile")
+leases_before=$(active_leases)
 if [ "$mode" = stopped ]; then
   kill -TERM "$pid_before"
   wait_until 100 gone "$pid_before" || fail "$server does not stop"
@@ -275,10 +333,14 @@ fi
 
 rm -f "$work/report.json"
 push_bundle "$bundle"
-if [ "${mode#kill-}" != "$mode" ]; then
-  wait_until 300 test -e "$work/paused" || fail "the receiver never reached the end of phase ${mode#kill-}"
+if [ "${mode#kill-}" != "$mode" ] || [ "$mode" = lease-rollback ]; then
+  wait_until 300 test -e "$work/paused" || fail "the receiver never reached the end of phase $pause_in"
+  if [ "$mode" = lease-rollback ]; then
+    granted=$(lease 02:00:00:77:00:04)  # from the new server, before the rollback
+    echo "the new server leased $granted"
+  fi
   kill -9 "$receiver_pid"
-  echo "SIGKILLed the receiver at the end of phase ${mode#kill-}"
+  echo "SIGKILLed the receiver at the end of phase $pause_in"
   sleep 0.5
   start_receiver
 fi
@@ -341,6 +403,32 @@ no-serve | no-offer | kill-apply | kill-verify | kill-rollback)
   server_alive || fail "$server not running after the rollback"
   old_lease_kept
   serves_from "192.168.77.1[0-5][0-9]" 02:00:00:77:00:03
+  ;;
+fsize-*)
+  after=$(active_leases)
+  echo "FIN $status under a file-size limit in ${mode#fsize-}; active leases $leases_before -> $after"
+  [ "$after" -ge "$leases_before" ] || fail "the lease database lost leases: $leases_before -> $after ($status: $message)"
+  case $mode in
+  fsize-backup) expect failed ;;
+  fsize-apply) [ "$server" = kea4 ] || expect rolled-back ;;
+  esac
+  ;;
+lease-rollback)
+  expect rolled-back
+  cmp -s "$work/conf.before" "$conf" || fail "$conf not restored"
+  server_alive || fail "$server not running after the rollback"
+  case $granted in 192.168.77.1[0-5][0-9]) ;; *) fail "no lease from the new server: '$granted'" ;; esac
+  state=$(awk -v a="$granted" '$1 == "lease" && $2 == a { f = 1 } f && $1 == "binding" { s = $3 } /^}/ { f = 0 } END { print s }' "$leases")
+  [ "$state" = "active;" ] || fail "lease $granted (granted before the rollback) is '$state' in the lease file"
+  [ "$(active_leases)" -ge "$leases_before" ] || fail "the lease database lost leases"
+  got=$(lease 02:00:00:77:00:05)
+  [ "$got" != "$granted" ] || fail "$granted was lent a second time"
+  echo "after the rollback $granted is still active; another client got $got"
+  ;;
+comment-paths)
+  expect rejected
+  case $message in *"does not keep the control socket $socket (it names '$work/moved.sock')"*) ;; *) fail "reason: $message" ;; esac
+  unchanged
   ;;
 dotdot | absolute | link-out)
   expect rejected

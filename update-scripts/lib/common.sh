@@ -48,31 +48,91 @@ stop_pid() {
   ! pid_alive "$1"
 }
 
-# install_atomic SRC DST [MODE [OWNER:GROUP]]: copy next to DST, set mode and owner, fsync,
-# rename over DST (readers see the old file or the new one, never a part).
+# file_meta PATH: "MODE OWNER:GROUP" of a file (mode in octal, 4 digits).
+file_meta() {
+  stat -c '%a %U:%G' "$1" | awk '{ printf "%04d %s\n", $1, $2 }'
+}
+
+# dir_private DIR: DIR is a directory that only root (or the user running this script) can
+# write. Anyone else who can write it can plant links or swap names under us, so nothing is
+# installed there.
+dir_private() {
+  _st=$(stat -L -c '%u %a' "$1" 2>/dev/null) || { say "$1 is not a directory"; return 1; }
+  [ -d "$1" ] || { say "$1 is not a directory"; return 1; }
+  _uid=${_st% *}
+  if [ "$_uid" -ne 0 ] && [ "$_uid" -ne "$(id -u)" ]; then
+    say "refused: $1 belongs to uid $_uid, who could plant links or swap files in it"
+    return 1
+  fi
+  if [ $((0${_st#* } & 022)) -ne 0 ]; then
+    say "refused: $1 is writable by group or others (mode ${_st#* }), who could plant links or swap files in it"
+    return 1
+  fi
+}
+
+# install_atomic SRC DST [MODE [OWNER:GROUP]]: SRC's content as DST. The new file is created
+# exclusively under an unguessable name beside DST (mktemp, a dot name that directory readers
+# such as sites-enabled/* or cron.d skip), given its mode and owner without following links,
+# fsync'ed, renamed over DST (readers see the old file or the new one, never a part; a link in
+# DST's place is replaced, not followed), then the directory is fsync'ed. Without MODE/OWNER
+# the new file keeps DST's (0644 root:root when DST does not exist). Nothing is left behind on
+# failure. DST's directory must be private (dir_private).
 install_atomic() {
-  _tmp="$2.fleetcast-new.$$"
-  cp "$1" "$_tmp" || return 1
-  if [ -n "${4:-}" ]; then chown "$4" "$_tmp" || { rm -f "$_tmp"; return 1; }; fi
-  if [ -n "${3:-}" ]; then chmod "$3" "$_tmp" || { rm -f "$_tmp"; return 1; }; fi
-  sync "$_tmp" 2>/dev/null || sync
-  mv -f "$_tmp" "$2"
+  _dir=$(dirname "$2")
+  dir_private "$_dir" || return 1
+  _mode=${3:-} _owner=${4:-}
+  if [ -z "$_mode" ]; then
+    if [ -f "$2" ] && [ ! -L "$2" ]; then _meta=$(file_meta "$2"); else _meta="0644 root:root"; fi
+    _mode=${_meta% *} _owner=${_owner:-${_meta#* }}
+  fi
+  _tmp=$(mktemp "$_dir/.fleetcast-new.XXXXXXXXXX") || { say "cannot create a file in $_dir"; return 1; }
+  if cat "$1" > "$_tmp" && { [ -z "$_owner" ] || chown -h "$_owner" "$_tmp"; } &&
+    chmod "$_mode" "$_tmp" && sync "$_tmp" && mv -f -T "$_tmp" "$2"; then
+    sync "$_dir"
+    return 0
+  fi
+  rm -f "$_tmp"
+  say "cannot install $2"
+  return 1
 }
 
-# copy_durable SRC DST: a backup copy that is on disk when this returns.
-copy_durable() {
-  cp -p "$1" "$2" && { sync "$2" 2>/dev/null || sync; }
+# install_like SRC DST: SRC installed atomically as DST with SRC's own mode and owner (a kept
+# copy put back as it was, or a durable backup copy of a live file).
+install_like() {
+  _meta=$(file_meta "$1") || return 1
+  install_atomic "$1" "$2" "${_meta% *}" "${_meta#* }"
 }
 
-# back_up FILE NAME: FILE, when it exists, kept as $FLEETCAST_BACKUP/NAME (durably).
+# remove_durable FILE: FILE removed, and the removal on disk (directory fsync'ed).
+remove_durable() {
+  rm -f "$1" || return 1
+  sync "$(dirname "$1")"
+}
+
+# back_up FILE NAME: FILE, when it exists, kept as $FLEETCAST_BACKUP/NAME: complete and on disk
+# when this returns, or absent (a copy cut short by a full disk never takes the name).
 back_up() {
   [ -f "$1" ] || return 0
-  copy_durable "$1" "$FLEETCAST_BACKUP/$2" || die "cannot back up $1"
+  install_like "$1" "$FLEETCAST_BACKUP/$2" || die "cannot back up $1"
 }
 
-# show_diff LIVE CANDIDATE LABEL: a unified diff live -> candidate, labelled, at most 40 lines.
+# world_readable FILE: anyone on the host may read FILE.
+world_readable() { [ $((0$(stat -L -c '%a' "$1") & 004)) -ne 0 ]; }
+
+# show_diff LIVE CANDIDATE LABEL [NEW_MODE]: a unified diff live -> candidate, labelled, at most
+# 40 lines. A file that is not world-readable now (or will not be, with NEW_MODE) may hold
+# secrets, and the diff travels in the FIN: then only digests and line counts are shown.
 show_diff() {
   [ -f "$1" ] || return 0
-  diff -u "$1" "$2" | sed -e "1s|.*|--- $3 (live)|" \
-    -e "2s|.*|+++ $3 (bundle $FLEETCAST_BUNDLE_NAME v$FLEETCAST_BUNDLE_VERSION)|" | tail -n 40
+  if ! world_readable "$1" || { [ -n "${4:-}" ] && [ $((0$4 & 004)) -eq 0 ]; }; then
+    say "$3: not world-readable, content not shown: sha256 $(sha256sum < "$1" | cut -c1-16)" \
+      "($(wc -l < "$1" | tr -d ' ') lines) -> $(sha256sum < "$2" | cut -c1-16)" \
+      "($(wc -l < "$2" | tr -d ' ') lines)"
+    return 0
+  fi
+  diff -u "$1" "$2" | awk -v label="$3" \
+    -v bundle="$FLEETCAST_BUNDLE_NAME v$FLEETCAST_BUNDLE_VERSION" '
+      NR == 1 { print "--- " label " (live)"; next }
+      NR == 2 { print "+++ " label " (bundle " bundle ")"; next }
+      { print }' | tail -n 40
 }

@@ -15,6 +15,22 @@ dhcpd_active_leases() {
     END { for (i in last) if (last[i] == "active") print i }' "$1" | sort -t. -k1,1n -k2,2n -k3,3n -k4,4n
 }
 
+# dhcpd_merge_leases KEPT LIVE: prints KEPT (the copy taken when the old server stopped), then
+# every complete lease record of LIVE that differs from KEPT's last record of that address.
+# dhcpd reads the file as a log (the last record of an address wins), so leases the new server
+# granted or renewed since KEPT was taken survive a rollback, and their addresses are not lent
+# a second time. A record cut off at the end of LIVE (a full disk) is left out.
+dhcpd_merge_leases() {
+  cat "$1"
+  [ -f "$2" ] || return 0
+  awk '
+    function flush_block(dest) { if (ip != "") { if (dest == "kept") last[ip] = text; else if (last[ip] != text) printf "%s", text } ip = ""; text = "" }
+    FNR == 1 { ip = ""; text = "" }
+    /^lease [0-9.]+ \{/ { ip = $2; text = $0 "\n"; next }
+    ip != "" { text = text $0 "\n"; if ($0 ~ /^\}/) flush_block(FILENAME == kept ? "kept" : "live") }
+  ' kept="$1" "$1" "$2"
+}
+
 # "LOW HIGH" integer pairs of every range statement in a dhcpd.conf.
 dhcpd_ranges() {
   # shellcheck disable=SC2020  # each of ; { } becomes a newline
@@ -144,6 +160,10 @@ dhcpd_phase() {
   case "$phase" in
     check)
       [ -f "$new_src" ] || die "the bundle has no $FLEETCAST_SET_CONFIG"
+      # apply and rollback install into these directories: refuse now, not half-way.
+      for d in "$(dirname "$conf")" "$(dirname "$leases")"; do
+        dir_private "$d" || die "refused: files in $d cannot be replaced safely"
+      done
       dhcpd_make_candidate
       dhcpd_validate "$candidate"
       show_diff "$conf" "$candidate" "$conf"
@@ -159,7 +179,7 @@ dhcpd_phase() {
       # The server is stopped: this copy holds every lease it granted; dhcpd rewrites the file
       # at its next start, even a failing one, so it is taken before any start.
       back_up "$leases" dhcpd.leases.stopped
-      install_atomic "$candidate" "$conf" 0644 || die "cannot install $conf"
+      install_atomic "$candidate" "$conf" || die "cannot install $conf"
       dhcpd_start || die "dhcpd failed to start with the new configuration"
       ;;
     verify)
@@ -173,10 +193,16 @@ dhcpd_phase() {
       ;;
     rollback)
       dhcpd_stop
-      if [ -f "$FLEETCAST_BACKUP/dhcpd.conf" ]; then install_atomic "$FLEETCAST_BACKUP/dhcpd.conf" "$conf" 0644 || die "cannot restore $conf"; fi
+      if [ -f "$FLEETCAST_BACKUP/dhcpd.conf" ]; then install_like "$FLEETCAST_BACKUP/dhcpd.conf" "$conf" || die "cannot restore $conf"; fi
+      # Backups are complete or absent (back_up); the one taken at the stop is the newer.
       src="$FLEETCAST_BACKUP/dhcpd.leases.stopped"
       [ -f "$src" ] || src="$FLEETCAST_BACKUP/dhcpd.leases"
-      if [ -f "$src" ]; then install_atomic "$src" "$leases" || die "cannot restore $leases"; fi
+      if [ -f "$src" ]; then
+        dhcpd_merge_leases "$src" "$leases" > "$FLEETCAST_WORK/leases.merged" ||
+          die "cannot merge $leases with its backup"
+        install_atomic "$FLEETCAST_WORK/leases.merged" "$leases" || die "cannot restore $leases"
+        say "lease file: the backup plus $(($(grep -c '^lease ' "$FLEETCAST_WORK/leases.merged") - $(grep -c '^lease ' "$src"))) record(s) the new server wrote since"
+      fi
       dhcpd_start || die "the previous configuration does not start either"
       say "restored the previous configuration and lease file"
       ;;

@@ -12,11 +12,6 @@ files_each() {
   done 3< "$FLEETCAST_FILES"
 }
 
-# file_meta PATH: "MODE OWNER:GROUP" of a file (mode in octal, 4 digits).
-file_meta() {
-  stat -c '%a %U:%G' "$1" | awk '{ printf "%04d %s\n", $1, $2 }'
-}
-
 # regular_or_absent ID TARGET: the target is a regular file or does not exist (a link, a
 # directory or a device in its place is refused: replacing it would change something else).
 regular_or_absent() {
@@ -24,13 +19,7 @@ regular_or_absent() {
     die "file $1: $2 exists and is not a regular file"
   fi
   [ -d "$(dirname "$2")" ] || die "file $1: directory $(dirname "$2") does not exist"
-}
-
-# install_like SRC DST: SRC installed atomically as DST with SRC's own mode and owner (a kept
-# copy put back as it was).
-install_like() {
-  _meta=$(file_meta "$1")
-  install_atomic "$1" "$2" "${_meta% *}" "${_meta#* }"
+  dir_private "$(dirname "$2")" || die "file $1: cannot install $2 safely"
 }
 
 # save_previous ID TARGET: the target as it is now, into $FLEETCAST_BACKUP/previous/ID, with
@@ -38,12 +27,14 @@ install_like() {
 save_previous() {
   mkdir -p "$FLEETCAST_BACKUP/previous" || die "cannot create $FLEETCAST_BACKUP/previous"
   if [ -f "$2" ]; then
-    copy_durable "$2" "$FLEETCAST_BACKUP/previous/$1" || die "cannot back up $2"
-    printf 'present\t%s\n' "$2" > "$FLEETCAST_BACKUP/previous/$1.state"
+    install_like "$2" "$FLEETCAST_BACKUP/previous/$1" || die "cannot back up $2"
+    _state=present
   else
-    printf 'absent\t%s\n' "$2" > "$FLEETCAST_BACKUP/previous/$1.state"
+    _state=absent
   fi
-  sync
+  printf '%s\t%s\n' "$_state" "$2" > "$FLEETCAST_WORK/previous.state"
+  install_atomic "$FLEETCAST_WORK/previous.state" "$FLEETCAST_BACKUP/previous/$1.state" 0600 ||
+    die "cannot record the state of $2"
 }
 
 # restore_previous ID TARGET: puts back what save_previous saw (idempotent; a file without a
@@ -57,17 +48,20 @@ restore_previous() {
       say "restored $2"
       ;;
     absent)
-      rm -f "$2" || die "cannot remove $2"
+      remove_durable "$2" || die "cannot remove $2"
       say "removed $2 (it did not exist before)"
       ;;
   esac
 }
 
-# run_validate ID COMMAND FILE: COMMAND with {} replaced by FILE; fails with its output tail.
+# run_validate ID COMMAND FILE: runs COMMAND with FILE as its argument: each {} of the command
+# stands for "$1", and FILE is passed as $1, never pasted into the command text (a path holding
+# |, spaces, quotes or $(...) is only ever a path). Fails with the command's output tail.
 run_validate() {
   [ "$2" = - ] && return 0
-  _cmd=$(printf '%s\n' "$2" | sed "s|{}|$3|g")
-  _out=$(sh -c "$_cmd" < /dev/null 2>&1)
+  # shellcheck disable=SC2016  # a literal "$1": expanded by the validator's own sh
+  _cmd=$(printf '%s\n' "$2" | sed 's/{}/"$1"/g')
+  _out=$(sh -c "$_cmd" fleetcast-validate "$3" < /dev/null 2>&1)
   _rc=$?
   if [ "$_rc" -ne 0 ]; then
     printf '%s\n' "$_out" | tail -n 3

@@ -49,9 +49,40 @@ kea_ok() {
 
 kea_running() { kea_ok status-get > /dev/null 2>&1; }
 
-# "LOW HIGH" integer pairs of every pool of a Kea configuration ("a - b" or "a/len").
+# kea_json FILE: FILE as plain JSON: Kea's comments (// and # to the end of the line, /* */)
+# removed outside strings, so jq can read it. Fields are read from the parsed document, never
+# found by text search (a comment naming a path proves nothing).
+kea_json() {
+  awk '
+    {
+      line = $0; out = ""; n = length(line)
+      for (i = 1; i <= n; i++) {
+        c = substr(line, i, 1); d = substr(line, i + 1, 1)
+        if (incomment) { if (c == "*" && d == "/") { incomment = 0; i++ } continue }
+        if (instr) {
+          out = out c
+          if (c == "\\") { out = out d; i++ } else if (c == "\"") instr = 0
+          continue
+        }
+        if (c == "\"") { instr = 1; out = out c; continue }
+        if (c == "#" || (c == "/" && d == "/")) break
+        if (c == "/" && d == "*") { incomment = 1; i++; continue }
+        out = out c
+      }
+      print out
+    }' "$1"
+}
+
+# kea_field FILE JQ_PATH: a string field of a Kea configuration ("" when absent); fails when
+# the file is no JSON document.
+kea_field() {
+  kea_json "$1" | jq -r "($2) // \"\" | strings"
+}
+
+# "LOW HIGH" integer pairs of every pool of a Kea configuration ("a - b" or "a/len"), in any
+# subnet or shared network.
 kea_pools() {
-  grep -o '"pool"[[:space:]]*:[[:space:]]*"[^"]*"' "$1" | sed 's/.*:[[:space:]]*"\([^"]*\)"/\1/' |
+  kea_json "$1" | jq -r '.. | objects | .pools | arrays | .[] | .pool | strings' |
     tr -d ' \t' | awk "$ip_awk"'
       /-/ { split($0, r, "-"); printf "%.0f %.0f\n", n(r[1]), n(r[2]); next }
       /\// { split($0, r, "/"); size = 2 ^ (32 - r[2]); lo = n(r[1]); lo -= lo % size
@@ -106,13 +137,17 @@ kea_phase() {
   case "$phase" in
     check)
       [ -f "$new_src" ] || die "the bundle has no $FLEETCAST_SET_CONFIG"
+      dir_private "$(dirname "$conf")" || die "refused: $conf cannot be replaced safely"
       cp "$new_src" "$candidate" || die "cannot stage the new configuration"
       # Control and leases must stay where they are: a moved socket loses the manager of this
       # server, a moved lease file starts an empty lease database.
-      grep -qF "\"$kea_socket\"" "$candidate" ||
-        die "refused: the new configuration does not keep the control socket $kea_socket"
-      grep -qF "\"$leases\"" "$candidate" ||
-        die "refused: the new configuration does not keep the lease file $leases (Kea would start an empty one)"
+      sock=$(kea_field "$candidate" '.Dhcp4["control-socket"]["socket-name"]') ||
+        die "refused: the new configuration is not a JSON document"
+      [ "$sock" = "$kea_socket" ] ||
+        die "refused: the new configuration does not keep the control socket $kea_socket (it names '$sock')"
+      db=$(kea_field "$candidate" '.Dhcp4["lease-database"].name')
+      [ "$db" = "$leases" ] ||
+        die "refused: the new configuration does not keep the lease file $leases (it names '$db': Kea would start an empty one)"
       kea_validate "$candidate"
       if kea_running; then
         kea_ok config-test "$candidate" || die "kea config-test rejected the new configuration"
@@ -136,7 +171,7 @@ kea_phase() {
           die "kea config-write to $conf failed: a restart would revert the new configuration"
         say "kea: config-set and config-write done ($conf)"
       else
-        install_atomic "$candidate" "$conf" 0644 || die "cannot install $conf"
+        install_atomic "$candidate" "$conf" || die "cannot install $conf"
         kea_start || die "kea-dhcp4 failed to start with the new configuration"
       fi
       ;;
@@ -155,7 +190,7 @@ kea_phase() {
       ;;
     rollback)
       [ -f "$FLEETCAST_BACKUP/kea-dhcp4.conf" ] || die "no backup of $conf to restore"
-      install_atomic "$FLEETCAST_BACKUP/kea-dhcp4.conf" "$conf" 0644 || die "cannot restore $conf"
+      install_like "$FLEETCAST_BACKUP/kea-dhcp4.conf" "$conf" || die "cannot restore $conf"
       if kea_running; then
         kea_ok config-reload || die "kea config-reload of the restored $conf failed"
       else
