@@ -73,11 +73,14 @@ class Agent {
 
   // A received bundle to apply (the announcement asked for apply=now or dry-run), once.
   std::optional<ApplyJob> take_apply_job();
+  bool apply_job_pending() const { return apply_job_.has_value(); }
   // The result of an apply: FIN to the manager now, repeated a few times and on every STATUS.
   void on_applied(const ApplyOutcome& outcome, Clock::time_point now);
   std::size_t fins_pending() const;  // FINs not yet sent at least once
 
   const AgentCounters& counters() const { return counters_; }
+  // The spool name of the reception in progress ("" when none): retention never touches it.
+  std::string receiving() const { return update_ && assembler_ ? update_->name : std::string(); }
   const Assembler* current() const { return assembler_.get(); }
   bool complete_acknowledged() const { return acked_; }
 

@@ -94,6 +94,8 @@ ApplyOutcome Applier::finish(const ApplyRecord& rec, p::FinStatus status,
   journal_->finish(rec.id, std::string(p::to_string(status)), message, installed);
   ApplyOutcome o{status, message, *journal_->get(rec.id)};
   log_(rec.file_name + ": " + std::string(p::to_string(status)) + ": " + message);
+  // The finished apply's bundle copy and payload, and what the limits no longer keep.
+  prune_state(config_.state, *journal_, config_.retention);
   return o;
 }
 
@@ -245,6 +247,11 @@ ApplyOutcome Applier::run(ApplyRecord rec, const ApplyJob* job,
   ctx.installed_before = std::to_string(installed);
   const bool past_backup =
       resumed_in == Phase::apply || resumed_in == Phase::verify || resumed_in == Phase::rollback;
+  // Policy on where files may go; a resumed apply rolls back whatever the policy says now.
+  for (const auto& f : m.files) {
+    auto why = past_backup ? std::nullopt : refuse_target(config_.targets, f.target);
+    if (why) return finish(rec, p::FinStatus::rejected, "file " + f.id + ": " + *why);
+  }
   if (!past_backup && installed >= m.version) {
     if (installed == m.version && installed_digest == rec.digest) {
       return finish(rec, p::FinStatus::applied,

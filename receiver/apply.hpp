@@ -24,6 +24,8 @@
 #include "protocol/bundle/archive.hpp"
 #include "protocol/control.hpp"
 #include "receiver/journal.hpp"
+#include "receiver/retention.hpp"
+#include "receiver/target_policy.hpp"
 
 namespace fleetcast::receiver {
 
@@ -38,6 +40,8 @@ struct ApplyConfig {
   // Host facts for the scripts ([host] section of the receiver config): key -> value.
   std::vector<std::pair<std::string, std::string>> host_facts;
   protocol::bundle::Limits limits;
+  TargetPolicy targets;       // where [file:] targets may point
+  RetentionLimits retention;  // what finished applies leave behind
 };
 
 struct ApplyJob {

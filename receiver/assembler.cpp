@@ -71,7 +71,10 @@ Assembler::Assembler(const p::Update& update, std::filesystem::path spool,
   if (fd_ < 0) fail(part_path_, "open");
   map_size_ = static_cast<std::size_t>(plan_.symbol_count() * plan_.symbol_size());
   if (map_size_ > 0) {
-    // Reserve every block now: a full disk fails here, cleanly, not as SIGBUS in the mapping.
+    // A part file of another, larger object under this name keeps nothing useful: its tail
+    // would stay reserved. Then reserve every block now: a full disk fails here, cleanly, not
+    // as SIGBUS in the mapping.
+    if (::ftruncate(fd_, static_cast<off_t>(map_size_)) != 0) fail(part_path_, "ftruncate");
     if (const int err = ::posix_fallocate(fd_, 0, static_cast<off_t>(map_size_)); err != 0) {
       errno = err;
       fail(part_path_, ("cannot reserve " + std::to_string(map_size_) + " bytes").c_str());

@@ -30,6 +30,9 @@ constexpr const char* kUsage =
     "                           [--dry-run] [--config FILE] [options]\n"
     "      apply a bundle file here, through the same pipeline as a pushed one; exit 0 when\n"
     "      applied (or checked, with --dry-run)\n"
+    "  fleetcast-receiver gc --state DIR [--spool DIR] [--config FILE] [--keep-* N]\n"
+    "      remove what finished applies left behind beyond the retention limits (also done\n"
+    "      after every apply); never what an unfinished apply may need for its rollback\n"
     "  fleetcast-receiver --help | --version\n";
 
 // The installed scripts (<prefix>/share/fleetcast/update-scripts beside <prefix>/bin), else
@@ -70,6 +73,15 @@ po::options_description run_options() {
       "KEY=VALUE for the update scripts (as FLEETCAST_HOST_KEY); in the INI file: [host] KEY = "
       "VALUE")("exit-after", po::value<unsigned>()->default_value(0),
                "exit after N acknowledged completions (0: run until stopped)")(
+      "allow-targets", po::value<std::string>(),
+      "comma-separated directories that config-files, backup and restore bundles may name as "
+      "targets (default: any but this receiver's own key, config, scripts, state and spool)")(
+      "keep-applies", po::value<unsigned>()->default_value(20),
+      "finished apply directories kept (their logs; bundle copies go at once)")(
+      "keep-backups", po::value<unsigned>()->default_value(3),
+      "backup versions kept per bundle name")(
+      "keep-spool", po::value<unsigned>()->default_value(3),
+      "applied bundles kept in the spool (a re-push of one is not received again)")(
       "test-drop-model", po::value<std::string>(),
       "TEST ONLY: drop data packets on input, Gilbert-Elliott 'ge:P_GB,P_BG,LOSS_BAD'");
   return o;
@@ -90,22 +102,28 @@ void add_fact(Facts& facts, const std::string& key, const std::string& value) {
   facts.emplace_back(key, value);
 }
 
-RunOptions validate_run(const po::variables_map& vm, bool apply) {
+std::string_view command_name(Command c) {
+  return c == Command::gc ? "gc" : c == Command::apply ? "apply" : "run";
+}
+
+RunOptions validate_run(const po::variables_map& vm, Command command) {
   const std::vector<const char*> needed =
-      apply ? std::vector<const char*>{"name", "manager-pub", "state"}
-            : std::vector<const char*>{"name", "iface", "key", "manager-pub", "spool", "state"};
+      command == Command::gc ? std::vector<const char*>{"state"}
+      : command == Command::apply
+          ? std::vector<const char*>{"name", "manager-pub", "state"}
+          : std::vector<const char*>{"name", "iface", "key", "manager-pub", "spool", "state"};
   for (const char* o : needed) {
     if (!vm.count(o)) {
-      throw ConfigError(std::string(apply ? "apply" : "run") + ": --" + o + " is required");
+      throw ConfigError(std::string(command_name(command)) + ": --" + o + " is required");
     }
   }
   RunOptions r;
-  r.name = vm["name"].as<std::string>();
-  if (!protocol::text::is_host_name(r.name))
+  if (vm.count("name")) r.name = vm["name"].as<std::string>();
+  if (command != Command::gc && !protocol::text::is_host_name(r.name))
     throw ConfigError("--name: '" + r.name + "' is not a host name");
   if (vm.count("iface")) r.iface = vm["iface"].as<std::string>();
   if (vm.count("key")) r.key = vm["key"].as<std::string>();
-  r.manager_pub = vm["manager-pub"].as<std::string>();
+  if (vm.count("manager-pub")) r.manager_pub = vm["manager-pub"].as<std::string>();
   if (vm.count("spool")) r.spool = vm["spool"].as<std::string>();
   r.state = vm["state"].as<std::string>();
   r.scripts = vm["scripts"].as<std::string>();
@@ -117,6 +135,18 @@ RunOptions validate_run(const po::variables_map& vm, bool apply) {
     }
   }
   r.max_unpacked = vm["max-unpacked"].as<std::uint64_t>();
+  if (vm.count("config")) r.config_file = vm["config"].as<std::string>();
+  if (vm.count("allow-targets")) {
+    for (const auto& d : protocol::text::split(vm["allow-targets"].as<std::string>(), ',')) {
+      if (d.empty() || d.front() != '/')
+        throw ConfigError("--allow-targets: '" + d + "' is not an absolute directory");
+      r.allow_targets.emplace_back(d);
+    }
+  }
+  r.keep_applies = vm["keep-applies"].as<unsigned>();
+  r.keep_backups = vm["keep-backups"].as<unsigned>();
+  r.keep_spool = vm["keep-spool"].as<unsigned>();
+  if (r.keep_backups == 0) throw ConfigError("--keep-backups: at least 1 (restore needs one)");
   r.max_files = vm["max-files"].as<std::uint64_t>();
   if (vm.count("host-fact")) {
     for (const auto& kv : vm["host-fact"].as<std::vector<std::string>>()) {
@@ -229,13 +259,17 @@ Invocation parse_command_line(int argc, char** argv) {
   } else if (command == "run") {
     if (!args.empty()) throw ConfigError("run: unexpected argument '" + args[0] + "'");
     inv.command = Command::run;
-    inv.run = validate_run(vm, false);
+    inv.run = validate_run(vm, Command::run);
     if (inv.run.dry_run) throw ConfigError("--dry-run: only for apply (push --dry-run asks hosts)");
   } else if (command == "apply") {
     if (args.size() != 1) throw ConfigError("apply: exactly one BUNDLE expected");
     inv.command = Command::apply;
-    inv.run = validate_run(vm, true);
+    inv.run = validate_run(vm, Command::apply);
     inv.run.bundle = args[0];
+  } else if (command == "gc") {
+    if (!args.empty()) throw ConfigError("gc: unexpected argument '" + args[0] + "'");
+    inv.command = Command::gc;
+    inv.run = validate_run(vm, Command::gc);
   } else {
     throw ConfigError("unknown command '" + command + "' (try --help)");
   }

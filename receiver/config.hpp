@@ -17,7 +17,7 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class Command { help, version, keygen, fingerprint, run, apply };
+enum class Command { help, version, keygen, fingerprint, run, apply, gc };
 
 struct RunOptions {
   std::string name;
@@ -37,9 +37,16 @@ struct RunOptions {
   std::uint64_t max_unpacked = std::uint64_t{4} << 30;
   std::uint64_t max_files = 10'000;
   std::vector<std::pair<std::string, std::string>> host_facts;  // [host] key = value
-  std::filesystem::path bundle;                                 // apply: the bundle file
-  bool dry_run = false;                                         // apply: check only
-  unsigned exit_after = 0;  // exit after this many acknowledged completions (0: run forever)
+  std::filesystem::path config_file;  // --config, if given (protected from file bundles)
+  // File kinds may only write under these directories (empty: anywhere but the protected
+  // paths: this receiver's key, config, scripts, state and spool).
+  std::vector<std::filesystem::path> allow_targets;
+  unsigned keep_applies = 20;  // retention (receiver/retention.hpp)
+  unsigned keep_backups = 3;
+  unsigned keep_spool = 3;
+  std::filesystem::path bundle;  // apply: the bundle file
+  bool dry_run = false;          // apply: check only
+  unsigned exit_after = 0;       // exit after this many acknowledged completions (0: run forever)
   // Test-only input drop model (Gilbert-Elliott), off by default: "ge:P_GB,P_BG,LOSS_BAD".
   double ge_good_to_bad = 0, ge_bad_to_good = 1, ge_loss_bad = 0;
 };

@@ -236,6 +236,15 @@ std::optional<ApplyRecord> Journal::finished_for(const std::string& digest,
   return read_row(s.get());
 }
 
+std::vector<std::string> Journal::finished_file_names() const {
+  Stmt s = prepare(db_,
+                   "SELECT file_name FROM applies GROUP BY file_name "
+                   "HAVING SUM(phase != 'done') = 0 ORDER BY MAX(id) DESC");
+  std::vector<std::string> out;
+  while (sqlite3_step(s.get()) == SQLITE_ROW) out.push_back(column_text(s.get(), 0));
+  return out;
+}
+
 std::uint64_t Journal::installed_version(const std::string& name, std::string* digest) const {
   Stmt s = prepare(db_, "SELECT version, digest FROM installed WHERE name=?");
   bind(s.get(), 1, name);

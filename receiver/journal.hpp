@@ -62,6 +62,9 @@ class Journal {
   // The latest finished apply of this file digest in this session (FIN resend, duplicates).
   std::optional<ApplyRecord> finished_for(const std::string& digest,
                                           const std::string& session) const;
+  // Spool file names of finished applies, newest apply first; a name with an unfinished apply
+  // is left out (its bundle may still be needed).
+  std::vector<std::string> finished_file_names() const;
   // Installed version of a bundle name (0: none) and its digest.
   std::uint64_t installed_version(const std::string& name, std::string* digest = nullptr) const;
 

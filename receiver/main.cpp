@@ -26,6 +26,8 @@ int run(const fleetcast::receiver::Invocation& inv) {
       return fleetcast::receiver::run_command(inv.run);
     case Command::apply:
       return fleetcast::receiver::apply_command(inv.run);
+    case Command::gc:
+      return fleetcast::receiver::gc_command(inv.run);
   }
   return 2;
 }

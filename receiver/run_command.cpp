@@ -86,6 +86,28 @@ void print_counters(const Agent& agent) {
   }
 }
 
+// The receiver's own files: no config-files, backup or restore bundle may name them.
+TargetPolicy target_policy(const RunOptions& o) {
+  TargetPolicy t;
+  t.allowed = o.allow_targets;
+  auto add = [&](const std::filesystem::path& path, const char* what) {
+    if (!path.empty()) t.protected_paths.push_back({path, what});
+  };
+  add(o.key, "the receiver's own key");
+  if (!o.key.empty())
+    add(std::filesystem::path(o.key).replace_extension(".pub"), "the receiver's own public key");
+  add(o.manager_pub, "the trusted manager key");
+  add(o.config_file, "the receiver's configuration");
+  add(o.scripts, "the receiver's update scripts");
+  add(o.state, "the receiver's state directory");
+  add(o.spool, "the receiver's spool");
+  return t;
+}
+
+RetentionLimits retention(const RunOptions& o) {
+  return {o.keep_applies, o.keep_backups, o.keep_spool};
+}
+
 ApplyConfig make_apply_config(const RunOptions& o, const p::PublicKey& manager) {
   ApplyConfig a;
   a.host_name = o.name;
@@ -97,6 +119,8 @@ ApplyConfig make_apply_config(const RunOptions& o, const p::PublicKey& manager) 
   a.names = o.names;
   a.host_facts = o.host_facts;
   a.limits = {o.max_unpacked, o.max_files};
+  a.targets = target_policy(o);
+  a.retention = retention(o);
   return a;
 }
 
@@ -122,6 +146,47 @@ int apply_command(const RunOptions& o) {
   const bool ok =
       r.status == p::FinStatus::applied || (o.dry_run && r.status == p::FinStatus::checked);
   return ok ? 0 : 1;
+}
+
+namespace {
+
+void log_freed(std::string_view what, const Freed& f) {
+  if (f.files == 0) return;
+  log_line(std::string(what) + ": removed " + std::to_string(f.files) + " file(s), " +
+           std::to_string(f.bytes) + " bytes");
+}
+
+// The name of the reception a running receiver keeps in <state>/current.update, or "".
+std::string recorded_reception(const std::filesystem::path& state) {
+  try {
+    const auto bytes = p::io::read_file(state / "current.update");
+    const auto parsed = p::parse_command(
+        std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    if (parsed) {
+      if (const auto* u = std::get_if<p::Update>(&parsed->command)) return u->name;
+    }
+  } catch (const std::exception&) {
+  }
+  return "";
+}
+
+}  // namespace
+
+int gc_command(const RunOptions& o) {
+  const Journal journal(o.state / "apply.db");
+  Freed freed = prune_state(o.state, journal, retention(o));
+  if (!o.spool.empty()) {
+    freed += prune_spool(o.spool, o.state, journal, retention(o), recorded_reception(o.state));
+  }
+  std::printf("gc: removed %llu file(s), %llu bytes; state now %llu bytes",
+              static_cast<unsigned long long>(freed.files),
+              static_cast<unsigned long long>(freed.bytes),
+              static_cast<unsigned long long>(tree_bytes(o.state)));
+  if (!o.spool.empty()) {
+    std::printf(", spool %llu bytes", static_cast<unsigned long long>(tree_bytes(o.spool)));
+  }
+  std::printf("\n");
+  return 0;
 }
 
 int run_command(const RunOptions& o) {
@@ -156,6 +221,12 @@ int run_command(const RunOptions& o) {
   // answering). Unfinished applies from before a crash are finished or rolled back first.
   Applier applier(make_apply_config(o, cfg.manager), log_line);
   for (const auto& r : applier.recover()) agent.on_applied(r, Clock::now());
+  // The spool is pruned only while no apply runs (the worker owns the journal then).
+  auto prune = [&] {
+    log_freed("spool retention",
+              prune_spool(o.spool, o.state, applier.journal(), retention(o), agent.receiving()));
+  };
+  prune();
   std::future<ApplyOutcome> applying;
   DropModel drop(o, seed ^ 0x5eed);
   log_line("fleetcast-receiver " + o.name + " listening on " + o.iface + " for " +
@@ -217,6 +288,7 @@ int run_command(const RunOptions& o) {
       } catch (const std::exception& e) {
         log_line(std::string("apply: ") + e.what());  // the journal keeps it for recovery
       }
+      if (!agent.apply_job_pending()) prune();
     }
     if (!applying.valid()) {
       if (auto job = agent.take_apply_job()) {
