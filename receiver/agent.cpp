@@ -4,6 +4,9 @@
 #include <fstream>
 #include <iterator>
 
+#include "protocol/io/file.hpp"
+#include "protocol/verify.hpp"
+
 namespace fleetcast::receiver {
 namespace p = protocol;
 namespace {
@@ -38,12 +41,13 @@ Agent::Agent(AgentConfig config, p::SecretKey key, Log log, std::uint64_t seed,
   }
 }
 
+const p::PublicKey* Agent::manager_key(p::KeyId id) const {
+  return id == manager_id_ ? &config_.manager : nullptr;
+}
+
 std::optional<p::Update> Agent::verified_update(std::string_view line) const {
-  auto parsed = p::parse_command(line);
-  if (!parsed || parsed->signer != manager_id_ ||
-      !p::verify_command(parsed.value(), config_.manager)) {
-    return std::nullopt;
-  }
+  auto parsed = p::verified_command(line, [this](p::KeyId id) { return manager_key(id); });
+  if (!parsed) return std::nullopt;
   const auto* u = std::get_if<p::Update>(&parsed->command);
   return u ? std::optional<p::Update>(*u) : std::nullopt;
 }
@@ -79,9 +83,8 @@ std::optional<std::string> Agent::refuse_reason(const p::Update& u) const {
 
 void Agent::on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now) {
   const std::string_view line(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  auto parsed = p::parse_command(line);
-  if (!parsed || parsed->signer != manager_id_ ||
-      !p::verify_command(parsed.value(), config_.manager)) {
+  auto parsed = p::verified_command(line, [this](p::KeyId id) { return manager_key(id); });
+  if (!parsed) {
     ++counters_.ctrl_dropped;  // malformed, another manager, or forged
     return;
   }
@@ -89,10 +92,12 @@ void Agent::on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now) 
     const bool is_new = !update_ || update_->session != u->session;
     on_update(*u, now);
     if (is_new && assembler_ && update_ && update_->session == u->session) {
-      // Keep the signed announcement for a restart (written atomically; verified again on load).
-      const auto tmp = update_path().string() + ".tmp";
-      std::ofstream(tmp) << line;
-      std::filesystem::rename(tmp, update_path());
+      // Keep the signed announcement for a restart (verified again on load).
+      try {
+        p::io::write_file_atomic(update_path(), bytes, 0600);
+      } catch (const std::exception& e) {
+        log_(std::string("cannot keep the announcement for a restart: ") + e.what());
+      }
     }
   } else if (const auto* a = std::get_if<p::Abort>(&parsed->command)) {
     if (update_ && a->session == update_->session) {
@@ -221,8 +226,8 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now) 
     return;
   }
   const auto& fb = std::get<p::SignedFeedback>(parsed.value());
-  if (fb.signer != manager_id_ || fb.session != update_->session ||
-      !p::verify_feedback(fb, config_.manager)) {
+  if (fb.session != update_->session ||
+      !p::verified(fb, [this](p::KeyId id) { return manager_key(id); })) {
     ++counters_.data_dropped;
     return;
   }

@@ -87,6 +87,7 @@ class Agent {
  private:
   void on_update(const protocol::Update& u, Clock::time_point now);
   std::optional<protocol::Update> verified_update(std::string_view line) const;
+  const protocol::PublicKey* manager_key(protocol::KeyId id) const;  // nullptr: not our manager
   void send_line(const protocol::Command& c, protocol::Transport& t);
   void send_feedback(const protocol::Feedback& f, protocol::Transport& t);
   std::optional<std::string> refuse_reason(const protocol::Update& u) const;

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "protocol/io/file.hpp"
 #include "protocol/signature.hpp"
 #include "protocol/text.hpp"
 #include "protocol/wire.hpp"
@@ -21,28 +22,6 @@ constexpr std::uint32_t kStateVersion = 1;
 
 [[noreturn]] void fail(const std::filesystem::path& path, const char* what) {
   throw std::runtime_error(path.string() + ": " + what + ": " + std::strerror(errno));
-}
-
-void write_file_atomically(const std::filesystem::path& path, std::span<const std::uint8_t> bytes) {
-  const auto tmp = path.string() + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) fail(tmp, "open");
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      fail(tmp, "write");
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    ::close(fd);
-    fail(tmp, "fsync");
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) fail(path, "rename");
 }
 
 void fsync_dir(const std::filesystem::path& dir) {
@@ -160,7 +139,7 @@ void Assembler::checkpoint() {
     }
   }
   w.u8(finalized_ ? 1 : 0);
-  write_file_atomically(state_path_, w.written());
+  p::io::write_file_atomic(state_path_, w.written(), 0600);
   dirty_ = false;
 }
 

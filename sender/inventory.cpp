@@ -1,17 +1,15 @@
 #include "sender/inventory.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 
+#include "protocol/io/file.hpp"
+#include "protocol/signature.hpp"
 #include "protocol/text.hpp"
 
 namespace fleetcast::sender {
 namespace text = protocol::text;
+namespace io = protocol::io;
 
 Inventory Inventory::load(const std::filesystem::path& path) {
   Inventory inv;
@@ -55,15 +53,10 @@ void Inventory::save(const std::filesystem::path& path) const {
     for (std::size_t i = 0; i < h.groups.size(); ++i) out += (i == 0 ? " " : ",") + h.groups[i];
     out += "\n";
   }
-  const auto tmp = path.string() + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw InventoryError(tmp + ": open: " + std::strerror(errno));
-  const bool ok =
-      ::write(fd, out.data(), out.size()) == static_cast<ssize_t>(out.size()) && ::fsync(fd) == 0;
-  const int err = errno;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    throw InventoryError(path.string() + ": write: " + std::strerror(ok ? errno : err));
+  try {
+    io::write_file_atomic(path, protocol::as_bytes(out), 0644);
+  } catch (const std::runtime_error& e) {
+    throw InventoryError(e.what());
   }
 }
 

@@ -3,11 +3,8 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <random>
 
 #include "protocol/bundle/archive.hpp"
@@ -16,6 +13,7 @@
 #include "protocol/io/key_file.hpp"
 #include "protocol/io/udp_socket.hpp"
 #include "sender/inventory.hpp"
+#include "sender/report.hpp"
 #include "sender/session.hpp"
 
 namespace fleetcast::sender {
@@ -23,104 +21,6 @@ namespace p = protocol;
 namespace {
 
 constexpr auto kProgressEvery = std::chrono::milliseconds(250);
-
-double seconds_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
-
-void print_progress(const SenderSession& s, Clock::time_point start, Clock::time_point now) {
-  const double t = seconds_between(start, now);
-  const double mbit = t > 0 ? static_cast<double>(s.stats().wire_bytes) * 8 / t / 1e6 : 0;
-  // ETA of the current round at the rate so far (repair rounds after it are short).
-  const double left = static_cast<double>(s.bytes_in_round() -
-                                          std::min(s.bytes_in_round(), s.bytes_sent_in_round()));
-  const double eta = mbit > 0 ? left * 8 / (mbit * 1e6) : 0;
-  std::fprintf(stdout,
-               "\r  registered %zu  completed %zu / %zu  round %u  %.1f Mbit/s  ETA %.1fs  "
-               "elapsed %.1fs   ",
-               s.registered(), s.completed(), s.hosts().size(), s.stats().rounds, mbit, eta, t);
-  std::fflush(stdout);
-}
-
-// push: one line per host with the apply result its FIN reported.
-void print_fin_table(const SenderSession& s) {
-  std::printf("\n%-20s %-12s %8s %-16s  %s\n", "host", "status", "version", "digest", "reason");
-  for (const HostReport& h : s.hosts()) {
-    std::string status = h.fin          ? std::string(p::to_string(h.fin_status))
-                         : h.denied     ? "denied"
-                         : h.completed  ? "no-fin"
-                         : h.registered ? "incomplete"
-                                        : "silent";
-    std::string version = h.fin ? std::to_string(h.fin_version) : "-";
-    std::string digest = h.fin ? p::text::hex(h.fin_digest).substr(0, 16) : "-";
-    const std::string& reason = h.fin ? h.fin_message : h.deny_reason;
-    std::printf("%-20s %-12s %8s %-16s  %s\n", h.host->name.c_str(), status.c_str(),
-                version.c_str(), digest.c_str(), reason.c_str());
-  }
-}
-
-void print_table(const SenderSession& s, Clock::time_point start) {
-  std::printf("\n%-24s %-10s %11s %11s %6s  %s\n", "host", "status", "registered", "completed",
-              "naks", "digest");
-  for (const HostReport& h : s.hosts()) {
-    const char* status = h.completed    ? "completed"
-                         : h.denied     ? "denied"
-                         : h.registered ? "incomplete"
-                                        : "silent";
-    char reg[32] = "-", done[32] = "-";
-    if (h.registered)
-      std::snprintf(reg, sizeof reg, "%.3fs", seconds_between(start, h.registered_at));
-    if (h.completed)
-      std::snprintf(done, sizeof done, "%.3fs", seconds_between(start, h.completed_at));
-    std::printf("%-24s %-10s %11s %11s %6u  %s\n", h.host->name.c_str(), status, reg, done, h.naks,
-                h.completed ? p::text::hex(h.digest).substr(0, 16).c_str() : h.deny_reason.c_str());
-  }
-}
-
-void write_report(const std::filesystem::path& path, const SendOptions& o, const SenderSession& s,
-                  Clock::time_point start, Clock::time_point end) {
-  nlohmann::json hosts = nlohmann::json::array();
-  for (const HostReport& h : s.hosts()) {
-    nlohmann::json j = {{"host", h.host->name},     {"registered", h.registered},
-                        {"completed", h.completed}, {"denied", h.denied},
-                        {"naks_sent", h.naks},      {"rounds", h.last_nak_round}};
-    if (h.registered) j["registered_at_s"] = seconds_between(start, h.registered_at);
-    if (h.completed) {
-      j["completed_at_s"] = seconds_between(start, h.completed_at);
-      j["verified_digest"] = p::text::hex(h.digest);
-    }
-    if (h.denied) j["deny_reason"] = h.deny_reason;
-    if (h.fin) {
-      j["fin"] = {{"status", p::to_string(h.fin_status)},
-                  {"version", h.fin_version},
-                  {"digest", p::text::hex(h.fin_digest)},
-                  {"message", h.fin_message},
-                  {"at_s", seconds_between(start, h.fin_at)}};
-    }
-    hosts.push_back(j);
-  }
-  const SessionStats& st = s.stats();
-  nlohmann::json report = {
-      {"file", o.file.string()},
-      {"name", o.name},
-      {"size", s.plan().object_size()},
-      {"digest", p::text::hex(s.digest())},
-      {"success", s.success()},
-      {"seconds", seconds_between(start, end)},
-      {"rounds", st.rounds},
-      {"data_packets", st.data_packets},
-      {"parity_packets", st.parity_packets},
-      {"mixed_packets", st.mixed_packets},
-      {"wire_bytes", st.wire_bytes},
-      {"wire_ratio", s.plan().object_size() ? static_cast<double>(st.wire_bytes) /
-                                                  static_cast<double>(s.plan().object_size())
-                                            : 0.0},
-      {"feedback_dropped", st.feedback_dropped},
-      {"hosts", hosts}};
-  std::ofstream out(path);
-  out << report.dump(2) << "\n";
-  if (!out) throw std::runtime_error(path.string() + ": cannot write report");
-}
 
 }  // namespace
 
@@ -253,10 +153,10 @@ int send_command(const SendOptions& o) {
       static_cast<unsigned long long>(st.parity_packets),
       static_cast<unsigned long long>(st.mixed_packets),
       static_cast<unsigned long long>(st.feedback_dropped));
-  if (o.report) write_report(*o.report, o, session, start, end);
+  if (o.report) write_report(*o.report, o.file.string(), o.name, session, start, end);
   if (o.push) {
     const p::FinStatus want = o.dry_run ? p::FinStatus::checked : p::FinStatus::applied;
-    const std::size_t done = session.fins_with(want);
+    const std::size_t done = session.receipts().fins_with(want);
     const bool ok = done == session.hosts().size();
     std::printf("%s: %zu of %zu hosts %s\n", ok ? "pushed" : "PUSH INCOMPLETE", done,
                 session.hosts().size(), std::string(p::to_string(want)).c_str());

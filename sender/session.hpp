@@ -4,28 +4,26 @@
 // then repair rounds driven by NAKs until every registered host reported COMPLETE or the deadline
 // passed. No threads or timers: main() calls on_datagram / tick and sleeps until next_wakeup.
 //
-// Repair: per block, the t-th symbol ever sent has ESI t mod 255, so round 0 sends the k source
-// symbols and the proactive parity, and each repair round continues with parity indices never
-// sent before: one repair symbol serves every host that misses any symbol of that block.
-// repair_planner.hpp decides each round from the hosts' NAKs (dense blocks sized for a typical
-// host, sparse ones combined into MIXED packets).
+// The parts it drives: receipts.hpp (the hosts and what they said), round_layout.hpp (the
+// packets of a round, fresh parity per block), repair_planner.hpp (each repair round from the
+// hosts' NAKs: dense blocks sized for a typical host, sparse ones combined into MIXED packets),
+// datagram_queue.hpp (what the transport has not taken yet), pacer.hpp (the rate).
 
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "fec/block_plan.hpp"
-#include "fec/codec.hpp"
-#include "fec/interleave.hpp"
 #include "protocol/control.hpp"
 #include "protocol/data.hpp"
 #include "protocol/transport.hpp"
+#include "sender/datagram_queue.hpp"
 #include "sender/inventory.hpp"
 #include "sender/pacer.hpp"
+#include "sender/receipts.hpp"
 #include "sender/repair_planner.hpp"
+#include "sender/round_layout.hpp"
 
 namespace fleetcast::sender {
 
@@ -62,28 +60,6 @@ struct SessionConfig {
   Clock::duration status_interval = 1s;
 };
 
-struct HostReport {
-  const Host* host = nullptr;
-  bool registered = false;
-  bool completed = false;
-  bool denied = false;
-  std::string deny_reason;
-  Clock::time_point registered_at{};
-  Clock::time_point completed_at{};
-  std::uint32_t have_at_registration = 0;
-  std::uint32_t naks = 0;
-  std::uint32_t last_nak_round = 0;
-  protocol::Digest digest{};
-  protocol::Endpoint from;
-  // FIN (push): the apply result the host reported.
-  bool fin = false;
-  protocol::FinStatus fin_status = protocol::FinStatus::received;
-  std::string fin_message;
-  std::uint64_t fin_version = 0;
-  protocol::Digest fin_digest{};
-  Clock::time_point fin_at{};
-};
-
 struct SessionStats {
   std::uint32_t rounds = 0;             // transmission rounds started
   std::uint64_t data_packets = 0;       // source symbols sent
@@ -102,6 +78,9 @@ class SenderSession {
   SenderSession(SessionConfig config, std::vector<std::uint8_t> file,
                 std::vector<const Host*> targets, const protocol::SecretKey& key,
                 Clock::time_point now);
+  // The round layout reads the file and the plan in place: a session stays where it was made.
+  SenderSession(const SenderSession&) = delete;
+  SenderSession& operator=(const SenderSession&) = delete;
 
   // A datagram from the reply socket (RECV / DENY lines, NAK / COMPLETE packets).
   void on_datagram(std::span<const std::uint8_t> bytes, const protocol::Endpoint& from,
@@ -111,14 +90,13 @@ class SenderSession {
   Clock::time_point next_wakeup(Clock::time_point now) const;
 
   bool done() const { return phase_ == Phase::done; }
-  bool success() const;  // every targeted host completed
-  // Hosts whose FIN reported `status` (applied; checked for a dry run).
-  std::size_t fins_with(protocol::FinStatus status) const;
-  const std::vector<HostReport>& hosts() const { return hosts_; }
+  const Receipts& receipts() const { return receipts_; }
+  bool success() const { return receipts_.success(); }  // every targeted host completed
+  const std::vector<HostReport>& hosts() const { return receipts_.hosts(); }
   const SessionStats& stats() const { return stats_; }
   const protocol::Digest& digest() const { return digest_; }
-  std::size_t registered() const;
-  std::size_t completed() const;
+  std::size_t registered() const { return receipts_.registered(); }
+  std::size_t completed() const { return receipts_.completed(); }
   std::uint64_t bytes_sent_in_round() const { return round_sent_bytes_; }
   // Wire bytes the current round sends in all (0 before streaming starts).
   std::uint64_t bytes_in_round() const { return round_total_bytes_; }
@@ -126,49 +104,31 @@ class SenderSession {
 
  private:
   enum class Phase { announce, stream, wait, fin, done };
-  // One symbol of a packet of the current round.
-  struct Part {
-    std::uint32_t block;
-    std::uint8_t esi;
-    std::uint32_t slot;  // parity symbols: index into round_parity_
-  };
 
   void announce(Clock::time_point now, protocol::Transport& t);
   void start_round(Clock::time_point now);
-  void assign_symbols(const RoundPackets& packets);
-  void encode_parity();
-  std::size_t build_packet(std::uint32_t packet);  // into next_slot(); returns its length
-  const std::uint8_t* symbol(const Part& part) const;
   void on_nak(std::size_t host, const protocol::Nak& nak);
   void stream(Clock::time_point now, protocol::Transport& t);
   void end_wait(Clock::time_point now);
   void finish(Clock::time_point now, protocol::Transport& t, bool aborted);
-  void on_command(std::string_view line, const protocol::Endpoint& from, Clock::time_point now);
   void on_feedback(std::span<const std::uint8_t> bytes, const protocol::Endpoint& from,
                    Clock::time_point now);
-  HostReport* host_by_key(protocol::KeyId id);
-  bool flush(protocol::Transport& t);
+  // Queues a datagram (the queue has a free slot) and counts its wire bytes.
   void queue(std::span<const std::uint8_t> bytes, const protocol::Endpoint& to);
-  // The next free output slot, to build a datagram in place; commit() queues its first n bytes.
-  std::span<std::uint8_t> next_slot();
-  void commit(std::size_t n, const protocol::Endpoint& to);
+  void count_sent(std::size_t n);
   void queue_round_marker();
   Clock::duration nak_window() const;
-  bool all_settled() const;
-  bool all_answered() const;
-  bool fins_settled() const;  // every completed host sent its FIN
   void request_status(Clock::time_point now, protocol::Transport& t);
 
   SessionConfig config_;
   std::vector<std::uint8_t> file_;  // padded to whole symbols
   protocol::SecretKey key_;
   fec::BlockPlan plan_;
-  std::unique_ptr<fec::Codec> codec_;
   protocol::Digest digest_{};
   std::string update_line_;
   Pacer pacer_;
-  std::vector<HostReport> hosts_;
-  std::unordered_map<std::uint64_t, std::size_t> host_index_;  // key ID -> hosts_ index
+  Receipts receipts_;
+  RoundLayout layout_;
   SessionStats stats_;
 
   Phase phase_ = Phase::announce;
@@ -180,36 +140,18 @@ class SenderSession {
   Clock::time_point next_status_{};
   bool round_marker_repeated_ = false;
 
-  // Per block: symbols assigned to rounds so far (the next ESI is sent_ mod 255).
-  std::vector<std::uint32_t> sent_;
   // Per host (hosts_ index): the NAK entries of its latest round, ascending, until the next
   // round is planned from them.
   std::vector<std::vector<protocol::NakEntry>> host_needs_;
   std::vector<std::uint32_t> host_needs_round_;
-  double round_loss_ = -1;  // worst loss reported for the current round (-1: no NAK yet)
-  // This round: packet i sends parts_[packet_first_[i] .. packet_first_[i + 1]); packets are
-  // interleaved by lane (the block of their first part): lane b = lanes_[lane_first_[b] ..].
-  std::vector<Part> parts_;
-  std::vector<std::uint32_t> packet_first_;
-  std::vector<std::uint32_t> lanes_;
-  std::vector<std::uint32_t> lane_first_;
-  std::unique_ptr<fec::Interleaver> order_;
-  // Parity symbols of this round by slot; block b owns slots parity_first_[b] .. [b + 1].
-  std::vector<std::uint8_t> round_parity_;
-  std::vector<std::uint32_t> parity_first_;
-  std::vector<std::uint8_t> slot_esi_;
-  std::vector<std::uint8_t> mix_;      // payload of the MIXED packet being built
+  double round_loss_ = -1;             // worst loss reported for the current round (-1: no NAK yet)
   std::uint64_t max_packet_cost_ = 0;  // wire bytes of the largest packet a round sends
   std::uint32_t round_ = 0;
   std::uint32_t sequence_ = 0;
   std::uint64_t round_sent_bytes_ = 0;
   std::uint64_t round_total_bytes_ = 0;
 
-  // Datagrams built but not yet taken by the transport.
-  std::vector<std::uint8_t> out_buffer_;
-  std::vector<protocol::Datagram> out_;
-  std::size_t out_next_ = 0;
-  std::size_t out_used_ = 0;
+  DatagramQueue out_;  // datagrams built but not yet taken by the transport
 };
 
 }  // namespace fleetcast::sender

@@ -62,7 +62,7 @@ void write_file_atomic(const std::filesystem::path& path, std::span<const std::u
                        unsigned mode) {
   const std::filesystem::path tmp = path.string() + ".tmp";
   {
-    UniqueFd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+    UniqueFd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode));
     if (f.get() < 0) fail(tmp, "open");
     std::size_t done = 0;
     while (done < bytes.size()) {

@@ -1,0 +1,117 @@
+#include "sender/receipts.hpp"
+
+#include <algorithm>
+
+#include "protocol/verify.hpp"
+
+namespace fleetcast::sender {
+namespace p = protocol;
+
+Receipts::Receipts(const std::vector<const Host*>& targets, std::string name, p::SessionId session)
+    : name_(std::move(name)), session_(session) {
+  for (const Host* h : targets) {
+    HostReport r;
+    r.host = h;
+    index_.emplace(p::key_id(h->key).value, hosts_.size());
+    hosts_.push_back(std::move(r));
+  }
+}
+
+HostReport* Receipts::host_by_key(p::KeyId id) {
+  const auto it = index_.find(id.value);
+  return it == index_.end() ? nullptr : &hosts_[it->second];
+}
+
+bool Receipts::on_command(std::string_view line, const p::Endpoint& from, Clock::time_point now) {
+  HostReport* h = nullptr;
+  const auto parsed = p::verified_command(line, [&](p::KeyId id) -> const p::PublicKey* {
+    h = host_by_key(id);
+    return h ? &h->host->key : nullptr;
+  });
+  if (!parsed) return false;  // malformed, unknown host, or forged
+  if (const auto* r = std::get_if<p::Recv>(&parsed->command)) {
+    if (r->session != session_ || r->host != h->host->name || r->name != name_) return false;
+    if (!h->registered) {
+      h->registered = true;
+      h->registered_at = now;
+      h->have_at_registration = r->have;
+      h->from = from;
+    }
+  } else if (const auto* f = std::get_if<p::Fin>(&parsed->command)) {
+    if (f->session != session_ || f->host != h->host->name || f->name != name_) return false;
+    if (!h->fin) h->fin_at = now;
+    h->fin = true;
+    h->fin_status = f->status;
+    h->fin_message = f->message;
+    h->fin_version = f->version;
+    h->fin_digest = f->digest;
+  } else if (const auto* d = std::get_if<p::Deny>(&parsed->command)) {
+    if (d->session != session_ || d->host != h->host->name) return false;
+    h->denied = true;
+    h->deny_reason = d->reason;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+HostReport* Receipts::verified_feedback(const p::SignedFeedback& feedback, const p::Endpoint& from,
+                                        Clock::time_point now) {
+  HostReport* h = nullptr;
+  const bool ok = feedback.session == session_ &&
+                  p::verified(feedback, [&](p::KeyId id) -> const p::PublicKey* {
+                    h = host_by_key(id);
+                    return h ? &h->host->key : nullptr;
+                  });
+  if (!ok) return nullptr;
+  if (!h->registered) {
+    h->registered = true;
+    h->registered_at = now;
+    h->from = from;
+  }
+  return h;
+}
+
+bool Receipts::complete(HostReport& h, const p::Digest& digest, Clock::time_point now) {
+  if (h.completed) return false;
+  h.completed = true;
+  h.completed_at = now;
+  h.digest = digest;
+  return true;
+}
+
+std::size_t Receipts::registered() const {
+  return static_cast<std::size_t>(std::count_if(hosts_.begin(), hosts_.end(),
+                                                [](const HostReport& h) { return h.registered; }));
+}
+std::size_t Receipts::completed() const {
+  return static_cast<std::size_t>(
+      std::count_if(hosts_.begin(), hosts_.end(), [](const HostReport& h) { return h.completed; }));
+}
+std::size_t Receipts::denied() const {
+  return static_cast<std::size_t>(
+      std::count_if(hosts_.begin(), hosts_.end(), [](const HostReport& h) { return h.denied; }));
+}
+bool Receipts::success() const {
+  return !hosts_.empty() && completed() == hosts_.size();
+}
+std::size_t Receipts::fins_with(p::FinStatus status) const {
+  return static_cast<std::size_t>(
+      std::count_if(hosts_.begin(), hosts_.end(),
+                    [&](const HostReport& h) { return h.fin && h.fin_status == status; }));
+}
+bool Receipts::fins_settled() const {
+  return std::all_of(hosts_.begin(), hosts_.end(),
+                     [](const HostReport& h) { return !h.completed || h.fin; });
+}
+bool Receipts::all_settled() const {
+  return std::all_of(hosts_.begin(), hosts_.end(),
+                     [](const HostReport& h) { return h.completed || h.denied; });
+}
+bool Receipts::all_answered(std::uint32_t round) const {
+  return std::all_of(hosts_.begin(), hosts_.end(), [&](const HostReport& h) {
+    return !h.registered || h.completed || h.denied || h.last_nak_round == round;
+  });
+}
+
+}  // namespace fleetcast::sender

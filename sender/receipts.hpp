@@ -1,0 +1,82 @@
+#pragma once
+// The hosts of one session and what each of them has said, checked: registration (a RECV, or
+// any verified feedback), DENY, COMPLETE, and the FIN with the apply result. Only inventory
+// hosts count; a line or packet from any other key, with a bad signature, or for another
+// session is dropped and counted. The delivery session (session.hpp) asks these questions;
+// reports and the receipt store read the answers.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "protocol/control.hpp"
+#include "protocol/data.hpp"
+#include "sender/inventory.hpp"
+#include "sender/pacer.hpp"
+
+namespace fleetcast::sender {
+
+struct HostReport {
+  const Host* host = nullptr;
+  bool registered = false;
+  bool completed = false;
+  bool denied = false;
+  std::string deny_reason;
+  Clock::time_point registered_at{};
+  Clock::time_point completed_at{};
+  std::uint32_t have_at_registration = 0;
+  std::uint32_t naks = 0;
+  std::uint32_t last_nak_round = 0;
+  protocol::Digest digest{};
+  protocol::Endpoint from;
+  // FIN (push): the apply result the host reported.
+  bool fin = false;
+  protocol::FinStatus fin_status = protocol::FinStatus::received;
+  std::string fin_message;
+  std::uint64_t fin_version = 0;
+  protocol::Digest fin_digest{};
+  Clock::time_point fin_at{};
+};
+
+class Receipts {
+ public:
+  // `name` and `session`: what a RECV, DENY or FIN must name to count for this session.
+  Receipts(const std::vector<const Host*>& targets, std::string name, protocol::SessionId session);
+
+  // A ctrl line from a host (RECV, DENY, FIN); false when it was dropped.
+  bool on_command(std::string_view line, const protocol::Endpoint& from, Clock::time_point now);
+  // The host that signed this feedback packet of this session, registered by it (feedback
+  // proves the host joined even if its RECV was lost); nullptr when it must be dropped.
+  HostReport* verified_feedback(const protocol::SignedFeedback& feedback,
+                                const protocol::Endpoint& from, Clock::time_point now);
+  // Marks a host complete with the digest it verified; false when it already was.
+  bool complete(HostReport& host, const protocol::Digest& digest, Clock::time_point now);
+
+  const std::vector<HostReport>& hosts() const { return hosts_; }
+  std::size_t index_of(const HostReport& h) const {
+    return static_cast<std::size_t>(&h - hosts_.data());
+  }
+  std::size_t registered() const;
+  std::size_t completed() const;
+  std::size_t denied() const;
+  bool success() const;  // every targeted host completed
+  // Hosts whose FIN reported `status`.
+  std::size_t fins_with(protocol::FinStatus status) const;
+  bool all_settled() const;   // every host completed or denied
+  bool fins_settled() const;  // every completed host sent its FIN
+  // Every registered host still receiving has answered (NAKed) `round`.
+  bool all_answered(std::uint32_t round) const;
+
+ private:
+  HostReport* host_by_key(protocol::KeyId id);
+
+  std::string name_;
+  protocol::SessionId session_;
+  std::vector<HostReport> hosts_;
+  std::unordered_map<std::uint64_t, std::size_t> index_;  // key ID -> hosts_ index
+};
+
+}  // namespace fleetcast::sender

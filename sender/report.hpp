@@ -1,0 +1,25 @@
+#pragma once
+// What a session shows its operator: the live progress line, the per-host delivery table, the
+// per-host FIN table (push), and the JSON report. Reads the session; changes nothing.
+
+#include <filesystem>
+#include <string>
+
+#include "sender/session.hpp"
+
+namespace fleetcast::sender {
+
+double seconds_between(Clock::time_point a, Clock::time_point b);
+
+// One line, redrawn in place (\r): registered / completed / total, round, rate, ETA.
+void print_progress(const SenderSession& s, Clock::time_point start, Clock::time_point now);
+// Per host: status, when it registered and completed, NAKs, the digest it verified.
+void print_table(const SenderSession& s, Clock::time_point start);
+// push: per host, the apply result its FIN reported.
+void print_fin_table(const SenderSession& s);
+// The session as JSON, written atomically to `path`.
+void write_report(const std::filesystem::path& path, const std::string& file,
+                  const std::string& name, const SenderSession& s, Clock::time_point start,
+                  Clock::time_point end);
+
+}  // namespace fleetcast::sender

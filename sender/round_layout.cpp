@@ -1,0 +1,135 @@
+#include "sender/round_layout.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "protocol/data.hpp"
+
+namespace fleetcast::sender {
+namespace p = protocol;
+namespace {
+
+std::uint8_t esi_of(std::uint32_t t) {
+  return static_cast<std::uint8_t>(t % fec::kMaxEncodingSymbols);
+}
+
+}  // namespace
+
+RoundLayout::RoundLayout(const fec::BlockPlan& plan, std::span<const std::uint8_t> file,
+                         std::uint16_t file_id)
+    : plan_(plan), file_(file), file_id_(file_id), codec_(fec::make_isal_codec()) {
+  sent_.assign(plan_.block_count(), 0);
+  mix_.resize(plan_.symbol_size());
+}
+
+// Gives each part the block's next ESI, each parity part a slot (a block's slots are contiguous,
+// in ESI order, so encode_parity codes them in place), and each packet its lane (the block of
+// its first part) for interleaving.
+std::uint64_t RoundLayout::lay_out(const RoundPackets& packets, std::uint64_t per_datagram) {
+  const std::uint32_t blocks = plan_.block_count();
+  parts_.clear();
+  packet_first_.assign(1, 0);
+  parity_first_.assign(blocks + 1, 0);
+  std::vector<std::uint32_t> lane_count(blocks, 0);
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < packets.size(); ++i) {
+    const auto blocks_of = packets.packet(i);
+    for (const std::uint32_t b : blocks_of) {
+      const auto esi = esi_of(sent_[b]++);
+      parts_.push_back(Part{b, esi, 0});
+      if (esi >= plan_.source_symbols(b)) ++parity_first_[b + 1];
+    }
+    packet_first_.push_back(static_cast<std::uint32_t>(parts_.size()));
+    ++lane_count[blocks_of[0]];
+    total += (blocks_of.size() > 1 ? p::mixed_datagram_bytes(blocks_of.size(), plan_.symbol_size())
+                                   : p::kHeaderBytes + plan_.symbol_size()) +
+             per_datagram;
+  }
+  for (std::uint32_t b = 0; b < blocks; ++b) parity_first_[b + 1] += parity_first_[b];
+  slot_esi_.resize(parity_first_[blocks]);
+  std::vector<std::uint32_t> free_slot(parity_first_.begin(), parity_first_.end() - 1);
+  for (Part& part : parts_) {
+    if (part.esi < plan_.source_symbols(part.block)) continue;
+    part.slot = free_slot[part.block]++;
+    slot_esi_[part.slot] = part.esi;
+  }
+  parity_.assign(slot_esi_.size() * plan_.symbol_size(), 0);
+
+  lane_first_.assign(blocks + 1, 0);
+  for (std::uint32_t b = 0; b < blocks; ++b) lane_first_[b + 1] = lane_first_[b] + lane_count[b];
+  lanes_.resize(packets.size());
+  std::vector<std::uint32_t> fill(lane_first_.begin(), lane_first_.end() - 1);
+  for (std::uint32_t i = 0; i < packets.size(); ++i) {
+    lanes_[fill[parts_[packet_first_[i]].block]++] = i;
+  }
+  order_ = std::make_unique<fec::Interleaver>(std::move(lane_count));
+  encode_parity();
+  return total;
+}
+
+// Encodes every parity symbol of the round, one codec call per block.
+void RoundLayout::encode_parity() {
+  const std::size_t s = plan_.symbol_size();
+  std::vector<fec::Symbol> src;
+  std::vector<fec::MutableSymbol> out;
+  for (std::uint32_t b = 0; b < plan_.block_count(); ++b) {
+    const std::uint32_t first = parity_first_[b];
+    const std::uint32_t count = parity_first_[b + 1] - first;
+    if (count == 0) continue;
+    out.clear();
+    for (std::uint32_t i = first; i < first + count; ++i) out.emplace_back(&parity_[i * s], s);
+    src.clear();
+    const std::uint64_t first_symbol = plan_.first_symbol(b);
+    for (std::uint32_t j = 0; j < plan_.source_symbols(b); ++j) {
+      src.emplace_back(&file_[(first_symbol + j) * s], s);
+    }
+    if (codec_->encode(src, std::span(slot_esi_).subspan(first, count), out) != fec::Status::ok) {
+      throw std::logic_error("encode failed for a valid block");
+    }
+  }
+}
+
+const std::uint8_t* RoundLayout::symbol(const Part& part) const {
+  const std::size_t s = plan_.symbol_size();
+  return part.esi < plan_.source_symbols(part.block)
+             ? &file_[(plan_.first_symbol(part.block) + part.esi) * s]
+             : &parity_[part.slot * s];
+}
+
+std::optional<RoundLayout::Built> RoundLayout::build_next(std::uint32_t sequence,
+                                                          std::span<std::uint8_t> out) {
+  fec::BlockSymbol next{};
+  if (!order_ || !order_->next(next)) return std::nullopt;
+  const std::uint32_t packet = lanes_[lane_first_[next.block] + next.index];
+  const std::size_t s = plan_.symbol_size();
+  const auto parts = std::span(parts_).subspan(packet_first_[packet],
+                                               packet_first_[packet + 1] - packet_first_[packet]);
+  std::size_t n = 0;
+  PacketKind kind = PacketKind::mixed;
+  if (parts.size() == 1) {
+    const Part& part = parts[0];
+    const bool parity = part.esi >= plan_.source_symbols(part.block);
+    kind = parity ? PacketKind::parity : PacketKind::source;
+    n = p::encode_symbol(p::SymbolPacket{parity, file_id_, sequence, part.block, part.esi,
+                                         std::span(symbol(part), s)},
+                         out);
+  } else {
+    p::MixedPacket m;
+    m.file_id = file_id_;
+    m.sequence = sequence;
+    m.count = static_cast<std::uint8_t>(parts.size());
+    for (std::size_t i = 0; i < parts.size(); ++i) m.parts[i] = {parts[i].block, parts[i].esi};
+    std::sort(m.parts.begin(), m.parts.begin() + m.count,
+              [](const p::SymbolId& a, const p::SymbolId& b) { return a.sbn < b.sbn; });
+    std::copy_n(symbol(parts[0]), s, mix_.begin());
+    for (std::size_t i = 1; i < parts.size(); ++i) {
+      fec::add_symbol(mix_, fec::Symbol(symbol(parts[i]), s));
+    }
+    m.payload = mix_;
+    n = p::encode_mixed(m, out);
+  }
+  if (n == 0) throw std::logic_error("a data packet does not encode");
+  return Built{n, kind};
+}
+
+}  // namespace fleetcast::sender
