@@ -8,8 +8,19 @@
 namespace fleetcast::protocol {
 namespace {
 
-constexpr std::array<std::string_view, 6> kFinStatusNames = {"received",    "checked",  "applied",
-                                                             "rolled-back", "rejected", "failed"};
+constexpr std::array<std::string_view, 7> kFinStatusNames = {
+    "received", "checked", "applied", "rolled-back", "rejected", "failed", "held"};
+constexpr std::array<std::string_view, 4> kApplyModeNames = {"none", "now", "dry-run", "hold"};
+
+// An enum field on the wire: its name from `names`, indexed by value.
+template <class E, std::size_t N>
+std::optional<Failure> decode_named(const std::array<std::string_view, N>& names,
+                                    std::string_view in, std::string_view where, E& out) {
+  const auto it = std::find(names.begin(), names.end(), in);
+  if (it == names.end()) return Failure{Error::bad_type, where};
+  out = static_cast<E>(it - names.begin());
+  return std::nullopt;
+}
 
 constexpr std::string_view kKeyPrefix = "key=";
 constexpr std::string_view kSigPrefix = "sig=";
@@ -81,6 +92,9 @@ std::string encode_value(const Endpoint& e) {
 std::string encode_value(const FinStatus& s) {
   return std::string(to_string(s));
 }
+std::string encode_value(const ApplyMode& m) {
+  return std::string(to_string(m));
+}
 std::string encode_value(const Targets& t) {
   std::string out;
   for (const std::string& e : t.entries) {
@@ -123,10 +137,10 @@ std::optional<Failure> decode_value(std::string_view in, std::string_view where,
   return std::nullopt;
 }
 std::optional<Failure> decode_value(std::string_view in, std::string_view where, FinStatus& s) {
-  const auto it = std::find(kFinStatusNames.begin(), kFinStatusNames.end(), in);
-  if (it == kFinStatusNames.end()) return Failure{Error::bad_type, where};
-  s = static_cast<FinStatus>(it - kFinStatusNames.begin());
-  return std::nullopt;
+  return decode_named(kFinStatusNames, in, where, s);
+}
+std::optional<Failure> decode_value(std::string_view in, std::string_view where, ApplyMode& m) {
+  return decode_named(kApplyModeNames, in, where, m);
 }
 std::optional<Failure> decode_value(std::string_view in, std::string_view where, Targets& t) {
   t.entries.clear();
@@ -261,6 +275,16 @@ std::string_view to_string(FinStatus status) {
   return kFinStatusNames.at(static_cast<std::size_t>(status));
 }
 
+std::optional<FinStatus> fin_status_from(std::string_view name) {
+  FinStatus s{};
+  if (decode_named(kFinStatusNames, name, "status", s)) return std::nullopt;
+  return s;
+}
+
+std::string_view to_string(ApplyMode mode) {
+  return kApplyModeNames.at(static_cast<std::size_t>(mode));
+}
+
 std::optional<Failure> Update::check() const {
   if (first_seq != 1) return Failure{Error::inconsistent, "first"};
   const std::uint64_t symbols = size / symbol_size + (size % symbol_size != 0 ? 1 : 0);
@@ -271,9 +295,6 @@ std::optional<Failure> Update::check() const {
   if (last_seq != symbols) return Failure{Error::inconsistent, "last"};
   if (!data.is_multicast()) return Failure{Error::inconsistent, "data"};
   if (reply.is_multicast()) return Failure{Error::inconsistent, "reply"};
-  if (apply != "none" && apply != "now" && apply != "dry-run") {
-    return Failure{Error::out_of_range, "apply"};
-  }
   return std::nullopt;
 }
 

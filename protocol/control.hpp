@@ -40,9 +40,24 @@ struct Targets {
   bool operator==(const Targets&) const = default;
 };
 
-// Result of a delivery + apply, as reported in FIN.
-enum class FinStatus : std::uint8_t { received, checked, applied, rolled_back, rejected, failed };
+// Result of a delivery + apply, as reported in FIN. `held`: received, verified and checked
+// (check's verdict in the message), kept for a later ACTIVATE (apply=hold).
+enum class FinStatus : std::uint8_t {
+  received,
+  checked,
+  applied,
+  rolled_back,
+  rejected,
+  failed,
+  held
+};
 std::string_view to_string(FinStatus status);
+std::optional<FinStatus> fin_status_from(std::string_view name);
+
+// What a receiver does with a file after receipt (UPDATE apply=): none (store it), now (apply
+// it), dry-run (check only), hold (check, then keep it until an ACTIVATE names it).
+enum class ApplyMode : std::uint8_t { none, now, dry_run, hold };
+std::string_view to_string(ApplyMode mode);
 
 // Field kinds of text fields (which alphabet, which escaping).
 enum class Kind : std::uint8_t { file_name, host, text, token };
@@ -57,9 +72,9 @@ struct Update {
   std::uint32_t last_seq = 0;   //   1..T of the object, T = ceil(size / symbol_size)
   Digest digest{};              // BLAKE2b-256 of the whole file
   SessionId session;
-  std::uint64_t version = 0;   // bundle version (monotonic per name)
-  std::string kind;            // bundle kind (token), for the receiver's permission check
-  std::string apply = "none";  // after receipt: none (store only), now, dry-run (check only)
+  std::uint64_t version = 0;          // bundle version (monotonic per name)
+  std::string kind;                   // bundle kind (token), for the receiver's permission check
+  ApplyMode apply = ApplyMode::none;  // after receipt
   std::uint32_t symbol_size = 0;
   std::uint32_t max_k = 0;  // source symbols per block (RFC 5052 partitioning, fec/)
   Endpoint data;            // multicast group and port of the data session
@@ -78,7 +93,7 @@ struct Update {
     v.named("session", s.session);
     v.named("version", s.version);
     v.named("kind", s.kind, Kind::token);
-    v.named("apply", s.apply, Kind::token);
+    v.named("apply", s.apply);
     v.named("symbol", s.symbol_size, kMinSymbolSize, kMaxSymbolSize);
     v.named("k", s.max_k, 1u, 254u);
     v.named("data", s.data);

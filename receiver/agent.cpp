@@ -109,6 +109,8 @@ void Agent::on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now) 
       update_.reset();
       recv_at_ = nak_at_ = complete_at_ = Clock::time_point::max();
     }
+  } else if (const auto* act = std::get_if<p::Activate>(&parsed->command)) {
+    on_activate(*act);
   } else if (const auto* s = std::get_if<p::StatusRequest>(&parsed->command)) {
     for (FinOut& f : fins_) {
       if (f.fin.session == s->session)
@@ -173,15 +175,38 @@ void Agent::on_update(const p::Update& u, Clock::time_point now) {
   }
 }
 
+// A signed ACTIVATE for this host: apply the bundle it names from the spool, if this host holds
+// it for that session (the applier checks, and applies it at most once).
+void Agent::on_activate(const p::Activate& a) {
+  if (!a.targets.includes(config_.host_name, config_.groups)) return;  // another wave: silent
+  const std::uint64_t wall = config_.wall_clock();
+  const std::uint64_t skew = wall > a.time ? wall - a.time : a.time - wall;
+  if (skew > kActivateWindowSeconds) {
+    log_("ignoring ACTIVATE " + a.name + ": its time is " + std::to_string(skew) +
+         " s from this host's clock (window " + std::to_string(kActivateWindowSeconds) +
+         " s): a replay, or a clock that is off");
+    return;
+  }
+  if (apply_job_) return;  // one queued at a time; the manager repeats ACTIVATE
+  ApplyJob job;
+  job.bundle = config_.spool / a.name;
+  job.file_name = a.name;
+  job.digest = a.digest;
+  job.session = p::text::hex64(a.session.value);
+  job.announced_version = a.version;
+  job.activation = true;
+  apply_job_ = std::move(job);
+}
+
 void Agent::queue_apply() {
-  if (update_->apply == "none") return;
+  if (update_->apply == p::ApplyMode::none) return;
   ApplyJob job;
   job.bundle = assembler_->final_path();
   job.file_name = update_->name;
   job.digest = update_->digest;
   job.session = p::text::hex64(update_->session.value);
   job.reply = p::text::format_endpoint(update_->reply);
-  job.dry_run = update_->apply == "dry-run";
+  job.mode = update_->apply;
   job.announced_version = update_->version;
   job.announced_kind = update_->kind;
   apply_job_ = std::move(job);

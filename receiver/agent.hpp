@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -37,7 +38,17 @@ struct AgentConfig {
   Clock::duration reply_spread = 100ms;              // RECV delay is uniform in [0, reply_spread)
   Clock::duration checkpoint_every = 500ms;
   Clock::duration idle_nak_after = 2s;  // NAK without a round marker when data stops
+  // Wall clock in seconds since the epoch (ACTIVATE's time window); tests pass their own.
+  std::function<std::uint64_t()> wall_clock = [] {
+    return static_cast<std::uint64_t>(std::time(nullptr));
+  };
 };
+
+// An ACTIVATE whose time lies further than this from the host's clock is stale (or the clock
+// is off) and is ignored, with a log line saying which. The manager repeats ACTIVATE every
+// second while it waits, so a fresh one always follows; a replay inside the window is harmless
+// because a held bundle is activated at most once (apply.hpp, ApplyJob::activation).
+inline constexpr std::uint64_t kActivateWindowSeconds = 300;
 
 // Things worth telling the operator, reported through the log callback.
 using Log = std::function<void(std::string_view)>;
@@ -94,6 +105,7 @@ class Agent {
   Clock::duration uniform(Clock::duration max);
   void send_fins(Clock::time_point now, protocol::Transport& t);
   void queue_apply();  // an ApplyJob for the current, complete reception (unless apply=none)
+  void on_activate(const protocol::Activate& a);
 
   struct FinOut {
     protocol::Fin fin;

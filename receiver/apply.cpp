@@ -99,13 +99,24 @@ ApplyOutcome Applier::finish(const ApplyRecord& rec, p::FinStatus status,
   return o;
 }
 
-ApplyOutcome Applier::apply(const ApplyJob& job) {
+std::optional<ApplyOutcome> Applier::apply(const ApplyJob& job) {
   ApplyRecord rec;
   rec.file_name = job.file_name;
   rec.digest = p::text::hex(job.digest);
   rec.session = job.session;
   rec.reply = job.reply;
-  rec.dry_run = job.dry_run;
+  rec.mode = job.mode;
+  if (job.activation) {
+    const auto latest = journal_->finished_for(rec.digest, rec.session);
+    if (!latest) return std::nullopt;
+    if (latest->status != p::to_string(p::FinStatus::held)) {
+      // Activated before (or never held): report that result again, run nothing.
+      const auto status = p::fin_status_from(latest->status).value_or(p::FinStatus::failed);
+      return ApplyOutcome{status, latest->message, *latest};
+    }
+    rec.reply = latest->reply;
+    rec.mode = p::ApplyMode::now;
+  }
   rec.id = journal_->begin(rec);
   // The apply works on its own copy: a later delivery of the same name cannot change it.
   const fs::path work = config_.state / "apply" / std::to_string(rec.id);
@@ -150,7 +161,7 @@ std::vector<std::string> Applier::environment(const ApplyRecord& rec, const Cont
       "FLEETCAST_BUNDLE_KIND=" + ctx.manifest.kind,
       "FLEETCAST_BUNDLE_DIGEST=" + rec.digest,
       "FLEETCAST_PREVIOUS_VERSION=" + ctx.installed_before,
-      "FLEETCAST_DRY_RUN=" + std::string(rec.dry_run ? "1" : "0"),
+      "FLEETCAST_DRY_RUN=" + std::string(rec.mode == p::ApplyMode::dry_run ? "1" : "0"),
       "FLEETCAST_PAYLOAD=" + ctx.payload.string(),
       "FLEETCAST_WORK=" + ctx.work.string(),
       "FLEETCAST_BACKUP=" + ctx.backup.string(),
@@ -226,8 +237,10 @@ ApplyOutcome Applier::run(ApplyRecord rec, const ApplyJob* job,
   rec.version = m.version;
   rec.kind = m.kind;
   ctx.backup = config_.state / "backups" / m.name / std::to_string(m.version);
+  // (An ACTIVATE names the version only: the kind was checked when the bundle was held.)
   if (job && job->announced_version &&
-      (job->announced_version != m.version || job->announced_kind != m.kind)) {
+      (job->announced_version != m.version ||
+       (!job->announced_kind.empty() && job->announced_kind != m.kind))) {
     return finish(rec, p::FinStatus::rejected,
                   "the announcement (version " + std::to_string(job->announced_version) + ", " +
                       job->announced_kind + ") does not match the manifest (version " +
@@ -302,7 +315,13 @@ ApplyOutcome Applier::run(ApplyRecord rec, const ApplyJob* job,
   std::string tail;
   journal_->set_phase(rec.id, Phase::check);
   if (!run_phase(rec, ctx, Phase::check, tail)) return finish(rec, p::FinStatus::rejected, tail);
-  if (rec.dry_run) return finish(rec, p::FinStatus::checked, tail.empty() ? "check passed" : tail);
+  if (rec.mode == p::ApplyMode::dry_run) {
+    return finish(rec, p::FinStatus::checked, tail.empty() ? "check passed" : tail);
+  }
+  if (rec.mode == p::ApplyMode::hold) {
+    return finish(rec, p::FinStatus::held,
+                  "held for activation: " + (tail.empty() ? "check passed" : tail));
+  }
   fs::remove_all(ctx.backup);
   fs::create_directories(ctx.backup);
   ::chmod(ctx.backup.c_str(), 0700);

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -50,7 +51,11 @@ struct ApplyJob {
   protocol::Digest digest{};  // as announced (and verified by delivery)
   std::string session;        // hex; "" for a local apply
   std::string reply;          // manager reply endpoint text; "" for a local apply
-  bool dry_run = false;
+  protocol::ApplyMode mode = protocol::ApplyMode::now;  // now, dry-run or hold (check, keep)
+  // An ACTIVATE of the bundle this session delivered with apply=hold: applied only when the
+  // latest result of (digest, session) here is `held`, so at most once; otherwise that result
+  // is reported again and nothing runs. The reply endpoint is the held apply's.
+  bool activation = false;
   std::uint64_t announced_version = 0;  // 0: not announced (local apply)
   std::string announced_kind;           // "": not announced
 };
@@ -67,7 +72,8 @@ class Applier {
  public:
   Applier(ApplyConfig config, ApplyLog log);
 
-  ApplyOutcome apply(const ApplyJob& job);
+  // nullopt: an activation of something this host does not hold (nothing to report).
+  std::optional<ApplyOutcome> apply(const ApplyJob& job);
   // Finishes or rolls back every apply the journal shows unfinished (call at start-up).
   std::vector<ApplyOutcome> recover();
 

@@ -6,6 +6,7 @@
 #include <memory>
 
 namespace fleetcast::receiver {
+namespace p = protocol;
 namespace {
 
 constexpr int kBusyTimeoutMs = 5000;
@@ -18,11 +19,23 @@ CREATE TABLE IF NOT EXISTS applies(
   name TEXT NOT NULL DEFAULT '', version INTEGER NOT NULL DEFAULT 0, kind TEXT NOT NULL DEFAULT '',
   phase TEXT NOT NULL, failed_phase TEXT NOT NULL DEFAULT '',
   status TEXT NOT NULL DEFAULT '', message TEXT NOT NULL DEFAULT '',
-  started_at INTEGER NOT NULL, finished_at INTEGER);
+  started_at INTEGER NOT NULL, finished_at INTEGER, mode TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS installed(
   name TEXT PRIMARY KEY, version INTEGER NOT NULL, digest TEXT NOT NULL,
   apply_id INTEGER NOT NULL, installed_at INTEGER NOT NULL);
 )sql";
+
+// Databases made before the apply mode was recorded (dry_run said it): the column is added.
+constexpr const char* kAddMode = "ALTER TABLE applies ADD COLUMN mode TEXT NOT NULL DEFAULT ''";
+
+constexpr p::ApplyMode kModes[] = {p::ApplyMode::now, p::ApplyMode::dry_run, p::ApplyMode::hold};
+
+p::ApplyMode mode_from(std::string_view s, bool dry_run) {
+  for (p::ApplyMode m : kModes) {
+    if (p::to_string(m) == s) return m;
+  }
+  return dry_run ? p::ApplyMode::dry_run : p::ApplyMode::now;  // a row from before `mode`
+}
 
 constexpr Phase kPhases[] = {Phase::received, Phase::check,    Phase::backup, Phase::apply,
                              Phase::verify,   Phase::rollback, Phase::done};
@@ -67,7 +80,7 @@ std::string column_text(sqlite3_stmt* s, int i) {
 
 constexpr const char* kSelect =
     "SELECT id, file_name, digest, session, reply, dry_run, name, version, kind, phase, status, "
-    "message, failed_phase FROM applies ";
+    "message, failed_phase, mode FROM applies ";
 
 ApplyRecord read_row(sqlite3_stmt* s) {
   ApplyRecord r;
@@ -76,7 +89,7 @@ ApplyRecord read_row(sqlite3_stmt* s) {
   r.digest = column_text(s, 2);
   r.session = column_text(s, 3);
   r.reply = column_text(s, 4);
-  r.dry_run = sqlite3_column_int(s, 5) != 0;
+  r.mode = mode_from(column_text(s, 13), sqlite3_column_int(s, 5) != 0);
   r.name = column_text(s, 6);
   r.version = static_cast<std::uint64_t>(sqlite3_column_int64(s, 7));
   r.kind = column_text(s, 8);
@@ -125,6 +138,10 @@ Journal::Journal(const std::filesystem::path& db) {
     // FULL: a committed transition survives power loss, not only a process crash.
     exec("PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;");
     exec(kSchema);
+    if (sqlite3_exec(db_, "SELECT mode FROM applies LIMIT 0", nullptr, nullptr, nullptr) !=
+        SQLITE_OK) {
+      exec(kAddMode);
+    }
   } catch (const JournalError& e) {
     // A damaged database: no destructor will run, so close it here.
     sqlite3_close(db_);
@@ -149,13 +166,14 @@ void Journal::exec(const char* sql) const {
 std::int64_t Journal::begin(const ApplyRecord& r) {
   Stmt s = prepare(db_,
                    "INSERT INTO applies(file_name, digest, session, reply, dry_run, phase, "
-                   "started_at) VALUES(?,?,?,?,?,'received',?)");
+                   "started_at, mode) VALUES(?,?,?,?,?,'received',?,?)");
   bind(s.get(), 1, r.file_name);
   bind(s.get(), 2, r.digest);
   bind(s.get(), 3, r.session);
   bind(s.get(), 4, r.reply);
-  bind(s.get(), 5, std::int64_t{r.dry_run});
+  bind(s.get(), 5, std::int64_t{r.mode == p::ApplyMode::dry_run});
   bind(s.get(), 6, now());
+  bind(s.get(), 7, std::string(p::to_string(r.mode)));
   step_done(db_, s.get());
   return sqlite3_last_insert_rowid(db_);
 }
@@ -238,8 +256,10 @@ std::optional<ApplyRecord> Journal::finished_for(const std::string& digest,
 
 std::vector<std::string> Journal::finished_file_names() const {
   Stmt s = prepare(db_,
-                   "SELECT file_name FROM applies GROUP BY file_name "
-                   "HAVING SUM(phase != 'done') = 0 ORDER BY MAX(id) DESC");
+                   "SELECT file_name FROM applies a GROUP BY file_name "
+                   "HAVING SUM(phase != 'done') = 0 AND (SELECT status FROM applies b WHERE "
+                   "b.file_name = a.file_name ORDER BY id DESC LIMIT 1) != 'held' "
+                   "ORDER BY MAX(id) DESC");
   std::vector<std::string> out;
   while (sqlite3_step(s.get()) == SQLITE_ROW) out.push_back(column_text(s.get(), 0));
   return out;

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "protocol/control.hpp"
+
 struct sqlite3;
 
 namespace fleetcast::receiver {
@@ -30,7 +32,7 @@ struct ApplyRecord {
   std::string digest;     // hex BLAKE2b-256 of the bundle file (the announced digest)
   std::string session;    // hex delivery session (FIN is bound to it); "" for a local apply
   std::string reply;      // manager's reply endpoint text; "" for a local apply
-  bool dry_run = false;
+  protocol::ApplyMode mode = protocol::ApplyMode::now;  // now, dry-run or hold
   std::string name;  // bundle name from the manifest ("" until the seal verified)
   std::uint64_t version = 0;
   std::string kind;
@@ -62,8 +64,9 @@ class Journal {
   // The latest finished apply of this file digest in this session (FIN resend, duplicates).
   std::optional<ApplyRecord> finished_for(const std::string& digest,
                                           const std::string& session) const;
-  // Spool file names of finished applies, newest apply first; a name with an unfinished apply
-  // is left out (its bundle may still be needed).
+  // Spool file names of finished applies, newest apply first; a name with an unfinished apply,
+  // or whose latest result is `held` (waiting for its ACTIVATE), is left out: its bundle is
+  // still needed.
   std::vector<std::string> finished_file_names() const;
   // Installed version of a bundle name (0: none) and its digest.
   std::uint64_t installed_version(const std::string& name, std::string* digest = nullptr) const;

@@ -138,8 +138,8 @@ int apply_command(const RunOptions& o) {
   job.bundle = o.bundle;
   job.file_name = o.bundle.filename().string();
   job.digest = p::digest(p::io::read_file(o.bundle));
-  job.dry_run = o.dry_run;
-  const ApplyOutcome r = applier.apply(job);
+  job.mode = o.dry_run ? p::ApplyMode::dry_run : p::ApplyMode::now;
+  const ApplyOutcome r = applier.apply(job).value();  // a local apply always has an outcome
   std::printf("FIN %s %s version %llu: %s\n", std::string(p::to_string(r.status)).c_str(),
               r.record.name.empty() ? job.file_name.c_str() : r.record.name.c_str(),
               static_cast<unsigned long long>(r.record.version), r.message.c_str());
@@ -227,7 +227,7 @@ int run_command(const RunOptions& o) {
               prune_spool(o.spool, o.state, applier.journal(), retention(o), agent.receiving()));
   };
   prune();
-  std::future<ApplyOutcome> applying;
+  std::future<std::optional<ApplyOutcome>> applying;
   DropModel drop(o, seed ^ 0x5eed);
   log_line("fleetcast-receiver " + o.name + " listening on " + o.iface + " for " +
            p::fingerprint(cfg.manager));
@@ -284,7 +284,7 @@ int run_command(const RunOptions& o) {
     if (applying.valid() &&
         applying.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
       try {
-        agent.on_applied(applying.get(), now);
+        if (auto outcome = applying.get()) agent.on_applied(*outcome, now);
       } catch (const std::exception& e) {
         log_line(std::string("apply: ") + e.what());  // the journal keeps it for recovery
       }

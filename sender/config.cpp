@@ -28,6 +28,12 @@ constexpr const char* kUsage =
     "                        [--dry-run] [--fin-timeout S] [options]\n"
     "      deliver a bundle, have every targeted host apply it (or only check it: --dry-run)\n"
     "      and print each host's signed FIN; exit 0 only when every one applied (checked)\n"
+    "  fleetcast-sender rollout plan|run BUNDLE.fcb --inventory FILE --key manager.key --iface IF\n"
+    "                        [--waves 1,10%,50%,100%] [--max-fail N|P%] [--soak S] [options]\n"
+    "      plan: print the waves and their hosts, change nothing. run: deliver the bundle once\n"
+    "      (hosts check it and hold it), then activate it wave by wave, the next wave only\n"
+    "      after every result of the last one and the soak time; halt when more hosts fail\n"
+    "      than --max-fail tolerates; exit 0 only when every host applied it\n"
     "  fleetcast-sender bundle create DIR -o BUNDLE.fcb --key manager.key\n"
     "      pack DIR (manifest.ini and payload) into a signed bundle\n"
     "  fleetcast-sender bundle seal ARCHIVE.tar.zst -o BUNDLE.fcb --key manager.key\n"
@@ -71,6 +77,39 @@ po::options_description send_options() {
       "fin-timeout", po::value<int>()->default_value(600),
       "push: seconds to wait for the hosts' FIN after delivery");
   return o;
+}
+
+po::options_description rollout_options() {
+  po::options_description o("rollout options (also valid in the --config INI file)");
+  o.add_options()("waves", po::value<std::string>()->default_value("1,10%,50%,100%"),
+                  "hosts done after each wave, cumulative: counts or percentages of the targets "
+                  "(the first wave is the canary)")(
+      "max-fail", po::value<std::string>()->default_value("0"),
+      "failures tolerated, as a count or a percentage (fleet-wide and per wave); one more halts")(
+      "soak", po::value<int>()->default_value(0), "seconds to wait after each wave's results")(
+      "activate-timeout", po::value<int>()->default_value(600),
+      "seconds a wave may take until every host reported (silent hosts count as failed)");
+  return o;
+}
+
+RolloutOptions validate_rollout(const po::variables_map& vm) {
+  RolloutOptions r;
+  std::string error;
+  const std::string waves = vm["waves"].as<std::string>();
+  auto steps = parse_waves(waves, &error);
+  if (!steps) throw ConfigError("--waves '" + waves + "': " + error);
+  r.waves = std::move(*steps);
+  const std::string max_fail = vm["max-fail"].as<std::string>();
+  auto limit = Amount::parse(max_fail);
+  if (!limit) throw ConfigError("--max-fail '" + max_fail + "': a count or a percentage (0-100%)");
+  r.max_fail = *limit;
+  const int soak = vm["soak"].as<int>();
+  if (soak < 0 || soak > 7 * 86400) throw ConfigError("--soak: 0 to 604800 seconds");
+  r.soak = std::chrono::seconds(soak);
+  const int timeout = vm["activate-timeout"].as<int>();
+  if (timeout < 1) throw ConfigError("--activate-timeout: must be at least 1 second");
+  r.activate_timeout = std::chrono::seconds(timeout);
+  return r;
 }
 
 void require(const po::variables_map& vm, const char* option, const char* command) {
@@ -179,7 +218,8 @@ Invocation parse_command_line(int argc, char** argv) {
   po::options_description hidden;
   hidden.add_options()("command", po::value<std::string>())("args",
                                                             po::value<std::vector<std::string>>());
-  const po::options_description sends = send_options();
+  po::options_description sends = send_options();
+  sends.add(rollout_options());
   po::options_description all;
   all.add(general).add(sends).add(hidden);
   std::ostringstream help;
@@ -239,6 +279,15 @@ Invocation parse_command_line(int argc, char** argv) {
     inv.send = validate_send(vm, args);
     inv.send.push = command == "push";
     if (!inv.send.push && inv.send.dry_run) throw ConfigError("--dry-run: only for push");
+  } else if (command == "rollout") {
+    if (args.size() != 2 || (args[0] != "plan" && args[0] != "run")) {
+      throw ConfigError("rollout: expected 'rollout plan BUNDLE' or 'rollout run BUNDLE'");
+    }
+    inv.command = args[0] == "plan" ? Command::rollout_plan : Command::rollout_run;
+    inv.send = validate_send(vm, {args[1]});
+    inv.send.push = true;
+    if (inv.send.dry_run) throw ConfigError("--dry-run: use push --dry-run to check a bundle");
+    inv.rollout = validate_rollout(vm);
   } else if (command == "bundle") {
     inv.bundle = validate_bundle(vm, args);
     inv.command = args[0] == "create"    ? Command::bundle_create

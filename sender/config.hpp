@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sender/bundle_command.hpp"
+#include "sender/rollout/waves.hpp"
 
 namespace fleetcast::sender {
 
@@ -31,7 +32,9 @@ enum class Command {
   bundle_create,
   bundle_seal,
   bundle_inspect,
-  bundle_verify
+  bundle_verify,
+  rollout_plan,
+  rollout_run
 };
 
 struct SendOptions {
@@ -64,6 +67,14 @@ struct SendOptions {
   std::chrono::seconds fin_timeout{600};  // after delivery, for the FINs (apply time)
 };
 
+// rollout plan|run: one distribution (apply=hold), then activation in waves.
+struct RolloutOptions {
+  std::vector<Amount> waves{{1, false}, {10, true}, {50, true}, {100, true}};
+  Amount max_fail{0, false};                   // failures tolerated (waves.hpp: exceeding halts)
+  std::chrono::seconds soak{0};                // pause after a wave's last result
+  std::chrono::seconds activate_timeout{600};  // per wave, for every result
+};
+
 struct Invocation {
   Command command = Command::help;
   std::string help_text;
@@ -75,6 +86,7 @@ struct Invocation {
   std::filesystem::path host_pub;
   std::vector<std::string> host_groups;
   SendOptions send;
+  RolloutOptions rollout;
   BundleOptions bundle;
 };
 

@@ -5,6 +5,7 @@
 #include "protocol/io/key_commands.hpp"
 #include "sender/bundle_command.hpp"
 #include "sender/config.hpp"
+#include "sender/rollout_command.hpp"
 #include "sender/send_command.hpp"
 
 namespace {
@@ -36,6 +37,10 @@ int run(const fleetcast::sender::Invocation& inv) {
       return fleetcast::sender::bundle_inspect_command(inv.bundle);
     case Command::bundle_verify:
       return fleetcast::sender::bundle_verify_command(inv.bundle);
+    case Command::rollout_plan:
+      return fleetcast::sender::rollout_plan_command(inv.send, inv.rollout);
+    case Command::rollout_run:
+      return fleetcast::sender::rollout_run_command(inv.send, inv.rollout);
   }
   return 2;
 }

@@ -62,6 +62,20 @@ void print_table(const SenderSession& s, Clock::time_point start) {
   }
 }
 
+void print_summary(const SenderSession& s, Clock::time_point start, Clock::time_point end) {
+  const SessionStats& st = s.stats();
+  std::printf(
+      "%s in %.3fs, %u rounds, %.3f wire bytes per file byte (%llu source, %llu parity, %llu "
+      "mixed packets), %llu feedback dropped\n",
+      s.success() ? "complete" : "INCOMPLETE", seconds_between(start, end), st.rounds,
+      static_cast<double>(st.wire_bytes) /
+          static_cast<double>(std::max<std::uint64_t>(1, s.plan().object_size())),
+      static_cast<unsigned long long>(st.data_packets),
+      static_cast<unsigned long long>(st.parity_packets),
+      static_cast<unsigned long long>(st.mixed_packets),
+      static_cast<unsigned long long>(st.feedback_dropped));
+}
+
 void write_report(const std::filesystem::path& path, const std::string& file,
                   const std::string& name, const SenderSession& s, Clock::time_point start,
                   Clock::time_point end) {

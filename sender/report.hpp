@@ -17,6 +17,8 @@ void print_progress(const SenderSession& s, Clock::time_point start, Clock::time
 void print_table(const SenderSession& s, Clock::time_point start);
 // push: per host, the apply result its FIN reported.
 void print_fin_table(const SenderSession& s);
+// "complete in 1.234s, 3 rounds, 1.124 wire bytes per file byte (...)".
+void print_summary(const SenderSession& s, Clock::time_point start, Clock::time_point end);
 // The session as JSON, written atomically to `path`.
 void write_report(const std::filesystem::path& path, const std::string& file,
                   const std::string& name, const SenderSession& s, Clock::time_point start,

@@ -54,7 +54,7 @@ struct SessionConfig {
   std::uint64_t wall_time = 0;        // seconds since the epoch, for UPDATE time=
   // Bundles: what receivers do after receipt (UPDATE apply=), and whether the session then
   // waits for every completed host's FIN, asking with a signed STATUS every status_interval.
-  std::string apply = "none";
+  protocol::ApplyMode apply = protocol::ApplyMode::none;
   bool collect_fin = false;
   Clock::duration fin_timeout = 600s;  // from the end of delivery
   Clock::duration status_interval = 1s;

@@ -42,7 +42,7 @@ Update sample_update() {
   u.session.value = 0x0123456789abcdefULL;
   u.version = 7;
   u.kind = "dhcp-server";
-  u.apply = "now";
+  u.apply = ApplyMode::now;
   u.symbol_size = 1400;
   u.max_k = 200;
   u.data = text::parse_endpoint("[ff15::f1ee:2]:4711", "").value();
@@ -113,6 +113,30 @@ TEST(Control, EveryCommandRoundTrips) {
     EXPECT_TRUE(verify_command(parsed.value(), testing::seeded_key(0).public_key()));
   }
   EXPECT_TRUE(encode(abort).find(" - session=") != std::string::npos);
+}
+
+// Rollouts: UPDATE apply=hold and FIN status=held round-trip; unknown modes and statuses are
+// refused by the parser.
+TEST(Control, HoldAndHeldRoundTrip) {
+  Update u = sample_update();
+  u.apply = ApplyMode::hold;
+  const std::string update = encode(u);
+  EXPECT_NE(update.find(" apply=hold "), std::string::npos) << update;
+  auto parsed = parse_command(update);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(std::get<Update>(parsed->command).apply, ApplyMode::hold);
+  Fin fin = sample_fin();
+  fin.status = FinStatus::held;
+  const std::string line = encode(fin);
+  EXPECT_NE(line.find(" status=held "), std::string::npos) << line;
+  auto back = parse_command(line);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(std::get<Fin>(back->command).status, FinStatus::held);
+  std::string later = update;
+  later.replace(later.find("apply=hold"), 10, "apply=soon");
+  EXPECT_FALSE(parse_command(later));
+  EXPECT_EQ(fin_status_from("held"), FinStatus::held);
+  EXPECT_FALSE(fin_status_from("done"));
 }
 
 // Golden lines of the other commands (deterministic key; ABORT's empty reason is "-").

@@ -120,5 +120,22 @@ TEST_F(RetentionTest, SpoolKeepsNewestAppliedAndOnePartial) {
   EXPECT_FALSE(fs::exists(state() / "a.state"));
 }
 
+// A bundle held for a later ACTIVATE stays in the spool whatever the limit says.
+TEST_F(RetentionTest, HeldBundlesStayInTheSpool) {
+  Journal j(state() / "apply.db");
+  ApplyRecord r;
+  r.file_name = "held.fcb";
+  r.digest = std::string(64, 'e');
+  r.mode = protocol::ApplyMode::hold;
+  const auto id = j.begin(r);
+  j.finish(id, "held", "held for activation", false);
+  touch(spool() / "held.fcb");
+  for (std::uint64_t v = 1; v <= 3; ++v) apply(j, web(v), "web", v);
+  prune_spool(spool(), state(), j, {20, 3, 1}, "");
+  EXPECT_TRUE(fs::exists(spool() / "held.fcb"));
+  EXPECT_FALSE(fs::exists(spool() / "web-1.fcb"));
+  EXPECT_TRUE(fs::exists(spool() / "web-3.fcb"));
+}
+
 }  // namespace
 }  // namespace fleetcast::receiver

@@ -1,0 +1,101 @@
+#include "sender/push_setup.hpp"
+
+#include <ctime>
+#include <random>
+#include <stdexcept>
+
+#include "protocol/bundle/archive.hpp"
+#include "protocol/bundle/seal.hpp"
+#include "protocol/io/file.hpp"
+#include "protocol/io/key_file.hpp"
+
+namespace fleetcast::sender {
+namespace p = protocol;
+
+Prepared prepare(const SendOptions& o) {
+  Prepared prep(p::io::load_secret_key(o.key));
+  prep.inventory = std::make_unique<Inventory>(Inventory::load(o.inventory));
+  const Inventory& inventory = *prep.inventory;
+  if (o.hosts.empty()) {
+    for (const Host& h : inventory.hosts()) prep.targets.push_back(&h);
+  } else {
+    for (const std::string& name : o.hosts) {
+      const Host* h = inventory.find(name);
+      if (h == nullptr) throw std::runtime_error("--hosts: '" + name + "' is not in the inventory");
+      prep.targets.push_back(h);
+    }
+  }
+  prep.file = p::io::read_file(o.file);
+  prep.kind = o.kind;
+  prep.version = o.bundle_version;
+  if (o.push) {
+    // Push only what verifies here: the hosts check the same seal with the same key.
+    const auto opened = p::bundle::open(prep.file, prep.key.public_key());
+    if (!opened.ok) throw std::runtime_error(o.file.string() + ": " + opened.reason);
+    const p::bundle::Manifest m = p::bundle::read_manifest(opened.content);
+    prep.kind = m.kind;
+    prep.version = m.version;
+    prep.bundle_name = m.name;
+    if (!m.targets.empty()) {  // the bundle's own targets narrow the host list
+      const p::Targets wanted{m.targets};
+      for (const Host* h : prep.targets) {
+        if (!wanted.includes(h->name, h->groups)) prep.not_targeted.push_back(h);
+      }
+      std::erase_if(prep.targets,
+                    [&](const Host* h) { return !wanted.includes(h->name, h->groups); });
+    }
+  }
+  if (prep.targets.empty()) {
+    throw std::runtime_error(o.inventory.string() + ": no hosts to send to");
+  }
+  return prep;
+}
+
+SessionConfig session_config(const SendOptions& o, const Prepared& prep, p::ApplyMode apply) {
+  // Every data packet must fit the link unfragmented: 40 IPv6 + 8 UDP + the packet.
+  const std::size_t room = p::io::interface_mtu(o.iface) - kWireOverhead;
+  if (p::kHeaderBytes + o.symbol_size > room) {
+    throw std::runtime_error("--symbol-size " + std::to_string(o.symbol_size) +
+                             ": a data packet would not fit the MTU of " + o.iface +
+                             " (symbols of at most " + std::to_string(room - p::kHeaderBytes) +
+                             " bytes fit)");
+  }
+  std::size_t mixed_parts = 1;
+  while (mixed_parts < o.mixed_parts &&
+         p::mixed_datagram_bytes(mixed_parts + 1, o.symbol_size) <= room) {
+    ++mixed_parts;
+  }
+  std::random_device entropy;
+  SessionConfig c;
+  c.name = o.name;
+  c.kind = prep.kind;
+  c.version = prep.version;
+  c.apply = apply;
+  c.collect_fin = apply != p::ApplyMode::none;
+  c.fin_timeout = o.fin_timeout;
+  c.file_id = static_cast<std::uint16_t>(1 + entropy() % 65535);
+  c.session.value = (std::uint64_t{entropy()} << 32) | entropy();
+  c.ctrl_group = p::text::parse_address(o.ctrl_group, o.ctrl_port, "ctrl").value();
+  c.data_group = p::text::parse_address(o.data_group, o.data_port, "data").value();
+  c.reply.address = p::io::interface_address(o.iface);
+  c.reply.port = o.reply_port;
+  c.symbol_size = o.symbol_size;
+  c.max_k = o.k;
+  c.proactive = o.proactive;
+  c.max_parts = mixed_parts;
+  c.rate = static_cast<std::uint64_t>(o.rate_mbit * 1e6 / 8);
+  c.deadline = o.deadline;
+  c.registration_timeout = o.registration_timeout;
+  c.wall_time = static_cast<std::uint64_t>(std::time(nullptr));
+  return c;
+}
+
+Sockets::Sockets(const SendOptions& o)
+    : out(0, p::io::interface_index(o.iface)),
+      replies(o.reply_port, p::io::interface_index(o.iface)) {
+  out.set_multicast(o.hop_limit, true);
+  out.set_buffer_sizes(8 << 20);
+  replies.set_buffer_sizes(8 << 20);
+}
+
+}  // namespace fleetcast::sender

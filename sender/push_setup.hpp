@@ -1,0 +1,71 @@
+#pragma once
+// What `send`, `push` and `rollout` share before and around a session: the targets (inventory
+// hosts, narrowed by --hosts and by the bundle's own targets), the verified bundle, the session
+// configuration from the options, the two sockets, and the event loop that drives any
+// session-shaped state machine (on_datagram / tick / next_wakeup / done).
+
+#include <poll.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "protocol/io/udp_socket.hpp"
+#include "sender/config.hpp"
+#include "sender/inventory.hpp"
+#include "sender/session.hpp"
+
+namespace fleetcast::sender {
+
+struct Prepared {
+  explicit Prepared(protocol::SecretKey k) : key(std::move(k)) {}
+  std::unique_ptr<Inventory> inventory;  // `targets` point into it
+  std::vector<const Host*> targets;
+  // Inventory hosts the bundle's own targets= leave out (shown by rollout plan).
+  std::vector<const Host*> not_targeted;
+  protocol::SecretKey key;
+  std::vector<std::uint8_t> file;
+  std::string kind = "file";
+  std::uint64_t version = 0;
+  std::string bundle_name;  // manifest name (bundles)
+};
+
+// Loads the inventory and the key, reads FILE; for a push, verifies the bundle with the
+// manager's own key and reads its manifest. Throws with a message naming what is wrong.
+Prepared prepare(const SendOptions& o);
+
+// The session configuration from the options (fresh session ID and file ID).
+SessionConfig session_config(const SendOptions& o, const Prepared& p, protocol::ApplyMode apply);
+
+struct Sockets {
+  Sockets(const SendOptions& o);
+  protocol::io::UdpSocket out;
+  protocol::io::UdpSocket replies;
+};
+
+// Runs `s` until done: replies in, tick, sleep until its next wakeup (at most 100 ms).
+// `every_loop` (if set) runs after each tick, e.g. for a progress line.
+template <class Session>
+void drive(Session& s, Sockets& io, const std::function<void(Clock::time_point)>& every_loop = {}) {
+  std::vector<std::uint8_t> buffer(64 * protocol::kMaxControlDatagram);
+  while (!s.done()) {
+    Clock::time_point now = Clock::now();
+    const auto wait =
+        std::chrono::duration_cast<std::chrono::milliseconds>(s.next_wakeup(now) - now);
+    pollfd fds[] = {{io.replies.fd(), POLLIN, 0}};
+    ::poll(fds, 1, static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, 100)));
+    now = Clock::now();
+    for (int batch = 0; batch < 16 && (fds[0].revents & POLLIN); ++batch) {
+      const auto got = io.replies.receive(buffer, protocol::kMaxControlDatagram);
+      for (const auto& r : got) s.on_datagram(r.bytes, r.from, now);
+      if (got.empty()) break;
+    }
+    s.tick(now, io.out);
+    if (every_loop) every_loop(now);
+  }
+}
+
+}  // namespace fleetcast::sender

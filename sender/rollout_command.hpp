@@ -1,0 +1,15 @@
+#pragma once
+// `fleetcast-sender rollout plan|run`: distribute a bundle once (apply=hold: every host
+// receives it, checks it and holds it), then activate it wave by wave (rollout/waves.hpp,
+// rollout/activation.hpp) and print the recap.
+
+#include "sender/config.hpp"
+
+namespace fleetcast::sender {
+
+// Prints the waves and their hosts; changes nothing. Exit 0.
+int rollout_plan_command(const SendOptions& send, const RolloutOptions& rollout);
+// Exit 0 only when every targeted host applied the bundle (not halted, nobody failed).
+int rollout_run_command(const SendOptions& send, const RolloutOptions& rollout);
+
+}  // namespace fleetcast::sender

@@ -1,0 +1,137 @@
+#!/bin/sh
+# Rollouts over real IPv6 multicast: one distribution (apply=hold), then activation in waves,
+# with real receivers and the real config-files update script. Every receiver runs in its own
+# mount namespace where $work/etc is its own directory, so the one target path of the bundle
+# is a different file on every host.
+#
+#   rollout_test.sh MODE SENDER RECEIVER
+#
+# MODE: waves   8 hosts, --waves 1,3,100%: every host applied the bundle exactly once (its
+#               reload ran once), each wave started only after every result of the one before
+#               (timestamps of the report), the bundle went on the wire once (the manager's
+#               interface counter: one distribution plus repair, not one per wave)
+#       canary  the bundle's reload fails on every host, --max-fail 0: the canary rolls back,
+#               the rollout halts after wave 1, the 7 other hosts hold the bundle (FIN held)
+#               and their file is byte-identical to before; a fixed bundle then rolls out to all
+# Exits 77 (CTest: skipped) when network namespaces cannot be made here. Cleans up on any exit.
+set -eu
+
+mode=$1 sender=$2 receiver=$3
+here=$(cd "$(dirname "$0")" && pwd)
+fleet=$here/fleet.sh
+# shellcheck source=tests/wait.sh
+. "$here/../wait.sh"
+if ! reason=$("$fleet" check 2>&1); then
+  echo "SKIP: $reason (fleet tests need root, network namespaces, veth, bridges and nftables)"
+  exit 77
+fi
+command -v unshare >/dev/null || { echo "SKIP: unshare is missing"; exit 77; }
+
+prefix=fo$$
+work=$(mktemp -d)
+pids=""
+cleanup() {
+  for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  "$fleet" down "$prefix"
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+fail() { echo "FAIL: $*"; for f in "$work"/*.log; do echo "--- $f"; tail -n 15 "$f"; done; exit 1; }
+
+n=8
+"$fleet" up "$prefix" "$n"
+"$sender" keygen --out "$work/mgr" >/dev/null
+mkdir -p "$work/etc"
+i=1
+while [ "$i" -le "$n" ]; do
+  "$receiver" keygen --out "$work/r$i" --name "r$i" >/dev/null
+  "$sender" inventory add --inventory "$work/inv" --name "r$i" --pub "$work/r$i/host.pub" >/dev/null
+  mkdir -p "$work/r$i/etc"
+  printf 'motd of r%s before the rollout\n' "$i" >"$work/r$i/etc/motd"
+  cp "$work/r$i/etc/motd" "$work/r$i/motd.before"
+  # Its own $work/etc (a private bind mount), then the receiver.
+  ip netns exec "${prefix}r$i" unshare -m sh -c \
+    "mount --bind '$work/r$i/etc' '$work/etc' && exec '$receiver' run --name r$i --iface eth0 \
+      --key '$work/r$i/host.key' --manager-pub '$work/mgr/manager.pub' \
+      --spool '$work/r$i/spool' --state '$work/r$i/state'" >>"$work/r$i.log" 2>&1 &
+  pids="$pids $!"
+  i=$((i + 1))
+done
+sleep 0.3
+
+# bundle VERSION RELOAD: a config-files bundle of $work/etc/motd (2 MiB of padding in the
+# payload, so the wire counter measures the distribution) -> $work/motd-VERSION.fcb
+bundle() {
+  d=$work/b$1
+  mkdir -p "$d"
+  printf '[bundle]\nname = motd\nversion = %s\nkind = config-files\n[config-files]\nreload = %s\n' "$1" "$2" >"$d/manifest.ini"
+  printf '[file:motd]\nsource = motd\ntarget = %s/etc/motd\nmode = 0644\n' "$work" >>"$d/manifest.ini"
+  printf '[file:pad]\nsource = pad\ntarget = %s/etc/pad\nmode = 0644\n' "$work" >>"$d/manifest.ini"
+  printf 'motd of version %s\n' "$1" >"$d/motd"
+  head -c 2097152 /dev/urandom >"$d/pad"
+  "$sender" bundle create "$d" -o "$work/motd-$1.fcb" --key "$work/mgr/manager.key" >/dev/null
+}
+tx_bytes() { ip netns exec "${prefix}mgr" cat /sys/class/net/eth0/statistics/tx_bytes; }
+rollout() {  # rollout FILE [OPTIONS...]: sets rc
+  f=$1
+  shift
+  rc=0
+  ip netns exec "${prefix}mgr" "$sender" rollout run "$f" --inventory "$work/inv" \
+    --key "$work/mgr/manager.key" --iface eth0 --deadline 60 --fin-timeout 60 \
+    --activate-timeout 60 --no-progress --report "$work/report.json" "$@" >"$work/rollout.log" 2>&1 || rc=$?
+  cat "$work/rollout.log"
+}
+# state_of HOST: the host's journal says what it did with the bundle, newest first.
+statuses() { sqlite3 "$work/$1/state/apply.db" "SELECT status FROM applies ORDER BY id" | tr '\n' ' '; }
+
+case $mode in
+waves)
+  # The reload notes each run in the host's own directory: exactly one line per host.
+  bundle 2 "date +%s.%N >> $work/etc/reloads"
+  before=$(tx_bytes)
+  rollout "$work/motd-2.fcb" --waves 1,3,100%
+  sent=$(($(tx_bytes) - before))
+  [ "$rc" -eq 0 ] || fail "rollout exited $rc"
+  size=$(stat -c %s "$work/motd-2.fcb")
+  i=1
+  while [ "$i" -le "$n" ]; do
+    grep -qx 'motd of version 2' "$work/r$i/etc/motd" || fail "r$i: motd not installed"
+    [ "$(wc -l <"$work/r$i/etc/reloads")" -eq 1 ] || fail "r$i: applied $(wc -l <"$work/r$i/etc/reloads") times"
+    i=$((i + 1))
+  done
+  # Wave order: every result of wave k before any activation of wave k+1.
+  jq -e '[.hosts | group_by(.wave)[] | {w: .[0].wave, first: (map(.activated_at_s) | min), last: (map(.result_at_s) | max)}]
+    | . as $w | [range(1; length) | $w[.].first >= $w[. - 1].last] | all' "$work/report.json" >/dev/null ||
+    fail "a wave started before the previous one ended: $(jq -c '.hosts' "$work/report.json")"
+  sizes=$(jq -r '[.hosts | group_by(.wave)[] | length] | map(tostring) | join(",")' "$work/report.json")
+  [ "$sizes" = 1,2,5 ] || fail "waves of $sizes hosts, expected 1,2,5"
+  ratio=$(awk -v s="$sent" -v b="$size" 'BEGIN { printf "%.3f", s / b }')
+  echo "manager sent $sent bytes for a $size-byte bundle ($ratio x) to $n hosts in 3 waves"
+  awk -v r="$ratio" 'BEGIN { exit !(r < 1.5) }' || fail "the bundle went on the wire more than once ($ratio x)"
+  ;;
+canary)
+  bundle 2 "! grep -q 'version 2' $work/etc/motd"  # fails with the new file: every apply rolls back
+  rollout "$work/motd-2.fcb" --waves 1,3,100% --max-fail 0
+  [ "$rc" -ne 0 ] || fail "a halted rollout exited 0"
+  grep -q "HALTED after wave 1" "$work/rollout.log" || fail "no halt after wave 1"
+  case $(statuses r1) in *rolled-back*) ;; *) fail "r1 (canary): $(statuses r1)" ;; esac
+  cmp -s "$work/r1/etc/motd" "$work/r1/motd.before" || fail "r1: motd not rolled back"
+  i=2
+  while [ "$i" -le "$n" ]; do
+    [ "$(statuses "r$i")" = "held " ] || fail "r$i: $(statuses "r$i"), expected only held"
+    cmp -s "$work/r$i/etc/motd" "$work/r$i/motd.before" || fail "r$i: motd changed before its wave"
+    i=$((i + 1))
+  done
+  bundle 3 true
+  rollout "$work/motd-3.fcb" --waves 1,3,100% --max-fail 0
+  [ "$rc" -eq 0 ] || fail "the fixed bundle did not roll out (exit $rc)"
+  i=1
+  while [ "$i" -le "$n" ]; do
+    grep -qx 'motd of version 3' "$work/r$i/etc/motd" || fail "r$i: the fixed bundle is not installed"
+    i=$((i + 1))
+  done
+  ;;
+*) fail "unknown mode $mode" ;;
+esac
+echo "PASS: $mode"
