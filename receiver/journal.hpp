@@ -6,14 +6,14 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "protocol/control.hpp"
-
-struct sqlite3;
+#include "protocol/io/sqlite.hpp"
 
 namespace fleetcast::receiver {
 
@@ -72,8 +72,7 @@ class Journal {
   std::uint64_t installed_version(const std::string& name, std::string* digest = nullptr) const;
 
  private:
-  void exec(const char* sql) const;
-  sqlite3* db_ = nullptr;
+  std::unique_ptr<protocol::io::Database> db_;
 };
 
 }  // namespace fleetcast::receiver

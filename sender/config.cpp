@@ -34,6 +34,11 @@ constexpr const char* kUsage =
     "      (hosts check it and hold it), then activate it wave by wave, the next wave only\n"
     "      after every result of the last one and the soak time; halt when more hosts fail\n"
     "      than --max-fail tolerates; exit 0 only when every host applied it\n"
+    "  fleetcast-sender status --state DIR [--bundle NAME] [--host H] [--json | --csv]\n"
+    "      from the receipt store: per host and bundle the latest result, its version, reason\n"
+    "      and time, the newest version applied, and who never answered\n"
+    "  fleetcast-sender receipts verify --state DIR\n"
+    "      check every stored reply's signature again with the host key it was taken with\n"
     "  fleetcast-sender bundle create DIR -o BUNDLE.fcb --key manager.key\n"
     "      pack DIR (manifest.ini and payload) into a signed bundle\n"
     "  fleetcast-sender bundle seal ARCHIVE.tar.zst -o BUNDLE.fcb --key manager.key\n"
@@ -75,7 +80,10 @@ po::options_description send_options() {
       "the interface MTU leaves no room)")("no-progress", "no live progress line")(
       "dry-run", "push: hosts check the bundle and report what would change, nothing more")(
       "fin-timeout", po::value<int>()->default_value(600),
-      "push: seconds to wait for the hosts' FIN after delivery");
+      "push: seconds to wait for the hosts' FIN after delivery")(
+      "state", po::value<std::string>(),
+      "the manager's state directory: every host's signed replies are kept in its receipt "
+      "store (manager.db) for status and receipts verify");
   return o;
 }
 
@@ -99,6 +107,7 @@ RolloutOptions validate_rollout(const po::variables_map& vm) {
   auto steps = parse_waves(waves, &error);
   if (!steps) throw ConfigError("--waves '" + waves + "': " + error);
   r.waves = std::move(*steps);
+  r.waves_text = waves;
   const std::string max_fail = vm["max-fail"].as<std::string>();
   auto limit = Amount::parse(max_fail);
   if (!limit) throw ConfigError("--max-fail '" + max_fail + "': a count or a percentage (0-100%)");
@@ -174,6 +183,7 @@ SendOptions validate_send(const po::variables_map& vm, const std::vector<std::st
   const int fin = vm["fin-timeout"].as<int>();
   if (fin < 1) throw ConfigError("--fin-timeout: must be at least 1 second");
   s.fin_timeout = std::chrono::seconds(fin);
+  if (vm.count("state")) s.state = vm["state"].as<std::string>();
   return s;
 }
 
@@ -214,7 +224,10 @@ Invocation parse_command_line(int argc, char** argv) {
       "group", po::value<std::vector<std::string>>(), "inventory add: a group of the host")(
       "output,o", po::value<std::string>(), "bundle create / seal: the bundle file to write")(
       "allow-unsafe", "bundle seal: sign an archive receivers will refuse (for tests)")(
-      "manager-pub", po::value<std::string>(), "bundle inspect / verify: the trusted manager.pub");
+      "manager-pub", po::value<std::string>(), "bundle inspect / verify: the trusted manager.pub")(
+      "bundle", po::value<std::string>(), "status: only this bundle (name)")(
+      "host", po::value<std::string>(), "status: only this host")("json", "status: as JSON")(
+      "csv", "status: as CSV");
   po::options_description hidden;
   hidden.add_options()("command", po::value<std::string>())("args",
                                                             po::value<std::vector<std::string>>());
@@ -288,6 +301,21 @@ Invocation parse_command_line(int argc, char** argv) {
     inv.send.push = true;
     if (inv.send.dry_run) throw ConfigError("--dry-run: use push --dry-run to check a bundle");
     inv.rollout = validate_rollout(vm);
+  } else if (command == "status" || command == "receipts") {
+    if (command == "receipts" && (args.size() != 1 || args[0] != "verify")) {
+      throw ConfigError("receipts: expected 'receipts verify'");
+    }
+    if (command == "status" && !args.empty()) {
+      throw ConfigError("status: unexpected argument '" + args[0] + "'");
+    }
+    require(vm, "state", command.c_str());
+    inv.command = command == "status" ? Command::status : Command::receipts_verify;
+    inv.status.state = vm["state"].as<std::string>();
+    if (vm.count("bundle")) inv.status.bundle = vm["bundle"].as<std::string>();
+    if (vm.count("host")) inv.status.host = vm["host"].as<std::string>();
+    if (vm.count("json") && vm.count("csv")) throw ConfigError("status: --json or --csv, not both");
+    if (vm.count("json")) inv.status.format = StatusOptions::Format::json;
+    if (vm.count("csv")) inv.status.format = StatusOptions::Format::csv;
   } else if (command == "bundle") {
     inv.bundle = validate_bundle(vm, args);
     inv.command = args[0] == "create"    ? Command::bundle_create

@@ -34,7 +34,9 @@ enum class Command {
   bundle_inspect,
   bundle_verify,
   rollout_plan,
-  rollout_run
+  rollout_run,
+  status,
+  receipts_verify
 };
 
 struct SendOptions {
@@ -65,11 +67,22 @@ struct SendOptions {
   bool push = false;
   bool dry_run = false;                   // hosts check only and report what would change
   std::chrono::seconds fin_timeout{600};  // after delivery, for the FINs (apply time)
+  // The manager's state directory: the receipt store (store.hpp). Empty: nothing is recorded.
+  std::filesystem::path state;
+};
+
+// status / receipts verify: read the receipt store, no network.
+struct StatusOptions {
+  std::filesystem::path state;
+  std::string bundle;  // "": every bundle
+  std::string host;    // "": every host
+  enum class Format { table, json, csv } format = Format::table;
 };
 
 // rollout plan|run: one distribution (apply=hold), then activation in waves.
 struct RolloutOptions {
   std::vector<Amount> waves{{1, false}, {10, true}, {50, true}, {100, true}};
+  std::string waves_text = "1,10%,50%,100%";   // as given (for the record)
   Amount max_fail{0, false};                   // failures tolerated (waves.hpp: exceeding halts)
   std::chrono::seconds soak{0};                // pause after a wave's last result
   std::chrono::seconds activate_timeout{600};  // per wave, for every result
@@ -87,6 +100,7 @@ struct Invocation {
   std::vector<std::string> host_groups;
   SendOptions send;
   RolloutOptions rollout;
+  StatusOptions status;
   BundleOptions bundle;
 };
 

@@ -7,6 +7,7 @@
 #include "sender/config.hpp"
 #include "sender/rollout_command.hpp"
 #include "sender/send_command.hpp"
+#include "sender/status_command.hpp"
 
 namespace {
 
@@ -41,6 +42,10 @@ int run(const fleetcast::sender::Invocation& inv) {
       return fleetcast::sender::rollout_plan_command(inv.send, inv.rollout);
     case Command::rollout_run:
       return fleetcast::sender::rollout_run_command(inv.send, inv.rollout);
+    case Command::status:
+      return fleetcast::sender::status_command(inv.status);
+    case Command::receipts_verify:
+      return fleetcast::sender::receipts_verify_command(inv.status);
   }
   return 2;
 }

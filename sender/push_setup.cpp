@@ -90,6 +90,29 @@ SessionConfig session_config(const SendOptions& o, const Prepared& prep, p::Appl
   return c;
 }
 
+std::unique_ptr<Store> open_store(const SendOptions& o, const SessionConfig& c,
+                                  const Prepared& prep, const p::Digest& digest) {
+  if (o.state.empty()) return nullptr;
+  auto store = std::make_unique<Store>(o.state);
+  SessionRecord r;
+  r.session = c.session;
+  r.file_name = c.name;
+  r.bundle = prep.bundle_name;
+  r.version = prep.version;
+  r.digest = p::text::hex(digest);
+  r.apply = c.apply;
+  r.started_at = static_cast<std::int64_t>(c.wall_time);
+  store->begin_session(r, prep.targets);
+  return store;
+}
+
+Receipts::Observer record_into(Store* store, p::SessionId s) {
+  if (store == nullptr) return {};
+  return [store, s](const HostReport& h, std::string_view verb, std::string_view text) {
+    store->record_receipt(s, h.host->name, verb, text);
+  };
+}
+
 Sockets::Sockets(const SendOptions& o)
     : out(0, p::io::interface_index(o.iface)),
       replies(o.reply_port, p::io::interface_index(o.iface)) {

@@ -17,6 +17,7 @@
 #include "sender/config.hpp"
 #include "sender/inventory.hpp"
 #include "sender/session.hpp"
+#include "sender/store.hpp"
 
 namespace fleetcast::sender {
 
@@ -39,6 +40,12 @@ Prepared prepare(const SendOptions& o);
 
 // The session configuration from the options (fresh session ID and file ID).
 SessionConfig session_config(const SendOptions& o, const Prepared& p, protocol::ApplyMode apply);
+
+// The receipt store of --state (nullptr without it), with the session recorded in it.
+std::unique_ptr<Store> open_store(const SendOptions& o, const SessionConfig& c, const Prepared& p,
+                                  const protocol::Digest& digest);
+// Keeps every reply `receipts` accepts in `store` (if any), under session `s`.
+Receipts::Observer record_into(Store* store, protocol::SessionId s);
 
 struct Sockets {
   Sockets(const SendOptions& o);

@@ -52,6 +52,7 @@ bool Receipts::on_command(std::string_view line, const p::Endpoint& from, Clock:
   } else {
     return false;
   }
+  note(*h, p::verb(parsed->command), line);
   return true;
 }
 

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -55,6 +56,15 @@ class Receipts {
   // Marks a host complete with the digest it verified; false when it already was.
   bool complete(HostReport& host, const protocol::Digest& digest, Clock::time_point now);
 
+  // Called with every accepted reply as it was signed (a ctrl line, or a feedback packet in
+  // hex): the receipt store keeps them. Repeats are passed on too.
+  using Observer =
+      std::function<void(const HostReport&, std::string_view verb, std::string_view signed_text)>;
+  void observe(Observer o) { observer_ = std::move(o); }
+  void note(const HostReport& h, std::string_view verb, std::string_view signed_text) const {
+    if (observer_) observer_(h, verb, signed_text);
+  }
+
   const std::vector<HostReport>& hosts() const { return hosts_; }
   std::size_t index_of(const HostReport& h) const {
     return static_cast<std::size_t>(&h - hosts_.data());
@@ -77,6 +87,7 @@ class Receipts {
   protocol::SessionId session_;
   std::vector<HostReport> hosts_;
   std::unordered_map<std::uint64_t, std::size_t> index_;  // key ID -> hosts_ index
+  Observer observer_;
 };
 
 }  // namespace fleetcast::sender

@@ -100,7 +100,12 @@ int rollout_run_command(const SendOptions& o, const RolloutOptions& r) {
   std::printf("distributing %s once (session %s): hosts check it and hold it\n", o.name.c_str(),
               p::text::hex64(c.session.value).c_str());
   SenderSession dist(c, std::move(prep.file), prep.targets, prep.key, start);
+  auto store = open_store(o, c, prep, dist.digest());
+  const std::int64_t rollout_id =
+      store ? store->begin_rollout(c.session, r.waves_text, r.max_fail.to_string()) : 0;
+  dist.observe(record_into(store.get(), c.session));
   drive(dist, io);
+  if (store) store->end_session(c.session, dist.success());
   print_fin_table(dist);
   print_summary(dist, start, Clock::now());
   std::vector<HostRecord> hosts(prep.targets.size());
@@ -141,6 +146,12 @@ int rollout_run_command(const SendOptions& o, const RolloutOptions& r) {
     ac.wall_time = static_cast<std::uint64_t>(std::time(nullptr));
     ac.timeout = r.activate_timeout;
     Activation act(ac, wave_hosts, prep.key, Clock::now());
+    act.observe(record_into(store.get(), c.session));
+    if (store) {
+      std::vector<std::string> wave_names;
+      for (const Host* h : wave_hosts) wave_names.push_back(h->name);
+      store->wave_started(rollout_id, *w + 1, wave_names);
+    }
     std::vector<bool> reported(index.size(), false);
     drive(act, io, [&](Clock::time_point now) {
       for (std::size_t i = 0; i < index.size(); ++i) {
@@ -164,6 +175,7 @@ int rollout_run_command(const SendOptions& o, const RolloutOptions& r) {
                   hosts[index[i]].message.c_str());
       tracker.result(index[i], false);
     }
+    if (store) store->wave_ended(rollout_id, *w + 1);
     if (tracker.halted()) break;
     if (r.soak.count() > 0 && *w + 1 < waves.size()) {
       std::printf("soaking %llds\n", static_cast<long long>(r.soak.count()));
@@ -188,6 +200,9 @@ int rollout_run_command(const SendOptions& o, const RolloutOptions& r) {
   if (tracker.halted()) {
     std::printf("HALTED after wave %zu: %s; hosts not activated keep the bundle held\n",
                 tracker.waves_started(), tracker.halt_reason().c_str());
+  }
+  if (store) {
+    store->end_rollout(rollout_id, tracker.halted() ? "halted" : "done", tracker.halt_reason());
   }
   if (o.report) {
     write_rollout_report(*o.report, prep, dist, tracker, hosts, since(Clock::now()));

@@ -49,6 +49,8 @@ int send_command(const SendOptions& o) {
   Sockets io(o);
   const Clock::time_point start = Clock::now();
   SenderSession session(c, std::move(prep.file), prep.targets, prep.key, start);
+  auto store = open_store(o, c, prep, session.digest());  // before any reply is read
+  session.observe(record_into(store.get(), c.session));
   std::printf("sending %s (%llu bytes, %u blocks) to %zu hosts on %s, session %s\n", o.name.c_str(),
               static_cast<unsigned long long>(session.plan().object_size()),
               session.plan().block_count(), prep.targets.size(), o.iface.c_str(),
@@ -67,6 +69,7 @@ int send_command(const SendOptions& o) {
   if (o.push) print_fin_table(session);
   print_summary(session, start, end);
   if (o.report) write_report(*o.report, o.file.string(), o.name, session, start, end);
+  if (store) store->end_session(c.session, session.success());
   if (o.push) {
     const p::FinStatus want = o.dry_run ? p::FinStatus::checked : p::FinStatus::applied;
     const std::size_t done = session.receipts().fins_with(want);

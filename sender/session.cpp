@@ -304,7 +304,10 @@ void SenderSession::on_feedback(std::span<const std::uint8_t> bytes, const p::En
       return;
     }
     ++stats_.feedback_received;
-    if (receipts_.complete(*h, c->digest, now)) host_needs_[receipts_.index_of(*h)].clear();
+    if (receipts_.complete(*h, c->digest, now)) {
+      host_needs_[receipts_.index_of(*h)].clear();
+      receipts_.note(*h, "COMPLETE", p::text::hex(bytes));
+    }
     // Acknowledge every COMPLETE (the host repeats it until acknowledged).
     p::CompleteAck ack{config_.file_id, {fb->signer}};
     std::array<std::uint8_t, p::kMaxControlDatagram> buf{};

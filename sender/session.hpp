@@ -91,6 +91,8 @@ class SenderSession {
 
   bool done() const { return phase_ == Phase::done; }
   const Receipts& receipts() const { return receipts_; }
+  // Every accepted reply, as signed, goes to `o` too (the receipt store).
+  void observe(Receipts::Observer o) { receipts_.observe(std::move(o)); }
   bool success() const { return receipts_.success(); }  // every targeted host completed
   const std::vector<HostReport>& hosts() const { return receipts_.hosts(); }
   const SessionStats& stats() const { return stats_; }

@@ -49,6 +49,7 @@ class Activation {
   // The host's apply result, once it reported one (a late `held` repeat is not a result).
   std::optional<protocol::FinStatus> result(std::size_t host) const;
   const Receipts& receipts() const { return receipts_; }
+  void observe(Receipts::Observer o) { receipts_.observe(std::move(o)); }
   std::uint64_t sent() const { return sent_; }
   std::uint64_t dropped() const { return dropped_; }
 

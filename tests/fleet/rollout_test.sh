@@ -9,10 +9,13 @@
 # MODE: waves   8 hosts, --waves 1,3,100%: every host applied the bundle exactly once (its
 #               reload ran once), each wave started only after every result of the one before
 #               (timestamps of the report), the bundle went on the wire once (the manager's
-#               interface counter: one distribution plus repair, not one per wave)
+#               interface counter: one distribution plus repair, not one per wave); the
+#               receipt store agrees (status table, --json and --csv; waves' times in order),
+#               and every stored reply verifies again, a changed one does not
 #       canary  the bundle's reload fails on every host, --max-fail 0: the canary rolls back,
 #               the rollout halts after wave 1, the 7 other hosts hold the bundle (FIN held)
-#               and their file is byte-identical to before; a fixed bundle then rolls out to all
+#               and their file is byte-identical to before (status says so); a fixed bundle
+#               then rolls out to all
 # Exits 77 (CTest: skipped) when network namespaces cannot be made here. Cleans up on any exit.
 set -eu
 
@@ -79,7 +82,8 @@ rollout() {  # rollout FILE [OPTIONS...]: sets rc
   rc=0
   ip netns exec "${prefix}mgr" "$sender" rollout run "$f" --inventory "$work/inv" \
     --key "$work/mgr/manager.key" --iface eth0 --deadline 60 --fin-timeout 60 \
-    --activate-timeout 60 --no-progress --report "$work/report.json" "$@" >"$work/rollout.log" 2>&1 || rc=$?
+    --activate-timeout 60 --no-progress --report "$work/report.json" --state "$work/mstate" \
+    "$@" >"$work/rollout.log" 2>&1 || rc=$?
   cat "$work/rollout.log"
 }
 # state_of HOST: the host's journal says what it did with the bundle, newest first.
@@ -109,6 +113,24 @@ waves)
   ratio=$(awk -v s="$sent" -v b="$size" 'BEGIN { printf "%.3f", s / b }')
   echo "manager sent $sent bytes for a $size-byte bundle ($ratio x) to $n hosts in 3 waves"
   awk -v r="$ratio" 'BEGIN { exit !(r < 1.5) }' || fail "the bundle went on the wire more than once ($ratio x)"
+  # The receipt store: the same answer three ways, waves in order, every reply verifiable.
+  "$sender" status --state "$work/mstate" --bundle motd
+  applied=$("$sender" status --state "$work/mstate" --bundle motd --json |
+    jq '[.[] | select(.status == "applied" and .installed == 2)] | length')
+  [ "$applied" -eq "$n" ] || fail "status --json: $applied hosts applied version 2"
+  csv=$("$sender" status --state "$work/mstate" --bundle motd --csv | grep -c ',motd,applied,2,2,')
+  [ "$csv" -eq "$n" ] || fail "status --csv: $csv hosts applied version 2"
+  order=$(sqlite3 "$work/mstate/manager.db" "SELECT COUNT(*) FROM waves a JOIN waves b
+    ON b.rollout = a.rollout AND b.wave = a.wave + 1 WHERE b.started_at < a.ended_at")
+  [ "$order" -eq 0 ] || fail "the store shows a wave that started before the previous one ended"
+  "$sender" receipts verify --state "$work/mstate" | tail -n 1 | grep -q ', 0 failed' ||
+    fail "stored receipts do not verify"
+  sqlite3 "$work/mstate/manager.db" \
+    "UPDATE receipts SET line = replace(line, 'status=applied', 'status=failed') WHERE id = (SELECT MAX(id) FROM receipts WHERE verb = 'FIN')"
+  if "$sender" receipts verify --state "$work/mstate" >"$work/verify.log"; then
+    fail "a changed receipt verified"
+  fi
+  grep -q 'BAD receipt' "$work/verify.log" || fail "receipts verify does not name the changed receipt"
   ;;
 canary)
   bundle 2 "! grep -q 'version 2' $work/etc/motd"  # fails with the new file: every apply rolls back
@@ -123,6 +145,8 @@ canary)
     cmp -s "$work/r$i/etc/motd" "$work/r$i/motd.before" || fail "r$i: motd changed before its wave"
     i=$((i + 1))
   done
+  held=$("$sender" status --state "$work/mstate" --bundle motd --json | jq '[.[] | select(.status == "held")] | length')
+  [ "$held" -eq 7 ] || fail "status shows $held hosts holding the bundle, expected 7"
   bundle 3 true
   rollout "$work/motd-3.fcb" --waves 1,3,100% --max-fail 0
   [ "$rc" -eq 0 ] || fail "the fixed bundle did not roll out (exit $rc)"

@@ -1,0 +1,222 @@
+#include "sender/store.hpp"
+
+#include <ctime>
+#include <map>
+
+#include "protocol/text.hpp"
+#include "protocol/verify.hpp"
+
+namespace fleetcast::sender {
+namespace p = protocol;
+namespace io = protocol::io;
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS hosts(
+  name TEXT PRIMARY KEY, key TEXT NOT NULL, groups TEXT NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions(
+  session TEXT PRIMARY KEY, file_name TEXT NOT NULL, bundle TEXT NOT NULL,
+  version INTEGER NOT NULL, digest TEXT NOT NULL, apply TEXT NOT NULL,
+  started_at INTEGER NOT NULL, ended_at INTEGER, success INTEGER);
+CREATE TABLE IF NOT EXISTS session_hosts(
+  session TEXT NOT NULL, host TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY(session, host));
+CREATE TABLE IF NOT EXISTS receipts(
+  id INTEGER PRIMARY KEY, session TEXT NOT NULL, host TEXT NOT NULL, verb TEXT NOT NULL,
+  line TEXT NOT NULL, at INTEGER NOT NULL, UNIQUE(session, host, line));
+CREATE TABLE IF NOT EXISTS rollouts(
+  id INTEGER PRIMARY KEY, session TEXT NOT NULL, waves TEXT NOT NULL, max_fail TEXT NOT NULL,
+  state TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', started_at INTEGER NOT NULL,
+  ended_at INTEGER);
+CREATE TABLE IF NOT EXISTS waves(
+  rollout INTEGER NOT NULL, wave INTEGER NOT NULL, hosts TEXT NOT NULL,
+  started_at INTEGER NOT NULL, ended_at INTEGER, PRIMARY KEY(rollout, wave));
+)sql";
+
+std::int64_t now() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
+  return out;
+}
+
+}  // namespace
+
+Store::Store(const std::filesystem::path& state_dir) {
+  std::filesystem::create_directories(state_dir);
+  db_ = std::make_unique<io::Database>(state_dir / "manager.db", io::Database::Journal::wal);
+  db_->exec(kSchema);
+}
+
+void Store::record_hosts(const std::vector<const Host*>& hosts) {
+  io::Database::Transaction t(*db_);
+  for (const Host* h : hosts) {
+    db_->prepare(
+           "INSERT INTO hosts(name, key, groups, updated_at) VALUES(?,?,?,?) ON CONFLICT(name) "
+           "DO UPDATE SET key=excluded.key, groups=excluded.groups, updated_at=excluded.updated_at")
+        .bind(1, h->name)
+        .bind(2, p::text::hex(h->key.bytes))
+        .bind(3, joined(h->groups))
+        .bind(4, now())
+        .run();
+  }
+  t.commit();
+}
+
+void Store::begin_session(const SessionRecord& s, const std::vector<const Host*>& hosts) {
+  record_hosts(hosts);
+  io::Database::Transaction t(*db_);
+  const std::string id = p::text::hex64(s.session.value);
+  db_->prepare(
+         "INSERT INTO sessions(session, file_name, bundle, version, digest, apply, started_at) "
+         "VALUES(?,?,?,?,?,?,?)")
+      .bind(1, id)
+      .bind(2, s.file_name)
+      .bind(3, s.bundle)
+      .bind(4, static_cast<std::int64_t>(s.version))
+      .bind(5, s.digest)
+      .bind(6, p::to_string(s.apply))
+      .bind(7, s.started_at)
+      .run();
+  for (const Host* h : hosts) {
+    db_->prepare("INSERT INTO session_hosts(session, host, key) VALUES(?,?,?)")
+        .bind(1, id)
+        .bind(2, h->name)
+        .bind(3, p::text::hex(h->key.bytes))
+        .run();
+  }
+  t.commit();
+}
+
+void Store::end_session(p::SessionId s, bool success) {
+  db_->prepare("UPDATE sessions SET ended_at=?, success=? WHERE session=?")
+      .bind(1, now())
+      .bind(2, std::int64_t{success})
+      .bind(3, p::text::hex64(s.value))
+      .run();
+}
+
+void Store::record_receipt(p::SessionId s, const std::string& host, std::string_view verb,
+                           std::string_view line) {
+  db_->prepare("INSERT OR IGNORE INTO receipts(session, host, verb, line, at) VALUES(?,?,?,?,?)")
+      .bind(1, p::text::hex64(s.value))
+      .bind(2, host)
+      .bind(3, verb)
+      .bind(4, line)
+      .bind(5, now())
+      .run();
+}
+
+std::int64_t Store::begin_rollout(p::SessionId s, const std::string& waves,
+                                  const std::string& max_fail) {
+  db_->prepare(
+         "INSERT INTO rollouts(session, waves, max_fail, state, started_at) "
+         "VALUES(?,?,?,'running',?)")
+      .bind(1, p::text::hex64(s.value))
+      .bind(2, waves)
+      .bind(3, max_fail)
+      .bind(4, now())
+      .run();
+  return db_->last_insert_id();
+}
+
+void Store::wave_started(std::int64_t rollout, std::size_t wave,
+                         const std::vector<std::string>& hosts) {
+  db_->prepare("INSERT OR REPLACE INTO waves(rollout, wave, hosts, started_at) VALUES(?,?,?,?)")
+      .bind(1, rollout)
+      .bind(2, static_cast<std::int64_t>(wave))
+      .bind(3, joined(hosts))
+      .bind(4, now())
+      .run();
+}
+
+void Store::wave_ended(std::int64_t rollout, std::size_t wave) {
+  db_->prepare("UPDATE waves SET ended_at=? WHERE rollout=? AND wave=?")
+      .bind(1, now())
+      .bind(2, rollout)
+      .bind(3, static_cast<std::int64_t>(wave))
+      .run();
+}
+
+void Store::end_rollout(std::int64_t rollout, const std::string& state, const std::string& reason) {
+  db_->prepare("UPDATE rollouts SET state=?, reason=?, ended_at=? WHERE id=?")
+      .bind(1, state)
+      .bind(2, reason)
+      .bind(3, now())
+      .bind(4, rollout)
+      .run();
+}
+
+std::vector<StoredReceipt> Store::receipts() const {
+  auto s = db_->prepare(
+      "SELECT r.id, r.session, r.host, r.verb, r.line, sh.key, r.at FROM receipts r "
+      "LEFT JOIN session_hosts sh ON sh.session = r.session AND sh.host = r.host ORDER BY r.id");
+  std::vector<StoredReceipt> out;
+  while (s.step()) {
+    out.push_back(
+        {s.integer(0), s.text(1), s.text(2), s.text(3), s.text(4), s.text(5), s.integer(6)});
+  }
+  return out;
+}
+
+std::vector<HostStatus> Store::status(const std::string& bundle, const std::string& host) const {
+  // Every (host, bundle) a session targeted, with the newest receipt of that pair.
+  auto s = db_->prepare(
+      "SELECT sh.host, CASE WHEN se.bundle = '' THEN se.file_name ELSE se.bundle END AS b, "
+      "r.verb, r.line, r.at FROM session_hosts sh JOIN sessions se ON se.session = sh.session "
+      "LEFT JOIN receipts r ON r.session = sh.session AND r.host = sh.host "
+      "WHERE (?1 = '' OR b = ?1) AND (?2 = '' OR sh.host = ?2) ORDER BY sh.host, b, r.id");
+  s.bind(1, bundle).bind(2, host);
+  std::map<std::pair<std::string, std::string>, HostStatus> rows;
+  while (s.step()) {
+    HostStatus& h = rows[{s.text(0), s.text(1)}];
+    h.host = s.text(0);
+    h.bundle = s.text(1);
+    if (h.status.empty()) h.status = "no answer";
+    if (s.null(2)) continue;
+    const std::string verb = s.text(2);
+    if (verb == "FIN") {
+      // The stored line verified when it arrived; here only its fields are read.
+      auto parsed = p::parse_command(s.text(3));
+      if (!parsed) continue;
+      const auto& f = std::get<p::Fin>(parsed->command);
+      h.status = std::string(p::to_string(f.status));
+      h.version = f.version;
+      h.message = f.message;
+      h.at = s.integer(4);
+      if (f.status == p::FinStatus::applied) h.installed = std::max(h.installed, f.version);
+    } else if (verb == "DENY" && h.at == 0) {
+      auto parsed = p::parse_command(s.text(3));
+      h.status = "denied";
+      if (parsed) h.message = std::get<p::Deny>(parsed->command).reason;
+      h.at = s.integer(4);
+    } else if (verb == "COMPLETE" && (h.status == "no answer" || h.status == "registered")) {
+      h.status = "completed";
+      h.at = s.integer(4);
+    } else if (verb == "RECV" && h.status == "no answer") {
+      h.status = "registered";
+      h.at = s.integer(4);
+    }
+  }
+  std::vector<HostStatus> out;
+  for (auto& [k, v] : rows) out.push_back(std::move(v));
+  return out;
+}
+
+bool verify_receipt(const StoredReceipt& r) {
+  p::PublicKey key{};
+  if (!p::text::unhex(r.host_key, key.bytes)) return false;
+  auto key_of = [&](p::KeyId id) -> const p::PublicKey* {
+    return id == p::key_id(key) ? &key : nullptr;
+  };
+  if (r.verb != "COMPLETE") return p::verified_command(r.line, key_of).has_value();
+  std::vector<std::uint8_t> bytes(r.line.size() / 2);
+  if (r.line.size() % 2 != 0 || !p::text::unhex(r.line, bytes)) return false;
+  auto parsed = p::parse_data_packet(bytes);
+  const auto* fb = parsed ? std::get_if<p::SignedFeedback>(&parsed.value()) : nullptr;
+  return fb != nullptr && p::verified(*fb, key_of);
+}
+
+}  // namespace fleetcast::sender

@@ -1,0 +1,82 @@
+#pragma once
+// The manager's receipt store: <state>/manager.db (SQLite, WAL, synchronous=FULL), the record
+// that outlives the process. Hosts (name, key and groups as they were when a session ran),
+// sessions, rollouts and their waves, and every reply a host signed (RECV, DENY, COMPLETE,
+// FIN), kept verbatim, so `receipts verify` can check every signature again later and
+// `status` answers "which hosts run version 7 of school-dhcp, which failed and why" without a
+// network. The only manager file that includes the SQLite wrapper.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/control.hpp"
+#include "protocol/io/sqlite.hpp"
+#include "sender/inventory.hpp"
+
+namespace fleetcast::sender {
+
+struct SessionRecord {
+  protocol::SessionId session;
+  std::string file_name;  // as announced (spool name)
+  std::string bundle;     // manifest name ("" for a plain file)
+  std::uint64_t version = 0;
+  std::string digest;  // hex
+  protocol::ApplyMode apply = protocol::ApplyMode::none;
+  std::int64_t started_at = 0;  // seconds since the epoch
+};
+
+struct StoredReceipt {
+  std::int64_t id = 0;
+  std::string session;  // hex
+  std::string host;
+  std::string verb;      // RECV, DENY, COMPLETE, FIN
+  std::string line;      // the signed line, or the signed packet in hex (COMPLETE)
+  std::string host_key;  // hex public key of the host when it was recorded
+  std::int64_t at = 0;
+};
+
+// One row of `status`: a host's latest result for a bundle.
+struct HostStatus {
+  std::string host;
+  std::string bundle;
+  std::uint64_t version = 0;  // of the latest FIN (0: none)
+  std::string status;         // FIN status, "denied", "completed" (no FIN), or "no answer"
+  std::string message;
+  std::int64_t at = 0;          // 0: never
+  std::uint64_t installed = 0;  // newest version this host reported applied
+};
+
+// The stored reply still verifies with the key its host had when it was stored.
+bool verify_receipt(const StoredReceipt& r);
+
+class Store {
+ public:
+  explicit Store(const std::filesystem::path& state_dir);
+
+  void record_hosts(const std::vector<const Host*>& hosts);
+  void begin_session(const SessionRecord& s, const std::vector<const Host*>& hosts);
+  void end_session(protocol::SessionId s, bool success);
+  // A reply that verified, as signed (repeats of the same bytes are stored once).
+  void record_receipt(protocol::SessionId s, const std::string& host, std::string_view verb,
+                      std::string_view line);
+
+  std::int64_t begin_rollout(protocol::SessionId s, const std::string& waves,
+                             const std::string& max_fail);
+  void wave_started(std::int64_t rollout, std::size_t wave, const std::vector<std::string>& hosts);
+  void wave_ended(std::int64_t rollout, std::size_t wave);
+  void end_rollout(std::int64_t rollout, const std::string& state, const std::string& reason);
+
+  // Latest result per (host, bundle), optionally narrowed; hosts of a bundle's sessions that
+  // never answered are listed as "no answer".
+  std::vector<HostStatus> status(const std::string& bundle, const std::string& host) const;
+  std::vector<StoredReceipt> receipts() const;
+
+ private:
+  std::unique_ptr<protocol::io::Database> db_;
+};
+
+}  // namespace fleetcast::sender
