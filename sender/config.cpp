@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "protocol/text.hpp"
+#include "sender/rollout/window.hpp"
 
 namespace po = boost::program_options;
 
@@ -96,7 +97,10 @@ po::options_description rollout_options() {
       "failures tolerated, as a count or a percentage (fleet-wide and per wave); one more halts")(
       "soak", po::value<int>()->default_value(0), "seconds to wait after each wave's results")(
       "activate-timeout", po::value<int>()->default_value(600),
-      "seconds a wave may take until every host reported (silent hosts count as failed)");
+      "seconds a wave may take until every host reported (silent hosts count as failed)")(
+      "window", po::value<std::string>(),
+      "maintenance window, e.g. 'Mon-Fri 22:00-05:00 Asia/Tokyo': waves start only inside it "
+      "and wait for its next opening; no ACTIVATE is sent after it closes");
   return o;
 }
 
@@ -118,6 +122,11 @@ RolloutOptions validate_rollout(const po::variables_map& vm) {
   const int timeout = vm["activate-timeout"].as<int>();
   if (timeout < 1) throw ConfigError("--activate-timeout: must be at least 1 second");
   r.activate_timeout = std::chrono::seconds(timeout);
+  if (vm.count("window")) {
+    r.window = vm["window"].as<std::string>();
+    if (!Window::parse(r.window, &error))
+      throw ConfigError("--window '" + r.window + "': " + error);
+  }
   return r;
 }
 

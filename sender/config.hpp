@@ -86,6 +86,7 @@ struct RolloutOptions {
   Amount max_fail{0, false};                   // failures tolerated (waves.hpp: exceeding halts)
   std::chrono::seconds soak{0};                // pause after a wave's last result
   std::chrono::seconds activate_timeout{600};  // per wave, for every result
+  std::string window;  // maintenance window (rollout/window.hpp); "": any time
 };
 
 struct Invocation {

@@ -13,10 +13,44 @@
 #include "sender/report.hpp"
 #include "sender/rollout/activation.hpp"
 #include "sender/rollout/waves.hpp"
+#include "sender/rollout/window.hpp"
 
 namespace fleetcast::sender {
 namespace p = protocol;
 namespace {
+
+std::string iso(SysSeconds t) {
+  const std::time_t tt = t.time_since_epoch().count();
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&tt));
+  return buf;
+}
+
+SysSeconds wall_now() {
+  return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+}
+
+// Inside the window (waiting for its next opening first, if needed): when it closes, on the
+// session's clock. Without a window: never.
+Clock::time_point enter_window(const std::optional<Window>& window, std::size_t wave) {
+  if (!window) return Clock::time_point::max();
+  SysSeconds now = wall_now();
+  if (!window->contains(now)) {
+    const SysSeconds open = window->next_open(now);
+    std::printf("wave %zu: waiting for the window '%s': opens at %s\n", wave + 1,
+                window->text().c_str(), iso(open).c_str());
+    std::fflush(stdout);
+    std::this_thread::sleep_until(std::chrono::system_clock::time_point(open));
+    now = wall_now();
+    while (!window->contains(now)) {  // a clock step: at most a second more
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      now = wall_now();
+    }
+  }
+  const SysSeconds close = window->closes_at(now);
+  std::printf("wave %zu: inside the window until %s\n", wave + 1, iso(close).c_str());
+  return Clock::now() + (close - now);
+}
 
 std::string names(const std::vector<const Host*>& hosts, const std::vector<std::size_t>& which) {
   std::string out;
@@ -38,6 +72,13 @@ void print_plan(const Prepared& prep, const SendOptions& o, const RolloutOptions
     std::printf("  wave %zu%s (%zu, tolerates %zu): %s\n", w + 1, w == 0 ? " canary" : "",
                 waves[w].size(), tolerated(r.max_fail, waves[w].size()),
                 names(prep.targets, waves[w]).c_str());
+  }
+  if (!r.window.empty()) {
+    const auto w = Window::parse(r.window, nullptr);
+    std::printf("  window '%s': %s\n", r.window.c_str(),
+                w->contains(wall_now())
+                    ? "open now"
+                    : ("next opens at " + iso(w->next_open(wall_now()))).c_str());
   }
   for (const Host* h : prep.not_targeted) {
     std::printf("  not in the rollout: %s (the bundle's targets leave it out)\n", h->name.c_str());
@@ -123,9 +164,14 @@ int rollout_run_command(const SendOptions& o, const RolloutOptions& r) {
   }
   WaveTracker tracker(waves, prep.targets.size(), r.max_fail);
   tracker.distributed(held);
+  std::optional<Window> window;
+  if (!r.window.empty()) window = Window::parse(r.window, nullptr);
 
   // 2. Activate wave by wave.
-  while (auto w = tracker.start_next_wave()) {
+  while (!tracker.halted() && tracker.waves_started() < waves.size()) {
+    const Clock::time_point closes = enter_window(window, tracker.waves_started());
+    const auto w = tracker.start_next_wave();
+    if (!w) break;
     std::vector<const Host*> wave_hosts;
     std::vector<std::size_t> index;
     for (std::size_t h : tracker.activated_in(*w)) {
@@ -145,6 +191,7 @@ int rollout_run_command(const SendOptions& o, const RolloutOptions& r) {
     ac.ctrl_group = c.ctrl_group;
     ac.wall_time = static_cast<std::uint64_t>(std::time(nullptr));
     ac.timeout = r.activate_timeout;
+    ac.stop_sending = closes;
     Activation act(ac, wave_hosts, prep.key, Clock::now());
     act.observe(record_into(store.get(), c.session));
     if (store) {

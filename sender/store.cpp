@@ -1,6 +1,6 @@
 #include "sender/store.hpp"
 
-#include <ctime>
+#include <chrono>
 #include <map>
 
 #include "protocol/text.hpp"
@@ -32,8 +32,12 @@ CREATE TABLE IF NOT EXISTS waves(
   started_at INTEGER NOT NULL, ended_at INTEGER, PRIMARY KEY(rollout, wave));
 )sql";
 
+// From system_clock, not time(): glibc's time() reads the coarse clock, which can lag the
+// clock the wave runner compares the maintenance window with by a tick.
 std::int64_t now() {
-  return static_cast<std::int64_t>(std::time(nullptr));
+  return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())
+      .time_since_epoch()
+      .count();
 }
 
 std::string joined(const std::vector<std::string>& items) {

@@ -78,12 +78,13 @@ void Activation::tick(Clock::time_point now, p::Transport& t) {
     done_ = timed_out_ = true;
     return;
   }
-  if (now >= next_send_) send(now, t);
+  if (now >= next_send_ && now < config_.stop_sending) send(now, t);
 }
 
 Clock::time_point Activation::next_wakeup(Clock::time_point now) const {
   if (done_) return now + 1h;
-  return std::max(now, std::min(next_send_, start_ + config_.timeout));
+  const auto send_at = next_send_ < config_.stop_sending ? next_send_ : Clock::time_point::max();
+  return std::max(now, std::min(send_at, start_ + config_.timeout));
 }
 
 }  // namespace fleetcast::sender

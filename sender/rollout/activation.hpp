@@ -31,6 +31,9 @@ struct ActivationConfig {
   std::uint64_t wall_time = 0;  // seconds since the epoch at `now` of the constructor
   Clock::duration interval = 1s;
   Clock::duration timeout = 600s;  // for every result of the wave (the apply time)
+  // No ACTIVATE after this (the maintenance window closed): hosts that got one finish and
+  // report; the others are not activated.
+  Clock::time_point stop_sending = Clock::time_point::max();
 };
 
 class Activation {

@@ -16,6 +16,9 @@
 #               the rollout halts after wave 1, the 7 other hosts hold the bundle (FIN held)
 #               and their file is byte-identical to before (status says so); a fixed bundle
 #               then rolls out to all
+#       window  a maintenance window that opens 20 s after the start (UTC, to the second):
+#               the distribution runs at once, the hosts hold the bundle, and nothing is applied
+#               before the window opens (every motd's mtime and the store's wave times)
 # Exits 77 (CTest: skipped) when network namespaces cannot be made here. Cleans up on any exit.
 set -eu
 
@@ -155,6 +158,25 @@ canary)
     grep -qx 'motd of version 3' "$work/r$i/etc/motd" || fail "r$i: the fixed bundle is not installed"
     i=$((i + 1))
   done
+  ;;
+window)
+  bundle 2 true
+  opens=$(($(date +%s) + 20))
+  window="daily $(date -u -d "@$opens" +%H:%M:%S)-$(date -u -d "@$((opens + 7200))" +%H:%M:%S) UTC"
+  rollout "$work/motd-2.fcb" --waves 1,100% --window "$window"
+  [ "$rc" -eq 0 ] || fail "rollout exited $rc"
+  grep -q "waiting for the window '$window'" "$work/rollout.log" || fail "no wait for the window"
+  i=1
+  while [ "$i" -le "$n" ]; do
+    grep -qx 'motd of version 2' "$work/r$i/etc/motd" || fail "r$i: motd not installed"
+    mtime=$(stat -c %Y "$work/r$i/etc/motd")
+    [ "$mtime" -ge "$opens" ] || fail "r$i: applied at $mtime, before the window opened at $opens"
+    i=$((i + 1))
+  done
+  early=$(sqlite3 "$work/mstate/manager.db" "SELECT COUNT(*) FROM waves WHERE started_at < $opens")
+  [ "$early" -eq 0 ] || fail "the store shows $early wave(s) started before the window at $opens: $(sqlite3 "$work/mstate/manager.db" "SELECT * FROM waves")"
+  held=$(sqlite3 "$work/mstate/manager.db" "SELECT MIN(at) FROM receipts WHERE line LIKE '% status=held %'")
+  [ "$held" -lt "$opens" ] || fail "the distribution waited for the window too"
   ;;
 *) fail "unknown mode $mode" ;;
 esac

@@ -1,0 +1,131 @@
+#include "sender/rollout/window.hpp"
+
+#include <date/tz.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <stdexcept>
+
+#include "protocol/text.hpp"
+
+namespace fleetcast::sender {
+namespace {
+
+constexpr std::array<std::string_view, 7> kDays = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+
+std::optional<unsigned> day_index(std::string_view d) {
+  const auto it = std::find(kDays.begin(), kDays.end(), d);
+  if (it == kDays.end()) return std::nullopt;
+  return static_cast<unsigned>(it - kDays.begin());
+}
+
+std::optional<std::bitset<7>> parse_days(const std::string& text) {
+  std::bitset<7> days;
+  if (text == "daily") return days.set();
+  for (const std::string& item : protocol::text::split(text, ',')) {
+    const auto dash = item.find('-');
+    const auto first = day_index(std::string_view(item).substr(0, dash));
+    const auto last = dash == std::string::npos ? first : day_index(item.substr(dash + 1));
+    if (!first || !last) return std::nullopt;
+    for (unsigned d = *first;; d = (d + 1) % 7) {
+      days.set(d);
+      if (d == *last) break;
+    }
+  }
+  return days;
+}
+
+std::optional<std::chrono::seconds> parse_time(std::string_view t) {
+  unsigned parts[3] = {0, 0, 0};
+  std::size_t n = 0;
+  while (n < 3) {
+    const auto colon = t.find(':');
+    const std::string_view field = t.substr(0, colon);
+    if (field.size() != 2) return std::nullopt;
+    const auto [end, ec] = std::from_chars(field.data(), field.data() + 2, parts[n]);
+    if (ec != std::errc() || end != field.data() + 2) return std::nullopt;
+    ++n;
+    if (colon == std::string_view::npos) break;
+    t.remove_prefix(colon + 1);
+  }
+  if (n < 2 || parts[0] > 23 || parts[1] > 59 || parts[2] > 59) return std::nullopt;
+  return std::chrono::seconds(parts[0] * 3600 + parts[1] * 60 + parts[2]);
+}
+
+}  // namespace
+
+std::optional<Window> Window::parse(std::string_view text, std::string* error) {
+  auto fail = [&](const std::string& why) -> std::optional<Window> {
+    if (error) *error = why;
+    return std::nullopt;
+  };
+  const auto words = protocol::text::split(std::string(text), ' ');
+  if (words.size() != 3)
+    return fail("expected 'DAYS HH:MM-HH:MM ZONE', e.g. 'Mon-Fri 22:00-05:00 Asia/Tokyo'");
+  Window w;
+  w.text_ = std::string(text);
+  const auto days = parse_days(words[0]);
+  if (!days) return fail("'" + words[0] + "': days are daily, Mon, Mon-Fri or Sat,Sun");
+  w.days_ = *days;
+  const auto dash = words[1].find('-');
+  const auto open = parse_time(std::string_view(words[1]).substr(0, dash));
+  const auto close = dash == std::string::npos
+                         ? std::nullopt
+                         : parse_time(std::string_view(words[1]).substr(dash + 1));
+  if (!open || !close) return fail("'" + words[1] + "': expected HH:MM-HH:MM (or HH:MM:SS)");
+  if (*open == *close) return fail("'" + words[1] + "': the window opens and closes at once");
+  w.open_ = *open;
+  w.close_ = *close;
+  try {
+    w.zone_ = date::locate_zone(words[2]);
+  } catch (const std::exception&) {
+    return fail("'" + words[2] + "' is not a time zone of this system's tz database");
+  }
+  return w;
+}
+
+std::pair<SysSeconds, SysSeconds> Window::occurrence(std::int64_t day) const {
+  const date::local_days d{date::days{day}};
+  const auto open = zone_->to_sys(d + open_, date::choose::earliest);
+  const auto close_day = close_ > open_ ? d : d + date::days{1};
+  const auto close = zone_->to_sys(close_day + close_, date::choose::earliest);
+  return {std::chrono::time_point_cast<std::chrono::seconds>(open),
+          std::chrono::time_point_cast<std::chrono::seconds>(close)};
+}
+
+// The occurrence that contains t, if any (it opened today or yesterday, local time).
+std::optional<std::pair<SysSeconds, SysSeconds>> Window::around(SysSeconds t) const {
+  const auto today = date::floor<date::days>(zone_->to_local(t)).time_since_epoch().count();
+  for (std::int64_t day = today - 1; day <= today; ++day) {
+    const unsigned weekday = date::weekday{date::local_days{date::days{day}}}.c_encoding();
+    if (!days_.test(weekday)) continue;
+    const auto [open, close] = occurrence(day);
+    if (t >= open && t < close) return std::pair{open, close};
+  }
+  return std::nullopt;
+}
+
+bool Window::contains(SysSeconds t) const {
+  return around(t).has_value();
+}
+
+SysSeconds Window::closes_at(SysSeconds t) const {
+  const auto w = around(t);
+  if (!w) throw std::logic_error("closes_at outside the window");
+  return w->second;
+}
+
+SysSeconds Window::next_open(SysSeconds t) const {
+  if (contains(t)) return t;
+  const auto today = date::floor<date::days>(zone_->to_local(t)).time_since_epoch().count();
+  for (std::int64_t day = today; day <= today + 8; ++day) {
+    const unsigned weekday = date::weekday{date::local_days{date::days{day}}}.c_encoding();
+    if (!days_.test(weekday)) continue;
+    const auto open = occurrence(day).first;
+    if (open > t) return open;
+  }
+  throw std::logic_error("a window with at least one day opens within 8 days");
+}
+
+}  // namespace fleetcast::sender

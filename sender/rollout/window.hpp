@@ -1,0 +1,52 @@
+#pragma once
+// A maintenance window in the local time of a time zone, e.g. "Mon-Fri 22:00-05:00 Asia/Tokyo":
+// on the listed days (the day a window opens), from the opening time until the closing time,
+// which is on the next day when it is not later than the opening (the window spans midnight).
+// Days: "daily", a name ("Sat"), a range ("Mon-Fri", wrapping: "Fri-Mon") or a comma list of
+// those. Times: HH:MM or HH:MM:SS. The zone is an IANA name from the system's tz database
+// (Debian tzdata, read through the date library); "UTC" works everywhere. Local times that do
+// not exist (a DST gap) map to the instant after the gap; ambiguous ones to the earlier.
+//
+// Pure: the time is passed in. The wave runner starts a wave only inside the window, waits
+// for the next opening otherwise, and sends no new ACTIVATE once the window closed.
+
+#include <bitset>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace date {
+class time_zone;
+}
+
+namespace fleetcast::sender {
+
+using SysSeconds = std::chrono::sys_seconds;
+
+class Window {
+ public:
+  // nullopt (and `error`) when the text is not a window or the zone is unknown.
+  static std::optional<Window> parse(std::string_view text, std::string* error);
+
+  bool contains(SysSeconds t) const;
+  // `t` itself when inside; otherwise the next opening (within the next 8 days).
+  SysSeconds next_open(SysSeconds t) const;
+  // The end of the window that contains `t` (precondition: contains(t)).
+  SysSeconds closes_at(SysSeconds t) const;
+  const std::string& text() const { return text_; }
+
+ private:
+  // The opening and closing instants of the window that opens on local day `day` (days since
+  // the epoch in the zone's local time).
+  std::pair<SysSeconds, SysSeconds> occurrence(std::int64_t day) const;
+  std::optional<std::pair<SysSeconds, SysSeconds>> around(SysSeconds t) const;
+
+  std::string text_;
+  std::bitset<7> days_;  // 0 = Sunday (C encoding)
+  std::chrono::seconds open_{0};
+  std::chrono::seconds close_{0};
+  const date::time_zone* zone_ = nullptr;
+};
+
+}  // namespace fleetcast::sender

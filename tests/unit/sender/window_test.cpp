@@ -1,0 +1,70 @@
+// Maintenance windows (sender/rollout/window.hpp): local time in a zone, windows that span
+// midnight, day lists, the next opening, DST gaps, and clear refusals.
+#include "sender/rollout/window.hpp"
+
+#include <date/date.h>
+#include <gtest/gtest.h>
+
+namespace fleetcast::sender {
+namespace {
+
+using namespace std::chrono;
+
+SysSeconds utc(int y, unsigned m, unsigned d, int hh, int mm, int ss = 0) {
+  return date::sys_days{date::year{y} / date::month{m} / date::day{d}} + hours(hh) + minutes(mm) +
+         seconds(ss);
+}
+
+// Mon-Fri 22:00-05:00 in Tokyo (UTC+9): Monday 22:00 JST is 13:00 UTC; the Friday window ends
+// Saturday 05:00 JST (Friday 20:00 UTC); nothing opens on the weekend.
+TEST(Window, WeekdayNightsInTokyo) {
+  std::string error;
+  const auto w = Window::parse("Mon-Fri 22:00-05:00 Asia/Tokyo", &error);
+  ASSERT_TRUE(w) << error;
+  EXPECT_FALSE(w->contains(utc(2026, 11, 30, 12, 59, 59)));  // Mon 21:59:59 JST
+  EXPECT_TRUE(w->contains(utc(2026, 11, 30, 13, 0)));        // Mon 22:00 JST
+  EXPECT_TRUE(w->contains(utc(2026, 12, 4, 19, 59)));        // Sat 04:59 JST (Friday's)
+  EXPECT_FALSE(w->contains(utc(2026, 12, 4, 20, 0)));        // Sat 05:00 JST
+  EXPECT_FALSE(w->contains(utc(2026, 12, 5, 14, 0)));        // Sat 23:00 JST
+  EXPECT_EQ(w->closes_at(utc(2026, 11, 30, 15, 0)), utc(2026, 11, 30, 20, 0));
+  // From Saturday noon JST, the next opening is Monday 22:00 JST.
+  EXPECT_EQ(w->next_open(utc(2026, 12, 5, 3, 0)), utc(2026, 12, 7, 13, 0));
+  EXPECT_EQ(w->next_open(utc(2026, 11, 30, 14, 0)), utc(2026, 11, 30, 14, 0));  // inside
+}
+
+// Day lists and wrapping ranges; seconds in the times.
+TEST(Window, DayListsAndSeconds) {
+  const auto w = Window::parse("Fri-Sun,Wed 01:00:30-01:00:45 UTC", nullptr);
+  ASSERT_TRUE(w);
+  EXPECT_TRUE(w->contains(utc(2026, 12, 6, 1, 0, 30)));   // Sunday
+  EXPECT_FALSE(w->contains(utc(2026, 12, 6, 1, 0, 45)));  // closed
+  EXPECT_FALSE(w->contains(utc(2026, 12, 7, 1, 0, 35)));  // Monday
+  EXPECT_TRUE(w->contains(utc(2026, 12, 2, 1, 0, 40)));   // Wednesday
+  EXPECT_EQ(w->next_open(utc(2026, 12, 7, 0, 0)), utc(2026, 12, 9, 1, 0, 30));
+}
+
+// A local time that does not exist (Berlin springs forward 02:00 -> 03:00 on 2026-03-29):
+// the window opens at the end of the gap, and still closes later.
+TEST(Window, DstGap) {
+  const auto w = Window::parse("daily 02:30-04:00 Europe/Berlin", nullptr);
+  ASSERT_TRUE(w);
+  const SysSeconds open = w->next_open(utc(2026, 3, 28, 23, 0));
+  EXPECT_EQ(open, utc(2026, 3, 29, 1, 0));  // 03:00 CEST, the end of the gap
+  EXPECT_EQ(w->closes_at(open), utc(2026, 3, 29, 2, 0));
+}
+
+// Refusals name what is wrong.
+TEST(Window, BadTextIsRefused) {
+  std::string error;
+  EXPECT_FALSE(Window::parse("Mon-Fri 22:00-05:00", &error));
+  EXPECT_NE(error.find("DAYS"), std::string::npos);
+  EXPECT_FALSE(Window::parse("Mon-Fry 22:00-05:00 UTC", &error));
+  EXPECT_NE(error.find("Mon-Fry"), std::string::npos);
+  EXPECT_FALSE(Window::parse("daily 24:00-05:00 UTC", &error));
+  EXPECT_FALSE(Window::parse("daily 05:00-05:00 UTC", &error));
+  EXPECT_FALSE(Window::parse("daily 22:00-05:00 Mars/Olympus", &error));
+  EXPECT_NE(error.find("Mars/Olympus"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fleetcast::sender
