@@ -118,7 +118,11 @@ void Agent::on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now) 
     }
     if (update_ && s->session == update_->session) {
       recv_at_ = std::min(recv_at_, now + uniform(config_.reply_spread));
-      if (assembler_ && assembler_->finalized()) complete_at_ = std::min(complete_at_, recv_at_);
+      // COMPLETE again only while the manager has not acknowledged it (a STATUS after the ACK
+      // must not arm a timer that tick() never clears: that was a busy loop).
+      if (assembler_ && assembler_->finalized() && !acked_) {
+        complete_at_ = std::min(complete_at_, recv_at_);
+      }
     }
   } else {
     ++counters_.ctrl_dropped;

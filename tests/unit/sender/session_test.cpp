@@ -182,6 +182,30 @@ class Fleet : public ::testing::Test {
   std::uniform_real_distribution<double> loss_{0.0, 1.0};
 };
 
+// Hosts that completed and were acknowledged stay idle when the manager asks STATUS afterwards
+// (as push and rollouts do while they wait for FINs): no timer left in the past, which made
+// every receiver of a 100-host rollout poll about 1,000 times a second.
+TEST_F(Fleet, StatusAfterAckLeavesHostsIdle) {
+  add_host("h1", 0.0);
+  add_host("h2", 0.0);
+  auto s = make_session({"h1", "h2"});
+  run(*s, 200000);
+  ASSERT_TRUE(s->success());
+  const p::StatusRequest status{"bundle.bin", {0x1234}, 0};
+  const std::string line = p::encode_command(status, manager_).value();
+  for (int round = 0; round < 3; ++round) {
+    for (auto& h : hosts_) {
+      ASSERT_TRUE(h->agent->complete_acknowledged());
+      h->agent->on_ctrl(p::as_bytes(line), now_);
+      Outbox out(q_, h->address);
+      now_ += 200ms;  // past the reply spread: the RECV answer goes out
+      h->agent->tick(now_, out);
+      EXPECT_GE(h->agent->next_wakeup(now_), now_ + 100ms) << h->name << " round " << round;
+    }
+    q_.clear();
+  }
+}
+
 // Four hosts at 0, 5, 20 and 30 % loss all complete with the exact bytes; repair stays close to
 // what the 30 % host needs (it is the worst host of every block).
 TEST_F(Fleet, DeliversThroughLoss) {
