@@ -35,6 +35,10 @@ constexpr const char* kUsage =
     "      (hosts check it and hold it), then activate it wave by wave, the next wave only\n"
     "      after every result of the last one and the soak time; halt when more hosts fail\n"
     "      than --max-fail tolerates; exit 0 only when every host applied it\n"
+    "  fleetcast-sender rollout resume --state DIR\n"
+    "      continue the rollout a killed manager left running (with --state): collect the\n"
+    "      results sent meanwhile, deliver to hosts that do not hold the bundle yet (catch-up),\n"
+    "      then go on with the wave that was running; no host is activated twice\n"
     "  fleetcast-sender status --state DIR [--bundle NAME] [--host H] [--json | --csv]\n"
     "      from the receipt store: per host and bundle the latest result, its version, reason\n"
     "      and time, the newest version applied, and who never answered\n"
@@ -225,6 +229,7 @@ BundleOptions validate_bundle(const po::variables_map& vm, const std::vector<std
 
 Invocation parse_command_line(int argc, char** argv) {
   Invocation inv;
+  inv.argv.assign(argv, argv + argc);
   po::options_description general("general");
   general.add_options()("help,h", "show this help")("version", "show the version")(
       "config", po::value<std::string>(), "INI file with send options")(
@@ -302,8 +307,15 @@ Invocation parse_command_line(int argc, char** argv) {
     inv.send.push = command == "push";
     if (!inv.send.push && inv.send.dry_run) throw ConfigError("--dry-run: only for push");
   } else if (command == "rollout") {
+    if (args.size() == 1 && args[0] == "resume") {
+      require(vm, "state", "rollout resume");
+      inv.command = Command::rollout_resume;
+      inv.status.state = vm["state"].as<std::string>();
+      return inv;
+    }
     if (args.size() != 2 || (args[0] != "plan" && args[0] != "run")) {
-      throw ConfigError("rollout: expected 'rollout plan BUNDLE' or 'rollout run BUNDLE'");
+      throw ConfigError(
+          "rollout: expected 'rollout plan BUNDLE', 'rollout run BUNDLE' or 'rollout resume'");
     }
     inv.command = args[0] == "plan" ? Command::rollout_plan : Command::rollout_run;
     inv.send = validate_send(vm, {args[1]});

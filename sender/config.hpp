@@ -35,6 +35,7 @@ enum class Command {
   bundle_verify,
   rollout_plan,
   rollout_run,
+  rollout_resume,
   status,
   receipts_verify
 };
@@ -102,6 +103,7 @@ struct Invocation {
   SendOptions send;
   RolloutOptions rollout;
   StatusOptions status;
+  std::vector<std::string> argv;  // as given (a rollout keeps it, so `rollout resume` can rerun)
   BundleOptions bundle;
 };
 

@@ -41,7 +41,9 @@ int run(const fleetcast::sender::Invocation& inv) {
     case Command::rollout_plan:
       return fleetcast::sender::rollout_plan_command(inv.send, inv.rollout);
     case Command::rollout_run:
-      return fleetcast::sender::rollout_run_command(inv.send, inv.rollout);
+      return fleetcast::sender::rollout_run_command(inv.send, inv.rollout, inv.argv);
+    case Command::rollout_resume:
+      return fleetcast::sender::rollout_resume_command(inv.status.state);
     case Command::status:
       return fleetcast::sender::status_command(inv.status);
     case Command::receipts_verify:

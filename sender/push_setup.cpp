@@ -96,6 +96,7 @@ std::unique_ptr<Store> open_store(const SendOptions& o, const SessionConfig& c,
   auto store = std::make_unique<Store>(o.state);
   SessionRecord r;
   r.session = c.session;
+  r.file_id = c.file_id;
   r.file_name = c.name;
   r.bundle = prep.bundle_name;
   r.version = prep.version;

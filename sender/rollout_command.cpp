@@ -94,7 +94,7 @@ struct HostRecord {
 };
 
 void write_rollout_report(const std::filesystem::path& path, const Prepared& prep,
-                          const SenderSession& dist, const WaveTracker& t,
+                          const p::Digest& digest, std::uint64_t wire_bytes, const WaveTracker& t,
                           const std::vector<HostRecord>& hosts, double seconds) {
   nlohmann::json jh = nlohmann::json::array();
   for (std::size_t i = 0; i < hosts.size(); ++i) {
@@ -109,16 +109,309 @@ void write_rollout_report(const std::filesystem::path& path, const Prepared& pre
   }
   nlohmann::json report = {{"bundle", prep.bundle_name},
                            {"version", prep.version},
-                           {"digest", p::text::hex(dist.digest())},
+                           {"digest", p::text::hex(digest)},
                            {"waves", t.waves().size()},
                            {"waves_started", t.waves_started()},
                            {"halted", t.halted()},
                            {"halt_reason", t.halt_reason()},
-                           {"distribution_wire_bytes", dist.stats().wire_bytes},
+                           {"distribution_wire_bytes", wire_bytes},
                            {"seconds", seconds},
                            {"hosts", jh}};
   p::io::write_file_atomic(path, p::as_bytes(report.dump(2) + "\n"));
 }
+
+// STATUS for the session every second until every host answered with a FIN (they repeat their
+// latest one) or `limit` passed: results sent while no manager listened reach the store.
+class StatusPoll {
+ public:
+  StatusPoll(const SessionConfig& c, const std::vector<const Host*>& hosts, const p::SecretKey& key,
+             Clock::time_point now, Clock::duration limit)
+      : c_(c), key_(key), receipts_(hosts, c.name, c.session), end_(now + limit), next_(now) {}
+  void observe(Receipts::Observer o) { receipts_.observe(std::move(o)); }
+  void on_datagram(std::span<const std::uint8_t> bytes, const p::Endpoint& from,
+                   Clock::time_point now) {
+    receipts_.on_command(
+        std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), from, now);
+  }
+  void tick(Clock::time_point now, p::Transport& t) {
+    if (done_) return;
+    const auto& hs = receipts_.hosts();
+    done_ =
+        now >= end_ || std::all_of(hs.begin(), hs.end(), [](const HostReport& h) { return h.fin; });
+    if (done_ || now < next_) return;
+    const p::StatusRequest req{c_.name, c_.session, static_cast<std::uint64_t>(std::time(nullptr))};
+    if (auto line = p::encode_command(req, key_)) {
+      const p::Datagram d{p::as_bytes(line.value()), c_.ctrl_group};
+      (void)t.send(std::span(&d, 1));
+    }
+    next_ = now + std::chrono::seconds(1);
+  }
+  Clock::time_point next_wakeup(Clock::time_point now) const {
+    return std::max(now, std::min(next_, end_));
+  }
+  bool done() const { return done_; }
+
+ private:
+  const SessionConfig& c_;
+  const p::SecretKey& key_;
+  Receipts receipts_;
+  Clock::time_point end_;
+  Clock::time_point next_;
+  bool done_ = false;
+};
+
+// One rollout from its distribution to the recap; `resume` continues one a killed manager left
+// running (its session, results and started waves come from the store).
+class Runner {
+ public:
+  Runner(const SendOptions& o, const RolloutOptions& r, std::optional<RolloutRecord> resume)
+      : o_(o),
+        r_(r),
+        resume_(std::move(resume)),
+        prep_(prepare(o)),
+        waves_(plan_waves(r.waves, prep_.targets.size())),
+        c_(session_config(o, prep_, p::ApplyMode::hold)),
+        digest_(p::digest(prep_.file)),
+        io_(o),
+        start_(Clock::now()),
+        hosts_(prep_.targets.size()),
+        tracker_(waves_, prep_.targets.size(), r.max_fail) {
+    if (resume_) {
+      c_.session = resume_->session;
+      c_.file_id = resume_->file_id;
+    }
+    for (std::size_t w = 0; w < waves_.size(); ++w) {
+      for (std::size_t h : waves_[w]) hosts_[h].wave = w;
+    }
+    if (!r.window.empty()) window_ = Window::parse(r.window, nullptr);
+  }
+
+  int run(const std::vector<std::string>& argv) {
+    print_plan(prep_, o_, r_, waves_);
+    store_ = open_store(o_, c_, prep_, digest_);
+    if (store_) {
+      rollout_id_ =
+          resume_ ? resume_->id
+                  : store_->begin_rollout(c_.session, r_.waves_text, r_.max_fail.to_string(), argv);
+    }
+    if (resume_) {
+      collect_results();
+    }
+    distribute();
+    tracker_.distributed(held());
+    replay_started_waves();
+    while (!tracker_.halted() && tracker_.waves_started() < waves_.size()) {
+      const Clock::time_point closes = enter_window(window_, tracker_.waves_started());
+      const auto w = tracker_.start_next_wave();
+      if (!w) break;
+      activate(*w, closes);
+      if (tracker_.halted()) break;
+      if (r_.soak.count() > 0 && *w + 1 < waves_.size()) {
+        std::printf("soaking %llds\n", static_cast<long long>(r_.soak.count()));
+        std::fflush(stdout);
+        std::this_thread::sleep_for(r_.soak);
+      }
+    }
+    return recap();
+  }
+
+ private:
+  double since(Clock::time_point t) const { return seconds_between(start_, t); }
+
+  // Resume: results the hosts sent while no manager listened (they repeat them on STATUS).
+  void collect_results() {
+    std::printf("resuming rollout %lld (session %s): asking the hosts for their results\n",
+                static_cast<long long>(rollout_id_), p::text::hex64(c_.session.value).c_str());
+    StatusPoll poll(c_, prep_.targets, prep_.key, Clock::now(), std::chrono::seconds(3));
+    poll.observe(record_into(store_.get(), c_.session));
+    drive(poll, io_);
+    const auto fins = store_->latest_fins(c_.session);
+    for (std::size_t i = 0; i < prep_.targets.size(); ++i) {
+      const auto it = fins.find(prep_.targets[i]->name);
+      if (it == fins.end()) continue;
+      known_[i] = it->second.status;
+      hosts_[i].status = std::string(p::to_string(it->second.status));
+      hosts_[i].message = it->second.message;
+    }
+  }
+
+  // The one distribution (or, resumed, a catch-up of the same session for the hosts that
+  // never reported holding it): they receive, check and hold the bundle.
+  void distribute() {
+    std::vector<const Host*> missing;
+    std::vector<std::size_t> index;
+    for (std::size_t i = 0; i < prep_.targets.size(); ++i) {
+      if (known_.count(i)) continue;
+      missing.push_back(prep_.targets[i]);
+      index.push_back(i);
+    }
+    if (missing.empty()) return;
+    std::printf("%s %s (session %s) to %zu host(s): they check it and hold it\n",
+                resume_ ? "catch-up: delivering" : "distributing", o_.name.c_str(),
+                p::text::hex64(c_.session.value).c_str(), missing.size());
+    std::fflush(stdout);  // progress in a log file as it happens
+    SenderSession dist(c_, std::move(prep_.file), missing, prep_.key, Clock::now());
+    dist.observe(record_into(store_.get(), c_.session));
+    drive(dist, io_);
+    if (store_) store_->end_session(c_.session, dist.success());
+    wire_bytes_ += dist.stats().wire_bytes;
+    print_fin_table(dist);
+    print_summary(dist, start_, Clock::now());
+    for (std::size_t k = 0; k < index.size(); ++k) {
+      const HostReport& h = dist.hosts()[k];
+      HostRecord& rec = hosts_[index[k]];
+      if (h.fin) known_[index[k]] = h.fin_status;
+      rec.status = h.fin ? std::string(p::to_string(h.fin_status)) : h.denied ? "denied" : "silent";
+      rec.message = h.fin ? h.fin_message : h.deny_reason;
+    }
+  }
+
+  // A host holds the bundle when it reported `held`, or a result of an activation already.
+  std::vector<bool> held() const {
+    std::vector<bool> out(prep_.targets.size(), false);
+    for (const auto& [i, status] : known_) {
+      out[i] = status != p::FinStatus::rejected && status != p::FinStatus::received &&
+               status != p::FinStatus::checked;
+    }
+    return out;
+  }
+
+  // Resume: the waves the killed manager started, with the results that are in; the first
+  // wave still missing results is activated again (hosts apply at most once).
+  void replay_started_waves() {
+    if (!resume_) return;
+    for (std::size_t number : resume_->waves_started) {
+      if (number != tracker_.waves_started() + 1) break;
+      bool complete = true;
+      for (std::size_t h : tracker_.activated_in(number - 1)) {
+        if (known_.count(h) && known_.at(h) != p::FinStatus::held) continue;
+        complete = false;
+      }
+      if (!complete) break;  // activate() runs it again for the hosts without a result
+      tracker_.start_next_wave();
+      for (std::size_t h : tracker_.activated_in(number - 1)) {
+        tracker_.result(h, known_.at(h) == p::FinStatus::applied);
+      }
+      std::printf("wave %zu: done before the restart\n", number);
+      if (tracker_.halted()) break;
+    }
+  }
+
+  void activate(std::size_t w, Clock::time_point closes) {
+    std::vector<const Host*> wave_hosts;
+    std::vector<std::size_t> index;
+    for (std::size_t h : tracker_.activated_in(w)) {
+      if (tracker_.state(h) != HostState::activated) continue;
+      if (known_.count(h) && known_.at(h) != p::FinStatus::held) {
+        tracker_.result(h, known_.at(h) == p::FinStatus::applied);  // reported meanwhile
+        continue;
+      }
+      wave_hosts.push_back(prep_.targets[h]);
+      index.push_back(h);
+      hosts_[h].activated_at = since(Clock::now());
+    }
+    std::printf("wave %zu: activating %zu host(s): %s\n", w + 1, wave_hosts.size(),
+                names(prep_.targets, index).c_str());
+    std::fflush(stdout);
+    if (store_) {
+      std::vector<std::string> wave_names;
+      for (std::size_t h : waves_[w]) wave_names.push_back(prep_.targets[h]->name);
+      store_->wave_started(rollout_id_, w + 1, wave_names);
+    }
+    ActivationConfig ac;
+    ac.name = c_.name;
+    ac.session = c_.session;
+    ac.version = c_.version;
+    ac.digest = digest_;
+    ac.wave = static_cast<std::uint32_t>(w + 1);
+    ac.ctrl_group = c_.ctrl_group;
+    ac.wall_time = static_cast<std::uint64_t>(std::time(nullptr));
+    ac.timeout = r_.activate_timeout;
+    ac.stop_sending = closes;
+    Activation act(ac, wave_hosts, prep_.key, Clock::now());
+    act.observe(record_into(store_.get(), c_.session));
+    std::vector<bool> reported(index.size(), false);
+    drive(act, io_, [&](Clock::time_point now) {
+      for (std::size_t i = 0; i < index.size(); ++i) {
+        const auto result = act.result(i);
+        if (reported[i] || !result) continue;
+        reported[i] = true;
+        report(index[i], *result, act.receipts().hosts()[i].fin_message, since(now));
+      }
+    });
+    for (std::size_t i = 0; i < index.size(); ++i) {
+      if (reported[i]) continue;  // silent until the timeout: unreachable, counted as failed
+      hosts_[index[i]].status = "silent";
+      hosts_[index[i]].message = "no result within --activate-timeout";
+      std::printf("  %-20s %-12s %s\n", wave_hosts[i]->name.c_str(), "silent",
+                  hosts_[index[i]].message.c_str());
+      tracker_.result(index[i], false);
+    }
+    if (store_) store_->wave_ended(rollout_id_, w + 1);
+  }
+
+  void report(std::size_t h, p::FinStatus result, const std::string& message, double at) {
+    hosts_[h].status = std::string(p::to_string(result));
+    hosts_[h].message = message;
+    hosts_[h].result_at = at;
+    known_[h] = result;
+    std::printf("  %-20s %-12s %s\n", prep_.targets[h]->name.c_str(),
+                std::string(p::to_string(result)).c_str(), message.c_str());
+    std::fflush(stdout);
+    tracker_.result(h, result == p::FinStatus::applied);
+  }
+
+  int recap() {
+    std::map<std::string, std::size_t> counts;
+    for (std::size_t i = 0; i < hosts_.size(); ++i) {
+      ++counts[std::string(to_string(tracker_.state(i)))];
+    }
+    std::printf("\nRECAP %s version %llu:", prep_.bundle_name.c_str(),
+                static_cast<unsigned long long>(prep_.version));
+    for (const auto& [state, n] : counts) std::printf("  %s=%zu", state.c_str(), n);
+    std::printf("\n");
+    for (std::size_t i = 0; i < hosts_.size(); ++i) {
+      const HostState s = tracker_.state(i);
+      if (s == HostState::failed || s == HostState::not_held) {
+        std::printf("  %-20s %-12s %s\n", prep_.targets[i]->name.c_str(), hosts_[i].status.c_str(),
+                    hosts_[i].message.c_str());
+      }
+    }
+    if (tracker_.halted()) {
+      std::printf("HALTED after wave %zu: %s; hosts not activated keep the bundle held\n",
+                  tracker_.waves_started(), tracker_.halt_reason().c_str());
+    }
+    if (store_) {
+      store_->end_rollout(rollout_id_, tracker_.halted() ? "halted" : "done",
+                          tracker_.halt_reason());
+    }
+    if (o_.report) {
+      write_rollout_report(*o_.report, prep_, digest_, wire_bytes_, tracker_, hosts_,
+                           since(Clock::now()));
+    }
+    const bool ok = !tracker_.halted() && counts["applied"] == hosts_.size();
+    std::printf("%s: %zu of %zu hosts applied\n", ok ? "rolled out" : "ROLLOUT INCOMPLETE",
+                counts["applied"], hosts_.size());
+    return ok ? 0 : 1;
+  }
+
+  const SendOptions& o_;
+  const RolloutOptions& r_;
+  std::optional<RolloutRecord> resume_;
+  Prepared prep_;
+  std::vector<std::vector<std::size_t>> waves_;
+  SessionConfig c_;
+  p::Digest digest_;
+  Sockets io_;
+  Clock::time_point start_;
+  std::vector<HostRecord> hosts_;
+  WaveTracker tracker_;
+  std::optional<Window> window_;
+  std::unique_ptr<Store> store_;
+  std::int64_t rollout_id_ = 0;
+  std::map<std::size_t, p::FinStatus> known_;  // host -> newest FIN status in this session
+  std::uint64_t wire_bytes_ = 0;
+};
 
 }  // namespace
 
@@ -128,136 +421,26 @@ int rollout_plan_command(const SendOptions& o, const RolloutOptions& r) {
   return 0;
 }
 
-int rollout_run_command(const SendOptions& o, const RolloutOptions& r) {
-  Prepared prep = prepare(o);
-  const auto waves = plan_waves(r.waves, prep.targets.size());
-  print_plan(prep, o, r, waves);
-  const SessionConfig c = session_config(o, prep, p::ApplyMode::hold);
-  Sockets io(o);
-  const Clock::time_point start = Clock::now();
-  auto since = [&](Clock::time_point t) { return seconds_between(start, t); };
+int rollout_run_command(const SendOptions& o, const RolloutOptions& r,
+                        const std::vector<std::string>& argv) {
+  return Runner(o, r, std::nullopt).run(argv);
+}
 
-  // 1. Distribute once: every host receives, verifies and checks the bundle, and holds it.
-  std::printf("distributing %s once (session %s): hosts check it and hold it\n", o.name.c_str(),
-              p::text::hex64(c.session.value).c_str());
-  SenderSession dist(c, std::move(prep.file), prep.targets, prep.key, start);
-  auto store = open_store(o, c, prep, dist.digest());
-  const std::int64_t rollout_id =
-      store ? store->begin_rollout(c.session, r.waves_text, r.max_fail.to_string()) : 0;
-  dist.observe(record_into(store.get(), c.session));
-  drive(dist, io);
-  if (store) store->end_session(c.session, dist.success());
-  print_fin_table(dist);
-  print_summary(dist, start, Clock::now());
-  std::vector<HostRecord> hosts(prep.targets.size());
-  std::vector<bool> held(prep.targets.size());
-  for (std::size_t w = 0; w < waves.size(); ++w) {
-    for (std::size_t h : waves[w]) hosts[h].wave = w;
+int rollout_resume_command(const std::filesystem::path& state) {
+  const Store store(state);
+  auto record = store.unfinished_rollout();
+  if (!record) {
+    std::printf("%s: no unfinished rollout to resume\n", state.c_str());
+    return 0;
   }
-  for (std::size_t i = 0; i < held.size(); ++i) {
-    const HostReport& h = dist.hosts()[i];
-    held[i] = h.fin && h.fin_status == p::FinStatus::held;
-    hosts[i].status = h.fin      ? std::string(p::to_string(h.fin_status))
-                      : h.denied ? "denied"
-                                 : "silent";
-    hosts[i].message = h.fin ? h.fin_message : h.deny_reason;
+  std::vector<char*> args;
+  for (std::string& a : record->argv) args.push_back(a.data());
+  const Invocation inv = parse_command_line(static_cast<int>(args.size()), args.data());
+  if (inv.command != Command::rollout_run) {
+    throw std::runtime_error("the stored command line of rollout " + std::to_string(record->id) +
+                             " is not a rollout run");
   }
-  WaveTracker tracker(waves, prep.targets.size(), r.max_fail);
-  tracker.distributed(held);
-  std::optional<Window> window;
-  if (!r.window.empty()) window = Window::parse(r.window, nullptr);
-
-  // 2. Activate wave by wave.
-  while (!tracker.halted() && tracker.waves_started() < waves.size()) {
-    const Clock::time_point closes = enter_window(window, tracker.waves_started());
-    const auto w = tracker.start_next_wave();
-    if (!w) break;
-    std::vector<const Host*> wave_hosts;
-    std::vector<std::size_t> index;
-    for (std::size_t h : tracker.activated_in(*w)) {
-      if (tracker.state(h) != HostState::activated) continue;
-      wave_hosts.push_back(prep.targets[h]);
-      index.push_back(h);
-      hosts[h].activated_at = since(Clock::now());
-    }
-    std::printf("wave %zu: activating %zu host(s): %s\n", *w + 1, wave_hosts.size(),
-                names(prep.targets, index).c_str());
-    ActivationConfig ac;
-    ac.name = c.name;
-    ac.session = c.session;
-    ac.version = c.version;
-    ac.digest = dist.digest();
-    ac.wave = static_cast<std::uint32_t>(*w + 1);
-    ac.ctrl_group = c.ctrl_group;
-    ac.wall_time = static_cast<std::uint64_t>(std::time(nullptr));
-    ac.timeout = r.activate_timeout;
-    ac.stop_sending = closes;
-    Activation act(ac, wave_hosts, prep.key, Clock::now());
-    act.observe(record_into(store.get(), c.session));
-    if (store) {
-      std::vector<std::string> wave_names;
-      for (const Host* h : wave_hosts) wave_names.push_back(h->name);
-      store->wave_started(rollout_id, *w + 1, wave_names);
-    }
-    std::vector<bool> reported(index.size(), false);
-    drive(act, io, [&](Clock::time_point now) {
-      for (std::size_t i = 0; i < index.size(); ++i) {
-        const auto result = act.result(i);
-        if (reported[i] || !result) continue;
-        reported[i] = true;
-        const HostReport& rep = act.receipts().hosts()[i];
-        hosts[index[i]].status = std::string(p::to_string(*result));
-        hosts[index[i]].message = rep.fin_message;
-        hosts[index[i]].result_at = since(now);
-        std::printf("  %-20s %-12s %s\n", wave_hosts[i]->name.c_str(),
-                    std::string(p::to_string(*result)).c_str(), rep.fin_message.c_str());
-        tracker.result(index[i], *result == p::FinStatus::applied);
-      }
-    });
-    for (std::size_t i = 0; i < index.size(); ++i) {
-      if (reported[i]) continue;  // silent until the timeout: unreachable, counted as failed
-      hosts[index[i]].status = "silent";
-      hosts[index[i]].message = "no result within --activate-timeout";
-      std::printf("  %-20s %-12s %s\n", wave_hosts[i]->name.c_str(), "silent",
-                  hosts[index[i]].message.c_str());
-      tracker.result(index[i], false);
-    }
-    if (store) store->wave_ended(rollout_id, *w + 1);
-    if (tracker.halted()) break;
-    if (r.soak.count() > 0 && *w + 1 < waves.size()) {
-      std::printf("soaking %llds\n", static_cast<long long>(r.soak.count()));
-      std::this_thread::sleep_for(r.soak);
-    }
-  }
-
-  // 3. The recap.
-  std::map<std::string, std::size_t> counts;
-  for (std::size_t i = 0; i < hosts.size(); ++i) ++counts[std::string(to_string(tracker.state(i)))];
-  std::printf("\nRECAP %s version %llu:", prep.bundle_name.c_str(),
-              static_cast<unsigned long long>(prep.version));
-  for (const auto& [state, n] : counts) std::printf("  %s=%zu", state.c_str(), n);
-  std::printf("\n");
-  for (std::size_t i = 0; i < hosts.size(); ++i) {
-    const HostState s = tracker.state(i);
-    if (s == HostState::failed || s == HostState::not_held) {
-      std::printf("  %-20s %-12s %s\n", prep.targets[i]->name.c_str(), hosts[i].status.c_str(),
-                  hosts[i].message.c_str());
-    }
-  }
-  if (tracker.halted()) {
-    std::printf("HALTED after wave %zu: %s; hosts not activated keep the bundle held\n",
-                tracker.waves_started(), tracker.halt_reason().c_str());
-  }
-  if (store) {
-    store->end_rollout(rollout_id, tracker.halted() ? "halted" : "done", tracker.halt_reason());
-  }
-  if (o.report) {
-    write_rollout_report(*o.report, prep, dist, tracker, hosts, since(Clock::now()));
-  }
-  const bool ok = !tracker.halted() && counts["applied"] == hosts.size();
-  std::printf("%s: %zu of %zu hosts applied\n", ok ? "rolled out" : "ROLLOUT INCOMPLETE",
-              counts["applied"], hosts.size());
-  return ok ? 0 : 1;
+  return Runner(inv.send, inv.rollout, record).run(inv.argv);
 }
 
 }  // namespace fleetcast::sender

@@ -10,6 +10,10 @@ namespace fleetcast::sender {
 // Prints the waves and their hosts; changes nothing. Exit 0.
 int rollout_plan_command(const SendOptions& send, const RolloutOptions& rollout);
 // Exit 0 only when every targeted host applied the bundle (not halted, nobody failed).
-int rollout_run_command(const SendOptions& send, const RolloutOptions& rollout);
+// `argv` is kept in the receipt store (with --state) for rollout_resume_command.
+int rollout_run_command(const SendOptions& send, const RolloutOptions& rollout,
+                        const std::vector<std::string>& argv);
+// Continues the newest rollout in the store that a killed manager left running.
+int rollout_resume_command(const std::filesystem::path& state);
 
 }  // namespace fleetcast::sender

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <map>
 
+#include <nlohmann/json.hpp>
+
 #include "protocol/text.hpp"
 #include "protocol/verify.hpp"
 
@@ -15,7 +17,8 @@ constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS hosts(
   name TEXT PRIMARY KEY, key TEXT NOT NULL, groups TEXT NOT NULL, updated_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions(
-  session TEXT PRIMARY KEY, file_name TEXT NOT NULL, bundle TEXT NOT NULL,
+  session TEXT PRIMARY KEY, file_id INTEGER NOT NULL, file_name TEXT NOT NULL,
+  bundle TEXT NOT NULL,
   version INTEGER NOT NULL, digest TEXT NOT NULL, apply TEXT NOT NULL,
   started_at INTEGER NOT NULL, ended_at INTEGER, success INTEGER);
 CREATE TABLE IF NOT EXISTS session_hosts(
@@ -25,7 +28,7 @@ CREATE TABLE IF NOT EXISTS receipts(
   line TEXT NOT NULL, at INTEGER NOT NULL, UNIQUE(session, host, line));
 CREATE TABLE IF NOT EXISTS rollouts(
   id INTEGER PRIMARY KEY, session TEXT NOT NULL, waves TEXT NOT NULL, max_fail TEXT NOT NULL,
-  state TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', started_at INTEGER NOT NULL,
+  argv TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', started_at INTEGER NOT NULL,
   ended_at INTEGER);
 CREATE TABLE IF NOT EXISTS waves(
   rollout INTEGER NOT NULL, wave INTEGER NOT NULL, hosts TEXT NOT NULL,
@@ -73,10 +76,12 @@ void Store::begin_session(const SessionRecord& s, const std::vector<const Host*>
   record_hosts(hosts);
   io::Database::Transaction t(*db_);
   const std::string id = p::text::hex64(s.session.value);
+  // A resumed rollout records its session again: the first record stands.
   db_->prepare(
-         "INSERT INTO sessions(session, file_name, bundle, version, digest, apply, started_at) "
-         "VALUES(?,?,?,?,?,?,?)")
+         "INSERT OR IGNORE INTO sessions(session, file_name, bundle, version, digest, apply, "
+         "started_at, file_id) VALUES(?,?,?,?,?,?,?,?)")
       .bind(1, id)
+      .bind(8, std::int64_t{s.file_id})
       .bind(2, s.file_name)
       .bind(3, s.bundle)
       .bind(4, static_cast<std::int64_t>(s.version))
@@ -85,7 +90,7 @@ void Store::begin_session(const SessionRecord& s, const std::vector<const Host*>
       .bind(7, s.started_at)
       .run();
   for (const Host* h : hosts) {
-    db_->prepare("INSERT INTO session_hosts(session, host, key) VALUES(?,?,?)")
+    db_->prepare("INSERT OR IGNORE INTO session_hosts(session, host, key) VALUES(?,?,?)")
         .bind(1, id)
         .bind(2, h->name)
         .bind(3, p::text::hex(h->key.bytes))
@@ -114,16 +119,49 @@ void Store::record_receipt(p::SessionId s, const std::string& host, std::string_
 }
 
 std::int64_t Store::begin_rollout(p::SessionId s, const std::string& waves,
-                                  const std::string& max_fail) {
+                                  const std::string& max_fail,
+                                  const std::vector<std::string>& argv) {
   db_->prepare(
-         "INSERT INTO rollouts(session, waves, max_fail, state, started_at) "
-         "VALUES(?,?,?,'running',?)")
+         "INSERT INTO rollouts(session, waves, max_fail, argv, state, started_at) "
+         "VALUES(?,?,?,?,'running',?)")
       .bind(1, p::text::hex64(s.value))
       .bind(2, waves)
       .bind(3, max_fail)
-      .bind(4, now())
+      .bind(4, nlohmann::json(argv).dump())
+      .bind(5, now())
       .run();
   return db_->last_insert_id();
+}
+
+std::optional<RolloutRecord> Store::unfinished_rollout() const {
+  auto s = db_->prepare(
+      "SELECT r.id, r.session, r.argv, se.file_id FROM rollouts r JOIN sessions se "
+      "ON se.session = r.session WHERE r.state = 'running' ORDER BY r.id DESC LIMIT 1");
+  if (!s.step()) return std::nullopt;
+  RolloutRecord r;
+  r.id = s.integer(0);
+  if (!p::text::unhex64(s.text(1), r.session.value)) return std::nullopt;
+  r.argv = nlohmann::json::parse(s.text(2)).get<std::vector<std::string>>();
+  r.file_id = static_cast<std::uint16_t>(s.integer(3));
+  auto w = db_->prepare("SELECT wave FROM waves WHERE rollout = ? ORDER BY wave");
+  w.bind(1, r.id);
+  while (w.step()) r.waves_started.push_back(static_cast<std::size_t>(w.integer(0)));
+  return r;
+}
+
+std::map<std::string, LatestFin> Store::latest_fins(p::SessionId session) const {
+  auto s = db_->prepare(
+      "SELECT host, line FROM receipts WHERE session = ? AND verb = 'FIN' "
+      "ORDER BY id");
+  s.bind(1, p::text::hex64(session.value));
+  std::map<std::string, LatestFin> out;
+  while (s.step()) {
+    auto parsed = p::parse_command(s.text(1));
+    if (!parsed) continue;
+    const auto& f = std::get<p::Fin>(parsed->command);
+    out[s.text(0)] = LatestFin{f.status, f.message};
+  }
+  return out;
 }
 
 void Store::wave_started(std::int64_t rollout, std::size_t wave,

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@ namespace fleetcast::sender {
 
 struct SessionRecord {
   protocol::SessionId session;
+  std::uint16_t file_id = 0;
   std::string file_name;  // as announced (spool name)
   std::string bundle;     // manifest name ("" for a plain file)
   std::uint64_t version = 0;
@@ -53,6 +55,21 @@ struct HostStatus {
 // The stored reply still verifies with the key its host had when it was stored.
 bool verify_receipt(const StoredReceipt& r);
 
+// A rollout as `rollout resume` needs it: the command line it was started with, its session.
+struct RolloutRecord {
+  std::int64_t id = 0;
+  protocol::SessionId session;
+  std::uint16_t file_id = 0;
+  std::vector<std::string> argv;
+  std::vector<std::size_t> waves_started;  // 1-based wave numbers with a start recorded
+};
+
+// A host's newest FIN in a session, as stored.
+struct LatestFin {
+  protocol::FinStatus status = protocol::FinStatus::received;
+  std::string message;
+};
+
 class Store {
  public:
   explicit Store(const std::filesystem::path& state_dir);
@@ -65,7 +82,11 @@ class Store {
                       std::string_view line);
 
   std::int64_t begin_rollout(protocol::SessionId s, const std::string& waves,
-                             const std::string& max_fail);
+                             const std::string& max_fail, const std::vector<std::string>& argv);
+  // The newest rollout that neither finished nor halted (a manager killed while it ran).
+  std::optional<RolloutRecord> unfinished_rollout() const;
+  // Per host name: the newest FIN it sent in this session.
+  std::map<std::string, LatestFin> latest_fins(protocol::SessionId s) const;
   void wave_started(std::int64_t rollout, std::size_t wave, const std::vector<std::string>& hosts);
   void wave_ended(std::int64_t rollout, std::size_t wave);
   void end_rollout(std::int64_t rollout, const std::string& state, const std::string& reason);

@@ -19,6 +19,10 @@
 #       window  a maintenance window that opens 20 s after the start (UTC, to the second):
 #               the distribution runs at once, the hosts hold the bundle, and nothing is applied
 #               before the window opens (every motd's mtime and the store's wave times)
+#       kill-PHASE  PHASE = distribution | wave | soak: the manager is SIGKILLed while it
+#               distributes (at 10 Mbit/s: resume delivers the rest, a catch-up), while wave 3 applies (each reload takes 1 s), or
+#               while it soaks after wave 1; `rollout resume --state` then finishes it: every
+#               host applied exactly once (one reload line each), the store says done
 # Exits 77 (CTest: skipped) when network namespaces cannot be made here. Cleans up on any exit.
 set -eu
 
@@ -177,6 +181,43 @@ window)
   [ "$early" -eq 0 ] || fail "the store shows $early wave(s) started before the window at $opens: $(sqlite3 "$work/mstate/manager.db" "SELECT * FROM waves")"
   held=$(sqlite3 "$work/mstate/manager.db" "SELECT MIN(at) FROM receipts WHERE line LIKE '% status=held %'")
   [ "$held" -lt "$opens" ] || fail "the distribution waited for the window too"
+  ;;
+kill-*)
+  bundle 2 "sleep 1; date +%s.%N >> $work/etc/reloads"
+  case $mode in
+  kill-distribution) extra="--rate 10" marker="distributing" ;;
+  kill-wave) extra="" marker="wave 3: activating" ;;
+  kill-soak) extra="--soak 3" marker="soaking" ;;
+  *) fail "unknown mode $mode" ;;
+  esac
+  # shellcheck disable=SC2086  # $extra: options split on purpose
+  ip netns exec "${prefix}mgr" "$sender" rollout run "$work/motd-2.fcb" --inventory "$work/inv" \
+    --key "$work/mgr/manager.key" --iface eth0 --deadline 60 --fin-timeout 60 \
+    --activate-timeout 60 --no-progress --state "$work/mstate" --waves 1,3,100% $extra \
+    >"$work/first.log" 2>&1 &
+  manager=$!
+  pids="$pids $manager"
+  wait_until 300 grep -q "$marker" "$work/first.log" || fail "the manager never reached '$marker'"
+  [ "$mode" = kill-distribution ] && sleep 0.3
+  kill -9 "$manager"
+  echo "SIGKILLed the manager at '$marker'"
+  rc=0
+  ip netns exec "${prefix}mgr" "$sender" rollout resume --state "$work/mstate" \
+    >"$work/rollout.log" 2>&1 || rc=$?
+  cat "$work/rollout.log"
+  [ "$rc" -eq 0 ] || fail "rollout resume exited $rc"
+  if [ "$mode" = kill-distribution ]; then
+    grep -q "catch-up: delivering" "$work/rollout.log" || fail "no catch-up of the cut-off distribution"
+  fi
+  i=1
+  while [ "$i" -le "$n" ]; do
+    grep -qx 'motd of version 2' "$work/r$i/etc/motd" || fail "r$i: motd not installed"
+    lines=$(wc -l <"$work/r$i/etc/reloads")
+    [ "$lines" -eq 1 ] || fail "r$i: applied $lines times"
+    i=$((i + 1))
+  done
+  state=$(sqlite3 "$work/mstate/manager.db" "SELECT state FROM rollouts ORDER BY id DESC LIMIT 1")
+  [ "$state" = "done" ] || fail "the store says the rollout is '$state'"
   ;;
 *) fail "unknown mode $mode" ;;
 esac
