@@ -18,26 +18,9 @@ set -eu
 
 mode=$1 sender=$2 receiver=$3
 here=$(cd "$(dirname "$0")" && pwd)
-fleet=$here/fleet.sh
-# shellcheck source=tests/wait.sh
-. "$here/../wait.sh"
-if ! reason=$("$fleet" check 2>&1); then
-  echo "SKIP: $reason (fleet tests need root, network namespaces, veth, bridges and nftables)"
-  exit 77
-fi
-
 prefix=fc$$
-work=$(mktemp -d)
-pids=""
-cleanup() {
-  for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  "$fleet" down "$prefix"
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-fail() { echo "FAIL: $*"; for f in "$work"/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }
+# shellcheck source=tests/fleet/bed.sh
+. "$here/bed.sh"
 
 n=8
 size_mib=20

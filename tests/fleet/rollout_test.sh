@@ -20,34 +20,18 @@
 #               the distribution runs at once, the hosts hold the bundle, and nothing is applied
 #               before the window opens (every motd's mtime and the store's wave times)
 #       kill-PHASE  PHASE = distribution | wave | soak: the manager is SIGKILLed while it
-#               distributes (at 10 Mbit/s: resume delivers the rest, a catch-up), while wave 3 applies (each reload takes 1 s), or
-#               while it soaks after wave 1; `rollout resume --state` then finishes it: every
+#               distributes (at 10 Mbit/s: resume delivers the rest, a catch-up), while wave 3
+#               applies (each reload takes 1 s), or while it soaks after wave 1; `rollout resume --state` then finishes it: every
 #               host applied exactly once (one reload line each), the store says done
 # Exits 77 (CTest: skipped) when network namespaces cannot be made here. Cleans up on any exit.
 set -eu
 
 mode=$1 sender=$2 receiver=$3
 here=$(cd "$(dirname "$0")" && pwd)
-fleet=$here/fleet.sh
-# shellcheck source=tests/wait.sh
-. "$here/../wait.sh"
-if ! reason=$("$fleet" check 2>&1); then
-  echo "SKIP: $reason (fleet tests need root, network namespaces, veth, bridges and nftables)"
-  exit 77
-fi
-command -v unshare >/dev/null || { echo "SKIP: unshare is missing"; exit 77; }
-
 prefix=fo$$
-work=$(mktemp -d)
-pids=""
-cleanup() {
-  for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  "$fleet" down "$prefix"
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-fail() { echo "FAIL: $*"; for f in "$work"/*.log; do echo "--- $f"; tail -n 15 "$f"; done; exit 1; }
+# shellcheck source=tests/fleet/bed.sh
+. "$here/bed.sh"
+command -v unshare >/dev/null || { echo "SKIP: unshare is missing"; exit 77; }
 
 n=8
 "$fleet" up "$prefix" "$n"
