@@ -38,7 +38,13 @@ constexpr const char* kUsage =
     "  fleetcast-sender rollout resume --state DIR\n"
     "      continue the rollout a killed manager left running (with --state): collect the\n"
     "      results sent meanwhile, deliver to hosts that do not hold the bundle yet (catch-up),\n"
-    "      then go on with the wave that was running; no host is activated twice\n"
+    "      then go on with the wave that was running; no host is activated twice; also\n"
+    "      continues a paused rollout\n"
+    "  fleetcast-sender rollout pause|abort --state DIR\n"
+    "      ask the running rollout to start no new wave (running applies finish); paused: until\n"
+    "      rollout resume; aborted: for good (hosts not activated keep the bundle held)\n"
+    "  fleetcast-sender rollout list --state DIR\n"
+    "      every rollout in the store: bundle, version, state, waves started, reason\n"
     "  fleetcast-sender status --state DIR [--bundle NAME] [--host H] [--json | --csv]\n"
     "      from the receipt store: per host and bundle the latest result, its version, reason\n"
     "      and time, the newest version applied, and who never answered\n"
@@ -307,15 +313,19 @@ Invocation parse_command_line(int argc, char** argv) {
     inv.send.push = command == "push";
     if (!inv.send.push && inv.send.dry_run) throw ConfigError("--dry-run: only for push");
   } else if (command == "rollout") {
-    if (args.size() == 1 && args[0] == "resume") {
-      require(vm, "state", "rollout resume");
-      inv.command = Command::rollout_resume;
+    if (args.size() == 1 &&
+        (args[0] == "resume" || args[0] == "pause" || args[0] == "abort" || args[0] == "list")) {
+      require(vm, "state", ("rollout " + args[0]).c_str());
+      inv.command = args[0] == "resume"  ? Command::rollout_resume
+                    : args[0] == "pause" ? Command::rollout_pause
+                    : args[0] == "abort" ? Command::rollout_abort
+                                         : Command::rollout_list;
       inv.status.state = vm["state"].as<std::string>();
       return inv;
     }
     if (args.size() != 2 || (args[0] != "plan" && args[0] != "run")) {
       throw ConfigError(
-          "rollout: expected 'rollout plan BUNDLE', 'rollout run BUNDLE' or 'rollout resume'");
+          "rollout: expected 'rollout plan|run BUNDLE' or 'rollout resume|pause|abort|list'");
     }
     inv.command = args[0] == "plan" ? Command::rollout_plan : Command::rollout_run;
     inv.send = validate_send(vm, {args[1]});

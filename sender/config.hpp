@@ -36,6 +36,9 @@ enum class Command {
   rollout_plan,
   rollout_run,
   rollout_resume,
+  rollout_pause,
+  rollout_abort,
+  rollout_list,
   status,
   receipts_verify
 };

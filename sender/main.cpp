@@ -44,6 +44,12 @@ int run(const fleetcast::sender::Invocation& inv) {
       return fleetcast::sender::rollout_run_command(inv.send, inv.rollout, inv.argv);
     case Command::rollout_resume:
       return fleetcast::sender::rollout_resume_command(inv.status.state);
+    case Command::rollout_pause:
+      return fleetcast::sender::rollout_request_command(inv.status.state, "pause");
+    case Command::rollout_abort:
+      return fleetcast::sender::rollout_request_command(inv.status.state, "abort");
+    case Command::rollout_list:
+      return fleetcast::sender::rollout_list_command(inv.status.state);
     case Command::status:
       return fleetcast::sender::status_command(inv.status);
     case Command::receipts_verify:

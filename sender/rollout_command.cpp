@@ -30,22 +30,31 @@ SysSeconds wall_now() {
   return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
 }
 
+// Sleeps until `until` in steps of at most 100 ms; false as soon as `stop()` says so.
+template <class Stop>
+bool wait_until(std::chrono::system_clock::time_point until, const Stop& stop) {
+  while (std::chrono::system_clock::now() < until) {
+    if (stop()) return false;
+    std::this_thread::sleep_for(std::min<std::chrono::system_clock::duration>(
+        std::chrono::milliseconds(100), until - std::chrono::system_clock::now()));
+  }
+  return !stop();
+}
+
 // Inside the window (waiting for its next opening first, if needed): when it closes, on the
-// session's clock. Without a window: never.
-Clock::time_point enter_window(const std::optional<Window>& window, std::size_t wave) {
+// session's clock. Without a window: never. nullopt when `stop()` ended the wait.
+template <class Stop>
+std::optional<Clock::time_point> enter_window(const std::optional<Window>& window, std::size_t wave,
+                                              const Stop& stop) {
   if (!window) return Clock::time_point::max();
   SysSeconds now = wall_now();
-  if (!window->contains(now)) {
+  while (!window->contains(now)) {  // once, or again after a clock step
     const SysSeconds open = window->next_open(now);
     std::printf("wave %zu: waiting for the window '%s': opens at %s\n", wave + 1,
                 window->text().c_str(), iso(open).c_str());
     std::fflush(stdout);
-    std::this_thread::sleep_until(std::chrono::system_clock::time_point(open));
+    if (!wait_until(std::chrono::system_clock::time_point(open), stop)) return std::nullopt;
     now = wall_now();
-    while (!window->contains(now)) {  // a clock step: at most a second more
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      now = wall_now();
-    }
   }
   const SysSeconds close = window->closes_at(now);
   std::printf("wave %zu: inside the window until %s\n", wave + 1, iso(close).c_str());
@@ -200,16 +209,18 @@ class Runner {
     distribute();
     tracker_.distributed(held());
     replay_started_waves();
-    while (!tracker_.halted() && tracker_.waves_started() < waves_.size()) {
-      const Clock::time_point closes = enter_window(window_, tracker_.waves_started());
+    auto stop = [this] { return stopped(); };
+    while (!tracker_.halted() && tracker_.waves_started() < waves_.size() && !stop()) {
+      const auto closes = enter_window(window_, tracker_.waves_started(), stop);
+      if (!closes) break;
       const auto w = tracker_.start_next_wave();
       if (!w) break;
-      activate(*w, closes);
+      activate(*w, *closes);
       if (tracker_.halted()) break;
       if (r_.soak.count() > 0 && *w + 1 < waves_.size()) {
         std::printf("soaking %llds\n", static_cast<long long>(r_.soak.count()));
         std::fflush(stdout);
-        std::this_thread::sleep_for(r_.soak);
+        if (!wait_until(std::chrono::system_clock::now() + r_.soak, stop)) break;
       }
     }
     return recap();
@@ -217,6 +228,13 @@ class Runner {
 
  private:
   double since(Clock::time_point t) const { return seconds_between(start_, t); }
+
+  // The operator asked (rollout pause / abort) to start no new wave.
+  bool stopped() {
+    if (!store_ || !request_.empty()) return !request_.empty();
+    request_ = store_->requested(rollout_id_);
+    return !request_.empty();
+  }
 
   // Resume: results the hosts sent while no manager listened (they repeat them on STATUS).
   void collect_results() {
@@ -380,10 +398,27 @@ class Runner {
     if (tracker_.halted()) {
       std::printf("HALTED after wave %zu: %s; hosts not activated keep the bundle held\n",
                   tracker_.waves_started(), tracker_.halt_reason().c_str());
+    } else if (request_ == "pause") {
+      std::printf("PAUSED after wave %zu by the operator; 'rollout resume' continues\n",
+                  tracker_.waves_started());
+    } else if (request_ == "abort") {
+      std::printf(
+          "ABORTED after wave %zu by the operator; hosts not activated keep the bundle "
+          "held\n",
+          tracker_.waves_started());
     }
     if (store_) {
-      store_->end_rollout(rollout_id_, tracker_.halted() ? "halted" : "done",
-                          tracker_.halt_reason());
+      if (request_ == "pause") {
+        store_->end_rollout(rollout_id_, "paused", "paused by the operator");
+      } else {
+        store_->end_rollout(rollout_id_,
+                            tracker_.halted()     ? "halted"
+                            : request_ == "abort" ? "aborted"
+                                                  : "done",
+                            tracker_.halted()     ? tracker_.halt_reason()
+                            : request_ == "abort" ? "aborted by the operator"
+                                                  : "");
+      }
     }
     if (o_.report) {
       write_rollout_report(*o_.report, prep_, digest_, wire_bytes_, tracker_, hosts_,
@@ -411,6 +446,7 @@ class Runner {
   std::int64_t rollout_id_ = 0;
   std::map<std::size_t, p::FinStatus> known_;  // host -> newest FIN status in this session
   std::uint64_t wire_bytes_ = 0;
+  std::string request_;  // "", "pause" or "abort" (from the store)
 };
 
 }  // namespace
@@ -426,13 +462,31 @@ int rollout_run_command(const SendOptions& o, const RolloutOptions& r,
   return Runner(o, r, std::nullopt).run(argv);
 }
 
-int rollout_resume_command(const std::filesystem::path& state) {
+int rollout_request_command(const std::filesystem::path& state, const std::string& what) {
+  Store store(state);
+  if (!store.request(what)) {
+    std::printf("%s: no running rollout to %s\n", state.c_str(), what.c_str());
+    return 1;
+  }
+  std::printf("%s requested: the running rollout starts no new wave; running applies finish\n",
+              what.c_str());
+  return 0;
+}
+
+int rollout_list_command(const std::filesystem::path& state) {
   const Store store(state);
+  for (const std::string& line : store.rollouts()) std::printf("%s\n", line.c_str());
+  return 0;
+}
+
+int rollout_resume_command(const std::filesystem::path& state) {
+  Store store(state);
   auto record = store.unfinished_rollout();
   if (!record) {
     std::printf("%s: no unfinished rollout to resume\n", state.c_str());
     return 0;
   }
+  store.set_running(record->id);  // a paused one runs again
   std::vector<char*> args;
   for (std::string& a : record->argv) args.push_back(a.data());
   const Invocation inv = parse_command_line(static_cast<int>(args.size()), args.data());

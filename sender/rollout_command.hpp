@@ -13,7 +13,12 @@ int rollout_plan_command(const SendOptions& send, const RolloutOptions& rollout)
 // `argv` is kept in the receipt store (with --state) for rollout_resume_command.
 int rollout_run_command(const SendOptions& send, const RolloutOptions& rollout,
                         const std::vector<std::string>& argv);
-// Continues the newest rollout in the store that a killed manager left running.
+// Continues the newest rollout in the store that a killed manager left running, or that the
+// operator paused.
 int rollout_resume_command(const std::filesystem::path& state);
+// `rollout pause|abort`: asks the running manager (through the store) to start no new wave.
+int rollout_request_command(const std::filesystem::path& state, const std::string& what);
+// `rollout list`: every rollout in the store, newest first.
+int rollout_list_command(const std::filesystem::path& state);
 
 }  // namespace fleetcast::sender

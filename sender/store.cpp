@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS receipts(
   line TEXT NOT NULL, at INTEGER NOT NULL, UNIQUE(session, host, line));
 CREATE TABLE IF NOT EXISTS rollouts(
   id INTEGER PRIMARY KEY, session TEXT NOT NULL, waves TEXT NOT NULL, max_fail TEXT NOT NULL,
-  argv TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', started_at INTEGER NOT NULL,
+  argv TEXT NOT NULL, state TEXT NOT NULL, request TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '', started_at INTEGER NOT NULL,
   ended_at INTEGER);
 CREATE TABLE IF NOT EXISTS waves(
   rollout INTEGER NOT NULL, wave INTEGER NOT NULL, hosts TEXT NOT NULL,
@@ -136,7 +136,8 @@ std::int64_t Store::begin_rollout(p::SessionId s, const std::string& waves,
 std::optional<RolloutRecord> Store::unfinished_rollout() const {
   auto s = db_->prepare(
       "SELECT r.id, r.session, r.argv, se.file_id FROM rollouts r JOIN sessions se "
-      "ON se.session = r.session WHERE r.state = 'running' ORDER BY r.id DESC LIMIT 1");
+      "ON se.session = r.session WHERE r.state IN ('running', 'paused') ORDER BY r.id DESC "
+      "LIMIT 1");
   if (!s.step()) return std::nullopt;
   RolloutRecord r;
   r.id = s.integer(0);
@@ -180,6 +181,45 @@ void Store::wave_ended(std::int64_t rollout, std::size_t wave) {
       .bind(2, rollout)
       .bind(3, static_cast<std::int64_t>(wave))
       .run();
+}
+
+bool Store::request(const std::string& what) {
+  auto s = db_->prepare("SELECT id FROM rollouts WHERE state = 'running' ORDER BY id DESC LIMIT 1");
+  if (!s.step()) return false;
+  db_->prepare("UPDATE rollouts SET request = ? WHERE id = ?")
+      .bind(1, what)
+      .bind(2, s.integer(0))
+      .run();
+  return true;
+}
+
+std::string Store::requested(std::int64_t rollout) const {
+  auto s = db_->prepare("SELECT request FROM rollouts WHERE id = ?");
+  s.bind(1, rollout);
+  return s.step() ? s.text(0) : "";
+}
+
+void Store::set_running(std::int64_t rollout) {
+  db_->prepare("UPDATE rollouts SET state = 'running', request = '' WHERE id = ?")
+      .bind(1, rollout)
+      .run();
+}
+
+std::vector<std::string> Store::rollouts() const {
+  auto s = db_->prepare(
+      "SELECT r.id, se.bundle, se.version, r.state, r.waves, "
+      "(SELECT COUNT(*) FROM waves w WHERE w.rollout = r.id), r.request, r.reason "
+      "FROM rollouts r JOIN sessions se ON se.session = r.session ORDER BY r.id DESC");
+  std::vector<std::string> out;
+  while (s.step()) {
+    std::string line = "rollout " + std::to_string(s.integer(0)) + ": " + s.text(1) + " version " +
+                       std::to_string(s.integer(2)) + ", " + s.text(3) + ", waves " + s.text(4) +
+                       ", " + std::to_string(s.integer(5)) + " started";
+    if (!s.text(6).empty()) line += ", " + s.text(6) + " requested";
+    if (!s.text(7).empty()) line += ": " + s.text(7);
+    out.push_back(line);
+  }
+  return out;
 }
 
 void Store::end_rollout(std::int64_t rollout, const std::string& state, const std::string& reason) {

@@ -83,8 +83,16 @@ class Store {
 
   std::int64_t begin_rollout(protocol::SessionId s, const std::string& waves,
                              const std::string& max_fail, const std::vector<std::string>& argv);
-  // The newest rollout that neither finished nor halted (a manager killed while it ran).
+  // The newest rollout that is running (a manager killed while it ran) or paused.
   std::optional<RolloutRecord> unfinished_rollout() const;
+  // Operator requests to the running manager, checked between waves: "pause" or "abort".
+  // False when there is no running rollout to ask.
+  bool request(const std::string& what);
+  std::string requested(std::int64_t rollout) const;
+  // Back to running (clears the request): `rollout resume` of a paused rollout.
+  void set_running(std::int64_t rollout);
+  // One line per rollout, newest first: id, bundle, version, state, waves started, reason.
+  std::vector<std::string> rollouts() const;
   // Per host name: the newest FIN it sent in this session.
   std::map<std::string, LatestFin> latest_fins(protocol::SessionId s) const;
   void wave_started(std::int64_t rollout, std::size_t wave, const std::vector<std::string>& hosts);

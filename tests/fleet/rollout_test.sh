@@ -23,6 +23,11 @@
 #               distributes (at 10 Mbit/s: resume delivers the rest, a catch-up), while wave 3
 #               applies (each reload takes 1 s), or while it soaks after wave 1; `rollout resume --state` then finishes it: every
 #               host applied exactly once (one reload line each), the store says done
+#       pause   `rollout pause` during the soak after wave 1: the manager starts no new wave
+#               and exits PAUSED, hosts of later waves hold the bundle and are unchanged;
+#               `rollout resume` then finishes it, each host applied once
+#       abort   `rollout abort` during that soak: ABORTED, the later hosts stay held and
+#               unchanged, `rollout resume` finds nothing to resume
 # Exits 77 (CTest: skipped) when network namespaces cannot be made here. Cleans up on any exit.
 set -eu
 
@@ -66,6 +71,7 @@ bundle() {
   head -c 2097152 /dev/urandom >"$d/pad"
   "$sender" bundle create "$d" -o "$work/motd-$1.fcb" --key "$work/mgr/manager.key" >/dev/null
 }
+gone() { ! kill -0 "$1" 2>/dev/null; }
 tx_bytes() { ip netns exec "${prefix}mgr" cat /sys/class/net/eth0/statistics/tx_bytes; }
 rollout() {  # rollout FILE [OPTIONS...]: sets rc
   f=$1
@@ -165,6 +171,48 @@ window)
   [ "$early" -eq 0 ] || fail "the store shows $early wave(s) started before the window at $opens: $(sqlite3 "$work/mstate/manager.db" "SELECT * FROM waves")"
   held=$(sqlite3 "$work/mstate/manager.db" "SELECT MIN(at) FROM receipts WHERE line LIKE '% status=held %'")
   [ "$held" -lt "$opens" ] || fail "the distribution waited for the window too"
+  ;;
+pause | abort)
+  bundle 2 "date +%s.%N >> $work/etc/reloads"
+  ip netns exec "${prefix}mgr" "$sender" rollout run "$work/motd-2.fcb" --inventory "$work/inv" \
+    --key "$work/mgr/manager.key" --iface eth0 --deadline 60 --fin-timeout 60 \
+    --activate-timeout 60 --no-progress --state "$work/mstate" --waves 1,3,100% --soak 8 \
+    >"$work/first.log" 2>&1 &
+  manager=$!
+  pids="$pids $manager"
+  wait_until 300 grep -q "soaking" "$work/first.log" || fail "the manager never soaked after wave 1"
+  "$sender" rollout "$mode" --state "$work/mstate"
+  wait_until 50 gone "$manager" || fail "the manager did not stop within 5 s of 'rollout $mode'"
+  first_rc=0
+  wait "$manager" || first_rc=$?
+  cat "$work/first.log"
+  state=paused
+  [ "$mode" = abort ] && state=aborted
+  [ "$first_rc" -ne 0 ] || fail "a $state rollout exited 0"
+  upper=$(printf '%s' "$state" | tr '[:lower:]' '[:upper:]')
+  grep -q "$upper after wave 1" "$work/first.log" || fail "no $upper after wave 1"
+  "$sender" rollout list --state "$work/mstate" | tee "$work/list.log"
+  grep -q ", $state," "$work/list.log" || fail "rollout list does not say $state"
+  i=2
+  while [ "$i" -le "$n" ]; do
+    [ "$(statuses "r$i")" = "held " ] || fail "r$i: $(statuses "r$i"), expected only held"
+    cmp -s "$work/r$i/etc/motd" "$work/r$i/motd.before" || fail "r$i: motd changed after the $mode"
+    i=$((i + 1))
+  done
+  rc=0
+  ip netns exec "${prefix}mgr" "$sender" rollout resume --state "$work/mstate" \
+    >"$work/rollout.log" 2>&1 || rc=$?
+  cat "$work/rollout.log"
+  if [ "$mode" = abort ]; then
+    grep -q "no unfinished rollout" "$work/rollout.log" || fail "an aborted rollout was resumed"
+  else
+    [ "$rc" -eq 0 ] || fail "rollout resume exited $rc"
+    i=1
+    while [ "$i" -le "$n" ]; do
+      [ "$(wc -l <"$work/r$i/etc/reloads")" -eq 1 ] || fail "r$i: not applied exactly once"
+      i=$((i + 1))
+    done
+  fi
   ;;
 kill-*)
   bundle 2 "sleep 1; date +%s.%N >> $work/etc/reloads"
