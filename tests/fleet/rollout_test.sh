@@ -83,8 +83,27 @@ rollout() {  # rollout FILE [OPTIONS...]: sets rc
     "$@" >"$work/rollout.log" 2>&1 || rc=$?
   cat "$work/rollout.log"
 }
-# state_of HOST: the host's journal says what it did with the bundle, newest first.
+# statuses HOST: what the host's journal says it did with bundles, oldest first.
 statuses() { sqlite3 "$work/$1/state/apply.db" "SELECT status FROM applies ORDER BY id" | tr '\n' ' '; }
+# still_held WHY: hosts r2..rN only hold the bundle and their motd is as before.
+still_held() {
+  i=2
+  while [ "$i" -le "$n" ]; do
+    [ "$(statuses "r$i")" = "held " ] || fail "r$i: $(statuses "r$i"), expected only held"
+    cmp -s "$work/r$i/etc/motd" "$work/r$i/motd.before" || fail "r$i: motd changed $1"
+    i=$((i + 1))
+  done
+}
+# applied_once VERSION: every host holds that motd and its reload ran exactly once.
+applied_once() {
+  i=1
+  while [ "$i" -le "$n" ]; do
+    grep -qx "motd of version $1" "$work/r$i/etc/motd" || fail "r$i: motd $1 not installed"
+    lines=$(wc -l <"$work/r$i/etc/reloads")
+    [ "$lines" -eq 1 ] || fail "r$i: applied $lines times"
+    i=$((i + 1))
+  done
+}
 
 case $mode in
 waves)
@@ -95,12 +114,7 @@ waves)
   sent=$(($(tx_bytes) - before))
   [ "$rc" -eq 0 ] || fail "rollout exited $rc"
   size=$(stat -c %s "$work/motd-2.fcb")
-  i=1
-  while [ "$i" -le "$n" ]; do
-    grep -qx 'motd of version 2' "$work/r$i/etc/motd" || fail "r$i: motd not installed"
-    [ "$(wc -l <"$work/r$i/etc/reloads")" -eq 1 ] || fail "r$i: applied $(wc -l <"$work/r$i/etc/reloads") times"
-    i=$((i + 1))
-  done
+  applied_once 2
   # Wave order: every result of wave k before any activation of wave k+1.
   jq -e '[.hosts | group_by(.wave)[] | {w: .[0].wave, first: (map(.activated_at_s) | min), last: (map(.result_at_s) | max)}]
     | . as $w | [range(1; length) | $w[.].first >= $w[. - 1].last] | all' "$work/report.json" >/dev/null ||
@@ -136,12 +150,7 @@ canary)
   grep -q "HALTED after wave 1" "$work/rollout.log" || fail "no halt after wave 1"
   case $(statuses r1) in *rolled-back*) ;; *) fail "r1 (canary): $(statuses r1)" ;; esac
   cmp -s "$work/r1/etc/motd" "$work/r1/motd.before" || fail "r1: motd not rolled back"
-  i=2
-  while [ "$i" -le "$n" ]; do
-    [ "$(statuses "r$i")" = "held " ] || fail "r$i: $(statuses "r$i"), expected only held"
-    cmp -s "$work/r$i/etc/motd" "$work/r$i/motd.before" || fail "r$i: motd changed before its wave"
-    i=$((i + 1))
-  done
+  still_held "before its wave"
   held=$("$sender" status --state "$work/mstate" --bundle motd --json | jq '[.[] | select(.status == "held")] | length')
   [ "$held" -eq 7 ] || fail "status shows $held hosts holding the bundle, expected 7"
   bundle 3 true
@@ -193,12 +202,7 @@ pause | abort)
   grep -q "$upper after wave 1" "$work/first.log" || fail "no $upper after wave 1"
   "$sender" rollout list --state "$work/mstate" | tee "$work/list.log"
   grep -q ", $state," "$work/list.log" || fail "rollout list does not say $state"
-  i=2
-  while [ "$i" -le "$n" ]; do
-    [ "$(statuses "r$i")" = "held " ] || fail "r$i: $(statuses "r$i"), expected only held"
-    cmp -s "$work/r$i/etc/motd" "$work/r$i/motd.before" || fail "r$i: motd changed after the $mode"
-    i=$((i + 1))
-  done
+  still_held "after the $mode"
   rc=0
   ip netns exec "${prefix}mgr" "$sender" rollout resume --state "$work/mstate" \
     >"$work/rollout.log" 2>&1 || rc=$?
@@ -207,11 +211,7 @@ pause | abort)
     grep -q "no unfinished rollout" "$work/rollout.log" || fail "an aborted rollout was resumed"
   else
     [ "$rc" -eq 0 ] || fail "rollout resume exited $rc"
-    i=1
-    while [ "$i" -le "$n" ]; do
-      [ "$(wc -l <"$work/r$i/etc/reloads")" -eq 1 ] || fail "r$i: not applied exactly once"
-      i=$((i + 1))
-    done
+    applied_once 2
   fi
   ;;
 kill-*)
@@ -241,13 +241,7 @@ kill-*)
   if [ "$mode" = kill-distribution ]; then
     grep -q "catch-up: delivering" "$work/rollout.log" || fail "no catch-up of the cut-off distribution"
   fi
-  i=1
-  while [ "$i" -le "$n" ]; do
-    grep -qx 'motd of version 2' "$work/r$i/etc/motd" || fail "r$i: motd not installed"
-    lines=$(wc -l <"$work/r$i/etc/reloads")
-    [ "$lines" -eq 1 ] || fail "r$i: applied $lines times"
-    i=$((i + 1))
-  done
+  applied_once 2
   state=$(sqlite3 "$work/mstate/manager.db" "SELECT state FROM rollouts ORDER BY id DESC LIMIT 1")
   [ "$state" = "done" ] || fail "the store says the rollout is '$state'"
   ;;
