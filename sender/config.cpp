@@ -40,6 +40,12 @@ constexpr const char* kUsage =
     "      results sent meanwhile, deliver to hosts that do not hold the bundle yet (catch-up),\n"
     "      then go on with the wave that was running; no host is activated twice; also\n"
     "      continues a paused rollout\n"
+    "  fleetcast-sender rollout start BUNDLE.fcb --at now|+S|YYYY-MM-DDTHH:MM:SSZ --state DIR\n"
+    "                        [rollout run options]\n"
+    "      check the bundle and the options now and schedule the rollout; serve starts it\n"
+    "  fleetcast-sender serve --state DIR\n"
+    "      the manager daemon: starts scheduled rollouts when due and resumes running ones\n"
+    "      whose manager process died; SIGTERM: no new wave, the rollout stays running\n"
     "  fleetcast-sender rollout pause|abort --state DIR\n"
     "      ask the running rollout to start no new wave (running applies finish); paused: until\n"
     "      rollout resume; aborted: for good (hosts not activated keep the bundle held)\n"
@@ -108,6 +114,8 @@ po::options_description rollout_options() {
       "soak", po::value<int>()->default_value(0), "seconds to wait after each wave's results")(
       "activate-timeout", po::value<int>()->default_value(600),
       "seconds a wave may take until every host reported (silent hosts count as failed)")(
+      "at", po::value<std::string>(),
+      "rollout start: when serve starts it: now, +SECONDS or YYYY-MM-DDTHH:MM:SSZ")(
       "window", po::value<std::string>(),
       "maintenance window, e.g. 'Mon-Fri 22:00-05:00 Asia/Tokyo': waves start only inside it "
       "and wait for its next opening; no ACTIVATE is sent after it closes");
@@ -136,6 +144,13 @@ RolloutOptions validate_rollout(const po::variables_map& vm) {
     r.window = vm["window"].as<std::string>();
     if (!Window::parse(r.window, &error))
       throw ConfigError("--window '" + r.window + "': " + error);
+  }
+  if (vm.count("at")) {
+    const std::string at = vm["at"].as<std::string>();
+    const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+    const auto t = parse_instant(at, now);
+    if (!t) throw ConfigError("--at '" + at + "': now, +SECONDS or YYYY-MM-DDTHH:MM:SSZ");
+    r.start_at = t->time_since_epoch().count();
   }
   return r;
 }
@@ -323,15 +338,29 @@ Invocation parse_command_line(int argc, char** argv) {
       inv.status.state = vm["state"].as<std::string>();
       return inv;
     }
-    if (args.size() != 2 || (args[0] != "plan" && args[0] != "run")) {
+    if (args.size() != 2 || (args[0] != "plan" && args[0] != "run" && args[0] != "start")) {
       throw ConfigError(
-          "rollout: expected 'rollout plan|run BUNDLE' or 'rollout resume|pause|abort|list'");
+          "rollout: expected 'rollout plan|run|start BUNDLE' or 'rollout "
+          "resume|pause|abort|list'");
     }
-    inv.command = args[0] == "plan" ? Command::rollout_plan : Command::rollout_run;
+    inv.command = args[0] == "plan"  ? Command::rollout_plan
+                  : args[0] == "run" ? Command::rollout_run
+                                     : Command::rollout_start;
+    if (inv.command == Command::rollout_start) {
+      require(vm, "state", "rollout start");
+      require(vm, "at", "rollout start");
+    } else if (vm.count("at")) {
+      throw ConfigError("--at: only for rollout start");
+    }
     inv.send = validate_send(vm, {args[1]});
     inv.send.push = true;
     if (inv.send.dry_run) throw ConfigError("--dry-run: use push --dry-run to check a bundle");
     inv.rollout = validate_rollout(vm);
+  } else if (command == "serve") {
+    if (!args.empty()) throw ConfigError("serve: unexpected argument '" + args[0] + "'");
+    require(vm, "state", "serve");
+    inv.command = Command::serve;
+    inv.status.state = vm["state"].as<std::string>();
   } else if (command == "status" || command == "receipts") {
     if (command == "receipts" && (args.size() != 1 || args[0] != "verify")) {
       throw ConfigError("receipts: expected 'receipts verify'");

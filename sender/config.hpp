@@ -39,6 +39,8 @@ enum class Command {
   rollout_pause,
   rollout_abort,
   rollout_list,
+  rollout_start,
+  serve,
   status,
   receipts_verify
 };
@@ -90,7 +92,8 @@ struct RolloutOptions {
   Amount max_fail{0, false};                   // failures tolerated (waves.hpp: exceeding halts)
   std::chrono::seconds soak{0};                // pause after a wave's last result
   std::chrono::seconds activate_timeout{600};  // per wave, for every result
-  std::string window;  // maintenance window (rollout/window.hpp); "": any time
+  std::string window;         // maintenance window (rollout/window.hpp); "": any time
+  std::int64_t start_at = 0;  // rollout start --at, seconds since the epoch
 };
 
 struct Invocation {

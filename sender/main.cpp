@@ -50,6 +50,10 @@ int run(const fleetcast::sender::Invocation& inv) {
       return fleetcast::sender::rollout_request_command(inv.status.state, "abort");
     case Command::rollout_list:
       return fleetcast::sender::rollout_list_command(inv.status.state);
+    case Command::rollout_start:
+      return fleetcast::sender::rollout_start_command(inv.send, inv.rollout, inv.argv);
+    case Command::serve:
+      return fleetcast::sender::serve_command(inv.status.state);
     case Command::status:
       return fleetcast::sender::status_command(inv.status);
     case Command::receipts_verify:

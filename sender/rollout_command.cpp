@@ -2,8 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -173,7 +175,10 @@ class StatusPoll {
 // running (its session, results and started waves come from the store).
 class Runner {
  public:
-  Runner(const SendOptions& o, const RolloutOptions& r, std::optional<RolloutRecord> resume)
+  // `scheduled`: the store's id of a rollout `serve` starts now (0: a new one). `interrupted`
+  // (if set) stops it between waves and leaves it running for a later resume.
+  Runner(const SendOptions& o, const RolloutOptions& r, std::optional<RolloutRecord> resume,
+         std::int64_t scheduled = 0, std::function<bool()> interrupted = {})
       : o_(o),
         r_(r),
         resume_(std::move(resume)),
@@ -184,7 +189,9 @@ class Runner {
         io_(o),
         start_(Clock::now()),
         hosts_(prep_.targets.size()),
-        tracker_(waves_, prep_.targets.size(), r.max_fail) {
+        tracker_(waves_, prep_.targets.size(), r.max_fail),
+        scheduled_(scheduled),
+        interrupted_(std::move(interrupted)) {
     if (resume_) {
       c_.session = resume_->session;
       c_.file_id = resume_->file_id;
@@ -199,9 +206,20 @@ class Runner {
     print_plan(prep_, o_, r_, waves_);
     store_ = open_store(o_, c_, prep_, digest_);
     if (store_) {
-      rollout_id_ =
-          resume_ ? resume_->id
-                  : store_->begin_rollout(c_.session, r_.waves_text, r_.max_fail.to_string(), argv);
+      if (resume_) {
+        rollout_id_ = resume_->id;
+      } else if (scheduled_ != 0) {
+        rollout_id_ = scheduled_;
+        store_->start_scheduled(rollout_id_, c_.session, r_.waves_text, r_.max_fail.to_string());
+      } else {
+        rollout_id_ =
+            store_->begin_rollout(c_.session, r_.waves_text, r_.max_fail.to_string(), argv);
+      }
+      // One manager process per rollout: the lock goes with the process, however it ends.
+      if (!lock_.try_lock(o_.state / ("rollout-" + std::to_string(rollout_id_) + ".lock"))) {
+        throw std::runtime_error("rollout " + std::to_string(rollout_id_) +
+                                 " is being run by another manager process");
+      }
     }
     if (resume_) {
       collect_results();
@@ -229,10 +247,12 @@ class Runner {
  private:
   double since(Clock::time_point t) const { return seconds_between(start_, t); }
 
-  // The operator asked (rollout pause / abort) to start no new wave.
+  // The operator asked (rollout pause / abort), or the process is asked to stop: start no new
+  // wave.
   bool stopped() {
-    if (!store_ || !request_.empty()) return !request_.empty();
-    request_ = store_->requested(rollout_id_);
+    if (!request_.empty()) return true;
+    if (interrupted_ && interrupted_()) request_ = "interrupt";
+    if (request_.empty() && store_) request_ = store_->requested(rollout_id_);
     return !request_.empty();
   }
 
@@ -401,13 +421,18 @@ class Runner {
     } else if (request_ == "pause") {
       std::printf("PAUSED after wave %zu by the operator; 'rollout resume' continues\n",
                   tracker_.waves_started());
+    } else if (request_ == "interrupt") {
+      std::printf(
+          "INTERRUPTED after wave %zu: the rollout stays running; serve or 'rollout "
+          "resume' continues it\n",
+          tracker_.waves_started());
     } else if (request_ == "abort") {
       std::printf(
           "ABORTED after wave %zu by the operator; hosts not activated keep the bundle "
           "held\n",
           tracker_.waves_started());
     }
-    if (store_) {
+    if (store_ && request_ != "interrupt") {
       if (request_ == "pause") {
         store_->end_rollout(rollout_id_, "paused", "paused by the operator");
       } else {
@@ -446,7 +471,10 @@ class Runner {
   std::int64_t rollout_id_ = 0;
   std::map<std::size_t, p::FinStatus> known_;  // host -> newest FIN status in this session
   std::uint64_t wire_bytes_ = 0;
-  std::string request_;  // "", "pause" or "abort" (from the store)
+  std::string request_;  // "", "pause" or "abort" (from the store), or "interrupt"
+  std::int64_t scheduled_ = 0;
+  std::function<bool()> interrupted_;
+  p::io::FileLock lock_;
 };
 
 }  // namespace
@@ -479,6 +507,31 @@ int rollout_list_command(const std::filesystem::path& state) {
   return 0;
 }
 
+namespace {
+
+// A rollout from the store, run with the command line it was given: resumed (`resume`), or
+// started now (`scheduled`, the id of a rollout `rollout start` scheduled).
+int run_stored(RolloutRecord record, bool resume, const std::function<bool()>& interrupted) {
+  std::vector<char*> args;
+  for (std::string& a : record.argv) args.push_back(a.data());
+  const Invocation inv = parse_command_line(static_cast<int>(args.size()), args.data());
+  if (inv.command != Command::rollout_run && inv.command != Command::rollout_start) {
+    throw std::runtime_error("the stored command line of rollout " + std::to_string(record.id) +
+                             " is not a rollout");
+  }
+  const std::int64_t id = record.id;
+  return Runner(inv.send, inv.rollout, resume ? std::optional(std::move(record)) : std::nullopt,
+                resume ? 0 : id, interrupted)
+      .run(inv.argv);
+}
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_stop_signal(int) {
+  g_stop = 1;
+}
+
+}  // namespace
+
 int rollout_resume_command(const std::filesystem::path& state) {
   Store store(state);
   auto record = store.unfinished_rollout();
@@ -487,14 +540,62 @@ int rollout_resume_command(const std::filesystem::path& state) {
     return 0;
   }
   store.set_running(record->id);  // a paused one runs again
-  std::vector<char*> args;
-  for (std::string& a : record->argv) args.push_back(a.data());
-  const Invocation inv = parse_command_line(static_cast<int>(args.size()), args.data());
-  if (inv.command != Command::rollout_run) {
-    throw std::runtime_error("the stored command line of rollout " + std::to_string(record->id) +
-                             " is not a rollout run");
+  return run_stored(std::move(*record), true, {});
+}
+
+int rollout_start_command(const SendOptions& o, const RolloutOptions& r,
+                          const std::vector<std::string>& argv) {
+  const Prepared prep = prepare(o);  // refuse now what would fail at the start time
+  print_plan(prep, o, r, plan_waves(r.waves, prep.targets.size()));
+  Store store(o.state);
+  const std::int64_t id = store.schedule_rollout(argv, r.start_at);
+  std::printf("rollout %lld scheduled for %s; 'fleetcast-sender serve --state %s' runs it\n",
+              static_cast<long long>(id), iso(SysSeconds(std::chrono::seconds(r.start_at))).c_str(),
+              o.state.c_str());
+  return 0;
+}
+
+int serve_command(const std::filesystem::path& state) {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
+  const auto interrupted = [] { return g_stop != 0; };
+  std::printf("serving rollouts from %s\n", state.c_str());
+  std::fflush(stdout);
+  while (!g_stop) {
+    Store store(state);
+    // A running rollout whose lock nobody holds lost its manager: resume it.
+    for (RolloutRecord& rec : store.running_rollouts()) {
+      {
+        p::io::FileLock probe;
+        if (!probe.try_lock(state / ("rollout-" + std::to_string(rec.id) + ".lock"))) continue;
+      }
+      std::printf("resuming rollout %lld (its manager is gone)\n", static_cast<long long>(rec.id));
+      try {
+        run_stored(std::move(rec), true, interrupted);
+      } catch (const std::exception& e) {
+        std::printf("rollout %lld: %s\n", static_cast<long long>(rec.id), e.what());
+      }
+      if (g_stop) break;
+    }
+    if (auto due = store.due_rollout(wall_now().time_since_epoch().count()); due && !g_stop) {
+      std::printf("starting scheduled rollout %lld\n", static_cast<long long>(due->id));
+      const std::int64_t id = due->id;
+      try {
+        run_stored(std::move(*due), false, interrupted);
+      } catch (const std::exception& e) {
+        std::printf("rollout %lld cannot start: %s\n", static_cast<long long>(id), e.what());
+        store.end_rollout(id, "failed", e.what());
+      }
+    }
+    std::fflush(stdout);
+    for (int i = 0; i < 10 && !g_stop; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   }
-  return Runner(inv.send, inv.rollout, record).run(inv.argv);
+  std::printf("serve: stopped\n");
+  return 0;
 }
 
 }  // namespace fleetcast::sender

@@ -18,6 +18,14 @@ int rollout_run_command(const SendOptions& send, const RolloutOptions& rollout,
 int rollout_resume_command(const std::filesystem::path& state);
 // `rollout pause|abort`: asks the running manager (through the store) to start no new wave.
 int rollout_request_command(const std::filesystem::path& state, const std::string& what);
+// `rollout start`: checks the bundle and the options now, schedules the rollout in the store
+// for --at; `serve` starts it then.
+int rollout_start_command(const SendOptions& send, const RolloutOptions& rollout,
+                          const std::vector<std::string>& argv);
+// `serve`: the manager daemon. Until SIGTERM: starts scheduled rollouts when due, and resumes
+// running ones whose manager process is gone (one at a time); on SIGTERM the running rollout
+// starts no new wave and stays running for the next start.
+int serve_command(const std::filesystem::path& state);
 // `rollout list`: every rollout in the store, newest first.
 int rollout_list_command(const std::filesystem::path& state);
 

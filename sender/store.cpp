@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS receipts(
   line TEXT NOT NULL, at INTEGER NOT NULL, UNIQUE(session, host, line));
 CREATE TABLE IF NOT EXISTS rollouts(
   id INTEGER PRIMARY KEY, session TEXT NOT NULL, waves TEXT NOT NULL, max_fail TEXT NOT NULL,
-  argv TEXT NOT NULL, state TEXT NOT NULL, request TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '', started_at INTEGER NOT NULL,
+  argv TEXT NOT NULL, state TEXT NOT NULL, request TEXT NOT NULL DEFAULT '',
+  start_at INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '', started_at INTEGER NOT NULL,
   ended_at INTEGER);
 CREATE TABLE IF NOT EXISTS waves(
   rollout INTEGER NOT NULL, wave INTEGER NOT NULL, hosts TEXT NOT NULL,
@@ -133,21 +134,76 @@ std::int64_t Store::begin_rollout(p::SessionId s, const std::string& waves,
   return db_->last_insert_id();
 }
 
-std::optional<RolloutRecord> Store::unfinished_rollout() const {
-  auto s = db_->prepare(
-      "SELECT r.id, r.session, r.argv, se.file_id FROM rollouts r JOIN sessions se "
-      "ON se.session = r.session WHERE r.state IN ('running', 'paused') ORDER BY r.id DESC "
-      "LIMIT 1");
-  if (!s.step()) return std::nullopt;
+namespace {
+
+constexpr const char* kRolloutRecord =
+    "SELECT r.id, r.session, r.argv, se.file_id FROM rollouts r JOIN sessions se "
+    "ON se.session = r.session ";
+
+RolloutRecord read_rollout(io::Database& db, const io::Database::Statement& s) {
   RolloutRecord r;
   r.id = s.integer(0);
-  if (!p::text::unhex64(s.text(1), r.session.value)) return std::nullopt;
+  if (!p::text::unhex64(s.text(1), r.session.value)) {
+    throw io::SqliteError("rollout " + std::to_string(r.id) + ": bad session");
+  }
   r.argv = nlohmann::json::parse(s.text(2)).get<std::vector<std::string>>();
   r.file_id = static_cast<std::uint16_t>(s.integer(3));
-  auto w = db_->prepare("SELECT wave FROM waves WHERE rollout = ? ORDER BY wave");
+  auto w = db.prepare("SELECT wave FROM waves WHERE rollout = ? ORDER BY wave");
   w.bind(1, r.id);
   while (w.step()) r.waves_started.push_back(static_cast<std::size_t>(w.integer(0)));
   return r;
+}
+
+}  // namespace
+
+std::optional<RolloutRecord> Store::unfinished_rollout() const {
+  auto s = db_->prepare(std::string(kRolloutRecord) +
+                        "WHERE r.state IN ('running', 'paused') ORDER BY r.id DESC LIMIT 1");
+  if (!s.step()) return std::nullopt;
+  return read_rollout(*db_, s);
+}
+
+std::vector<RolloutRecord> Store::running_rollouts() const {
+  auto s = db_->prepare(std::string(kRolloutRecord) + "WHERE r.state = 'running' ORDER BY r.id");
+  std::vector<RolloutRecord> out;
+  while (s.step()) out.push_back(read_rollout(*db_, s));
+  return out;
+}
+
+std::int64_t Store::schedule_rollout(const std::vector<std::string>& argv, std::int64_t start_at) {
+  db_->prepare(
+         "INSERT INTO rollouts(session, waves, max_fail, argv, state, started_at, start_at) "
+         "VALUES('', '', '', ?, 'scheduled', ?, ?)")
+      .bind(1, nlohmann::json(argv).dump())
+      .bind(2, now())
+      .bind(3, start_at)
+      .run();
+  return db_->last_insert_id();
+}
+
+std::optional<RolloutRecord> Store::due_rollout(std::int64_t at) const {
+  auto s = db_->prepare(
+      "SELECT id, argv FROM rollouts WHERE state = 'scheduled' AND start_at <= ? "
+      "ORDER BY start_at, id LIMIT 1");
+  s.bind(1, at);
+  if (!s.step()) return std::nullopt;
+  RolloutRecord r;
+  r.id = s.integer(0);
+  r.argv = nlohmann::json::parse(s.text(1)).get<std::vector<std::string>>();
+  return r;
+}
+
+void Store::start_scheduled(std::int64_t rollout, p::SessionId s, const std::string& waves,
+                            const std::string& max_fail) {
+  db_->prepare(
+         "UPDATE rollouts SET session = ?, waves = ?, max_fail = ?, state = 'running', "
+         "started_at = ? WHERE id = ?")
+      .bind(1, p::text::hex64(s.value))
+      .bind(2, waves)
+      .bind(3, max_fail)
+      .bind(4, now())
+      .bind(5, rollout)
+      .run();
 }
 
 std::map<std::string, LatestFin> Store::latest_fins(p::SessionId session) const {
@@ -209,7 +265,7 @@ std::vector<std::string> Store::rollouts() const {
   auto s = db_->prepare(
       "SELECT r.id, se.bundle, se.version, r.state, r.waves, "
       "(SELECT COUNT(*) FROM waves w WHERE w.rollout = r.id), r.request, r.reason "
-      "FROM rollouts r JOIN sessions se ON se.session = r.session ORDER BY r.id DESC");
+      "FROM rollouts r LEFT JOIN sessions se ON se.session = r.session ORDER BY r.id DESC");
   std::vector<std::string> out;
   while (s.step()) {
     std::string line = "rollout " + std::to_string(s.integer(0)) + ": " + s.text(1) + " version " +

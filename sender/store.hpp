@@ -85,6 +85,15 @@ class Store {
                              const std::string& max_fail, const std::vector<std::string>& argv);
   // The newest rollout that is running (a manager killed while it ran) or paused.
   std::optional<RolloutRecord> unfinished_rollout() const;
+  // Every running rollout (the daemon resumes those whose owner died), oldest first.
+  std::vector<RolloutRecord> running_rollouts() const;
+  // A rollout to start at `start_at` (seconds since the epoch) by `serve`.
+  std::int64_t schedule_rollout(const std::vector<std::string>& argv, std::int64_t start_at);
+  // The scheduled rollout due first, if its time has come.
+  std::optional<RolloutRecord> due_rollout(std::int64_t now) const;
+  // A scheduled rollout starts: its session and parameters are recorded, it runs.
+  void start_scheduled(std::int64_t rollout, protocol::SessionId s, const std::string& waves,
+                       const std::string& max_fail);
   // Operator requests to the running manager, checked between waves: "pause" or "abort".
   // False when there is no running rollout to ask.
   bool request(const std::string& what);

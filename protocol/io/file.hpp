@@ -37,6 +37,22 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// An exclusive advisory lock (flock) on a file, held while this object lives. The kernel
+// releases it when the process dies, so an owner killed at any moment never leaves it taken.
+class FileLock {
+ public:
+  FileLock() = default;
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+  ~FileLock();
+  // Creates `path` (0600) if needed and takes the lock without waiting; false when another
+  // process (or another FileLock of this one) holds it.
+  bool try_lock(const std::filesystem::path& path);
+
+ private:
+  int fd_ = -1;
+};
+
 std::vector<std::uint8_t> read_file(const std::filesystem::path& path);
 
 // Writes path.tmp, fsyncs it, renames it over `path` and fsyncs the directory: after a crash

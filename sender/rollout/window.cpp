@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <sstream>
 #include <stdexcept>
 
 #include "protocol/text.hpp"
@@ -54,6 +55,21 @@ std::optional<std::chrono::seconds> parse_time(std::string_view t) {
 }
 
 }  // namespace
+
+std::optional<SysSeconds> parse_instant(std::string_view text, SysSeconds now) {
+  if (text == "now") return now;
+  if (!text.empty() && text.front() == '+') {
+    std::int64_t secs = 0;
+    const auto [end, ec] = std::from_chars(text.data() + 1, text.data() + text.size(), secs);
+    if (ec != std::errc() || end != text.data() + text.size() || secs < 0) return std::nullopt;
+    return now + std::chrono::seconds(secs);
+  }
+  std::istringstream in{std::string(text)};
+  date::sys_seconds t;
+  in >> date::parse("%Y-%m-%dT%H:%M:%SZ", t);
+  if (in.fail() || in.peek() != std::char_traits<char>::eof()) return std::nullopt;
+  return t;
+}
 
 std::optional<Window> Window::parse(std::string_view text, std::string* error) {
   auto fail = [&](const std::string& why) -> std::optional<Window> {

@@ -24,6 +24,9 @@ namespace fleetcast::sender {
 
 using SysSeconds = std::chrono::sys_seconds;
 
+// "now", "+SECONDS" (from `now`) or "YYYY-MM-DDTHH:MM:SSZ" (UTC); nullopt when it is none.
+std::optional<SysSeconds> parse_instant(std::string_view text, SysSeconds now);
+
 class Window {
  public:
   // nullopt (and `error`) when the text is not a window or the zone is unknown.

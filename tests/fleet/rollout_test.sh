@@ -28,6 +28,9 @@
 #               `rollout resume` then finishes it, each host applied once
 #       abort   `rollout abort` during that soak: ABORTED, the later hosts stay held and
 #               unchanged, `rollout resume` finds nothing to resume
+#       serve   `rollout start --at +2` schedules it, the daemon (`serve`) starts it when due;
+#               the daemon is SIGKILLed while soaking after wave 1 and started again: it resumes
+#               the rollout on its own, every host applied once, SIGTERM stops the daemon
 # Exits 77 (CTest: skipped) when network namespaces cannot be made here. Cleans up on any exit.
 set -eu
 
@@ -213,6 +216,35 @@ pause | abort)
     [ "$rc" -eq 0 ] || fail "rollout resume exited $rc"
     applied_once 2
   fi
+  ;;
+serve)
+  bundle 2 "date +%s.%N >> $work/etc/reloads"
+  serve() {
+    ip netns exec "${prefix}mgr" "$sender" serve --state "$work/mstate" >"$work/$1.log" 2>&1 &
+    daemon=$!
+    pids="$pids $daemon"
+  }
+  serve serve1
+  ip netns exec "${prefix}mgr" "$sender" rollout start "$work/motd-2.fcb" --inventory "$work/inv" \
+    --key "$work/mgr/manager.key" --iface eth0 --deadline 60 --fin-timeout 60 \
+    --activate-timeout 60 --no-progress --state "$work/mstate" --waves 1,3,100% --soak 5 \
+    --at +2 >"$work/start.log" 2>&1 || fail "rollout start failed"
+  grep -q "scheduled for" "$work/start.log" || fail "rollout start did not schedule"
+  "$sender" rollout list --state "$work/mstate" | grep -q ", scheduled," || fail "not listed as scheduled"
+  wait_until 300 grep -q "soaking" "$work/serve1.log" || fail "the daemon did not start the rollout"
+  kill -9 "$daemon"
+  echo "SIGKILLed the daemon after wave 1"
+  serve serve2
+  done_yet() {
+    [ "$(sqlite3 "$work/mstate/manager.db" "SELECT state FROM rollouts WHERE id = 1")" = "done" ]
+  }
+  wait_until 600 done_yet || fail "the restarted daemon did not finish the rollout"
+  grep -q "resuming rollout 1 (its manager is gone)" "$work/serve2.log" || fail "no resume by the daemon"
+  applied_once 2
+  kill -TERM "$daemon"
+  wait_until 50 gone "$daemon" || fail "the daemon ignored SIGTERM"
+  grep -q "serve: stopped" "$work/serve2.log" || fail "the daemon did not stop cleanly"
+  cat "$work/serve2.log"
   ;;
 kill-*)
   bundle 2 "sleep 1; date +%s.%N >> $work/etc/reloads"

@@ -94,5 +94,31 @@ TEST_F(StoreTest, ReceiptsVerifyLater) {
   EXPECT_FALSE(verify_receipt(changed));
 }
 
+// A rollout lock is held by one owner at a time and released with it; a scheduled rollout is
+// due at its time, then runs under its session.
+TEST_F(StoreTest, ScheduleAndOwnership) {
+  Store store(dir_.path());
+  const auto id = store.schedule_rollout({"fleetcast-sender", "rollout", "start", "x.fcb"}, 1000);
+  EXPECT_FALSE(store.due_rollout(999));
+  const auto due = store.due_rollout(1000);
+  ASSERT_TRUE(due);
+  EXPECT_EQ(due->id, id);
+  EXPECT_EQ(due->argv.at(2), "start");
+  store.begin_session(session(7, 1), targets_);
+  store.start_scheduled(id, {7}, "1,100%", "0");
+  EXPECT_FALSE(store.due_rollout(2000));
+  ASSERT_EQ(store.running_rollouts().size(), 1u);
+  EXPECT_EQ(store.running_rollouts()[0].session.value, 7u);
+  const auto lock = dir_.path() / "rollout-1.lock";
+  {
+    p::io::FileLock owner;
+    ASSERT_TRUE(owner.try_lock(lock));
+    p::io::FileLock other;
+    EXPECT_FALSE(other.try_lock(lock)) << "a second owner while the first holds it";
+  }
+  p::io::FileLock after;
+  EXPECT_TRUE(after.try_lock(lock)) << "released with its owner";
+}
+
 }  // namespace
 }  // namespace fleetcast::sender

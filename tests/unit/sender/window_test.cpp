@@ -66,5 +66,18 @@ TEST(Window, BadTextIsRefused) {
   EXPECT_NE(error.find("Mars/Olympus"), std::string::npos);
 }
 
+// rollout start --at: now, +SECONDS, or a UTC time; anything else is refused.
+TEST(Window, Instants) {
+  const SysSeconds now = utc(2026, 11, 29, 1, 2, 3);
+  EXPECT_EQ(parse_instant("now", now), now);
+  EXPECT_EQ(parse_instant("+90", now), now + seconds(90));
+  EXPECT_EQ(parse_instant("2026-12-24T22:00:00Z", now), utc(2026, 12, 24, 22, 0));
+  EXPECT_FALSE(parse_instant("+", now));
+  EXPECT_FALSE(parse_instant("+-5", now));
+  EXPECT_FALSE(parse_instant("2026-12-24 22:00", now));
+  EXPECT_FALSE(parse_instant("2026-12-24T22:00:00Zx", now));
+  EXPECT_FALSE(parse_instant("tomorrow", now));
+}
+
 }  // namespace
 }  // namespace fleetcast::sender
