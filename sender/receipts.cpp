@@ -109,6 +109,11 @@ bool Receipts::all_settled() const {
   return std::all_of(hosts_.begin(), hosts_.end(),
                      [](const HostReport& h) { return h.completed || h.denied; });
 }
+bool Receipts::registered_settled() const {
+  return std::all_of(hosts_.begin(), hosts_.end(),
+                     [](const HostReport& h) { return !h.registered || h.completed || h.denied; });
+}
+
 bool Receipts::all_answered(std::uint32_t round) const {
   return std::all_of(hosts_.begin(), hosts_.end(), [&](const HostReport& h) {
     return !h.registered || h.completed || h.denied || h.last_nak_round == round;

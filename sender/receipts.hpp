@@ -75,7 +75,9 @@ class Receipts {
   bool success() const;  // every targeted host completed
   // Hosts whose FIN reported `status`.
   std::size_t fins_with(protocol::FinStatus status) const;
-  bool all_settled() const;   // every host completed or denied
+  bool all_settled() const;  // every host completed or denied
+  // Every host that registered completed or was denied (hosts that never answered aside).
+  bool registered_settled() const;
   bool fins_settled() const;  // every completed host sent its FIN
   // Every registered host still receiving has answered (NAKed) `round`.
   bool all_answered(std::uint32_t round) const;

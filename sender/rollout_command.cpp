@@ -200,6 +200,7 @@ class Runner {
       for (std::size_t h : waves_[w]) hosts_[h].wave = w;
     }
     if (!r.window.empty()) window_ = Window::parse(r.window, nullptr);
+    c_.leave_silent_hosts = true;  // a silent host gets its catch-up before its wave
   }
 
   int run(const std::vector<std::string>& argv) {
@@ -224,11 +225,13 @@ class Runner {
     if (resume_) {
       collect_results();
     }
-    distribute();
-    tracker_.distributed(held());
+    deliver(all_hosts(), resume_.has_value());
+    tracker_.distributed(delivery());
     replay_started_waves();
     auto stop = [this] { return stopped(); };
     while (!tracker_.halted() && tracker_.waves_started() < waves_.size() && !stop()) {
+      catch_up(tracker_.waves_started());
+      if (tracker_.halted()) break;
       const auto closes = enter_window(window_, tracker_.waves_started(), stop);
       if (!closes) break;
       const auto w = tracker_.start_next_wave();
@@ -273,22 +276,23 @@ class Runner {
     }
   }
 
-  // The one distribution (or, resumed, a catch-up of the same session for the hosts that
-  // never reported holding it): they receive, check and hold the bundle.
-  void distribute() {
+  // The hosts among `which` that have not reported yet receive, check and hold the bundle: the
+  // one distribution, or a catch-up of the same session (after a restart, or before the wave
+  // of hosts that were silent). Hosts that stay silent are left to the caller.
+  void deliver(const std::vector<std::size_t>& which, bool catch_up) {
     std::vector<const Host*> missing;
     std::vector<std::size_t> index;
-    for (std::size_t i = 0; i < prep_.targets.size(); ++i) {
+    for (std::size_t i : which) {
       if (known_.count(i)) continue;
       missing.push_back(prep_.targets[i]);
       index.push_back(i);
     }
     if (missing.empty()) return;
     std::printf("%s %s (session %s) to %zu host(s): they check it and hold it\n",
-                resume_ ? "catch-up: delivering" : "distributing", o_.name.c_str(),
+                catch_up ? "catch-up: delivering" : "distributing", o_.name.c_str(),
                 p::text::hex64(c_.session.value).c_str(), missing.size());
     std::fflush(stdout);  // progress in a log file as it happens
-    SenderSession dist(c_, std::move(prep_.file), missing, prep_.key, Clock::now());
+    SenderSession dist(c_, prep_.file, missing, prep_.key, Clock::now());
     dist.observe(record_into(store_.get(), c_.session));
     drive(dist, io_);
     if (store_) store_->end_session(c_.session, dist.success());
@@ -304,12 +308,35 @@ class Runner {
     }
   }
 
+  std::vector<std::size_t> all_hosts() const {
+    std::vector<std::size_t> out(prep_.targets.size());
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = i;
+    return out;
+  }
+
+  // Before wave `w`: hosts of it that were silent so far get a catch-up; those it does not
+  // reach count as failed from now on.
+  void catch_up(std::size_t w) {
+    const auto pending = tracker_.pending_in(w);
+    if (pending.empty()) return;
+    deliver(pending, true);
+    for (std::size_t h : pending) tracker_.caught_up(h, holds(h));
+  }
+
   // A host holds the bundle when it reported `held`, or a result of an activation already.
-  std::vector<bool> held() const {
-    std::vector<bool> out(prep_.targets.size(), false);
-    for (const auto& [i, status] : known_) {
-      out[i] = status != p::FinStatus::rejected && status != p::FinStatus::received &&
-               status != p::FinStatus::checked;
+  bool holds(std::size_t h) const {
+    const auto it = known_.find(h);
+    return it != known_.end() && it->second != p::FinStatus::rejected &&
+           it->second != p::FinStatus::received && it->second != p::FinStatus::checked;
+  }
+
+  // After the distribution: held, refused (rejected at check, or denied), or missing (silent).
+  std::vector<WaveTracker::Delivery> delivery() const {
+    std::vector<WaveTracker::Delivery> out(prep_.targets.size());
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      out[i] = holds(i)                                          ? WaveTracker::Delivery::held
+               : known_.count(i) || hosts_[i].status == "denied" ? WaveTracker::Delivery::refused
+                                                                 : WaveTracker::Delivery::missing;
     }
     return out;
   }

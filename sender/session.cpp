@@ -122,7 +122,11 @@ void SenderSession::tick(Clock::time_point now, p::Transport& t) {
     if (now >= next_status_) request_status(now, t);
     return;
   }
-  if (receipts_.all_settled() && phase_ != Phase::announce) return finish(now, t, false);
+  const bool settled =
+      receipts_.all_settled() ||
+      (config_.leave_silent_hosts && now - start_ >= config_.registration_timeout &&
+       registered() > 0 && receipts_.registered_settled());
+  if (settled && phase_ != Phase::announce) return finish(now, t, false);
   if (now - start_ >= config_.deadline) return finish(now, t, true);
   if (now >= next_announce_) announce(now, t);
   switch (phase_) {

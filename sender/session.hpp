@@ -58,6 +58,10 @@ struct SessionConfig {
   bool collect_fin = false;
   Clock::duration fin_timeout = 600s;  // from the end of delivery
   Clock::duration status_interval = 1s;
+  // Rollouts: hosts that never answered by the end of the registration window do not hold the
+  // session open until the deadline; it ends once every host that registered is done (the
+  // others get a catch-up session before their wave).
+  bool leave_silent_hosts = false;
 };
 
 struct SessionStats {

@@ -91,10 +91,36 @@ WaveTracker::WaveTracker(std::vector<std::vector<std::size_t>> waves, std::size_
 }
 
 void WaveTracker::distributed(const std::vector<bool>& held) {
+  std::vector<Delivery> d(states_.size(), Delivery::refused);
+  for (std::size_t h = 0; h < held.size() && h < d.size(); ++h) {
+    if (held[h]) d[h] = Delivery::held;
+  }
+  distributed(d);
+}
+
+void WaveTracker::distributed(const std::vector<Delivery>& delivery) {
   for (std::size_t h = 0; h < states_.size(); ++h) {
-    states_[h] = h < held.size() && held[h] ? HostState::held : HostState::not_held;
+    const Delivery d = h < delivery.size() ? delivery[h] : Delivery::refused;
+    states_[h] = d == Delivery::held      ? HostState::held
+                 : d == Delivery::missing ? HostState::pending
+                                          : HostState::not_held;
   }
   check_limits(waves_.size());  // fleet-wide only: no wave has started
+}
+
+void WaveTracker::caught_up(std::size_t host, bool held) {
+  if (host >= states_.size() || states_[host] != HostState::pending) return;
+  states_[host] = held ? HostState::held : HostState::not_held;
+  check_limits(waves_.size());
+}
+
+std::vector<std::size_t> WaveTracker::pending_in(std::size_t w) const {
+  std::vector<std::size_t> out;
+  if (w >= waves_.size()) return out;
+  for (std::size_t h : waves_[w]) {
+    if (states_[h] == HostState::pending) out.push_back(h);
+  }
+  return out;
 }
 
 std::optional<std::size_t> WaveTracker::start_next_wave() {

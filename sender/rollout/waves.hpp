@@ -51,6 +51,13 @@ class WaveTracker {
   // Distribution is over: `held` says which hosts hold the bundle (FIN held). The others are
   // failures at once, and are never activated.
   void distributed(const std::vector<bool>& held);
+  // The same with a third answer: `missing` hosts never answered; they stay pending (no
+  // failure yet) until caught_up() says whether a catch-up before their wave reached them.
+  enum class Delivery { held, refused, missing };
+  void distributed(const std::vector<Delivery>& delivery);
+  void caught_up(std::size_t host, bool held);
+  // Hosts of wave `w` still pending (missing from the distribution).
+  std::vector<std::size_t> pending_in(std::size_t w) const;
   // The next wave to activate (and marks its holding hosts activated), or nullopt when halted,
   // when the previous wave still waits for results, or when every wave has started.
   std::optional<std::size_t> start_next_wave();

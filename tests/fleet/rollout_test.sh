@@ -28,6 +28,9 @@
 #               `rollout resume` then finishes it, each host applied once
 #       abort   `rollout abort` during that soak: ABORTED, the later hosts stay held and
 #               unchanged, `rollout resume` finds nothing to resume
+#       late    r8 is off during the distribution (which ends without waiting for it) and
+#               comes back during wave 1: a catch-up before its wave delivers to it, and it
+#               applies in wave 3 like the others
 #       serve   `rollout start --at +2` schedules it, the daemon (`serve`) starts it when due;
 #               the daemon is SIGKILLed while soaking after wave 1 and started again: it resumes
 #               the rollout on its own, every host applied once, SIGTERM stops the daemon
@@ -45,6 +48,15 @@ n=8
 "$fleet" up "$prefix" "$n"
 "$sender" keygen --out "$work/mgr" >/dev/null
 mkdir -p "$work/etc"
+# start_receiver I: host rI's receiver, in its own mount namespace where $work/etc is its own
+# directory (a private bind mount).
+start_receiver() {
+  ip netns exec "${prefix}r$1" unshare -m sh -c \
+    "mount --bind '$work/r$1/etc' '$work/etc' && exec '$receiver' run --name r$1 --iface eth0 \
+      --key '$work/r$1/host.key' --manager-pub '$work/mgr/manager.pub' \
+      --spool '$work/r$1/spool' --state '$work/r$1/state'" >>"$work/r$1.log" 2>&1 &
+  pids="$pids $!"
+}
 i=1
 while [ "$i" -le "$n" ]; do
   "$receiver" keygen --out "$work/r$i" --name "r$i" >/dev/null
@@ -52,12 +64,8 @@ while [ "$i" -le "$n" ]; do
   mkdir -p "$work/r$i/etc"
   printf 'motd of r%s before the rollout\n' "$i" >"$work/r$i/etc/motd"
   cp "$work/r$i/etc/motd" "$work/r$i/motd.before"
-  # Its own $work/etc (a private bind mount), then the receiver.
-  ip netns exec "${prefix}r$i" unshare -m sh -c \
-    "mount --bind '$work/r$i/etc' '$work/etc' && exec '$receiver' run --name r$i --iface eth0 \
-      --key '$work/r$i/host.key' --manager-pub '$work/mgr/manager.pub' \
-      --spool '$work/r$i/spool' --state '$work/r$i/state'" >>"$work/r$i.log" 2>&1 &
-  pids="$pids $!"
+  # late: r8 is switched off during the distribution and comes back during wave 1.
+  if [ "$mode" != late ] || [ "$i" -ne "$n" ]; then start_receiver "$i"; fi
   i=$((i + 1))
 done
 sleep 0.3
@@ -216,6 +224,25 @@ pause | abort)
     [ "$rc" -eq 0 ] || fail "rollout resume exited $rc"
     applied_once 2
   fi
+  ;;
+late)
+  bundle 2 "date +%s.%N >> $work/etc/reloads"
+  ip netns exec "${prefix}mgr" "$sender" rollout run "$work/motd-2.fcb" --inventory "$work/inv" \
+    --key "$work/mgr/manager.key" --iface eth0 --deadline 60 --fin-timeout 60 \
+    --activate-timeout 60 --no-progress --state "$work/mstate" --waves 1,3,100% --soak 2 \
+    --registration-timeout 1000 >"$work/rollout.log" 2>&1 &
+  manager=$!
+  pids="$pids $manager"
+  wait_until 300 grep -q "wave 1: activating" "$work/rollout.log" || fail "wave 1 never started"
+  start_receiver "$n"
+  echo "r$n is back"
+  wait_until 600 gone "$manager" || fail "the rollout did not end"
+  rc=0
+  wait "$manager" || rc=$?
+  cat "$work/rollout.log"
+  [ "$rc" -eq 0 ] || fail "rollout exited $rc"
+  grep -q "catch-up: delivering motd-2.fcb .* to 1 host" "$work/rollout.log" || fail "no catch-up for r$n"
+  applied_once 2
   ;;
 serve)
   bundle 2 "date +%s.%N >> $work/etc/reloads"

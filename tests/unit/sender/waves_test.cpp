@@ -81,6 +81,22 @@ TEST(Waves, NotHeldAndUnreachableCount) {
   EXPECT_FALSE(u.start_next_wave());
 }
 
+// A host missing from the distribution is no failure yet: a catch-up before its wave decides.
+TEST(Waves, MissingHostsWaitForTheirCatchUp) {
+  using D = WaveTracker::Delivery;
+  WaveTracker t(plan_waves({amount("1"), amount("100%")}, 4), 4, amount("0"));
+  t.distributed({D::held, D::held, D::missing, D::missing});
+  EXPECT_FALSE(t.halted()) << "two silent hosts are not failures yet";
+  ASSERT_EQ(t.start_next_wave(), 0u);
+  t.result(0, true);
+  EXPECT_EQ(t.pending_in(1), (std::vector<std::size_t>{2, 3}));
+  t.caught_up(2, true);
+  EXPECT_FALSE(t.halted());
+  t.caught_up(3, false);  // still unreachable: now it counts
+  EXPECT_TRUE(t.halted());
+  EXPECT_FALSE(t.start_next_wave());
+}
+
 // Random runs (hosts, waves, limits, results in random order): a wave starts only after the
 // previous one finished, never after a halt, and the rollout halts exactly when the failures
 // exceed what the limit tolerates fleet-wide or in a wave.
