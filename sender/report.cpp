@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <ctime>
 
 #include "protocol/io/file.hpp"
 #include "protocol/text.hpp"
@@ -12,6 +13,13 @@ namespace p = protocol;
 
 double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
+}
+
+std::string iso_utc(std::int64_t seconds) {
+  const std::time_t t = static_cast<std::time_t>(seconds);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
 }
 
 void print_progress(const SenderSession& s, Clock::time_point start, Clock::time_point now) {

@@ -22,10 +22,7 @@ namespace p = protocol;
 namespace {
 
 std::string iso(SysSeconds t) {
-  const std::time_t tt = t.time_since_epoch().count();
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&tt));
-  return buf;
+  return iso_utc(t.time_since_epoch().count());
 }
 
 SysSeconds wall_now() {

@@ -3,10 +3,10 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
-#include <ctime>
 #include <map>
 
 #include "protocol/text.hpp"
+#include "sender/report.hpp"
 #include "sender/store.hpp"
 
 namespace fleetcast::sender {
@@ -14,11 +14,7 @@ namespace p = protocol;
 namespace {
 
 std::string when(std::int64_t t) {
-  if (t == 0) return "-";
-  const std::time_t tt = static_cast<std::time_t>(t);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&tt));
-  return buf;
+  return t == 0 ? "-" : iso_utc(t);
 }
 
 // CSV field: quoted when it holds a comma, a quote or a line break (RFC 4180).
