@@ -17,7 +17,6 @@ constexpr auto kRecvRepeat = 1s;         // at most one RECV per second per sess
 // FIN: sent when the apply ends, again after 1 s and 3 s (no ACK exists for FIN: the manager
 // asks with STATUS for what it misses), and on every STATUS for its session.
 constexpr Clock::duration kFinRepeats[] = {1s, 2s};
-constexpr std::size_t kMaxFins = 64;  // sessions whose FIN is kept for STATUS requests
 // A NAK takes at most this many packets: 4 x 189 runs. After round 0 nearly every block is its
 // own run, so this describes the first ~750 blocks (~135 MB at the defaults) and the manager
 // plans their repair together; blocks past them are asked for in later rounds. It bounds the
@@ -357,7 +356,15 @@ std::optional<ApplyJob> Agent::take_apply_job() {
   return job;
 }
 
+void Agent::remember_result(const ApplyOutcome& o) {
+  keep_fin(o, Clock::time_point::max(), static_cast<int>(std::size(kFinRepeats)));
+}
+
 void Agent::on_applied(const ApplyOutcome& o, Clock::time_point now) {
+  keep_fin(o, now + uniform(config_.reply_spread), 0);
+}
+
+void Agent::keep_fin(const ApplyOutcome& o, Clock::time_point first, int repeats) {
   const ApplyRecord& r = o.record;
   p::Fin fin;
   fin.name = r.file_name;
@@ -372,7 +379,7 @@ void Agent::on_applied(const ApplyOutcome& o, Clock::time_point now) {
   }
   std::erase_if(fins_, [&](const FinOut& f) { return f.fin.session == fin.session; });
   if (fins_.size() == kMaxFins) fins_.erase(fins_.begin());
-  fins_.push_back(FinOut{std::move(fin), reply.value(), now + uniform(config_.reply_spread), 0});
+  fins_.push_back(FinOut{std::move(fin), reply.value(), first, repeats});
 }
 
 std::size_t Agent::fins_pending() const {

@@ -87,7 +87,10 @@ class Agent {
   bool apply_job_pending() const { return apply_job_.has_value(); }
   // The result of an apply: FIN to the manager now, repeated a few times and on every STATUS.
   void on_applied(const ApplyOutcome& outcome, Clock::time_point now);
-  std::size_t fins_pending() const;  // FINs not yet sent at least once
+  // A result from before this process started (the journal): sent only when a STATUS asks.
+  void remember_result(const ApplyOutcome& outcome);
+  static constexpr std::size_t kMaxFins = 64;  // sessions whose FIN is kept for STATUS
+  std::size_t fins_pending() const;            // FINs not yet sent at least once
 
   const AgentCounters& counters() const { return counters_; }
   // The spool name of the reception in progress ("" when none): retention never touches it.
@@ -106,6 +109,8 @@ class Agent {
   void send_fins(Clock::time_point now, protocol::Transport& t);
   void queue_apply();  // an ApplyJob for the current, complete reception (unless apply=none)
   void on_activate(const protocol::Activate& a);
+  // The FIN of `o` kept for its session: first sent at `first`, `repeats` counted as sent.
+  void keep_fin(const ApplyOutcome& o, Clock::time_point first, int repeats);
 
   struct FinOut {
     protocol::Fin fin;

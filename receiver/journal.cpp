@@ -195,6 +195,17 @@ std::vector<std::string> Journal::finished_file_names() const {
   return out;
 }
 
+std::vector<ApplyRecord> Journal::latest_results(std::size_t sessions) const {
+  auto s = db_->prepare(std::string(kSelect) +
+                        "WHERE id IN (SELECT MAX(id) FROM applies WHERE session != '' AND "
+                        "phase = 'done' GROUP BY session ORDER BY MAX(id) DESC LIMIT ?) "
+                        "ORDER BY id");
+  s.bind(1, static_cast<std::int64_t>(sessions));
+  std::vector<ApplyRecord> out;
+  while (s.step()) out.push_back(read_row(s));
+  return out;
+}
+
 std::uint64_t Journal::installed_version(const std::string& name, std::string* digest) const {
   auto s = db_->prepare("SELECT version, digest FROM installed WHERE name=?");
   s.bind(1, name);

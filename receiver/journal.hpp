@@ -68,6 +68,9 @@ class Journal {
   // or whose latest result is `held` (waiting for its ACTIVATE), is left out: its bundle is
   // still needed.
   std::vector<std::string> finished_file_names() const;
+  // The newest finished apply of each of the last `sessions` delivery sessions, oldest first:
+  // a restarted receiver still answers a manager's STATUS for them.
+  std::vector<ApplyRecord> latest_results(std::size_t sessions) const;
   // Installed version of a bundle name (0: none) and its digest.
   std::uint64_t installed_version(const std::string& name, std::string* digest = nullptr) const;
 

@@ -52,8 +52,10 @@ constexpr const char* kUsage =
     "  fleetcast-sender rollout list --state DIR\n"
     "      every rollout in the store: bundle, version, state, waves started, reason\n"
     "  fleetcast-sender status --state DIR [--bundle NAME] [--host H] [--json | --csv]\n"
+    "                        [--refresh --key manager.key --iface IF]\n"
     "      from the receipt store: per host and bundle the latest result, its version, reason\n"
-    "      and time, the newest version applied, and who never answered\n"
+    "      and time, the newest version applied, and who never answered; --refresh asks\n"
+    "      those hosts first (results sent while no manager listened reach the store)\n"
     "  fleetcast-sender receipts verify --state DIR\n"
     "      check every stored reply's signature again with the host key it was taken with\n"
     "  fleetcast-sender bundle create DIR -o BUNDLE.fcb --key manager.key\n"
@@ -116,9 +118,11 @@ po::options_description rollout_options() {
       "seconds a wave may take until every host reported (silent hosts count as failed)")(
       "at", po::value<std::string>(),
       "rollout start: when serve starts it: now, +SECONDS or YYYY-MM-DDTHH:MM:SSZ")(
-      "window", po::value<std::string>(),
-      "maintenance window, e.g. 'Mon-Fri 22:00-05:00 Asia/Tokyo': waves start only inside it "
-      "and wait for its next opening; no ACTIVATE is sent after it closes");
+      "window", po::value<std::vector<std::string>>(),
+      "maintenance window, e.g. 'Mon-Fri 22:00-05:00 Asia/Tokyo' (every host) or "
+      "'@GROUP=Sat 01:00-04:00 UTC' (the group's hosts; replaces the inventory's window of the "
+      "group); repeatable. A host is activated only inside every window that applies to it; "
+      "a wave waits for them to open; no ACTIVATE is sent after one closes");
   return o;
 }
 
@@ -141,9 +145,23 @@ RolloutOptions validate_rollout(const po::variables_map& vm) {
   if (timeout < 1) throw ConfigError("--activate-timeout: must be at least 1 second");
   r.activate_timeout = std::chrono::seconds(timeout);
   if (vm.count("window")) {
-    r.window = vm["window"].as<std::string>();
-    if (!Window::parse(r.window, &error))
-      throw ConfigError("--window '" + r.window + "': " + error);
+    for (const std::string& w : vm["window"].as<std::vector<std::string>>()) {
+      std::string group, window = w;
+      if (w.starts_with('@')) {
+        const auto eq = w.find('=');
+        group = w.substr(1, eq == std::string::npos ? std::string::npos : eq - 1);
+        window = eq == std::string::npos ? "" : w.substr(eq + 1);
+        if (!protocol::text::is_group_name(group)) {
+          throw ConfigError("--window '" + w + "': expected @GROUP=WINDOW");
+        }
+      }
+      if (!Window::parse(window, &error)) throw ConfigError("--window '" + w + "': " + error);
+      if (group.empty()) {
+        r.windows.push_back(window);
+      } else {
+        r.group_windows[group] = window;
+      }
+    }
   }
   if (vm.count("at")) {
     const std::string at = vm["at"].as<std::string>();
@@ -161,14 +179,35 @@ void require(const po::variables_map& vm, const char* option, const char* comman
   }
 }
 
-SendOptions validate_send(const po::variables_map& vm, const std::vector<std::string>& args) {
-  if (args.size() != 1) throw ConfigError("send: exactly one FILE expected");
-  for (const char* o : {"inventory", "key", "iface"}) require(vm, o, "send");
+// What talking to the hosts needs: the key, the interface, the groups and ports.
+SendOptions validate_network(const po::variables_map& vm, const char* command) {
+  for (const char* o : {"key", "iface"}) require(vm, o, command);
   SendOptions s;
-  s.file = args[0];
-  s.inventory = vm["inventory"].as<std::string>();
   s.key = vm["key"].as<std::string>();
   s.iface = vm["iface"].as<std::string>();
+  s.ctrl_group = vm["ctrl-group"].as<std::string>();
+  s.data_group = vm["data-group"].as<std::string>();
+  for (const auto& [opt, g] :
+       {std::pair{"--ctrl-group", s.ctrl_group}, {"--data-group", s.data_group}}) {
+    auto e = protocol::text::parse_address(g, 1, opt);
+    if (!e || !e->is_multicast()) {
+      throw ConfigError(std::string(opt) + ": '" + g + "' is not an IPv6 multicast address");
+    }
+  }
+  s.ctrl_port = vm["ctrl-port"].as<std::uint16_t>();
+  s.data_port = vm["data-port"].as<std::uint16_t>();
+  s.reply_port = vm["reply-port"].as<std::uint16_t>();
+  s.hop_limit = vm["hop-limit"].as<int>();
+  if (s.hop_limit < 1 || s.hop_limit > 255) throw ConfigError("--hop-limit: must be 1-255");
+  return s;
+}
+
+SendOptions validate_send(const po::variables_map& vm, const std::vector<std::string>& args) {
+  if (args.size() != 1) throw ConfigError("send: exactly one FILE expected");
+  require(vm, "inventory", "send");
+  SendOptions s = validate_network(vm, "send");
+  s.file = args[0];
+  s.inventory = vm["inventory"].as<std::string>();
   if (vm.count("hosts")) {
     s.hosts = protocol::text::split(vm["hosts"].as<std::string>(), ',');
     for (const auto& h : s.hosts) {
@@ -189,20 +228,6 @@ SendOptions validate_send(const po::variables_map& vm, const std::vector<std::st
   if (reg < 1) throw ConfigError("--registration-timeout: must be at least 1 ms");
   s.registration_timeout = std::chrono::milliseconds(reg);
   if (vm.count("report")) s.report = vm["report"].as<std::string>();
-  s.ctrl_group = vm["ctrl-group"].as<std::string>();
-  s.data_group = vm["data-group"].as<std::string>();
-  for (const auto& [opt, g] :
-       {std::pair{"--ctrl-group", s.ctrl_group}, {"--data-group", s.data_group}}) {
-    auto e = protocol::text::parse_address(g, 1, opt);
-    if (!e || !e->is_multicast()) {
-      throw ConfigError(std::string(opt) + ": '" + g + "' is not an IPv6 multicast address");
-    }
-  }
-  s.ctrl_port = vm["ctrl-port"].as<std::uint16_t>();
-  s.data_port = vm["data-port"].as<std::uint16_t>();
-  s.reply_port = vm["reply-port"].as<std::uint16_t>();
-  s.hop_limit = vm["hop-limit"].as<int>();
-  if (s.hop_limit < 1 || s.hop_limit > 255) throw ConfigError("--hop-limit: must be 1-255");
   s.symbol_size = vm["symbol-size"].as<std::uint32_t>();
   if (s.symbol_size < 16 || s.symbol_size > 8192)
     throw ConfigError("--symbol-size: must be 16-8192");
@@ -262,7 +287,10 @@ Invocation parse_command_line(int argc, char** argv) {
       "manager-pub", po::value<std::string>(), "bundle inspect / verify: the trusted manager.pub")(
       "bundle", po::value<std::string>(), "status: only this bundle (name)")(
       "host", po::value<std::string>(), "status: only this host")("json", "status: as JSON")(
-      "csv", "status: as CSV");
+      "csv", "status: as CSV")("refresh",
+                               "status: ask the hosts (STATUS) first; needs --key and --iface")(
+      "refresh-timeout", po::value<int>()->default_value(5),
+      "status --refresh: seconds to wait for the hosts' answers");
   po::options_description hidden;
   hidden.add_options()("command", po::value<std::string>())("args",
                                                             po::value<std::vector<std::string>>());
@@ -376,6 +404,13 @@ Invocation parse_command_line(int argc, char** argv) {
     if (vm.count("json") && vm.count("csv")) throw ConfigError("status: --json or --csv, not both");
     if (vm.count("json")) inv.status.format = StatusOptions::Format::json;
     if (vm.count("csv")) inv.status.format = StatusOptions::Format::csv;
+    if (vm.count("refresh")) {
+      if (command != "status") throw ConfigError("--refresh: only for status");
+      inv.status.refresh = validate_network(vm, "status --refresh");
+      const int t = vm["refresh-timeout"].as<int>();
+      if (t < 1 || t > 600) throw ConfigError("--refresh-timeout: must be 1-600 seconds");
+      inv.status.refresh_timeout = std::chrono::seconds(t);
+    }
   } else if (command == "bundle") {
     inv.bundle = validate_bundle(vm, args);
     inv.command = args[0] == "create"    ? Command::bundle_create

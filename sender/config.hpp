@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -77,12 +78,15 @@ struct SendOptions {
   std::filesystem::path state;
 };
 
-// status / receipts verify: read the receipt store, no network.
+// status / receipts verify: read the receipt store; status --refresh asks the hosts first.
 struct StatusOptions {
   std::filesystem::path state;
   std::string bundle;  // "": every bundle
   std::string host;    // "": every host
   enum class Format { table, json, csv } format = Format::table;
+  // --refresh: the key, interface and groups to ask with (file, inventory unused).
+  std::optional<SendOptions> refresh;
+  std::chrono::seconds refresh_timeout{5};
 };
 
 // rollout plan|run: one distribution (apply=hold), then activation in waves.
@@ -92,7 +96,10 @@ struct RolloutOptions {
   Amount max_fail{0, false};                   // failures tolerated (waves.hpp: exceeding halts)
   std::chrono::seconds soak{0};                // pause after a wave's last result
   std::chrono::seconds activate_timeout{600};  // per wave, for every result
-  std::string window;         // maintenance window (rollout/window.hpp); "": any time
+  // Maintenance windows (rollout/window.hpp): for every host, and per inventory group (these
+  // replace the inventory's window of that group). A host is activated only inside all of its.
+  std::vector<std::string> windows;
+  std::map<std::string, std::string> group_windows;
   std::int64_t start_at = 0;  // rollout start --at, seconds since the epoch
 };
 

@@ -6,6 +6,7 @@
 #include "protocol/io/file.hpp"
 #include "protocol/signature.hpp"
 #include "protocol/text.hpp"
+#include "sender/rollout/window.hpp"
 
 namespace fleetcast::sender {
 namespace text = protocol::text;
@@ -24,9 +25,24 @@ Inventory Inventory::load(const std::filesystem::path& path) {
     if (line.empty() || line[0] == '#') continue;
     std::istringstream fields(line);
     std::string tag, name, key_hex, groups, extra;
-    fields >> tag >> name >> key_hex >> groups >> extra;
+    fields >> tag >> name;
+    if (tag == "window") {
+      std::string rest;
+      std::getline(fields, rest);
+      rest.erase(0, rest.find_first_not_of(" \t"));
+      rest.erase(rest.find_last_not_of(" \t\r") + 1);
+      try {
+        inv.set_window(name, rest);
+      } catch (const InventoryError& e) {
+        throw InventoryError(where + e.what());
+      }
+      continue;
+    }
+    fields >> key_hex >> groups >> extra;
     if (tag != "host" || name.empty() || key_hex.empty() || !extra.empty()) {
-      throw InventoryError(where + "expected 'host <name> <public key hex> [groups]'");
+      throw InventoryError(where +
+                           "expected 'host <name> <public key hex> [groups]' or 'window <group> "
+                           "<window>'");
     }
     Host h;
     h.name = name;
@@ -47,7 +63,9 @@ Inventory Inventory::load(const std::filesystem::path& path) {
 }
 
 void Inventory::save(const std::filesystem::path& path) const {
-  std::string out = "# fleetcast inventory: host <name> <public key> [groups]\n";
+  std::string out =
+      "# fleetcast inventory: host <name> <public key> [groups] | window <group> <window>\n";
+  for (const auto& [group, window] : windows_) out += "window " + group + " " + window + "\n";
   for (const Host& h : hosts_) {
     out += "host " + h.name + " " + text::hex(h.key.bytes);
     for (std::size_t i = 0; i < h.groups.size(); ++i) out += (i == 0 ? " " : ",") + h.groups[i];
@@ -73,6 +91,15 @@ void Inventory::add(Host host) {
     }
   }
   hosts_.push_back(std::move(host));
+}
+
+void Inventory::set_window(const std::string& group, const std::string& window) {
+  if (!text::is_group_name(group)) throw InventoryError("bad group '" + group + "'");
+  std::string error;
+  if (!Window::parse(window, &error)) {
+    throw InventoryError("window of group " + group + ": '" + window + "': " + error);
+  }
+  windows_[group] = window;
 }
 
 const Host* Inventory::find(std::string_view name) const {

@@ -2,10 +2,13 @@
 // The manager's inventory of known hosts: name, Ed25519 public key, groups. Only hosts listed
 // here are ever registered in a session; replies from any other key are ignored.
 //
-// File format, one host per line (# starts a comment):
+// File format, one entry per line (# starts a comment):
 //   host <name> <64 hex public key> [<group>,<group>...]
+//   window <group> <maintenance window>      e.g. window school-a Mon-Fri 22:00-05:00 Asia/Tokyo
+// A group's window (rollout/window.hpp) bounds when a rollout may activate its hosts.
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -36,9 +39,13 @@ class Inventory {
   const Host* find(std::string_view name) const;
   const Host* find(protocol::KeyId id) const;
   const std::vector<Host>& hosts() const { return hosts_; }
+  // Sets a group's maintenance window (checked: a bad one throws InventoryError).
+  void set_window(const std::string& group, const std::string& window);
+  const std::map<std::string, std::string>& windows() const { return windows_; }
 
  private:
   std::vector<Host> hosts_;
+  std::map<std::string, std::string> windows_;  // group -> window text
 };
 
 }  // namespace fleetcast::sender

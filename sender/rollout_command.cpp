@@ -16,6 +16,7 @@
 #include "sender/rollout/activation.hpp"
 #include "sender/rollout/waves.hpp"
 #include "sender/rollout/window.hpp"
+#include "sender/status_poll.hpp"
 
 namespace fleetcast::sender {
 namespace p = protocol;
@@ -40,30 +41,50 @@ bool wait_until(std::chrono::system_clock::time_point until, const Stop& stop) {
   return !stop();
 }
 
-// Inside the window (waiting for its next opening first, if needed): when it closes, on the
-// session's clock. Without a window: never. nullopt when `stop()` ended the wait.
-template <class Stop>
-std::optional<Clock::time_point> enter_window(const std::optional<Window>& window, std::size_t wave,
-                                              const Stop& stop) {
-  if (!window) return Clock::time_point::max();
-  SysSeconds now = wall_now();
-  while (!window->contains(now)) {  // once, or again after a clock step
-    const SysSeconds open = window->next_open(now);
-    std::printf("wave %zu: waiting for the window '%s': opens at %s\n", wave + 1,
-                window->text().c_str(), iso(open).c_str());
-    std::fflush(stdout);
-    if (!wait_until(std::chrono::system_clock::time_point(open), stop)) return std::nullopt;
-    now = wall_now();
-  }
-  const SysSeconds close = window->closes_at(now);
-  std::printf("wave %zu: inside the window until %s\n", wave + 1, iso(close).c_str());
-  return Clock::now() + (close - now);
-}
-
 std::string names(const std::vector<const Host*>& hosts, const std::vector<std::size_t>& which) {
   std::string out;
   for (std::size_t i : which) out += (out.empty() ? "" : " ") + hosts[i]->name;
   return out;
+}
+
+// The maintenance windows each target must be inside: the rollout's, and the window of each of
+// its groups (from --window @GROUP=, else from the inventory).
+std::vector<WindowSet> host_windows(const Prepared& prep, const RolloutOptions& r) {
+  std::vector<WindowSet> out(prep.targets.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    for (const std::string& w : r.windows) out[i].add(Window::parse(w, nullptr).value());
+    for (const std::string& g : prep.targets[i]->groups) {
+      const std::string* text = nullptr;
+      if (const auto it = r.group_windows.find(g); it != r.group_windows.end()) {
+        text = &it->second;
+      } else if (const auto jt = prep.inventory->windows().find(g);
+                 jt != prep.inventory->windows().end()) {
+        text = &jt->second;
+      }
+      if (text) out[i].add(Window::parse(*text, nullptr).value());
+    }
+  }
+  return out;
+}
+
+// Prints the hosts of each distinct set of windows and when it opens; throws (naming the hosts)
+// when a set never opens, so neither plan nor run accepts a rollout some hosts could never get.
+void print_windows(const Prepared& prep, const std::vector<WindowSet>& windows) {
+  std::map<std::string, std::vector<std::size_t>> by_text;
+  for (std::size_t i = 0; i < windows.size(); ++i) {
+    if (!windows[i].empty()) by_text[windows[i].text()].push_back(i);
+  }
+  if (by_text.empty()) std::printf("  maintenance windows: none, activation at any time\n");
+  const SysSeconds now = wall_now();
+  for (const auto& [text, hosts] : by_text) {
+    const auto open = windows[hosts.front()].next_open(now);
+    if (!open) {
+      throw std::runtime_error("the windows " + text + " of " + names(prep.targets, hosts) +
+                               " are never open at once within 8 days");
+    }
+    std::printf("  window %s for %s: %s\n", text.c_str(), names(prep.targets, hosts).c_str(),
+                *open == now ? "open now" : ("next opens at " + iso(*open)).c_str());
+  }
 }
 
 void print_plan(const Prepared& prep, const SendOptions& o, const RolloutOptions& r,
@@ -81,13 +102,7 @@ void print_plan(const Prepared& prep, const SendOptions& o, const RolloutOptions
                 waves[w].size(), tolerated(r.max_fail, waves[w].size()),
                 names(prep.targets, waves[w]).c_str());
   }
-  if (!r.window.empty()) {
-    const auto w = Window::parse(r.window, nullptr);
-    std::printf("  window '%s': %s\n", r.window.c_str(),
-                w->contains(wall_now())
-                    ? "open now"
-                    : ("next opens at " + iso(w->next_open(wall_now()))).c_str());
-  }
+  print_windows(prep, host_windows(prep, r));
   for (const Host* h : prep.not_targeted) {
     std::printf("  not in the rollout: %s (the bundle's targets leave it out)\n", h->name.c_str());
   }
@@ -128,46 +143,6 @@ void write_rollout_report(const std::filesystem::path& path, const Prepared& pre
   p::io::write_file_atomic(path, p::as_bytes(report.dump(2) + "\n"));
 }
 
-// STATUS for the session every second until every host answered with a FIN (they repeat their
-// latest one) or `limit` passed: results sent while no manager listened reach the store.
-class StatusPoll {
- public:
-  StatusPoll(const SessionConfig& c, const std::vector<const Host*>& hosts, const p::SecretKey& key,
-             Clock::time_point now, Clock::duration limit)
-      : c_(c), key_(key), receipts_(hosts, c.name, c.session), end_(now + limit), next_(now) {}
-  void observe(Receipts::Observer o) { receipts_.observe(std::move(o)); }
-  void on_datagram(std::span<const std::uint8_t> bytes, const p::Endpoint& from,
-                   Clock::time_point now) {
-    receipts_.on_command(
-        std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), from, now);
-  }
-  void tick(Clock::time_point now, p::Transport& t) {
-    if (done_) return;
-    const auto& hs = receipts_.hosts();
-    done_ =
-        now >= end_ || std::all_of(hs.begin(), hs.end(), [](const HostReport& h) { return h.fin; });
-    if (done_ || now < next_) return;
-    const p::StatusRequest req{c_.name, c_.session, static_cast<std::uint64_t>(std::time(nullptr))};
-    if (auto line = p::encode_command(req, key_)) {
-      const p::Datagram d{p::as_bytes(line.value()), c_.ctrl_group};
-      (void)t.send(std::span(&d, 1));
-    }
-    next_ = now + std::chrono::seconds(1);
-  }
-  Clock::time_point next_wakeup(Clock::time_point now) const {
-    return std::max(now, std::min(next_, end_));
-  }
-  bool done() const { return done_; }
-
- private:
-  const SessionConfig& c_;
-  const p::SecretKey& key_;
-  Receipts receipts_;
-  Clock::time_point end_;
-  Clock::time_point next_;
-  bool done_ = false;
-};
-
 // One rollout from its distribution to the recap; `resume` continues one a killed manager left
 // running (its session, results and started waves come from the store).
 class Runner {
@@ -196,7 +171,7 @@ class Runner {
     for (std::size_t w = 0; w < waves_.size(); ++w) {
       for (std::size_t h : waves_[w]) hosts_[h].wave = w;
     }
-    if (!r.window.empty()) window_ = Window::parse(r.window, nullptr);
+    windows_ = host_windows(prep_, r);
     c_.leave_silent_hosts = true;  // a silent host gets its catch-up before its wave
   }
 
@@ -229,11 +204,10 @@ class Runner {
     while (!tracker_.halted() && tracker_.waves_started() < waves_.size() && !stop()) {
       catch_up(tracker_.waves_started());
       if (tracker_.halted()) break;
-      const auto closes = enter_window(window_, tracker_.waves_started(), stop);
-      if (!closes) break;
+      if (!wait_for_window(tracker_.waves_started())) break;
       const auto w = tracker_.start_next_wave();
       if (!w) break;
-      activate(*w, *closes);
+      activate(*w);
       if (tracker_.halted()) break;
       if (r_.soak.count() > 0 && *w + 1 < waves_.size()) {
         std::printf("soaking %llds\n", static_cast<long long>(r_.soak.count()));
@@ -260,8 +234,9 @@ class Runner {
   void collect_results() {
     std::printf("resuming rollout %lld (session %s): asking the hosts for their results\n",
                 static_cast<long long>(rollout_id_), p::text::hex64(c_.session.value).c_str());
-    StatusPoll poll(c_, prep_.targets, prep_.key, Clock::now(), std::chrono::seconds(3));
-    poll.observe(record_into(store_.get(), c_.session));
+    StatusPoll poll({{c_.name, c_.session, prep_.targets}}, c_.ctrl_group, prep_.key, Clock::now(),
+                    std::chrono::seconds(3));
+    poll.observe([this](std::size_t) { return record_into(store_.get(), c_.session); });
     drive(poll, io_);
     const auto fins = store_->latest_fins(c_.session);
     for (std::size_t i = 0; i < prep_.targets.size(); ++i) {
@@ -359,27 +334,94 @@ class Runner {
     }
   }
 
-  void activate(std::size_t w, Clock::time_point closes) {
-    std::vector<const Host*> wave_hosts;
-    std::vector<std::size_t> index;
+  // Until one host of wave `w` that holds the bundle is inside its windows (at once when no
+  // window applies); false when the operator or a signal stopped the rollout meanwhile.
+  bool wait_for_window(std::size_t w) {
+    std::vector<std::size_t> hosts;
+    for (std::size_t h : waves_[w]) {
+      if (tracker_.state(h) == HostState::held) hosts.push_back(h);
+    }
+    return hosts.empty() || wait_for_any(w, hosts);
+  }
+
+  bool wait_for_any(std::size_t w, const std::vector<std::size_t>& hosts) {
+    for (int step = 0; step < 10000; ++step) {  // each step waits for an opening
+      const SysSeconds now = wall_now();
+      std::optional<SysSeconds> first;
+      std::string which;
+      for (std::size_t h : hosts) {
+        const auto open = windows_[h].next_open(now);
+        if (!open || (first && *open >= *first)) continue;
+        first = open;
+        which = windows_[h].text();
+      }
+      if (!first || *first == now) return true;  // (print_plan refused sets that never open)
+      std::printf("wave %zu: waiting for the window %s: opens at %s\n", w + 1, which.c_str(),
+                  iso(*first).c_str());
+      std::fflush(stdout);
+      if (!wait_until(std::chrono::system_clock::time_point(*first), [this] { return stopped(); }))
+        return false;
+    }
+    return false;
+  }
+
+  // Wave `w`: ACTIVATE to its hosts whose windows are open, then (if some wait for a later
+  // window) the next group when its window opens, until every host of the wave had its turn.
+  // Halted or stopped before a host's turn: it keeps the bundle held, untouched.
+  void activate(std::size_t w) {
+    std::vector<std::size_t> pending;
     for (std::size_t h : tracker_.activated_in(w)) {
       if (tracker_.state(h) != HostState::activated) continue;
       if (known_.count(h) && known_.at(h) != p::FinStatus::held) {
         tracker_.result(h, known_.at(h) == p::FinStatus::applied);  // reported meanwhile
         continue;
       }
+      pending.push_back(h);
+    }
+    bool recorded = false;
+    while (!pending.empty() && !tracker_.halted()) {
+      const SysSeconds now = wall_now();
+      std::vector<std::size_t> open, waiting;
+      for (std::size_t h : pending) (windows_[h].contains(now) ? open : waiting).push_back(h);
+      if (open.empty()) {
+        if (!wait_for_any(w, waiting)) break;
+        continue;
+      }
+      if (!recorded && store_) {
+        std::vector<std::string> wave_names;
+        for (std::size_t h : waves_[w]) wave_names.push_back(prep_.targets[h]->name);
+        store_->wave_started(rollout_id_, w + 1, wave_names);
+      }
+      recorded = true;
+      SysSeconds close = SysSeconds::max();
+      for (std::size_t h : open) close = std::min(close, windows_[h].closes_at(now));
+      if (close != SysSeconds::max()) {
+        std::printf("wave %zu: inside the window until %s\n", w + 1, iso(close).c_str());
+      }
+      activate_hosts(
+          w, open,
+          close == SysSeconds::max() ? Clock::time_point::max() : Clock::now() + (close - now));
+      pending = std::move(waiting);
+      if (stopped()) break;
+    }
+    for (std::size_t h : pending) {
+      tracker_.withhold(h);
+      std::printf("  %-20s %-12s %s\n", prep_.targets[h]->name.c_str(), "held",
+                  "not activated: the rollout halted or stopped before its window opened");
+    }
+    if (store_ && recorded) store_->wave_ended(rollout_id_, w + 1);
+  }
+
+  void activate_hosts(std::size_t w, const std::vector<std::size_t>& index,
+                      Clock::time_point closes) {
+    std::vector<const Host*> wave_hosts;
+    for (std::size_t h : index) {
       wave_hosts.push_back(prep_.targets[h]);
-      index.push_back(h);
       hosts_[h].activated_at = since(Clock::now());
     }
     std::printf("wave %zu: activating %zu host(s): %s\n", w + 1, wave_hosts.size(),
                 names(prep_.targets, index).c_str());
     std::fflush(stdout);
-    if (store_) {
-      std::vector<std::string> wave_names;
-      for (std::size_t h : waves_[w]) wave_names.push_back(prep_.targets[h]->name);
-      store_->wave_started(rollout_id_, w + 1, wave_names);
-    }
     ActivationConfig ac;
     ac.name = c_.name;
     ac.session = c_.session;
@@ -409,7 +451,6 @@ class Runner {
                   hosts_[index[i]].message.c_str());
       tracker_.result(index[i], false);
     }
-    if (store_) store_->wave_ended(rollout_id_, w + 1);
   }
 
   void report(std::size_t h, p::FinStatus result, const std::string& message, double at) {
@@ -490,7 +531,7 @@ class Runner {
   Clock::time_point start_;
   std::vector<HostRecord> hosts_;
   WaveTracker tracker_;
-  std::optional<Window> window_;
+  std::vector<WindowSet> windows_;  // per target
   std::unique_ptr<Store> store_;
   std::int64_t rollout_id_ = 0;
   std::map<std::size_t, p::FinStatus> known_;  // host -> newest FIN status in this session

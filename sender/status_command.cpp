@@ -5,8 +5,11 @@
 #include <cstdio>
 #include <map>
 
+#include "protocol/io/key_file.hpp"
 #include "protocol/text.hpp"
+#include "sender/push_setup.hpp"
 #include "sender/report.hpp"
+#include "sender/status_poll.hpp"
 #include "sender/store.hpp"
 
 namespace fleetcast::sender {
@@ -25,10 +28,38 @@ std::string csv(const std::string& v) {
   return out + "\"";
 }
 
+// STATUS to the hosts `status` would list, for their newest session of each bundle; the FINs
+// they send again go into the store. Prints (to stderr: stdout stays JSON / CSV) who answered.
+void refresh(const StatusOptions& o, Store& store) {
+  const SendOptions& n = *o.refresh;
+  const p::SecretKey key = p::io::load_secret_key(n.key);
+  const auto sessions = store.latest_sessions(o.bundle, o.host);
+  std::vector<StatusQuery> queries;
+  for (const auto& s : sessions) {
+    StatusQuery q{s.file_name, s.session, {}};
+    for (const Host& h : s.hosts) q.hosts.push_back(&h);
+    queries.push_back(std::move(q));
+  }
+  Sockets io(n);
+  StatusPoll poll(queries, p::text::parse_address(n.ctrl_group, n.ctrl_port, "ctrl").value(), key,
+                  Clock::now(), o.refresh_timeout);
+  poll.observe([&](std::size_t i) { return record_into(&store, queries[i].session); });
+  drive(poll, io);
+  std::fprintf(stderr, "refresh: %zu of %zu host(s) answered within %llds (%zu session(s) asked)\n",
+               poll.answered(), poll.asked(), static_cast<long long>(o.refresh_timeout.count()),
+               queries.size());
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    for (const HostReport& h : poll.receipts(i).hosts()) {
+      if (!h.fin) std::fprintf(stderr, "refresh: no answer from %s\n", h.host->name.c_str());
+    }
+  }
+}
+
 }  // namespace
 
 int status_command(const StatusOptions& o) {
-  const Store store(o.state);
+  Store store(o.state);
+  if (o.refresh) refresh(o, store);
   const auto rows = store.status(o.bundle, o.host);
   if (o.format == StatusOptions::Format::json) {
     nlohmann::json out = nlohmann::json::array();

@@ -1,6 +1,7 @@
 #pragma once
 // `fleetcast-sender status` and `receipts verify`: answers from the receipt store (store.hpp),
-// without a network.
+// without a network; `status --refresh` first asks every host it lists (STATUS) for its latest
+// result in the newest session of each bundle, and stores what they answer.
 
 #include "sender/config.hpp"
 

@@ -1,5 +1,6 @@
 #include "sender/store.hpp"
 
+#include <array>
 #include <chrono>
 #include <map>
 
@@ -340,6 +341,35 @@ std::vector<HostStatus> Store::status(const std::string& bundle, const std::stri
   }
   std::vector<HostStatus> out;
   for (auto& [k, v] : rows) out.push_back(std::move(v));
+  return out;
+}
+
+std::vector<Store::LatestSession> Store::latest_sessions(const std::string& bundle,
+                                                         const std::string& host) const {
+  auto s = db_->prepare(
+      "SELECT sh.host, sh.key, se.session, se.file_name, "
+      "CASE WHEN se.bundle = '' THEN se.file_name ELSE se.bundle END AS b "
+      "FROM session_hosts sh JOIN sessions se ON se.session = sh.session "
+      "WHERE (?1 = '' OR b = ?1) AND (?2 = '' OR sh.host = ?2) "
+      "ORDER BY sh.host, b, se.started_at, se.rowid");
+  s.bind(1, bundle).bind(2, host);
+  // (host, bundle) -> (host name, key, session, file name) of its newest session
+  std::map<std::pair<std::string, std::string>, std::array<std::string, 4>> newest;
+  while (s.step()) newest[{s.text(0), s.text(4)}] = {s.text(0), s.text(1), s.text(2), s.text(3)};
+  std::map<std::string, LatestSession> by_session;
+  for (const auto& [k, row] : newest) {
+    LatestSession& ls = by_session[row[2]];
+    if (!p::text::unhex64(row[2], ls.session.value)) continue;
+    ls.file_name = row[3];
+    Host h;
+    h.name = row[0];
+    if (!p::text::unhex(row[1], h.key.bytes)) continue;
+    ls.hosts.push_back(std::move(h));
+  }
+  std::vector<LatestSession> out;
+  for (auto& [id, ls] : by_session) {
+    if (!ls.hosts.empty()) out.push_back(std::move(ls));
+  }
   return out;
 }
 

@@ -111,6 +111,15 @@ class Store {
   // Latest result per (host, bundle), optionally narrowed; hosts of a bundle's sessions that
   // never answered are listed as "no answer".
   std::vector<HostStatus> status(const std::string& bundle, const std::string& host) const;
+  // For status --refresh: the newest session of every (host, bundle) `status` would show,
+  // grouped by session, each host with the key it had then.
+  struct LatestSession {
+    protocol::SessionId session;
+    std::string file_name;  // as announced (what STATUS names)
+    std::vector<Host> hosts;
+  };
+  std::vector<LatestSession> latest_sessions(const std::string& bundle,
+                                             const std::string& host) const;
   std::vector<StoredReceipt> receipts() const;
 
  private:

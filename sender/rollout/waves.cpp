@@ -141,6 +141,12 @@ std::optional<std::size_t> WaveTracker::start_next_wave() {
   return w;
 }
 
+void WaveTracker::withhold(std::size_t host) {
+  if (host < states_.size() && states_[host] == HostState::activated) {
+    states_[host] = HostState::held;
+  }
+}
+
 void WaveTracker::result(std::size_t host, bool applied) {
   if (host >= states_.size() || states_[host] != HostState::activated) return;  // once
   states_[host] = applied ? HostState::applied : HostState::failed;

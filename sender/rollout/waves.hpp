@@ -61,6 +61,9 @@ class WaveTracker {
   // The next wave to activate (and marks its holding hosts activated), or nullopt when halted,
   // when the previous wave still waits for results, or when every wave has started.
   std::optional<std::size_t> start_next_wave();
+  // An activated host that was not sent its ACTIVATE after all (its maintenance window did not
+  // open before the rollout halted or was stopped): it holds the bundle again, untouched.
+  void withhold(std::size_t host);
   // A host's result after activation: applied or not. Checks the limits.
   void result(std::size_t host, bool applied);
 

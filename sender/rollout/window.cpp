@@ -144,4 +144,40 @@ SysSeconds Window::next_open(SysSeconds t) const {
   throw std::logic_error("a window with at least one day opens within 8 days");
 }
 
+bool WindowSet::contains(SysSeconds t) const {
+  return std::all_of(windows_.begin(), windows_.end(),
+                     [&](const Window& w) { return w.contains(t); });
+}
+
+std::optional<SysSeconds> WindowSet::next_open(SysSeconds t) const {
+  const SysSeconds limit = t + std::chrono::days(8);
+  // Jump to the latest next opening among them until one instant is inside all: each step
+  // moves forward to an opening, so a few hundred steps cover 8 days of any windows.
+  for (int step = 0; step < 512 && t <= limit; ++step) {
+    SysSeconds later = t;
+    for (const Window& w : windows_) later = std::max(later, w.next_open(t));
+    if (later == t) return t;
+    t = later;
+  }
+  return std::nullopt;
+}
+
+SysSeconds WindowSet::closes_at(SysSeconds t) const {
+  SysSeconds out = SysSeconds::max();
+  for (const Window& w : windows_) out = std::min(out, w.closes_at(t));
+  return out;
+}
+
+std::string WindowSet::text() const {
+  if (windows_.empty()) return "any time";
+  std::string out;
+  for (const Window& w : windows_) {
+    if (!out.empty()) out += " and ";
+    out += "'";
+    out += w.text();
+    out += "'";
+  }
+  return out;
+}
+
 }  // namespace fleetcast::sender

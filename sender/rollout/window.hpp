@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace date {
 class time_zone;
@@ -50,6 +51,24 @@ class Window {
   std::chrono::seconds open_{0};
   std::chrono::seconds close_{0};
   const date::time_zone* zone_ = nullptr;
+};
+
+// The windows one host must be inside, all at once: the rollout's own and those of the
+// inventory groups it is in. Empty: any time.
+class WindowSet {
+ public:
+  void add(const Window& w) { windows_.push_back(w); }
+  bool empty() const { return windows_.empty(); }
+  bool contains(SysSeconds t) const;
+  // `t` itself when inside every window; otherwise the next instant that is (nullopt: none
+  // within the next 8 days, e.g. windows that never overlap).
+  std::optional<SysSeconds> next_open(SysSeconds t) const;
+  // When the first of them closes (precondition: contains(t)); max() for an empty set.
+  SysSeconds closes_at(SysSeconds t) const;
+  std::string text() const;  // "any time", or the windows joined with " and "
+
+ private:
+  std::vector<Window> windows_;
 };
 
 }  // namespace fleetcast::sender

@@ -16,13 +16,19 @@
 #               the rollout halts after wave 1, the 7 other hosts hold the bundle (FIN held)
 #               and their file is byte-identical to before (status says so); a fixed bundle
 #               then rolls out to all
-#       window  a maintenance window that opens 20 s after the start (UTC, to the second):
-#               the distribution runs at once, the hosts hold the bundle, and nothing is applied
-#               before the window opens (every motd's mtime and the store's wave times)
+#       window  windows per group: r1-r4 (group day) have one open now (--window @day=...),
+#               r5-r8 (group night) the inventory's, which opens 20 s after the start (UTC, to
+#               the second); --waves 1,100%: the distribution runs at once, r1-r4 apply at once,
+#               r5-r8 hold the bundle until their window opens and nothing of theirs is applied
+#               before it (every motd's mtime, the FINs in the store); plan refuses windows that
+#               are never open at once
 #       kill-PHASE  PHASE = distribution | wave | soak: the manager is SIGKILLed while it
 #               distributes (at 10 Mbit/s: resume delivers the rest, a catch-up), while wave 3
-#               applies (each reload takes 1 s), or while it soaks after wave 1; `rollout resume --state` then finishes it: every
-#               host applied exactly once (one reload line each), the store says done
+#               applies (each reload takes 1 s), or while it soaks after wave 1; `rollout
+#               resume --state` then finishes it: every host applied exactly once (one reload
+#               line each), the store says done. kill-wave: before the resume, r1's receiver
+#               restarts and `status --refresh` collects every result, also those wave 3 sent
+#               while no manager listened, and r1's from its journal
 #       pause   `rollout pause` during the soak after wave 1: the manager starts no new wave
 #               and exits PAUSED, hosts of later waves hold the bundle and are unchanged;
 #               `rollout resume` then finishes it, each host applied once
@@ -56,11 +62,16 @@ start_receiver() {
       --key '$work/r$1/host.key' --manager-pub '$work/mgr/manager.pub' \
       --spool '$work/r$1/spool' --state '$work/r$1/state'" >>"$work/r$1.log" 2>&1 &
   pids="$pids $!"
+  eval "receiver_pid$1=$!"
 }
+receiver_pid1=
 i=1
 while [ "$i" -le "$n" ]; do
   "$receiver" keygen --out "$work/r$i" --name "r$i" >/dev/null
-  "$sender" inventory add --inventory "$work/inv" --name "r$i" --pub "$work/r$i/host.pub" >/dev/null
+  group=day
+  [ "$i" -gt 4 ] && group=night
+  "$sender" inventory add --inventory "$work/inv" --name "r$i" --pub "$work/r$i/host.pub" \
+    --group "$group" >/dev/null
   mkdir -p "$work/r$i/etc"
   printf 'motd of r%s before the rollout\n' "$i" >"$work/r$i/etc/motd"
   cp "$work/r$i/etc/motd" "$work/r$i/motd.before"
@@ -175,20 +186,35 @@ canary)
   ;;
 window)
   bundle 2 true
-  opens=$(($(date +%s) + 20))
-  window="daily $(date -u -d "@$opens" +%H:%M:%S)-$(date -u -d "@$((opens + 7200))" +%H:%M:%S) UTC"
-  rollout "$work/motd-2.fcb" --waves 1,100% --window "$window"
+  now=$(date +%s)
+  opens=$((now + 20))
+  utc() { date -u -d "@$1" +%H:%M:%S; }
+  night="daily $(utc "$opens")-$(utc $((opens + 7200))) UTC"
+  day="daily $(utc $((now - 60)))-$(utc $((now + 7200))) UTC"
+  printf 'window night %s\n' "$night" >>"$work/inv"
+  if "$sender" rollout plan "$work/motd-2.fcb" --inventory "$work/inv" --key "$work/mgr/manager.key" \
+    --iface lo --window "@day=daily 01:00-02:00 UTC" --window "daily 03:00-04:00 UTC" >"$work/plan.log" 2>&1; then
+    fail "plan accepted windows that never overlap"
+  fi
+  grep -q "never open at once" "$work/plan.log" || fail "plan did not say why: $(cat "$work/plan.log")"
+  rollout "$work/motd-2.fcb" --waves 1,100% --window "@day=$day"
   [ "$rc" -eq 0 ] || fail "rollout exited $rc"
-  grep -q "waiting for the window '$window'" "$work/rollout.log" || fail "no wait for the window"
+  grep -q "window '$night' for r5 r6 r7 r8: next opens at" "$work/rollout.log" || fail "plan does not show r5-r8's window"
+  grep -q "window '$day' for r1 r2 r3 r4: open now" "$work/rollout.log" || fail "plan does not show r1-r4's window"
+  grep -q "wave 2: waiting for the window '$night'" "$work/rollout.log" || fail "no wait for the night window"
   i=1
   while [ "$i" -le "$n" ]; do
     grep -qx 'motd of version 2' "$work/r$i/etc/motd" || fail "r$i: motd not installed"
     mtime=$(stat -c %Y "$work/r$i/etc/motd")
-    [ "$mtime" -ge "$opens" ] || fail "r$i: applied at $mtime, before the window opened at $opens"
+    if [ "$i" -le 4 ]; then
+      [ "$mtime" -lt "$opens" ] || fail "r$i (day): applied at $mtime, after waiting for the night window at $opens"
+    else
+      [ "$mtime" -ge "$opens" ] || fail "r$i (night): applied at $mtime, before its window opened at $opens"
+    fi
     i=$((i + 1))
   done
-  early=$(sqlite3 "$work/mstate/manager.db" "SELECT COUNT(*) FROM waves WHERE started_at < $opens")
-  [ "$early" -eq 0 ] || fail "the store shows $early wave(s) started before the window at $opens: $(sqlite3 "$work/mstate/manager.db" "SELECT * FROM waves")"
+  early=$(sqlite3 "$work/mstate/manager.db" "SELECT COUNT(*) FROM receipts WHERE host IN ('r5','r6','r7','r8') AND line LIKE '% status=applied %' AND at < $opens")
+  [ "$early" -eq 0 ] || fail "the store shows $early night host(s) applied before $opens"
   held=$(sqlite3 "$work/mstate/manager.db" "SELECT MIN(at) FROM receipts WHERE line LIKE '% status=held %'")
   [ "$held" -lt "$opens" ] || fail "the distribution waited for the window too"
   ;;
@@ -292,6 +318,23 @@ kill-*)
   [ "$mode" = kill-distribution ] && sleep 0.3
   kill -9 "$manager"
   echo "SIGKILLed the manager at '$marker'"
+  if [ "$mode" = kill-wave ]; then
+    # Wave 3 (r4-r8) applies and reports to nobody; r1 restarts (its result is in its journal).
+    wave3_done() { for i in 4 5 6 7 8; do [ -s "$work/r$i/etc/reloads" ] || return 1; done; }
+    wait_until 300 wave3_done || fail "wave 3 did not apply while the manager was down"
+    kill -TERM "$receiver_pid1"
+    wait_until 50 gone "$receiver_pid1" || fail "r1's receiver ignored SIGTERM"
+    start_receiver 1
+    sleep 0.3
+    known=$("$sender" status --state "$work/mstate" --bundle motd --json | jq '[.[] | select(.status == "applied")] | length')
+    [ "$known" -lt "$n" ] || fail "every result reached the store before the kill: nothing left to refresh"
+    ip netns exec "${prefix}mgr" "$sender" status --state "$work/mstate" --bundle motd --json \
+      --refresh --key "$work/mgr/manager.key" --iface eth0 >"$work/refresh.json" 2>"$work/refresh.log"
+    cat "$work/refresh.log"
+    grep -q "refresh: 8 of 8 host(s) answered" "$work/refresh.log" || fail "not every host answered the refresh"
+    applied=$(jq '[.[] | select(.status == "applied")] | length' "$work/refresh.json")
+    [ "$applied" -eq "$n" ] || fail "after --refresh the store shows $applied hosts applied: $(cat "$work/refresh.json")"
+  fi
   rc=0
   ip netns exec "${prefix}mgr" "$sender" rollout resume --state "$work/mstate" \
     >"$work/rollout.log" 2>&1 || rc=$?

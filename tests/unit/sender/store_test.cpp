@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "protocol/io/file.hpp"
 #include "protocol/text.hpp"
 #include "tests/unit/protocol/test_keys.hpp"
@@ -73,6 +75,51 @@ TEST_F(StoreTest, StatusShowsLatestResultPerHost) {
   EXPECT_EQ(rows[2].status, "no answer");
   EXPECT_EQ(store.status("school-dhcp", "h2").size(), 1u);
   EXPECT_TRUE(store.status("other", "").empty());
+}
+
+// status --refresh asks each host about its newest session of each bundle, with the key the
+// host had then: h1 and h2 about session 2, h3 (not in session 2) about session 1.
+TEST_F(StoreTest, LatestSessionPerHostAndBundle) {
+  Store store(dir_.path());
+  store.begin_session(session(1, 6), targets_);
+  store.begin_session(session(2, 7), {targets_[0], targets_[1]});
+  const auto latest = store.latest_sessions("school-dhcp", "");
+  ASSERT_EQ(latest.size(), 2u);
+  std::map<std::uint64_t, std::vector<std::string>> asked;
+  for (const auto& s : latest) {
+    for (const Host& h : s.hosts) {
+      asked[s.session.value].push_back(h.name);
+      EXPECT_EQ(h.key, hosts_[h.name == "h1" ? 0 : h.name == "h2" ? 1 : 2].key);
+    }
+    EXPECT_EQ(s.file_name, s.session.value == 1 ? "school-dhcp-6.fcb" : "school-dhcp-7.fcb");
+  }
+  EXPECT_EQ(asked[2], (std::vector<std::string>{"h1", "h2"}));
+  EXPECT_EQ(asked[1], (std::vector<std::string>{"h3"}));
+  ASSERT_EQ(store.latest_sessions("", "h3").size(), 1u);
+  EXPECT_TRUE(store.latest_sessions("other", "").empty());
+}
+
+// The inventory keeps maintenance windows per group: read, checked (a bad one names its line),
+// and written back by save() with the hosts.
+TEST_F(StoreTest, InventoryWindowsPerGroup) {
+  const auto path = dir_.path() / "inventory";
+  std::string text = "# school servers\nwindow dhcp Mon-Fri 22:00-05:00 Asia/Tokyo\n";
+  text += "host h1 " + p::text::hex(hosts_[0].key.bytes) + " dhcp\n";
+  p::io::write_file_atomic(path, p::as_bytes(text));
+  Inventory inv = Inventory::load(path);
+  ASSERT_EQ(inv.windows().size(), 1u);
+  EXPECT_EQ(inv.windows().at("dhcp"), "Mon-Fri 22:00-05:00 Asia/Tokyo");
+  inv.save(path);
+  EXPECT_EQ(Inventory::load(path).windows(), inv.windows());
+  EXPECT_EQ(Inventory::load(path).hosts().size(), 1u);
+  p::io::write_file_atomic(path, p::as_bytes(text + "window dhcp Mon-Fri 25:00-05:00 UTC\n"));
+  try {
+    Inventory::load(path);
+    FAIL() << "a bad window was accepted";
+  } catch (const InventoryError& e) {
+    EXPECT_NE(std::string(e.what()).find(":4: window of group dhcp"), std::string::npos)
+        << e.what();
+  }
 }
 
 // Every stored reply verifies with the key its host had; a changed byte, or a reply stored

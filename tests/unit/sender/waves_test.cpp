@@ -63,6 +63,24 @@ TEST(Waves, CanaryFailureHalts) {
   EXPECT_TRUE(t.finished());
 }
 
+// A wave whose second half waits for a later window and the first half fails: the waiting
+// hosts are withheld (held again, untouched), a result for them is ignored, and the rollout
+// stays halted.
+TEST(Waves, WithheldHostsStayHeld) {
+  WaveTracker t(plan_waves({amount("100%")}, 4), 4, amount("0"));
+  t.distributed(std::vector<bool>(4, true));
+  ASSERT_EQ(t.start_next_wave(), 0u);
+  t.result(0, false);
+  ASSERT_TRUE(t.halted());
+  for (std::size_t h = 1; h < 4; ++h) t.withhold(h);
+  t.withhold(0);  // has a result: unchanged
+  EXPECT_EQ(t.state(0), HostState::failed);
+  for (std::size_t h = 1; h < 4; ++h) EXPECT_EQ(t.state(h), HostState::held) << h;
+  t.result(1, true);  // never activated: no result counts
+  EXPECT_EQ(t.state(1), HostState::held);
+  EXPECT_TRUE(t.finished());
+}
+
 // Hosts that did not hold the bundle (or never answered) count as failures, before any wave.
 TEST(Waves, NotHeldAndUnreachableCount) {
   WaveTracker t(plan_waves({amount("1"), amount("100%")}, 4), 4, amount("1"));

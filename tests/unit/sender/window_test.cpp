@@ -79,5 +79,27 @@ TEST(Window, Instants) {
   EXPECT_FALSE(parse_instant("tomorrow", now));
 }
 
+// A host in two groups is activated only where both windows overlap: a Tokyo weeknight window
+// and a UTC window, the next instant inside both, the first closing, and sets that never meet.
+TEST(WindowSet, IntersectionOfWindows) {
+  WindowSet set;
+  EXPECT_TRUE(set.contains(utc(2026, 11, 30, 0, 0)));  // no window: any time
+  EXPECT_EQ(set.text(), "any time");
+  set.add(Window::parse("Mon-Fri 22:00-05:00 Asia/Tokyo", nullptr).value());  // 13:00-20:00 UTC
+  set.add(Window::parse("daily 18:00-23:00 UTC", nullptr).value());
+  EXPECT_FALSE(set.contains(utc(2026, 11, 30, 14, 0)));  // Tokyo open, UTC not
+  EXPECT_TRUE(set.contains(utc(2026, 11, 30, 18, 30)));
+  EXPECT_EQ(set.next_open(utc(2026, 11, 30, 12, 0)), utc(2026, 11, 30, 18, 0));
+  EXPECT_EQ(set.closes_at(utc(2026, 11, 30, 18, 30)), utc(2026, 11, 30, 20, 0));  // Tokyo first
+  // From Friday 21:00 UTC (both closed; Tokyo reopens Monday) to Monday 18:00 UTC.
+  EXPECT_EQ(set.next_open(utc(2026, 12, 4, 21, 0)), utc(2026, 12, 7, 18, 0));
+  EXPECT_EQ(set.text(), "'Mon-Fri 22:00-05:00 Asia/Tokyo' and 'daily 18:00-23:00 UTC'");
+
+  WindowSet never;
+  never.add(Window::parse("daily 01:00-02:00 UTC", nullptr).value());
+  never.add(Window::parse("daily 03:00-04:00 UTC", nullptr).value());
+  EXPECT_FALSE(never.next_open(utc(2026, 11, 30, 0, 0)));
+}
+
 }  // namespace
 }  // namespace fleetcast::sender
