@@ -51,6 +51,9 @@ constexpr const char* kUsage =
     "      rollout resume; aborted: for good (hosts not activated keep the bundle held)\n"
     "  fleetcast-sender rollout list --state DIR\n"
     "      every rollout in the store: bundle, version, state, waves started, reason\n"
+    "  fleetcast-sender rollout status [ID] --state DIR [--json]\n"
+    "      one rollout (the newest without ID): its state, each wave's hosts and times, every\n"
+    "      host's latest result, then the recap: counts per status and the failed hosts\n"
     "  fleetcast-sender status --state DIR [--bundle NAME] [--host H] [--json | --csv]\n"
     "                        [--refresh --key manager.key --iface IF]\n"
     "      from the receipt store: per host and bundle the latest result, its version, reason\n"
@@ -356,6 +359,20 @@ Invocation parse_command_line(int argc, char** argv) {
     inv.send.push = command == "push";
     if (!inv.send.push && inv.send.dry_run) throw ConfigError("--dry-run: only for push");
   } else if (command == "rollout") {
+    if (!args.empty() && args[0] == "status") {
+      require(vm, "state", "rollout status");
+      if (args.size() > 2) throw ConfigError("rollout status: at most one rollout ID");
+      inv.command = Command::rollout_status;
+      inv.status.state = vm["state"].as<std::string>();
+      if (vm.count("json")) inv.status.format = StatusOptions::Format::json;
+      if (args.size() == 2) {
+        const auto& id = args[1];
+        if (id.empty() || id.size() > 15 || id.find_first_not_of("0123456789") != std::string::npos)
+          throw ConfigError("rollout status: '" + id + "' is not a rollout ID");
+        inv.status.rollout = std::stoll(id);
+      }
+      return inv;
+    }
     if (args.size() == 1 &&
         (args[0] == "resume" || args[0] == "pause" || args[0] == "abort" || args[0] == "list")) {
       require(vm, "state", ("rollout " + args[0]).c_str());
@@ -368,7 +385,7 @@ Invocation parse_command_line(int argc, char** argv) {
     }
     if (args.size() != 2 || (args[0] != "plan" && args[0] != "run" && args[0] != "start")) {
       throw ConfigError(
-          "rollout: expected 'rollout plan|run|start BUNDLE' or 'rollout "
+          "rollout: expected 'rollout plan|run|start BUNDLE', 'rollout status [ID]' or 'rollout "
           "resume|pause|abort|list'");
     }
     inv.command = args[0] == "plan"  ? Command::rollout_plan

@@ -40,6 +40,7 @@ enum class Command {
   rollout_pause,
   rollout_abort,
   rollout_list,
+  rollout_status,
   rollout_start,
   serve,
   status,
@@ -87,6 +88,7 @@ struct StatusOptions {
   // --refresh: the key, interface and groups to ask with (file, inventory unused).
   std::optional<SendOptions> refresh;
   std::chrono::seconds refresh_timeout{5};
+  std::int64_t rollout = 0;  // rollout status [ID]: 0 = the newest
 };
 
 // rollout plan|run: one distribution (apply=hold), then activation in waves.

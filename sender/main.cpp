@@ -50,6 +50,8 @@ int run(const fleetcast::sender::Invocation& inv) {
       return fleetcast::sender::rollout_request_command(inv.status.state, "abort");
     case Command::rollout_list:
       return fleetcast::sender::rollout_list_command(inv.status.state);
+    case Command::rollout_status:
+      return fleetcast::sender::rollout_status_command(inv.status);
     case Command::rollout_start:
       return fleetcast::sender::rollout_start_command(inv.send, inv.rollout, inv.argv);
     case Command::serve:

@@ -572,6 +572,84 @@ int rollout_list_command(const std::filesystem::path& state) {
   return 0;
 }
 
+int rollout_status_command(const StatusOptions& o) {
+  const Store store(o.state);
+  const auto v = store.rollout_view(o.rollout);
+  if (!v) {
+    std::printf("%s: no rollout%s\n", o.state.c_str(),
+                o.rollout == 0 ? "" : (" " + std::to_string(o.rollout)).c_str());
+    return 1;
+  }
+  auto when = [](std::int64_t t) { return t == 0 ? std::string("-") : iso_utc(t); };
+  std::map<std::string, std::size_t> counts;
+  for (const HostStatus& h : v->hosts) ++counts[h.status];
+  if (o.format == StatusOptions::Format::json) {
+    nlohmann::json waves = nlohmann::json::array(), hosts = nlohmann::json::array();
+    for (const auto& w : v->waves) {
+      waves.push_back({{"wave", w.number},
+                       {"hosts", w.hosts},
+                       {"started_at", when(w.started_at)},
+                       {"ended_at", when(w.ended_at)}});
+    }
+    for (const HostStatus& h : v->hosts) {
+      hosts.push_back({{"host", h.host},
+                       {"status", h.status},
+                       {"version", h.version},
+                       {"reason", h.message},
+                       {"at", when(h.at)}});
+    }
+    const nlohmann::json out = {{"rollout", v->id},
+                                {"bundle", v->bundle},
+                                {"version", v->version},
+                                {"state", v->state},
+                                {"reason", v->reason},
+                                {"request", v->request},
+                                {"waves_plan", v->waves_text},
+                                {"max_fail", v->max_fail},
+                                {"started_at", when(v->started_at)},
+                                {"ended_at", when(v->ended_at)},
+                                {"waves", waves},
+                                {"hosts", hosts},
+                                {"counts", counts}};
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  std::printf("rollout %lld: %s version %llu, %s%s%s\n", static_cast<long long>(v->id),
+              v->bundle.c_str(), static_cast<unsigned long long>(v->version), v->state.c_str(),
+              v->reason.empty() ? "" : ": ", v->reason.c_str());
+  std::printf("  waves %s, --max-fail %s, started %s, ended %s%s\n", v->waves_text.c_str(),
+              v->max_fail.c_str(), when(v->started_at).c_str(), when(v->ended_at).c_str(),
+              v->request.empty() ? "" : (", " + v->request + " requested").c_str());
+  std::map<std::string, std::size_t> wave_of;
+  for (const auto& w : v->waves) {
+    std::printf("  wave %zu: %s .. %s: %s\n", w.number, when(w.started_at).c_str(),
+                when(w.ended_at).c_str(),
+                [&] {
+                  std::string out;
+                  for (const auto& h : w.hosts) out += (out.empty() ? "" : " ") + h;
+                  return out;
+                }()
+                    .c_str());
+    for (const auto& h : w.hosts) wave_of[h] = w.number;
+  }
+  std::printf("  %-20s %-5s %-12s %-20s  %s\n", "host", "wave", "status", "at", "reason");
+  for (const HostStatus& h : v->hosts) {
+    const auto it = wave_of.find(h.host);
+    std::printf("  %-20s %-5s %-12s %-20s  %s\n", h.host.c_str(),
+                it == wave_of.end() ? "-" : std::to_string(it->second).c_str(), h.status.c_str(),
+                when(h.at).c_str(), h.message.c_str());
+  }
+  std::printf("RECAP %s version %llu:", v->bundle.c_str(),
+              static_cast<unsigned long long>(v->version));
+  for (const auto& [status, n] : counts) std::printf("  %s=%zu", status.c_str(), n);
+  std::printf("\n");
+  for (const HostStatus& h : v->hosts) {
+    if (h.status == "applied" || h.status == "held") continue;
+    std::printf("  %-20s %-12s %s\n", h.host.c_str(), h.status.c_str(), h.message.c_str());
+  }
+  return 0;
+}
+
 namespace {
 
 // A rollout from the store, run with the command line it was given: resumed (`resume`), or

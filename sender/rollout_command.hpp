@@ -28,5 +28,7 @@ int rollout_start_command(const SendOptions& send, const RolloutOptions& rollout
 int serve_command(const std::filesystem::path& state);
 // `rollout list`: every rollout in the store, newest first.
 int rollout_list_command(const std::filesystem::path& state);
+// From the store: one rollout's state, waves and hosts, and its recap (exit 1: no such rollout).
+int rollout_status_command(const StatusOptions& o);
 
 }  // namespace fleetcast::sender

@@ -45,6 +45,33 @@ std::int64_t now() {
       .count();
 }
 
+// Folds one stored reply (in arrival order) into a host's row: a FIN decides, else a DENY, else
+// COMPLETE over RECV. The line verified when it arrived; here only its fields are read.
+void apply_receipt(HostStatus& h, const std::string& verb, const std::string& line,
+                   std::int64_t at) {
+  if (verb == "FIN") {
+    auto parsed = p::parse_command(line);
+    if (!parsed) return;
+    const auto& f = std::get<p::Fin>(parsed->command);
+    h.status = std::string(p::to_string(f.status));
+    h.version = f.version;
+    h.message = f.message;
+    h.at = at;
+    if (f.status == p::FinStatus::applied) h.installed = std::max(h.installed, f.version);
+  } else if (verb == "DENY" && h.at == 0) {
+    auto parsed = p::parse_command(line);
+    h.status = "denied";
+    if (parsed) h.message = std::get<p::Deny>(parsed->command).reason;
+    h.at = at;
+  } else if (verb == "COMPLETE" && (h.status == "no answer" || h.status == "registered")) {
+    h.status = "completed";
+    h.at = at;
+  } else if (verb == "RECV" && h.status == "no answer") {
+    h.status = "registered";
+    h.at = at;
+  }
+}
+
 std::string joined(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
@@ -279,6 +306,47 @@ std::vector<std::string> Store::rollouts() const {
   return out;
 }
 
+std::optional<RolloutView> Store::rollout_view(std::int64_t id) const {
+  auto s = db_->prepare(
+      "SELECT r.id, se.bundle, se.version, r.state, r.reason, r.request, r.waves, r.max_fail, "
+      "r.started_at, r.ended_at, r.session FROM rollouts r LEFT JOIN sessions se "
+      "ON se.session = r.session WHERE ?1 = 0 OR r.id = ?1 ORDER BY r.id DESC LIMIT 1");
+  s.bind(1, id);
+  if (!s.step()) return std::nullopt;
+  RolloutView v;
+  v.id = s.integer(0);
+  v.bundle = s.null(1) ? "" : s.text(1);
+  v.version = static_cast<std::uint64_t>(s.null(2) ? 0 : s.integer(2));
+  v.state = s.text(3);
+  v.reason = s.text(4);
+  v.request = s.text(5);
+  v.waves_text = s.text(6);
+  v.max_fail = s.text(7);
+  v.started_at = s.integer(8);
+  v.ended_at = s.null(9) ? 0 : s.integer(9);
+  const std::string session = s.text(10);
+  auto w = db_->prepare(
+      "SELECT wave, hosts, started_at, ended_at FROM waves WHERE rollout = ? ORDER BY wave");
+  w.bind(1, v.id);
+  while (w.step()) {
+    v.waves.push_back({static_cast<std::size_t>(w.integer(0)), p::text::split(w.text(1), ','),
+                       w.integer(2), w.null(3) ? 0 : w.integer(3)});
+  }
+  // Every host of the session with its newest reply in it (as `status` reads them).
+  auto h = db_->prepare(
+      "SELECT sh.host, r.verb, r.line, r.at FROM session_hosts sh LEFT JOIN receipts r "
+      "ON r.session = sh.session AND r.host = sh.host WHERE sh.session = ? ORDER BY sh.host, r.id");
+  h.bind(1, session);
+  while (h.step()) {
+    if (v.hosts.empty() || v.hosts.back().host != h.text(0)) {
+      v.hosts.push_back(HostStatus{h.text(0), v.bundle, 0, "no answer", "", 0, 0});
+    }
+    if (h.null(1)) continue;
+    apply_receipt(v.hosts.back(), h.text(1), h.text(2), h.integer(3));
+  }
+  return v;
+}
+
 void Store::end_rollout(std::int64_t rollout, const std::string& state, const std::string& reason) {
   db_->prepare("UPDATE rollouts SET state=?, reason=?, ended_at=? WHERE id=?")
       .bind(1, state)
@@ -314,30 +382,7 @@ std::vector<HostStatus> Store::status(const std::string& bundle, const std::stri
     h.host = s.text(0);
     h.bundle = s.text(1);
     if (h.status.empty()) h.status = "no answer";
-    if (s.null(2)) continue;
-    const std::string verb = s.text(2);
-    if (verb == "FIN") {
-      // The stored line verified when it arrived; here only its fields are read.
-      auto parsed = p::parse_command(s.text(3));
-      if (!parsed) continue;
-      const auto& f = std::get<p::Fin>(parsed->command);
-      h.status = std::string(p::to_string(f.status));
-      h.version = f.version;
-      h.message = f.message;
-      h.at = s.integer(4);
-      if (f.status == p::FinStatus::applied) h.installed = std::max(h.installed, f.version);
-    } else if (verb == "DENY" && h.at == 0) {
-      auto parsed = p::parse_command(s.text(3));
-      h.status = "denied";
-      if (parsed) h.message = std::get<p::Deny>(parsed->command).reason;
-      h.at = s.integer(4);
-    } else if (verb == "COMPLETE" && (h.status == "no answer" || h.status == "registered")) {
-      h.status = "completed";
-      h.at = s.integer(4);
-    } else if (verb == "RECV" && h.status == "no answer") {
-      h.status = "registered";
-      h.at = s.integer(4);
-    }
+    if (!s.null(2)) apply_receipt(h, s.text(2), s.text(3), s.integer(4));
   }
   std::vector<HostStatus> out;
   for (auto& [k, v] : rows) out.push_back(std::move(v));

@@ -64,6 +64,22 @@ struct RolloutRecord {
   std::vector<std::size_t> waves_started;  // 1-based wave numbers with a start recorded
 };
 
+// One rollout as `rollout status` shows it: its record, its waves, every host's latest answer.
+struct RolloutView {
+  std::int64_t id = 0;
+  std::string bundle;
+  std::uint64_t version = 0;
+  std::string state, reason, request, waves_text, max_fail;
+  std::int64_t started_at = 0, ended_at = 0;  // 0: not (yet)
+  struct Wave {
+    std::size_t number = 0;
+    std::vector<std::string> hosts;
+    std::int64_t started_at = 0, ended_at = 0;
+  };
+  std::vector<Wave> waves;
+  std::vector<HostStatus> hosts;  // of the rollout's session, by host name
+};
+
 // A host's newest FIN in a session, as stored.
 struct LatestFin {
   protocol::FinStatus status = protocol::FinStatus::received;
@@ -102,6 +118,8 @@ class Store {
   void set_running(std::int64_t rollout);
   // One line per rollout, newest first: id, bundle, version, state, waves started, reason.
   std::vector<std::string> rollouts() const;
+  // Rollout `id` (0: the newest); nullopt when there is none.
+  std::optional<RolloutView> rollout_view(std::int64_t id) const;
   // Per host name: the newest FIN it sent in this session.
   std::map<std::string, LatestFin> latest_fins(protocol::SessionId s) const;
   void wave_started(std::int64_t rollout, std::size_t wave, const std::vector<std::string>& hosts);

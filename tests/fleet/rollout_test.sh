@@ -153,6 +153,11 @@ waves)
   [ "$applied" -eq "$n" ] || fail "status --json: $applied hosts applied version 2"
   csv=$("$sender" status --state "$work/mstate" --bundle motd --csv | grep -c ',motd,applied,2,2,')
   [ "$csv" -eq "$n" ] || fail "status --csv: $csv hosts applied version 2"
+  "$sender" rollout status --state "$work/mstate"
+  "$sender" rollout status --state "$work/mstate" --json >"$work/rs.json"
+  jq -e '.state == "done" and (.waves | length) == 3 and .counts.applied == 8 and
+    ([.waves[].hosts | length] == [1, 2, 5])' "$work/rs.json" >/dev/null ||
+    fail "rollout status --json disagrees: $(cat "$work/rs.json")"
   order=$(sqlite3 "$work/mstate/manager.db" "SELECT COUNT(*) FROM waves a JOIN waves b
     ON b.rollout = a.rollout AND b.wave = a.wave + 1 WHERE b.started_at < a.ended_at")
   [ "$order" -eq 0 ] || fail "the store shows a wave that started before the previous one ended"
@@ -175,6 +180,10 @@ canary)
   still_held "before its wave"
   held=$("$sender" status --state "$work/mstate" --bundle motd --json | jq '[.[] | select(.status == "held")] | length')
   [ "$held" -eq 7 ] || fail "status shows $held hosts holding the bundle, expected 7"
+  "$sender" rollout status 1 --state "$work/mstate" | tee "$work/rs.log"
+  grep -q "^rollout 1: motd version 2, halted: " "$work/rs.log" || fail "rollout status: not halted"
+  grep -q "RECAP motd version 2:  held=7  rolled-back=1" "$work/rs.log" || fail "rollout status: wrong recap"
+  grep -qE "^  r1 +rolled-back " "$work/rs.log" || fail "rollout status: r1's failure not listed"
   bundle 3 true
   rollout "$work/motd-3.fcb" --waves 1,3,100% --max-fail 0
   [ "$rc" -eq 0 ] || fail "the fixed bundle did not roll out (exit $rc)"
