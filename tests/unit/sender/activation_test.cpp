@@ -132,5 +132,24 @@ TEST_F(ActivationTest, TimeoutLeavesSilentHostsWithoutResult) {
   EXPECT_FALSE(a.result(1));
 }
 
+// The maintenance window closes mid-wave: no ACTIVATE after it, but a host that got one still
+// reports its result, which counts, until the wave's timeout.
+TEST_F(ActivationTest, WindowCloseStopsActivateNotResults) {
+  targets_.resize(2);
+  const auto t0 = Clock::time_point{} + 1h;
+  config_.stop_sending = t0 + 2500ms;
+  Activation a(config_, targets_, manager_, t0);
+  Capture out;
+  for (auto t = t0; t < t0 + 10s; t += 500ms) a.tick(t, out);
+  EXPECT_EQ(out.lines.size(), 3u) << "ACTIVATE at 0, 1 and 2 s, none after the close";
+  EXPECT_FALSE(a.done());
+  feed(a, fin(1, p::FinStatus::applied), t0 + 12s);
+  EXPECT_TRUE(a.result(1));
+  a.tick(t0 + 30s, out);
+  EXPECT_TRUE(a.done());
+  EXPECT_EQ(out.lines.size(), 3u);
+  EXPECT_FALSE(a.result(0)) << "the host that never reported counts as silent";
+}
+
 }  // namespace
 }  // namespace fleetcast::sender
