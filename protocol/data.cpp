@@ -1,5 +1,6 @@
 #include "protocol/data.hpp"
 
+#include "protocol/data_auth.hpp"
 #include "protocol/wire.hpp"
 
 namespace fleetcast::protocol {
@@ -46,7 +47,10 @@ bool write_body(ByteWriter& w, const Complete& c) {
   return true;
 }
 bool write_body(ByteWriter& w, const Nak& n) {
-  if (n.entries.empty() || n.entries.size() > kMaxNakEntries || n.loss > kLossScale) return false;
+  if ((n.entries.empty() && n.chunk_requests.empty()) || n.entries.size() > kMaxNakEntries ||
+      n.chunk_requests.size() > kMaxNakChunkRequests || n.loss > kLossScale) {
+    return false;
+  }
   w.u16(n.loss);
   w.u16(static_cast<std::uint16_t>(n.entries.size()));
   std::uint64_t floor = 0;
@@ -59,6 +63,18 @@ bool write_body(ByteWriter& w, const Nak& n) {
     w.u24(e.first_block);
     w.u8(e.need);
     w.u16(e.run);
+  }
+  if (n.chunk_requests.empty()) return true;
+  w.u8(static_cast<std::uint8_t>(n.chunk_requests.size()));
+  std::int64_t last = -1;
+  for (const ChunkRequest& c : n.chunk_requests) {
+    if (c.block > kMaxSbn || std::int64_t{c.block} <= last || c.chunks == 0 ||
+        c.chunks >= (1u << kAuthChunksPerBlock)) {
+      return false;
+    }
+    last = c.block;
+    w.u24(c.block);
+    w.u8(c.chunks);
   }
   return true;
 }
@@ -86,7 +102,7 @@ Result<Feedback> read_body(ByteReader& r, const Header& h) {
       n.loss = r.u16();
       if (n.loss > kLossScale) return Failure{Error::out_of_range, "nak loss"};
       const std::uint16_t count = r.u16();
-      if (count == 0 || count > kMaxNakEntries) return Failure{Error::out_of_range, "nak count"};
+      if (count > kMaxNakEntries) return Failure{Error::out_of_range, "nak count"};
       std::uint64_t floor = 0;
       for (std::uint16_t i = 0; i < count && r.ok(); ++i) {
         NakEntry e;
@@ -100,6 +116,26 @@ Result<Feedback> read_body(ByteReader& r, const Header& h) {
         }
         floor = std::uint64_t{e.first_block} + e.run;
         n.entries.push_back(e);
+      }
+      if (r.ok() && r.remaining() > 0) {
+        const std::uint8_t requests = r.u8();
+        if (requests == 0 || requests > kMaxNakChunkRequests) {
+          return Failure{Error::out_of_range, "nak chunk requests"};
+        }
+        std::int64_t last = -1;
+        for (std::uint8_t i = 0; i < requests && r.ok(); ++i) {
+          ChunkRequest c{r.u24(), r.u8()};
+          if (!r.ok()) break;
+          if (std::int64_t{c.block} <= last || c.chunks == 0 ||
+              c.chunks >= (1u << kAuthChunksPerBlock)) {
+            return Failure{Error::inconsistent, "nak chunk request"};
+          }
+          last = c.block;
+          n.chunk_requests.push_back(c);
+        }
+      }
+      if (n.entries.empty() && n.chunk_requests.empty()) {
+        return Failure{Error::out_of_range, "nak count"};
       }
       return Feedback(std::move(n));
     }
@@ -162,6 +198,21 @@ std::size_t encode_mixed(const MixedPacket& p, std::span<std::uint8_t> out) {
   return w.ok() ? w.size() : 0;
 }
 
+std::size_t encode_auth(const AuthPacket& p, std::span<std::uint8_t> out) {
+  const std::size_t depth = p.path.size() / kSymbolHashBytes;
+  if (p.sbn > kMaxSbn || p.chunk >= kAuthChunksPerBlock ||
+      p.hashes.size() != kAuthChunkSymbols * kSymbolHashBytes ||
+      p.path.size() % kSymbolHashBytes != 0 || depth > kMaxAuthDepth) {
+    return 0;
+  }
+  ByteWriter w(out);
+  write_header(w, {PacketType::auth, p.file_id, p.sequence, pack_fec_info(p.sbn, p.chunk)});
+  w.u8(static_cast<std::uint8_t>(depth));
+  w.bytes(p.hashes);
+  w.bytes(p.path);
+  return w.ok() ? w.size() : 0;
+}
+
 Result<std::size_t> encode_feedback(const Feedback& feedback, SessionId session,
                                     const SecretKey& key, std::span<std::uint8_t> out) {
   if (out.size() > kMaxControlDatagram) out = out.first(kMaxControlDatagram);
@@ -220,6 +271,22 @@ Result<DataPacket> parse_data_packet(std::span<const std::uint8_t> datagram) {
     auto payload = read_symbol(r);
     if (!payload) return payload.failure();
     p.payload = payload.value();
+    return DataPacket(p);
+  }
+  if (h.type == PacketType::auth) {
+    AuthPacket p;
+    p.file_id = h.file_id;
+    p.sequence = h.sequence;
+    p.sbn = h.fec_info >> 8;
+    p.chunk = static_cast<std::uint8_t>(h.fec_info & 0xff);
+    if (p.chunk >= kAuthChunksPerBlock) return Failure{Error::out_of_range, "auth chunk"};
+    const std::uint8_t depth = r.u8();
+    if (!r.ok()) return Failure{Error::truncated, "auth"};
+    if (depth > kMaxAuthDepth) return Failure{Error::out_of_range, "auth depth"};
+    p.hashes = r.view(kAuthChunkSymbols * kSymbolHashBytes);
+    p.path = r.view(std::size_t{depth} * kSymbolHashBytes);
+    if (!r.ok()) return Failure{Error::truncated, "auth"};
+    if (r.remaining() != 0) return Failure{Error::bad_length, "auth"};
     return DataPacket(p);
   }
   if (datagram.size() > kMaxControlDatagram) return Failure{Error::too_long, "feedback"};

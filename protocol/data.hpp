@@ -37,6 +37,7 @@ enum class PacketType : std::uint8_t {
   parity = 4,        // repair symbol (fleetcast)
   round = 5,         // sender -> group: end of a transmission round, NAK now (fleetcast)
   mixed = 6,         // cross-block repair: the sum of one symbol of each of several blocks
+  auth = 7,          // symbol hashes of one chunk of a block, with their path to the root
 };
 
 // FEC info field: SBN in the high 24 bits, ESI in the low 8.
@@ -88,6 +89,21 @@ constexpr std::size_t mixed_datagram_bytes(std::size_t parts, std::size_t symbol
 // SBNs do not strictly ascend or exceed 24 bits, or the payload size is out of range.
 std::size_t encode_mixed(const MixedPacket& packet, std::span<std::uint8_t> out);
 
+// Data authentication (data_auth.hpp): the hashes of ESIs chunk*51 .. chunk*51+50 of block
+// SBN and the leaf's path to the root the UPDATE announced. FEC info: SBN, chunk (0..4).
+//   header (12) | depth (1) | 51 symbol hashes (16 each) | depth path nodes (16 each)
+struct AuthPacket {
+  std::uint16_t file_id = 0;
+  std::uint32_t sequence = 0;
+  std::uint32_t sbn = 0;
+  std::uint8_t chunk = 0;
+  std::span<const std::uint8_t> hashes;  // kAuthChunkSymbols * kSymbolHashBytes
+  std::span<const std::uint8_t> path;    // depth * kSymbolHashBytes
+};
+// Largest AUTH datagram: fits the IPv6 minimum MTU like every control packet.
+inline constexpr std::size_t kMaxAuthDepth = 25;
+std::size_t encode_auth(const AuthPacket& packet, std::span<std::uint8_t> out);
+
 // --- feedback (signed) --------------------------------------------------------------------
 
 struct Complete {
@@ -106,16 +122,27 @@ inline constexpr std::size_t kMaxNakEntries = 189;
 // Loss is reported in units of 1/10000 (0.01 %).
 inline constexpr std::uint16_t kLossScale = 10000;
 
+// Data authentication: the AUTH chunks (bit c: chunk c) of a block that a host lacks while it
+// holds symbols of them it could not check yet (the manager sends those chunks again).
+struct ChunkRequest {
+  std::uint32_t block = 0;  // 24 bits
+  std::uint8_t chunks = 0;  // 1..31
+  bool operator==(const ChunkRequest&) const = default;
+};
+inline constexpr std::size_t kMaxNakChunkRequests = 64;
+
 struct Nak {
   std::uint16_t file_id = 0;
   std::uint32_t complete_prefix = 0;  // sequence field: every block below this one is decoded
   std::uint32_t round = 0;            // FEC info field: the round this NAK answers
-  std::vector<NakEntry> entries;      // ascending, non-overlapping
+  std::vector<NakEntry> entries;      // ascending, non-overlapping; empty only with requests
   // Share of the session's packets this host missed since it started listening, up to the end
   // of the last round (per kLossScale), from sequence numbers: the manager sizes repair by it
   // (a host that restarted does not count its outage as loss).
   std::uint16_t loss = 0;
+  std::vector<ChunkRequest> chunk_requests{};  // ascending blocks; at most kMaxNakChunkRequests
 };
+// NAK body: loss (2) | count (2) | count × entry (6) [ | n (1) | n × ( block (3) | chunks (1) ) ]
 
 // (1232 - 12 - 16 - 2 - 64) / 8 bytes per key ID.
 inline constexpr std::size_t kMaxAckedHosts = 142;
@@ -148,7 +175,7 @@ Result<std::size_t> encode_feedback(const Feedback& feedback, SessionId session,
 
 // Any datagram of the data session. The signature of a feedback packet is NOT verified yet:
 // look up the signer, then call verify_feedback.
-using DataPacket = std::variant<SymbolPacket, MixedPacket, SignedFeedback>;
+using DataPacket = std::variant<SymbolPacket, MixedPacket, AuthPacket, SignedFeedback>;
 Result<DataPacket> parse_data_packet(std::span<const std::uint8_t> datagram);
 bool verify_feedback(const SignedFeedback& feedback, const PublicKey& key);
 

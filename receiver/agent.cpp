@@ -223,18 +223,25 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now) 
   }
   const auto* symbol = std::get_if<p::SymbolPacket>(&parsed.value());
   const auto* mixed = std::get_if<p::MixedPacket>(&parsed.value());
-  if (symbol != nullptr || mixed != nullptr) {
-    const std::uint16_t file_id = symbol != nullptr ? symbol->file_id : mixed->file_id;
-    const std::uint32_t sequence = symbol != nullptr ? symbol->sequence : mixed->sequence;
+  const auto* auth = std::get_if<p::AuthPacket>(&parsed.value());
+  if (symbol != nullptr || mixed != nullptr || auth != nullptr) {
+    const std::uint16_t file_id = symbol ? symbol->file_id : mixed ? mixed->file_id : auth->file_id;
+    const std::uint32_t sequence = symbol  ? symbol->sequence
+                                   : mixed ? mixed->sequence
+                                           : auth->sequence;
     if (file_id != update_->file_id || assembler_->finalized()) {
       ++counters_.data_dropped;
       return;
     }
+    const auto result = symbol  ? assembler_->on_symbol(*symbol)
+                        : mixed ? assembler_->on_mixed(*mixed)
+                                : assembler_->on_auth(*auth);
+    if (result == Assembler::Result::invalid || result == Assembler::Result::forged) {
+      ++counters_.data_dropped;  // forged: not counted as the session's traffic either
+      return;
+    }
     last_data_ = now;
     if (round_packets_++ == 0) round_first_seq_ = sequence;
-    const auto result =
-        symbol != nullptr ? assembler_->on_symbol(*symbol) : assembler_->on_mixed(*mixed);
-    if (result == Assembler::Result::invalid) ++counters_.data_dropped;
     if (assembler_->all_blocks()) {
       if (auto error = assembler_->finalize()) {
         log_(update_->name + ": " + *error);
@@ -316,7 +323,8 @@ void Agent::tick(Clock::time_point now, p::Transport& t) {
   if (receiving && now >= nak_at_) {
     nak_at_ = Clock::time_point::max();
     const auto entries = assembler_->missing(kMaxNakPackets * p::kMaxNakEntries);
-    if (!entries.empty()) {
+    auto chunks = assembler_->missing_chunks(p::kMaxNakChunkRequests);
+    if (!entries.empty() || !chunks.empty()) {
       // Loss while listening: packets missed between the first one this process saw in the
       // session and the end of the last round (cumulative, so small repair rounds do not make
       // it noisy; an outage before the first packet is not counted).
@@ -335,6 +343,13 @@ void Agent::tick(Clock::time_point now, p::Transport& t) {
                              {part.begin(), part.end()},
                              loss},
                       t);
+        ++counters_.naks_sent;
+      }
+      // AUTH chunks that symbols kept aside wait for: one more packet of the same NAK.
+      if (!chunks.empty()) {
+        p::Nak ask{update_->file_id, assembler_->complete_prefix(), nak_round_, {}, loss};
+        ask.chunk_requests = std::move(chunks);
+        send_feedback(ask, t);
         ++counters_.naks_sent;
       }
     }

@@ -162,26 +162,92 @@ Assembler::Result Assembler::on_symbol(const p::SymbolPacket& packet) {
     ++counters_.duplicates;
     return Result::duplicate;
   }
+  std::uint8_t* place =
+      packet.esi < k ? map_ + (plan_.first_symbol(packet.sbn) + packet.esi) * plan_.symbol_size()
+                     : nullptr;
+  const auto chunk = chunks_.find(p::auth_leaf_index(packet.sbn, p::auth_chunk_of(packet.esi)));
+  if (chunk == chunks_.end()) {  // kept aside until its chunk comes
+    auto& copies = b.pending[packet.esi];
+    for (const auto& c : copies) {
+      if (std::equal(c.begin(), c.end(), packet.payload.begin(), packet.payload.end())) {
+        ++counters_.duplicates;
+        return Result::duplicate;
+      }
+    }
+    ++counters_.unverified;
+    if (copies.size() < kMaxCandidates &&
+        pending_bytes_ + packet.payload.size() <= kMaxPendingBytes) {
+      copies.emplace_back(packet.payload.begin(), packet.payload.end());
+      pending_bytes_ += packet.payload.size();
+    }
+    if (copies.empty()) b.pending.erase(packet.esi);
+    return Result::unverified;
+  }
+  const p::SymbolHash& expected = chunk->second[packet.esi % p::kAuthChunkSymbols];
+  if (p::symbol_hash(packet.sbn, packet.esi, packet.payload) != expected) {
+    ++counters_.forged;
+    return Result::forged;
+  }
   ++counters_.symbols_useful;
-  if (packet.esi < k) {
-    const std::uint64_t symbol = plan_.first_symbol(packet.sbn) + packet.esi;
-    std::memcpy(map_ + symbol * plan_.symbol_size(), packet.payload.data(), packet.payload.size());
-    b.source[packet.esi] = true;
+  if (place != nullptr) {
+    std::memcpy(place, packet.payload.data(), packet.payload.size());
+    accept(packet.sbn, packet.esi, {});
+  } else {
+    accept(packet.sbn, packet.esi, {packet.payload.begin(), packet.payload.end()});
+  }
+  return Result::stored;
+}
+
+void Assembler::accept(std::uint32_t sbn, std::uint8_t esi, std::vector<std::uint8_t> parity) {
+  Block& b = blocks_[sbn];
+  const std::uint32_t k = plan_.source_symbols(sbn);
+  if (esi < k) {
+    b.source[esi] = true;
     ++b.source_count;
     dirty_ = true;
   } else {
-    b.parity.emplace(packet.esi,
-                     std::vector<std::uint8_t>(packet.payload.begin(), packet.payload.end()));
+    b.parity.emplace(esi, std::move(parity));
   }
   if (b.source_count == k) {
     b.complete = true;
     b.parity.clear();
     ++complete_blocks_;
     dirty_ = true;
+    block_complete(sbn);
   } else if (b.source_count + b.parity.size() >= k) {
-    decode_block(packet.sbn);
+    decode_block(sbn);
   }
-  return Result::stored;
+}
+
+void Assembler::check_pending(std::uint32_t sbn, std::uint8_t chunk) {
+  const auto hashes = chunks_.at(p::auth_leaf_index(sbn, chunk));  // a copy: accept() may erase
+  const std::uint32_t k = plan_.source_symbols(sbn);
+  const std::size_t s = plan_.symbol_size();
+  const std::uint32_t first = std::uint32_t{chunk} * p::kAuthChunkSymbols;
+  for (std::uint32_t e = first; e < first + p::kAuthChunkSymbols; ++e) {
+    Block& b = blocks_[sbn];
+    if (b.complete) return;  // block_complete() dropped what waited
+    const auto esi = static_cast<std::uint8_t>(e);
+    auto node = b.pending.extract(esi);
+    if (node.empty()) continue;
+    bool found = false;
+    for (auto& copy : node.mapped()) {
+      pending_bytes_ -= copy.size();
+      if (found || p::symbol_hash(sbn, esi, copy) != hashes[e - first]) {
+        if (!found) ++counters_.forged;
+        continue;
+      }
+      found = true;
+      ++counters_.verified_late;
+      ++counters_.symbols_useful;
+      if (esi < k) {
+        std::memcpy(map_ + (plan_.first_symbol(sbn) + esi) * s, copy.data(), s);
+        accept(sbn, esi, {});
+      } else {
+        accept(sbn, esi, std::move(copy));
+      }
+    }
+  }
 }
 
 Assembler::Result Assembler::on_mixed(const p::MixedPacket& packet) {
@@ -201,6 +267,12 @@ Assembler::Result Assembler::on_mixed(const p::MixedPacket& packet) {
     ++counters_.duplicates;
     if (unusable) ++counters_.mixed_unusable;
     return Result::duplicate;
+  }
+  // The subtraction costs a parity encode per part: not for a symbol that cannot be checked.
+  if (!chunks_.count(p::auth_leaf_index(wanted->sbn, p::auth_chunk_of(wanted->esi)))) {
+    ++counters_.symbols_received;
+    ++counters_.unverified;
+    return Result::unverified;
   }
   const std::uint32_t k = plan_.source_symbols(wanted->sbn);
   mix_.assign(packet.payload.begin(), packet.payload.end());
@@ -246,6 +318,42 @@ void Assembler::decode_block(std::uint32_t sbn) {
   ++complete_blocks_;
   ++counters_.blocks_decoded;
   dirty_ = true;
+  block_complete(sbn);
+}
+
+void Assembler::block_complete(std::uint32_t sbn) {
+  for (std::uint8_t c = 0; c < p::kAuthChunksPerBlock; ++c) {
+    chunks_.erase(p::auth_leaf_index(sbn, c));
+  }
+  Block& b = blocks_[sbn];
+  for (const auto& [esi, copies] : b.pending) {
+    for (const auto& c : copies) pending_bytes_ -= c.size();
+  }
+  b.pending.clear();
+}
+
+Assembler::Result Assembler::on_auth(const p::AuthPacket& packet) {
+  if (packet.sbn >= plan_.block_count() || packet.chunk >= p::kAuthChunksPerBlock) {
+    return Result::invalid;
+  }
+  const std::uint64_t index = p::auth_leaf_index(packet.sbn, packet.chunk);
+  if (blocks_[packet.sbn].complete || chunks_.count(index)) return Result::duplicate;
+  std::array<p::SymbolHash, p::kAuthChunkSymbols> hashes;
+  std::memcpy(hashes.data(), packet.hashes.data(), sizeof hashes);
+  std::array<p::SymbolHash, p::kMaxAuthDepth> path;
+  const std::size_t depth = packet.path.size() / p::kSymbolHashBytes;
+  std::memcpy(path.data(), packet.path.data(), depth * p::kSymbolHashBytes);
+  const std::uint64_t leaves = std::uint64_t{plan_.block_count()} * p::kAuthChunksPerBlock;
+  if (!p::verify_auth_path(update_.auth, leaves, index,
+                           p::auth_leaf(packet.sbn, packet.chunk, hashes),
+                           std::span(path.data(), depth))) {
+    ++counters_.forged;
+    return Result::forged;
+  }
+  chunks_.emplace(index, hashes);
+  ++counters_.auth_chunks;
+  check_pending(packet.sbn, packet.chunk);
+  return Result::stored;
 }
 
 std::uint32_t Assembler::complete_prefix() const {
@@ -259,7 +367,9 @@ std::vector<p::NakEntry> Assembler::missing(std::size_t max_entries) const {
   for (std::uint32_t b = 0; b < blocks_.size() && out.size() <= max_entries; ++b) {
     const Block& blk = blocks_[b];
     if (blk.complete) continue;
-    const std::uint32_t held = blk.source_count + static_cast<std::uint32_t>(blk.parity.size());
+    const std::uint32_t held = blk.source_count + static_cast<std::uint32_t>(blk.parity.size()) +
+                               static_cast<std::uint32_t>(blk.pending.size());
+    if (held >= plan_.source_symbols(b)) continue;  // enough, once the chunk requests are met
     const auto need = static_cast<std::uint8_t>(plan_.source_symbols(b) - held);
     if (!out.empty() && out.back().need == need && out.back().first_block + out.back().run == b &&
         out.back().run < UINT16_MAX) {
@@ -269,6 +379,21 @@ std::vector<p::NakEntry> Assembler::missing(std::size_t max_entries) const {
     }
   }
   if (out.size() > max_entries) out.resize(max_entries);
+  return out;
+}
+
+std::vector<p::ChunkRequest> Assembler::missing_chunks(std::size_t max_requests) const {
+  std::vector<p::ChunkRequest> out;
+  for (std::uint32_t b = 0; b < blocks_.size() && out.size() < max_requests; ++b) {
+    const Block& blk = blocks_[b];
+    if (blk.complete || blk.pending.empty()) continue;
+    unsigned mask = 0;
+    for (const auto& [esi, copies] : blk.pending) {
+      const std::uint8_t c = p::auth_chunk_of(esi);
+      if (!chunks_.count(p::auth_leaf_index(b, c))) mask |= 1u << c;
+    }
+    if (mask != 0) out.push_back(p::ChunkRequest{b, static_cast<std::uint8_t>(mask)});
+  }
   return out;
 }
 

@@ -10,6 +10,7 @@
 // with what it had at its last checkpoint and never trusts data it did not write. finalize()
 // verifies the digest and only then renames the file to <spool>/<name>.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -17,16 +18,24 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "fec/block_plan.hpp"
 #include "fec/codec.hpp"
 #include "protocol/control.hpp"
 #include "protocol/data.hpp"
+#include "protocol/data_auth.hpp"
 
 namespace fleetcast::receiver {
 
 using Clock = std::chrono::steady_clock;
+
+// Symbols kept aside before their AUTH chunk came: at most this many bytes in all, and this
+// many distinct copies of one ESI (so forged copies sent ahead of the real one do not push it
+// out unless they come kMaxCandidates at a time).
+inline constexpr std::size_t kMaxPendingBytes = 16 << 20;
+inline constexpr std::size_t kMaxCandidates = 4;
 
 struct AssemblerCounters {
   std::uint64_t lacked_at_open = 0;    // source symbols missing when this process opened it
@@ -35,6 +44,10 @@ struct AssemblerCounters {
   std::uint64_t duplicates = 0;        // already held, or block already complete
   std::uint64_t blocks_decoded = 0;    // blocks that needed FEC
   std::uint64_t mixed_unusable = 0;    // MIXED packets naming two or more blocks still missing
+  std::uint64_t forged = 0;            // symbols or AUTH packets that failed their check: dropped
+  std::uint64_t unverified = 0;        // symbols that came before their chunk of hashes: kept aside
+  std::uint64_t verified_late = 0;     // of those, checked and used when the chunk came
+  std::uint64_t auth_chunks = 0;       // AUTH chunks checked and kept
 };
 
 class Assembler {
@@ -46,8 +59,15 @@ class Assembler {
   Assembler& operator=(const Assembler&) = delete;
   ~Assembler();
 
-  enum class Result { stored, duplicate, invalid };
+  // forged: its hash (or an AUTH packet's path) does not match what the UPDATE committed to:
+  // dropped. unverified: the hashes of its chunk have not arrived: the symbol is kept aside in
+  // memory (kMaxPendingBytes, kMaxCandidates) and checked when the chunk comes.
+  enum class Result { stored, duplicate, invalid, forged, unverified };
+  // A symbol is stored only when its hash is the one its AUTH chunk lists.
   Result on_symbol(const protocol::SymbolPacket& packet);
+  // Data authentication: the hashes of one chunk of a block, kept once their path leads to the
+  // UPDATE's root, until the block is complete.
+  Result on_auth(const protocol::AuthPacket& packet);
   // Cross-block repair: when exactly one named block is incomplete, subtracts the symbols of the
   // others (all decoded: read back, parity re-encoded) and stores what remains as that block's
   // symbol. Nothing to learn (every block complete, or two missing) counts as a duplicate.
@@ -58,7 +78,10 @@ class Assembler {
   // Every block below this one is complete.
   std::uint32_t complete_prefix() const;
   // What each incomplete block still needs, as ascending runs; at most max_entries runs.
+  // Symbols kept aside count as held: the chunk requests bring what checks them.
   std::vector<protocol::NakEntry> missing(std::size_t max_entries) const;
+  // AUTH chunks of incomplete blocks that symbols kept aside wait for (ascending blocks).
+  std::vector<protocol::ChunkRequest> missing_chunks(std::size_t max_requests) const;
 
   // Makes received data durable and records it (call periodically and before exiting).
   void checkpoint();
@@ -77,10 +100,19 @@ class Assembler {
     std::uint32_t source_count = 0;
     std::map<std::uint8_t, std::vector<std::uint8_t>> parity;  // held in memory only
     bool complete = false;
+    // Symbols kept aside until their chunk of hashes arrives, per ESI the distinct copies heard
+    // (at most kMaxCandidates; never persisted).
+    std::map<std::uint8_t, std::vector<std::vector<std::uint8_t>>> pending;
   };
   // The block is complete or already holds symbol esi (sbn < block_count()).
   bool holds(std::uint32_t sbn, std::uint8_t esi) const;
   void decode_block(std::uint32_t sbn);
+  void block_complete(std::uint32_t sbn);  // drops its AUTH chunks and what waits for them
+  // A checked symbol: stored (parity), marked (source, already in place); may complete or
+  // decode the block.
+  void accept(std::uint32_t sbn, std::uint8_t esi, std::vector<std::uint8_t> parity);
+  // Checks the symbols kept aside for chunk `chunk` of block `sbn`, now that its hashes came.
+  void check_pending(std::uint32_t sbn, std::uint8_t chunk);
   void load_state();
   void unmap();
 
@@ -99,6 +131,10 @@ class Assembler {
   std::unique_ptr<fec::Codec> codec_;
   std::vector<std::uint8_t> mix_;      // a MIXED packet's payload while it is being resolved
   std::vector<std::uint8_t> scratch_;  // one re-encoded parity symbol
+  std::size_t pending_bytes_ = 0;
+  // Checked AUTH chunks of incomplete blocks, by leaf index (data_auth.hpp).
+  std::unordered_map<std::uint64_t, std::array<protocol::SymbolHash, protocol::kAuthChunkSymbols>>
+      chunks_;
   AssemblerCounters counters_;
 };
 

@@ -75,13 +75,17 @@ void print_counters(const Agent& agent) {
     const auto& c = a->counters();
     std::printf(
         "counters: lacked_at_open=%llu symbols_received=%llu useful=%llu duplicates=%llu "
-        "blocks_decoded=%llu naks_sent=%llu\n",
+        "blocks_decoded=%llu naks_sent=%llu auth_chunks=%llu forged=%llu unverified=%llu "
+        "verified_late=%llu\n",
         static_cast<unsigned long long>(c.lacked_at_open),
         static_cast<unsigned long long>(c.symbols_received),
         static_cast<unsigned long long>(c.symbols_useful),
         static_cast<unsigned long long>(c.duplicates),
         static_cast<unsigned long long>(c.blocks_decoded),
-        static_cast<unsigned long long>(agent.counters().naks_sent));
+        static_cast<unsigned long long>(agent.counters().naks_sent),
+        static_cast<unsigned long long>(c.auth_chunks), static_cast<unsigned long long>(c.forged),
+        static_cast<unsigned long long>(c.unverified),
+        static_cast<unsigned long long>(c.verified_late));
     std::fflush(stdout);
   }
 }

@@ -74,13 +74,14 @@ void print_summary(const SenderSession& s, Clock::time_point start, Clock::time_
   const SessionStats& st = s.stats();
   std::printf(
       "%s in %.3fs, %u rounds, %.3f wire bytes per file byte (%llu source, %llu parity, %llu "
-      "mixed packets), %llu feedback dropped\n",
+      "mixed, %llu auth packets), %llu feedback dropped\n",
       s.success() ? "complete" : "INCOMPLETE", seconds_between(start, end), st.rounds,
       static_cast<double>(st.wire_bytes) /
           static_cast<double>(std::max<std::uint64_t>(1, s.plan().object_size())),
       static_cast<unsigned long long>(st.data_packets),
       static_cast<unsigned long long>(st.parity_packets),
       static_cast<unsigned long long>(st.mixed_packets),
+      static_cast<unsigned long long>(st.auth_packets),
       static_cast<unsigned long long>(st.feedback_dropped));
 }
 
@@ -119,6 +120,7 @@ void write_report(const std::filesystem::path& path, const std::string& file,
       {"data_packets", st.data_packets},
       {"parity_packets", st.parity_packets},
       {"mixed_packets", st.mixed_packets},
+      {"auth_packets", st.auth_packets},
       {"wire_bytes", st.wire_bytes},
       {"wire_ratio", s.plan().object_size() ? static_cast<double>(st.wire_bytes) /
                                                   static_cast<double>(s.plan().object_size())

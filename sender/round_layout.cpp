@@ -1,9 +1,12 @@
 #include "sender/round_layout.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 #include "protocol/data.hpp"
+#include "protocol/data_auth.hpp"
+#include "sender/data_auth.hpp"
 
 namespace fleetcast::sender {
 namespace p = protocol;
@@ -15,6 +18,13 @@ std::uint8_t esi_of(std::uint32_t t) {
 
 }  // namespace
 
+std::uint32_t auth_copies(double loss, bool measured) {
+  if (!measured) return 2;
+  if (!(loss > 0.01)) return 1;
+  const double c = std::ceil(std::log(kAuthMissTarget) / std::log(std::min(loss, 0.9)));
+  return static_cast<std::uint32_t>(std::clamp(c, 1.0, 4.0));
+}
+
 RoundLayout::RoundLayout(const fec::BlockPlan& plan, std::span<const std::uint8_t> file,
                          std::uint16_t file_id)
     : plan_(plan), file_(file), file_id_(file_id), codec_(fec::make_isal_codec()) {
@@ -25,7 +35,9 @@ RoundLayout::RoundLayout(const fec::BlockPlan& plan, std::span<const std::uint8_
 // Gives each part the block's next ESI, each parity part a slot (a block's slots are contiguous,
 // in ESI order, so encode_parity codes them in place), and each packet its lane (the block of
 // its first part) for interleaving.
-std::uint64_t RoundLayout::lay_out(const RoundPackets& packets, std::uint64_t per_datagram) {
+std::uint64_t RoundLayout::lay_out(
+    const RoundPackets& packets, std::uint64_t per_datagram,
+    std::span<const std::pair<std::uint32_t, std::uint8_t>> requested) {
   const std::uint32_t blocks = plan_.block_count();
   parts_.clear();
   packet_first_.assign(1, 0);
@@ -54,6 +66,34 @@ std::uint64_t RoundLayout::lay_out(const RoundPackets& packets, std::uint64_t pe
     slot_esi_[part.slot] = part.esi;
   }
   parity_.assign(slot_esi_.size() * plan_.symbol_size(), 0);
+
+  // AUTH packets first: every chunk the round's symbols belong to or a host asked for once, then
+  // the chunks sent for the first time or asked for again (auth_copies_ in all); a chunk sent
+  // before comes once more with each later round that sends symbols of it.
+  auth_queue_.clear();
+  auth_sent_ = 0;
+  if (auth_ != nullptr) {
+    std::vector<std::pair<std::uint32_t, std::uint8_t>> chunks;
+    for (const Part& part : parts_) chunks.emplace_back(part.block, p::auth_chunk_of(part.esi));
+    std::vector<std::pair<std::uint32_t, std::uint8_t>> wanted(requested.begin(), requested.end());
+    std::sort(wanted.begin(), wanted.end());
+    chunks.insert(chunks.end(), wanted.begin(), wanted.end());
+    std::sort(chunks.begin(), chunks.end());
+    chunks.erase(std::unique(chunks.begin(), chunks.end()), chunks.end());
+    chunk_sent_.resize(std::size_t{blocks} * p::kAuthChunksPerBlock, false);
+    std::vector<std::pair<std::uint32_t, std::uint8_t>> fresh;
+    for (const auto& [b, c] : chunks) {
+      auth_queue_.emplace_back(b, c);
+      const std::size_t i = p::auth_leaf_index(b, c);
+      const bool asked = std::binary_search(wanted.begin(), wanted.end(), std::pair(b, c));
+      if (!chunk_sent_[i] || asked) fresh.emplace_back(b, c);
+      chunk_sent_[i] = true;
+    }
+    for (std::uint32_t copy = 1; copy < auth_copies_; ++copy) {
+      auth_queue_.insert(auth_queue_.end(), fresh.begin(), fresh.end());
+    }
+    total += auth_queue_.size() * (auth_->datagram_bytes() + per_datagram);
+  }
 
   lane_first_.assign(blocks + 1, 0);
   for (std::uint32_t b = 0; b < blocks; ++b) lane_first_[b + 1] = lane_first_[b] + lane_count[b];
@@ -98,6 +138,12 @@ const std::uint8_t* RoundLayout::symbol(const Part& part) const {
 
 std::optional<RoundLayout::Built> RoundLayout::build_next(std::uint32_t sequence,
                                                           std::span<std::uint8_t> out) {
+  if (auth_sent_ < auth_queue_.size()) {
+    const auto [block, chunk] = auth_queue_[auth_sent_++];
+    const std::size_t n = auth_->build(block, chunk, file_id_, sequence, out);
+    if (n == 0) throw std::logic_error("an AUTH packet does not encode");
+    return Built{n, PacketKind::auth};
+  }
   fec::BlockSymbol next{};
   if (!order_ || !order_->next(next)) return std::nullopt;
   const std::uint32_t packet = lanes_[lane_first_[next.block] + next.index];

@@ -21,18 +21,36 @@
 
 namespace fleetcast::sender {
 
-enum class PacketKind { source, parity, mixed };
+enum class PacketKind { source, parity, mixed, auth };
+
+class DataAuth;
+
+// Each AUTH packet sent for the first time (or asked for) goes out several times, before the
+// round's symbols. A host that loses every copy keeps the chunk's symbols aside and asks for
+// the chunk in its NAK, which costs it a round at worst: the copies make that rare. 2 while
+// the loss is unknown (round 0), then enough that every copy is lost with at most
+// kAuthMissTarget probability at the measured loss (1 on a clean network, at most 4).
+inline constexpr double kAuthMissTarget = 0.01;
+std::uint32_t auth_copies(double loss, bool measured);
 
 class RoundLayout {
  public:
   // `file`: the whole object padded to whole symbols; it must outlive the layout.
   RoundLayout(const fec::BlockPlan& plan, std::span<const std::uint8_t> file,
               std::uint16_t file_id);
+  // From now on each round starts with the AUTH packets of the chunks it sends symbols of.
+  void authenticate_with(const DataAuth* auth) { auth_ = auth; }
+  // Copies of each AUTH packet sent for the first time in the rounds laid out from now on
+  // (auth_copies()); chunks sent before go out once more with each round that needs them.
+  void set_auth_copies(std::uint32_t copies) { auth_copies_ = copies; }
 
   // Lays out a round: gives each part its block's next ESI and each packet its place in the
   // interleaved order, and encodes every parity symbol the round sends. Returns the round's
   // wire bytes (each datagram plus `per_datagram`).
-  std::uint64_t lay_out(const RoundPackets& packets, std::uint64_t per_datagram);
+  // `requested`: AUTH chunks (block, chunk) hosts asked for; they go out with the round's own
+  // (with as many copies as chunks sent for the first time).
+  std::uint64_t lay_out(const RoundPackets& packets, std::uint64_t per_datagram,
+                        std::span<const std::pair<std::uint32_t, std::uint8_t>> requested = {});
 
   struct Built {
     std::size_t bytes;
@@ -70,6 +88,12 @@ class RoundLayout {
   std::vector<std::uint32_t> parity_first_;
   std::vector<std::uint8_t> slot_esi_;
   std::vector<std::uint8_t> mix_;  // payload of the MIXED packet being built
+  const DataAuth* auth_ = nullptr;
+  // (block, chunk) of every AUTH packet of the round in sending order, and how many went out.
+  std::vector<std::pair<std::uint32_t, std::uint8_t>> auth_queue_;
+  std::size_t auth_sent_ = 0;
+  std::vector<bool> chunk_sent_;  // by leaf index: sent in an earlier round
+  std::uint32_t auth_copies_ = 2;
 };
 
 }  // namespace fleetcast::sender

@@ -42,12 +42,14 @@ SenderSession::SenderSession(SessionConfig config, std::vector<std::uint8_t> fil
       pacer_(config_.rate, 64 * (config_.symbol_size + p::kHeaderBytes + kWireOverhead)),
       receipts_(targets, config_.name, config_.session),
       layout_(plan_, pad_to_symbols(file_, plan_), config_.file_id),
+      auth_(plan_, file_),
       start_(now),
       max_packet_cost_(max_packet_cost(config_.max_parts, plan_.symbol_size())),
       out_(kSlots,
            std::max<std::size_t>(max_packet_cost_ - kWireOverhead, p::kMaxControlDatagram)) {
   host_needs_.resize(targets.size());
   host_needs_round_.assign(targets.size(), 0);
+  layout_.authenticate_with(&auth_);
 
   p::Update u;
   u.name = config_.name;
@@ -56,6 +58,7 @@ SenderSession::SenderSession(SessionConfig config, std::vector<std::uint8_t> fil
   u.first_seq = 1;
   u.last_seq = static_cast<std::uint32_t>(plan_.symbol_count());
   u.digest = digest_;
+  u.auth = auth_.root();
   u.session = config_.session;
   u.version = config_.version;
   u.kind = config_.kind;
@@ -205,7 +208,9 @@ void SenderSession::start_round(Clock::time_point now) {
         plan_repair(RepairInput{&plan_, host_needs_, stats_.loss_estimate, config_.max_parts});
     for (auto& needs : host_needs_) needs.clear();
   }
-  round_total_bytes_ = layout_.lay_out(packets, kWireOverhead);
+  layout_.set_auth_copies(auth_copies(stats_.loss_estimate, stats_.rounds > 0));
+  round_total_bytes_ = layout_.lay_out(packets, kWireOverhead, requested_chunks_);
+  requested_chunks_.clear();
   round_ = ++stats_.rounds;
   round_sent_bytes_ = 0;
   phase_ = Phase::stream;
@@ -235,6 +240,9 @@ void SenderSession::stream(Clock::time_point now, p::Transport& t) {
         break;
       case PacketKind::mixed:
         ++stats_.mixed_packets;
+        break;
+      case PacketKind::auth:
+        ++stats_.auth_packets;
         break;
     }
     out_.commit(built->bytes, config_.data_group);
@@ -329,7 +337,15 @@ void SenderSession::on_feedback(std::span<const std::uint8_t> bytes, const p::En
 // host said before. A late NAK of an older round is not used for planning.
 void SenderSession::on_nak(std::size_t host, const p::Nak& nak) {
   auto& needs = host_needs_[host];
-  if (hosts()[host].completed || nak.round < host_needs_round_[host]) return;
+  if (hosts()[host].completed) return;
+  // AUTH chunks the host lacks (it holds symbols it cannot check): sent again next round.
+  for (const p::ChunkRequest& r : nak.chunk_requests) {
+    if (r.block >= plan_.block_count()) continue;
+    for (std::uint8_t c = 0; c < p::kAuthChunksPerBlock; ++c) {
+      if (r.chunks & (1u << c)) requested_chunks_.emplace_back(r.block, c);
+    }
+  }
+  if (nak.entries.empty() || nak.round < host_needs_round_[host]) return;
   const bool continues =
       nak.round == host_needs_round_[host] && !needs.empty() &&
       nak.entries.front().first_block >= std::uint64_t{needs.back().first_block} + needs.back().run;

@@ -18,6 +18,7 @@
 #include "protocol/control.hpp"
 #include "protocol/data.hpp"
 #include "protocol/transport.hpp"
+#include "sender/data_auth.hpp"
 #include "sender/datagram_queue.hpp"
 #include "sender/inventory.hpp"
 #include "sender/pacer.hpp"
@@ -69,6 +70,7 @@ struct SessionStats {
   std::uint64_t data_packets = 0;       // source symbols sent
   std::uint64_t parity_packets = 0;     // parity symbols sent
   std::uint64_t mixed_packets = 0;      // cross-block repair packets sent
+  std::uint64_t auth_packets = 0;       // symbol-hash chunks sent (data authentication)
   std::uint64_t wire_bytes = 0;         // every datagram incl. IPv6 + UDP headers
   std::uint64_t control_packets = 0;    // UPDATE, ROUND, ACK
   std::uint64_t feedback_received = 0;  // verified RECV / NAK / COMPLETE / DENY
@@ -135,6 +137,9 @@ class SenderSession {
   Pacer pacer_;
   Receipts receipts_;
   RoundLayout layout_;
+  // AUTH chunks hosts asked for since the last round was laid out: (block, chunk).
+  std::vector<std::pair<std::uint32_t, std::uint8_t>> requested_chunks_;
+  DataAuth auth_;  // after layout_: built from the padded file
   SessionStats stats_;
 
   Phase phase_ = Phase::announce;

@@ -1,5 +1,5 @@
-// libFuzzer: data-session packet parser. Symbol and MIXED packets must re-encode to the same bytes;
-// feedback packets must re-encode (with the signer's key unknown, body bytes are compared).
+// libFuzzer: data-session packet parser. Symbol, MIXED and AUTH packets must re-encode to the same
+// bytes; feedback packets must re-encode (with the signer's key unknown, body bytes are compared).
 
 #include <cstdlib>
 #include <cstring>
@@ -23,6 +23,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::size_t n = encode_mixed(*m, out);
     if (n != size || std::memcmp(out.data(), data, size) != 0) std::abort();
     if (n != mixed_datagram_bytes(m->count, m->payload.size())) std::abort();
+    return 0;
+  }
+  if (auto* a = std::get_if<AuthPacket>(&parsed.value())) {
+    const std::size_t n = encode_auth(*a, out);
+    if (n != size || std::memcmp(out.data(), data, size) != 0) std::abort();
     return 0;
   }
   const auto& fb = std::get<SignedFeedback>(parsed.value());

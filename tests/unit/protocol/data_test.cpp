@@ -278,6 +278,35 @@ TEST(Data, EncodersValidate) {
   EXPECT_EQ(encode_symbol({false, 1, 0, 0, 0, payload}, std::span(buf).first(20)), 0u);
 }
 
+// A NAK may ask for AUTH chunks (alone, or after its entries): they round-trip; an empty NAK,
+// a request without a chunk, with a chunk past 4, or out of order is refused.
+TEST(Data, NakChunkRequests) {
+  const SecretKey key = testing::seeded_key(3);
+  std::array<std::uint8_t, kMaxControlDatagram> buf{};
+  Nak ask{3, 2, 1, {}, 120};
+  ask.chunk_requests = {{4, 0b00101}, {9000, 0b10000}};
+  for (const auto& entries : {std::vector<NakEntry>{}, std::vector<NakEntry>{{2, 3, 1}}}) {
+    ask.entries = entries;
+    auto n = encode_feedback(ask, kSession, key, buf);
+    ASSERT_TRUE(n);
+    auto parsed = parse_data_packet(std::span(buf.data(), n.value()));
+    ASSERT_TRUE(parsed);
+    const auto& got = std::get<Nak>(std::get<SignedFeedback>(parsed.value()).feedback);
+    EXPECT_EQ(got.chunk_requests, ask.chunk_requests);
+    EXPECT_EQ(got.entries, entries);
+    EXPECT_EQ(got.loss, 120);
+  }
+  ask.entries.clear();
+  for (const auto& bad :
+       {std::vector<ChunkRequest>{}, std::vector<ChunkRequest>{{4, 0}},
+        std::vector<ChunkRequest>{{4, 0b100000}}, std::vector<ChunkRequest>{{9, 1}, {4, 1}},
+        std::vector<ChunkRequest>{{9, 1}, {9, 2}},
+        std::vector<ChunkRequest>(kMaxNakChunkRequests + 1, {1, 1})}) {
+    ask.chunk_requests = bad;
+    EXPECT_FALSE(encode_feedback(ask, kSession, key, buf)) << bad.size();
+  }
+}
+
 // Truncated, oversized, wrong-version, wrong-length and unknown-type datagrams are refused.
 TEST(Data, RejectsMalformedDatagrams) {
   const auto nak = encode(Nak{3, 2, 1, {{2, 3, 1}}});
@@ -296,8 +325,11 @@ TEST(Data, RejectsMalformedDatagrams) {
   v[0] = 0x1f;
   EXPECT_EQ(failure_of(v).error, Error::bad_type);
   v = nak;
-  v.insert(v.end() - kSignatureBytes, 0x00);  // a stray byte in the body
-  EXPECT_EQ(failure_of(v).error, Error::bad_length);
+  v.insert(v.end() - kSignatureBytes, 0x00);  // a stray byte: read as 0 chunk requests
+  EXPECT_EQ(failure_of(v).error, Error::out_of_range);
+  v = nak;
+  v.insert(v.end() - kSignatureBytes, {0x01, 0x00, 0x00});  // one chunk request, cut short
+  EXPECT_EQ(failure_of(v).error, Error::truncated);
   std::vector<std::uint8_t> big(kMaxDataDatagram + 1, 0);
   big[0] = 0x10;
   big[1] = 3;

@@ -126,6 +126,7 @@ class Fleet : public ::testing::Test {
         s.on_datagram(pk.bytes, pk.from, now_);
         continue;
       }
+      if (pk.to == kData) forge(pk);
       for (auto& h : hosts_) {
         if (!h->agent) continue;
         if (pk.to == kCtrl) h->agent->on_ctrl(pk.bytes, now_);
@@ -133,6 +134,22 @@ class Fleet : public ::testing::Test {
           if (pk.to == kData && loss_(rng_) < h->loss) continue;
           h->agent->on_data(pk.bytes, now_);
         }
+      }
+    }
+  }
+
+  // The attacker without a key: before each data-group packet, `forged_per_packet_` copies with
+  // the same header (file ID, sequence, SBN, ESI or chunk) and other bytes after it reach every
+  // host first (a symbol's payload, an AUTH packet's hashes and path, a MIXED packet's sum).
+  void forge(const Packet& genuine) {
+    for (int i = 0; i < forged_per_packet_; ++i) {
+      std::vector<std::uint8_t> bytes = genuine.bytes;
+      for (std::size_t j = p::kHeaderBytes + 1; j < bytes.size(); ++j) {
+        bytes[j] = static_cast<std::uint8_t>(rng_());
+      }
+      ++forged_sent_;
+      for (auto& h : hosts_) {
+        if (h->agent && h->agent->data_group()) h->agent->on_data(bytes, now_);
       }
     }
   }
@@ -179,6 +196,8 @@ class Fleet : public ::testing::Test {
   std::uint32_t k_ = 100;
   std::size_t max_parts_ = 8;
   double proactive_ = 0.05;
+  int forged_per_packet_ = 0;
+  std::uint64_t forged_sent_ = 0;
   std::uniform_real_distribution<double> loss_{0.0, 1.0};
 };
 
@@ -254,6 +273,51 @@ TEST_F(Fleet, CrossBlockRepairSendsLessThanBlockwiseRepair) {
     for (auto& h : hosts_) h->agent.reset();  // the next run's hosts only
   }
   EXPECT_LT(sent[1], sent[0]);
+}
+
+// Data authentication: a keyless attacker puts two forged copies (same header, other bytes)
+// of every data packet in front of the genuine one, source, parity, MIXED and AUTH alike. Every
+// host drops them on arrival, before the assembler, and completes with the exact bytes in the
+// same number of rounds and packets as without the attacker; no host ever has to discard what it
+// received (the whole-file digest never fails).
+TEST_F(Fleet, ForgedDataIsDroppedOnArrival) {
+  std::uint64_t clean_packets = 0;
+  std::uint32_t clean_rounds = 0;
+  for (const int forged : {0, 2}) {
+    forged_per_packet_ = forged;
+    const std::string tag = forged == 0 ? "c" : "f";
+    std::vector<std::string> names;
+    for (int i = 0; i < 3; ++i) names.push_back(tag + std::to_string(i));
+    for (const auto& n : names) add_host(n, 0.05);
+    auto s = make_session(names);
+    run(*s, 400000);
+    ASSERT_TRUE(s->success()) << "forged copies per packet: " << forged;
+    std::uint64_t dropped = 0;
+    for (const auto& h : hosts_) {
+      if (!h->agent) continue;
+      EXPECT_TRUE(has_file(*h)) << h->name;
+      const auto* a = h->agent->current();
+      ASSERT_NE(a, nullptr);
+      EXPECT_GT(a->counters().auth_chunks, 0u);
+      dropped += a->counters().forged;
+      if (forged == 0) {
+        EXPECT_EQ(a->counters().forged, 0u) << h->name;
+      }
+    }
+    if (forged == 0) {
+      clean_packets = packets_sent(*s);
+      clean_rounds = s->stats().rounds;
+    } else {
+      EXPECT_GT(forged_sent_, packets_sent(*s));
+      EXPECT_GT(dropped, forged_sent_) << "every host drops every forged packet it hears";
+      EXPECT_LE(static_cast<double>(packets_sent(*s)), 1.3 * static_cast<double>(clean_packets));
+      EXPECT_LE(s->stats().rounds, clean_rounds + 1);
+    }
+    std::printf("forged %d per packet: %llu packets, %u rounds, %llu forged dropped\n", forged,
+                static_cast<unsigned long long>(packets_sent(*s)), s->stats().rounds,
+                static_cast<unsigned long long>(dropped));
+    for (auto& h : hosts_) h->agent.reset();  // the next run's hosts only
+  }
 }
 
 // A host whose key is not in the inventory (here: claiming an inventory host's name) is never

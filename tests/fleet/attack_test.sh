@@ -1,0 +1,82 @@
+#!/bin/sh
+# A hostile LAN: a namespace on the same bridge that holds no key attacks a delivery over real
+# IPv6 multicast (tests/tools/attacker.cpp plays it).
+#
+#   attack_test.sh MODE SENDER RECEIVER ATTACKER
+#
+# MODE: spray-data  4 hosts, a 24 MiB file sent twice at 100 Mbit/s (2 s each): once clean,
+#                   once while the attacker sprays forged DATA packets (the session's file ID,
+#                   valid block and ESI, random bytes) at 20,000 packets/s onto the data group
+#                   for the whole session.
+#                   Every host completes byte-identical both times, drops the forged symbols on
+#                   arrival (its counters say so) and never discards what it received; the
+#                   attacked push takes at most 1.3x the clean one's time and wire bytes (plus
+#                   1 s of slack for the time on a loaded 2-core machine).
+# Exits 77 (CTest: skipped) when network namespaces cannot be made here. Cleans up on any exit.
+set -eu
+
+mode=$1 sender=$2 receiver=$3 attacker=$4
+here=$(cd "$(dirname "$0")" && pwd)
+prefix=fa$$
+# shellcheck source=tests/fleet/bed.sh
+. "$here/bed.sh"
+
+n=4
+"$fleet" up "$prefix" $((n + 1))  # r5: the attacker, in no inventory, with no key
+"$sender" keygen --out "$work/mgr" >/dev/null
+i=1
+while [ "$i" -le "$n" ]; do
+  "$receiver" keygen --out "$work/r$i" --name "r$i" >/dev/null
+  "$sender" inventory add --inventory "$work/inv" --name "r$i" --pub "$work/r$i/host.pub" >/dev/null
+  ip netns exec "${prefix}r$i" "$receiver" run --name "r$i" --iface eth0 \
+    --key "$work/r$i/host.key" --manager-pub "$work/mgr/manager.pub" --spool "$work/r$i/spool" \
+    --state "$work/r$i/state" >>"$work/r$i.log" 2>&1 &
+  pids="$pids $!"
+  i=$((i + 1))
+done
+head -c $((24 * 1048576)) /dev/urandom >"$work/file.bin"
+sleep 0.3
+
+# push NAME: sends the file as NAME; its report in $work/NAME.json
+push() {
+  ip netns exec "${prefix}mgr" "$sender" send "$work/file.bin" --name "$1" --inventory "$work/inv" \
+    --key "$work/mgr/manager.key" --iface eth0 --deadline 60 --rate 100 --report "$work/$1.json" \
+    --no-progress >"$work/$1.log" 2>&1 || fail "send of $1 failed"
+  cat "$work/$1.log"
+  i=1
+  while [ "$i" -le "$n" ]; do
+    cmp -s "$work/file.bin" "$work/r$i/spool/$1" || fail "r$i: $1 differs"
+    i=$((i + 1))
+  done
+}
+
+case $mode in
+spray-data)
+  push clean.bin
+  ip netns exec "${prefix}r$((n + 1))" "$attacker" spray-data --iface eth0 --seconds 30 \
+    --rate 20000 >"$work/attacker.log" 2>&1 &
+  attacker_pid=$!
+  pids="$pids $attacker_pid"
+  sleep 0.5  # the attacker listens before the UPDATE goes out
+  push attacked.bin
+  kill "$attacker_pid" 2>/dev/null || true
+  cat "$work/attacker.log"
+  grep -q "spraying" "$work/attacker.log" || fail "the attacker never heard the UPDATE"
+  forged=0
+  i=1
+  while [ "$i" -le "$n" ]; do
+    c=$(grep "counters:" "$work/r$i.log" | tail -n 1 | sed -n 's/.* forged=\([0-9]*\).*/\1/p')
+    forged=$((forged + ${c:-0}))
+    ! grep -q "digest mismatch" "$work/r$i.log" || fail "r$i discarded a poisoned reception"
+    i=$((i + 1))
+  done
+  [ "$forged" -gt 1000 ] || fail "the hosts dropped only $forged forged symbols"
+  t0=$(jq .seconds "$work/clean.bin.json") t1=$(jq .seconds "$work/attacked.bin.json")
+  w0=$(jq .wire_ratio "$work/clean.bin.json") w1=$(jq .wire_ratio "$work/attacked.bin.json")
+  echo "clean: ${t0} s, wire ${w0}; attacked: ${t1} s, wire ${w1}; forged symbols dropped: $forged"
+  awk -v a="$t1" -v b="$t0" 'BEGIN { exit !(a <= 1.3 * b + 1.0) }' || fail "attacked push took ${t1} s, clean ${t0} s"
+  awk -v a="$w1" -v b="$w0" 'BEGIN { exit !(a <= 1.3 * b) }' || fail "attacked wire ${w1}, clean ${w0}"
+  ;;
+*) fail "unknown mode $mode" ;;
+esac
+echo "PASS: $mode"

@@ -1,0 +1,119 @@
+// Test-only attacker without any key (tests/fleet/attack_test.sh): it hears what every LAN host
+// hears and sends what any LAN host can send.
+//
+//   fleetcast-attacker spray-data --iface IF --seconds S --rate PPS [--ctrl-group G --ctrl-port P]
+//
+// spray-data: waits for an UPDATE on the ctrl group (read, not verified: it has no key), then
+// sends forged DATA packets to the session's data group for S seconds at PPS packets per second:
+// the session's file ID, a valid SBN and source ESI, random symbol bytes. Prints what it sent.
+#include <poll.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fec/block_plan.hpp"
+#include "protocol/control.hpp"
+#include "protocol/data.hpp"
+#include "protocol/io/udp_socket.hpp"
+#include "protocol/text.hpp"
+
+namespace p = fleetcast::protocol;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+[[noreturn]] void usage() {
+  std::fprintf(stderr,
+               "usage: fleetcast-attacker spray-data --iface IF --seconds S --rate PPS "
+               "[--ctrl-group G] [--ctrl-port P]\n");
+  std::exit(2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) != "spray-data") usage();
+  std::string iface, ctrl_group = "ff15::f1ee:1";
+  double seconds = 0, rate = 0;
+  std::uint16_t ctrl_port = 4710;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    const std::string opt = argv[i], val = argv[i + 1];
+    if (opt == "--iface") {
+      iface = val;
+    } else if (opt == "--seconds") {
+      seconds = std::atof(val.c_str());
+    } else if (opt == "--rate") {
+      rate = std::atof(val.c_str());
+    } else if (opt == "--ctrl-group") {
+      ctrl_group = val;
+    } else if (opt == "--ctrl-port") {
+      ctrl_port = static_cast<std::uint16_t>(std::atoi(val.c_str()));
+    } else {
+      usage();
+    }
+  }
+  if (iface.empty() || !(seconds > 0 && seconds <= 600) || !(rate > 0 && rate <= 1e6)) usage();
+  const unsigned ifindex = p::io::interface_index(iface);
+  p::io::UdpSocket ctrl(ctrl_port, ifindex);
+  ctrl.join(p::text::parse_address(ctrl_group, ctrl_port, "ctrl").value());
+  std::vector<std::uint8_t> buffer(64 * p::kMaxDataDatagram);
+
+  // The first UPDATE heard (within 60 s).
+  std::optional<p::Update> update;
+  const auto give_up = Clock::now() + std::chrono::seconds(60);
+  while (!update && Clock::now() < give_up) {
+    pollfd fd{ctrl.fd(), POLLIN, 0};
+    ::poll(&fd, 1, 100);
+    for (const auto& r : ctrl.receive(buffer, p::kMaxDataDatagram)) {
+      const std::string_view line(reinterpret_cast<const char*>(r.bytes.data()), r.bytes.size());
+      auto parsed = p::parse_command(line);
+      if (parsed && std::holds_alternative<p::Update>(parsed->command)) {
+        update = std::get<p::Update>(parsed->command);
+      }
+    }
+  }
+  if (!update) {
+    std::fprintf(stderr, "attacker: no UPDATE heard within 60 s\n");
+    return 1;
+  }
+  const auto plan =
+      fleetcast::fec::BlockPlan::make(update->size, update->symbol_size, update->max_k).value();
+  std::printf("attacker: UPDATE %s file-id %u, %u blocks: spraying %.0f forged DATA/s for %.0f s\n",
+              update->name.c_str(), update->file_id, plan.block_count(), rate, seconds);
+  std::fflush(stdout);
+
+  p::io::UdpSocket out(0, ifindex);
+  out.set_multicast(16, false);
+  std::mt19937_64 rng(std::random_device{}());
+  std::vector<std::uint8_t> symbol(update->symbol_size);
+  std::vector<std::uint8_t> packet(p::kMaxDataDatagram);
+  const auto start = Clock::now();
+  const auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  std::uint64_t sent = 0, tried = 0;
+  while (Clock::now() < end) {
+    // Packets due by now at `rate`, in bursts of at most 64.
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    const auto due = static_cast<std::uint64_t>(elapsed * rate);
+    for (int burst = 0; burst < 64 && tried < due; ++burst, ++tried) {
+      const auto sbn = static_cast<std::uint32_t>(rng() % plan.block_count());
+      const auto esi = static_cast<std::uint8_t>(rng() % plan.source_symbols(sbn));
+      for (auto& b : symbol) b = static_cast<std::uint8_t>(rng());
+      const std::size_t n =
+          p::encode_symbol(p::SymbolPacket{false, update->file_id,
+                                           static_cast<std::uint32_t>(rng()), sbn, esi, symbol},
+                           packet);
+      if (n > 0 && out.send(std::span(packet.data(), n), update->data)) ++sent;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  const double took = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("attacker: sent %llu forged packets in %.1f s (%.0f/s)\n",
+              static_cast<unsigned long long>(sent), took, static_cast<double>(sent) / took);
+  return 0;
+}
