@@ -36,7 +36,7 @@ Agent::Agent(AgentConfig config, p::SecretKey key, Log log, std::uint64_t seed,
   const std::string line((std::istreambuf_iterator<char>(in)), {});
   if (auto u = verified_update(line)) {
     log_("resuming " + u->name + " from " + update_path().string());
-    on_update(*u, now);
+    on_update(*u, now, true);
   }
 }
 
@@ -99,7 +99,7 @@ void Agent::on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now) 
       }
     }
   } else if (const auto* a = std::get_if<p::Abort>(&parsed->command)) {
-    if (update_ && a->session == update_->session) {
+    if (update_ && a->session == update_->session && fresh("ABORT", a->name, a->time)) {
       log_("ABORT " + a->name + ": " + a->reason + " (partial data kept for resume)");
       checkpoint();
       std::error_code ec;
@@ -111,6 +111,7 @@ void Agent::on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now) 
   } else if (const auto* act = std::get_if<p::Activate>(&parsed->command)) {
     on_activate(*act);
   } else if (const auto* s = std::get_if<p::StatusRequest>(&parsed->command)) {
+    if (!fresh("STATUS", s->name, s->time)) return;
     for (FinOut& f : fins_) {
       if (f.fin.session == s->session)
         f.next = std::min(f.next, now + uniform(config_.reply_spread));
@@ -128,9 +129,38 @@ void Agent::on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now) 
   }
 }
 
-void Agent::on_update(const p::Update& u, Clock::time_point now) {
+void Agent::on_update(const p::Update& u, Clock::time_point now, bool resumed) {
   if (!u.targets.includes(config_.host_name, config_.groups)) return;  // not for us: silent
+  if (!resumed && !fresh("UPDATE", u.name, u.time)) {
+    // Tell the manager once per session why this host does not join (its clock may be the one
+    // that is off), without leaving the session being received.
+    if (clock_denied_ != u.session) {
+      const std::uint64_t wall = config_.wall_clock();
+      clock_denied_ = u.session;
+      clock_deny_ = {
+          p::Deny{u.name, config_.host_name,
+                  "clock: the announcement's time " + std::to_string(u.time) + " is more than " +
+                      std::to_string(config_.max_clock_skew) + " s from this host's clock " +
+                      std::to_string(wall) + " (a replay, or NTP is off on one side)",
+                  u.session},
+          u.reply};
+    }
+    return;
+  }
+  if (update_ && update_->session != u.session && u.time < session_time_) {
+    // An older announcement of this manager while a newer session runs: a replay.
+    ++counters_.replays;
+    if (replay_logged_ != u.session) {
+      replay_logged_ = u.session;
+      log_("ignoring UPDATE " + u.name + " of session " + p::text::hex64(u.session.value) +
+           ": announced at " + std::to_string(u.time) + ", before session " +
+           p::text::hex64(update_->session.value) + " (" + std::to_string(session_time_) +
+           "): a replayed announcement");
+    }
+    return;
+  }
   if (update_ && update_->session == u.session) {
+    session_time_ = std::max(session_time_, u.time);
     // Re-announcement: the manager may not have our RECV yet.
     if (recv_at_ == Clock::time_point::max() &&
         !(assembler_ && assembler_->finalized() && acked_)) {
@@ -144,6 +174,7 @@ void Agent::on_update(const p::Update& u, Clock::time_point now) {
     deny_ = p::Deny{u.name, config_.host_name, *reason, u.session};
     denied_session_ = u.session;
     update_ = u;  // for the reply address
+    session_time_ = u.time;
     assembler_.reset();
     recv_at_ = now + uniform(config_.reply_spread);
     return;
@@ -156,11 +187,14 @@ void Agent::on_update(const p::Update& u, Clock::time_point now) {
     deny_ = p::Deny{u.name, config_.host_name, e.what(), u.session};
     denied_session_ = u.session;
     update_ = u;
+    session_time_ = u.time;
     recv_at_ = now + uniform(config_.reply_spread);
     return;
   }
   deny_.reset();
   update_ = u;
+  session_time_ = u.time;
+  nak_round_ = 0;
   acked_ = false;
   round_packets_ = 0;
   nak_at_ = complete_at_ = Clock::time_point::max();
@@ -180,16 +214,26 @@ void Agent::on_update(const p::Update& u, Clock::time_point now) {
 
 // A signed ACTIVATE for this host: apply the bundle it names from the spool, if this host holds
 // it for that session (the applier checks, and applies it at most once).
+bool Agent::fresh(std::string_view verb, std::string_view name, std::uint64_t time) {
+  const std::uint64_t wall = config_.wall_clock();
+  const std::uint64_t skew = wall > time ? wall - time : time - wall;
+  if (skew <= config_.max_clock_skew) return true;
+  ++counters_.stale;
+  // One line per kind of command and name would do; a flood of replays is counted, and logged
+  // once every 64 times.
+  if (counters_.stale % 64 == 1) {
+    log_("ignoring " + std::string(verb) + " " + std::string(name) + ": its time is " +
+         std::to_string(skew) + " s " + (time < wall ? "behind" : "ahead of") +
+         " this host's clock (window " + std::to_string(config_.max_clock_skew) +
+         " s): a replay, or a clock that is off (" + std::to_string(counters_.stale) +
+         " such commands so far)");
+  }
+  return false;
+}
+
 void Agent::on_activate(const p::Activate& a) {
   if (!a.targets.includes(config_.host_name, config_.groups)) return;  // another wave: silent
-  const std::uint64_t wall = config_.wall_clock();
-  const std::uint64_t skew = wall > a.time ? wall - a.time : a.time - wall;
-  if (skew > kActivateWindowSeconds) {
-    log_("ignoring ACTIVATE " + a.name + ": its time is " + std::to_string(skew) +
-         " s from this host's clock (window " + std::to_string(kActivateWindowSeconds) +
-         " s): a replay, or a clock that is off");
-    return;
-  }
+  if (!fresh("ACTIVATE", a.name, a.time)) return;
   if (apply_job_) return;  // one queued at a time; the manager repeats ACTIVATE
   ApplyJob job;
   job.bundle = config_.spool / a.name;
@@ -267,7 +311,8 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now) 
     return;
   }
   if (const auto* r = std::get_if<p::Round>(&fb.feedback)) {
-    if (!assembler_->finalized() && r->round != nak_round_) {
+    // Rounds only go forward: a ROUND replayed within the session schedules nothing.
+    if (!assembler_->finalized() && r->round > nak_round_) {
       nak_round_ = r->round;
       round_end_seq_ = r->next_sequence;
       nak_at_ = now + uniform(std::chrono::milliseconds(r->nak_window_ms));
@@ -302,6 +347,13 @@ void Agent::send_feedback(const p::Feedback& f, p::Transport& t) {
 
 void Agent::tick(Clock::time_point now, p::Transport& t) {
   send_fins(now, t);
+  if (clock_deny_) {
+    if (auto line = p::encode_command(clock_deny_->first, key_)) {
+      const p::Datagram d{p::as_bytes(line.value()), clock_deny_->second};
+      (void)t.send(std::span(&d, 1));
+    }
+    clock_deny_.reset();
+  }
   if (!update_) return;
   if (now >= recv_at_) {
     recv_at_ = Clock::time_point::max();
@@ -423,7 +475,7 @@ void Agent::send_fins(Clock::time_point now, p::Transport& t) {
 }
 
 Clock::time_point Agent::next_wakeup(Clock::time_point now) const {
-  Clock::time_point t = now + 1s;
+  Clock::time_point t = clock_deny_ ? now : now + 1s;
   for (const FinOut& f : fins_) t = std::min(t, f.next);
   t = std::min({t, recv_at_, nak_at_, complete_at_});
   if (assembler_ && !assembler_->finalized()) {

@@ -38,17 +38,20 @@ struct AgentConfig {
   Clock::duration reply_spread = 100ms;              // RECV delay is uniform in [0, reply_spread)
   Clock::duration checkpoint_every = 500ms;
   Clock::duration idle_nak_after = 2s;  // NAK without a round marker when data stops
-  // Wall clock in seconds since the epoch (ACTIVATE's time window); tests pass their own.
+  // Wall clock in seconds since the epoch (the commands' time window); tests pass their own.
   std::function<std::uint64_t()> wall_clock = [] {
     return static_cast<std::uint64_t>(std::time(nullptr));
   };
+  // Freshness: a manager command (UPDATE, ACTIVATE, STATUS, ABORT) whose time lies further than
+  // this from the host's clock is a replay, or one of the clocks is off: it is ignored with a
+  // log line saying which (an UPDATE that names this host is also answered with a DENY giving
+  // both times). The manager signs every copy it sends with its current time, so a fresh one
+  // always follows. What makes a replay inside the window harmless: a host never leaves the
+  // session it receives for an announcement older than that session's newest; a held bundle is
+  // activated at most once; STATUS and ABORT only act on the session they name.
+  std::uint64_t max_clock_skew = kDefaultClockSkew;
+  static constexpr std::uint64_t kDefaultClockSkew = 300;
 };
-
-// An ACTIVATE whose time lies further than this from the host's clock is stale (or the clock
-// is off) and is ignored, with a log line saying which. The manager repeats ACTIVATE every
-// second while it waits, so a fresh one always follows; a replay inside the window is harmless
-// because a held bundle is activated at most once (apply.hpp, ApplyJob::activation).
-inline constexpr std::uint64_t kActivateWindowSeconds = 300;
 
 // Things worth telling the operator, reported through the log callback.
 using Log = std::function<void(std::string_view)>;
@@ -58,6 +61,8 @@ struct AgentCounters {
   std::uint64_t data_dropped = 0;  // malformed or for another session
   std::uint64_t naks_sent = 0;
   std::uint64_t sessions_completed = 0;
+  std::uint64_t stale = 0;    // commands outside the time window (replayed, or a clock off)
+  std::uint64_t replays = 0;  // announcements older than the session being received
 };
 
 class Agent {
@@ -99,7 +104,10 @@ class Agent {
   bool complete_acknowledged() const { return acked_; }
 
  private:
-  void on_update(const protocol::Update& u, Clock::time_point now);
+  // `resumed`: the announcement this host accepted before a restart (no freshness check).
+  void on_update(const protocol::Update& u, Clock::time_point now, bool resumed = false);
+  // Inside the time window; otherwise logs (what, how far off) and counts it.
+  bool fresh(std::string_view verb, std::string_view name, std::uint64_t time);
   std::optional<protocol::Update> verified_update(std::string_view line) const;
   const protocol::PublicKey* manager_key(protocol::KeyId id) const;  // nullptr: not our manager
   void send_line(const protocol::Command& c, protocol::Transport& t);
@@ -130,6 +138,14 @@ class Agent {
   std::unique_ptr<Assembler> assembler_;
   std::optional<protocol::Deny> deny_;  // pending DENY for a refused session
   protocol::SessionId denied_session_;
+  // Newest announcement time of the session being received: an UPDATE of another session
+  // older than this is a replay and changes nothing.
+  std::uint64_t session_time_ = 0;
+  protocol::SessionId replay_logged_;  // the last replayed session named in the log
+  // DENY for an announcement whose time is outside the window, with its reply address; sent
+  // once per session, without touching the session being received.
+  std::optional<std::pair<protocol::Deny, protocol::Endpoint>> clock_deny_;
+  protocol::SessionId clock_denied_;
   Clock::time_point recv_at_ = Clock::time_point::max();
   Clock::time_point nak_at_ = Clock::time_point::max();
   std::uint32_t nak_round_ = 0;

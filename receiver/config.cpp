@@ -59,6 +59,9 @@ po::options_description run_options() {
       "group", po::value<std::vector<std::string>>(), "a group this host belongs to")(
       "kinds", po::value<std::string>(), "comma-separated kinds accepted (default: any)")(
       "max-size", po::value<std::uint64_t>(), "refuse announcements larger than BYTES")(
+      "max-clock-skew", po::value<std::uint64_t>()->default_value(300),
+      "seconds a manager command's time may differ from this host's clock; older or newer "
+      "commands are ignored as replays (and an UPDATE is answered with a DENY saying so)")(
       "ctrl-group", po::value<std::string>()->default_value("ff15::f1ee:1"), "ctrl group")(
       "ctrl-port", po::value<std::uint16_t>()->default_value(4710), "ctrl port")(
       "scripts", po::value<std::string>()->default_value(default_scripts_dir()),
@@ -166,6 +169,10 @@ RunOptions validate_run(const po::variables_map& vm, Command command) {
     if (!protocol::text::is_token(k)) throw ConfigError("--kinds: bad kind '" + k + "'");
   }
   if (vm.count("max-size")) r.max_size = vm["max-size"].as<std::uint64_t>();
+  r.max_clock_skew = vm["max-clock-skew"].as<std::uint64_t>();
+  if (r.max_clock_skew < 5 || r.max_clock_skew > 86400) {
+    throw ConfigError("--max-clock-skew: 5 to 86400 seconds");
+  }
   r.ctrl_group = vm["ctrl-group"].as<std::string>();
   auto g = protocol::text::parse_address(r.ctrl_group, 1, "--ctrl-group");
   if (!g || !g->is_multicast())

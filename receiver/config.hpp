@@ -29,6 +29,7 @@ struct RunOptions {
   std::vector<std::string> groups;
   std::vector<std::string> kinds;  // empty: any kind
   std::uint64_t max_size = std::uint64_t{16} << 30;
+  std::uint64_t max_clock_skew = 300;  // seconds (agent.hpp, freshness)
   std::string ctrl_group = "ff15::f1ee:1";
   std::uint16_t ctrl_port = 4710;
   // Apply: update scripts, policy for bundles, extraction limits, host facts for the scripts.

@@ -199,6 +199,7 @@ int run_command(const RunOptions& o) {
   cfg.groups = o.groups;
   cfg.kinds = o.kinds;
   cfg.max_size = o.max_size;
+  cfg.max_clock_skew = o.max_clock_skew;
   cfg.manager = p::io::load_public_key(o.manager_pub).key;
   cfg.spool = o.spool;
   cfg.state = o.state;

@@ -70,16 +70,22 @@ SenderSession::SenderSession(SessionConfig config, std::vector<std::uint8_t> fil
   for (const Host* h : targets) u.targets.entries.push_back(h->name);
   if (u.targets.entries.size() > p::kMaxTargets) u.targets = p::Targets::all();
   u.time = config_.wall_time;
-  auto line = p::encode_command(u, key_);
-  if (!line) {  // every field came from validated config: a failure here is a bug
+  if (auto line = p::encode_command(u, key_); !line) {
+    // every field came from validated config: a failure here is a bug
     throw std::logic_error("UPDATE does not encode: " + p::to_string(line.failure()));
   }
-  update_line_ = std::move(line.value());
+  update_ = std::move(u);
+}
+
+std::uint64_t SenderSession::wall_time(Clock::time_point now) const {
+  return config_.wall_time +
+         static_cast<std::uint64_t>(std::max<std::int64_t>(
+             0, std::chrono::duration_cast<std::chrono::seconds>(now - start_).count()));
 }
 
 // STATUS on the ctrl group: every host of the session re-sends its FIN (or RECV).
 void SenderSession::request_status(Clock::time_point now, p::Transport& t) {
-  const p::StatusRequest s{config_.name, config_.session, config_.wall_time};
+  const p::StatusRequest s{config_.name, config_.session, wall_time(now)};
   if (auto line = p::encode_command(s, key_)) {
     queue(p::as_bytes(line.value()), config_.ctrl_group);
     ++stats_.control_packets;
@@ -184,7 +190,11 @@ Clock::time_point SenderSession::next_wakeup(Clock::time_point now) const {
 }
 
 void SenderSession::announce(Clock::time_point now, p::Transport& t) {
-  queue(p::as_bytes(update_line_), config_.ctrl_group);
+  // Each copy signed with the current time: hosts check it against their clock (freshness).
+  update_.time = wall_time(now);
+  const auto line = p::encode_command(update_, key_);
+  if (!line) throw std::logic_error("UPDATE does not encode: " + p::to_string(line.failure()));
+  queue(p::as_bytes(line.value()), config_.ctrl_group);
   ++stats_.control_packets;
   out_.flush(t);
   // Fast while hosts register; slower later, for hosts that (re)start during the transfer.
@@ -268,14 +278,12 @@ void SenderSession::finish(Clock::time_point now, p::Transport& t, bool aborted)
     return;
   }
   if (aborted) {
-    p::Abort a{config_.name, success() ? "" : "deadline passed", config_.session,
-               config_.wall_time};
+    p::Abort a{config_.name, success() ? "" : "deadline passed", config_.session, wall_time(now)};
     if (auto line = p::encode_command(a, key_)) {
       queue(p::as_bytes(line.value()), config_.ctrl_group);
       out_.flush(t);
     }
   }
-  (void)now;
   phase_ = Phase::done;
 }
 

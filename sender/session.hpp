@@ -133,7 +133,9 @@ class SenderSession {
   protocol::SecretKey key_;
   fec::BlockPlan plan_;
   protocol::Digest digest_{};
-  std::string update_line_;
+  protocol::Update update_;  // announced again with a fresh time= each time
+  // The manager's wall clock at `now`, seconds since the epoch (from config.wall_time).
+  std::uint64_t wall_time(Clock::time_point now) const;
   Pacer pacer_;
   Receipts receipts_;
   RoundLayout layout_;

@@ -12,6 +12,11 @@
 #                   arrival (its counters say so) and never discards what it received; the
 #                   attacked push takes at most 1.3x the clean one's time and wire bytes (plus
 #                   1 s of slack for the time on a loaded 2-core machine).
+#       replay      the attacker records every signed ctrl line of a rollout of a config-files
+#                   bundle (UPDATE apply=hold, ACTIVATE of 2 waves, STATUS) and replays all of
+#                   them every 50 ms while the next version is pushed: the push completes on
+#                   every host, every host applied each version exactly once (its reload ran
+#                   twice in all), and every host's log names the replayed announcement.
 # Exits 77 (CTest: skipped) when network namespaces cannot be made here. Cleans up on any exit.
 set -eu
 
@@ -28,9 +33,12 @@ i=1
 while [ "$i" -le "$n" ]; do
   "$receiver" keygen --out "$work/r$i" --name "r$i" >/dev/null
   "$sender" inventory add --inventory "$work/inv" --name "r$i" --pub "$work/r$i/host.pub" >/dev/null
-  ip netns exec "${prefix}r$i" "$receiver" run --name "r$i" --iface eth0 \
-    --key "$work/r$i/host.key" --manager-pub "$work/mgr/manager.pub" --spool "$work/r$i/spool" \
-    --state "$work/r$i/state" >>"$work/r$i.log" 2>&1 &
+  mkdir -p "$work/r$i/etc" "$work/etc"
+  # In its own mount namespace, where $work/etc is the host's own directory (config-files).
+  ip netns exec "${prefix}r$i" unshare -m sh -c \
+    "mount --bind '$work/r$i/etc' '$work/etc' && exec '$receiver' run --name r$i --iface eth0 \
+      --key '$work/r$i/host.key' --manager-pub '$work/mgr/manager.pub' \
+      --spool '$work/r$i/spool' --state '$work/r$i/state'" >>"$work/r$i.log" 2>&1 &
   pids="$pids $!"
   i=$((i + 1))
 done
@@ -76,6 +84,44 @@ spray-data)
   echo "clean: ${t0} s, wire ${w0}; attacked: ${t1} s, wire ${w1}; forged symbols dropped: $forged"
   awk -v a="$t1" -v b="$t0" 'BEGIN { exit !(a <= 1.3 * b + 1.0) }' || fail "attacked push took ${t1} s, clean ${t0} s"
   awk -v a="$w1" -v b="$w0" 'BEGIN { exit !(a <= 1.3 * b) }' || fail "attacked wire ${w1}, clean ${w0}"
+  ;;
+replay)
+  # bundle VERSION: a config-files bundle of $work/etc/motd whose reload notes each run.
+  bundle() {
+    d=$work/b$1
+    mkdir -p "$d"
+    printf '[bundle]\nname = motd\nversion = %s\nkind = config-files\n[config-files]\nreload = date +%%s.%%N >> %s/etc/reloads\n' "$1" "$work" >"$d/manifest.ini"
+    printf '[file:motd]\nsource = motd\ntarget = %s/etc/motd\nmode = 0644\n' "$work" >>"$d/manifest.ini"
+    printf 'motd of version %s\n' "$1" >"$d/motd"
+    "$sender" bundle create "$d" -o "$work/motd-$1.fcb" --key "$work/mgr/manager.key" >/dev/null
+  }
+  bundle 2
+  bundle 3
+  ip netns exec "${prefix}r$((n + 1))" "$attacker" replay --iface eth0 --seconds 20 \
+    >"$work/attacker.log" 2>&1 &
+  attacker_pid=$!
+  pids="$pids $attacker_pid"
+  sleep 0.5
+  ip netns exec "${prefix}mgr" "$sender" rollout run "$work/motd-2.fcb" --inventory "$work/inv" \
+    --key "$work/mgr/manager.key" --iface eth0 --deadline 60 --fin-timeout 60 \
+    --activate-timeout 60 --no-progress --waves 1,100% >"$work/rollout.log" 2>&1 ||
+    fail "the rollout of version 2 failed"
+  ip netns exec "${prefix}mgr" "$sender" push "$work/motd-3.fcb" --inventory "$work/inv" \
+    --key "$work/mgr/manager.key" --iface eth0 --deadline 60 --fin-timeout 60 --no-progress \
+    >"$work/push.log" 2>&1 || fail "the push of version 3 failed while the attacker replayed"
+  cat "$work/push.log"
+  wait_until 50 grep -q "replaying" "$work/attacker.log" || fail "the attacker never replayed"
+  sleep 2  # replays keep coming after the push: nothing may happen
+  cat "$work/attacker.log"
+  i=1
+  while [ "$i" -le "$n" ]; do
+    grep -qx 'motd of version 3' "$work/r$i/etc/motd" || fail "r$i: version 3 not installed"
+    runs=$(wc -l <"$work/r$i/etc/reloads")
+    [ "$runs" -eq 2 ] || fail "r$i: the reload ran $runs times, expected 2 (versions 2 and 3 once each)"
+    grep -q "a replayed announcement" "$work/r$i.log" || fail "r$i: no log line names the replay"
+    i=$((i + 1))
+  done
+  echo "every host applied versions 2 and 3 once each while the attacker replayed"
   ;;
 *) fail "unknown mode $mode" ;;
 esac

