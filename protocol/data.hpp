@@ -117,8 +117,8 @@ struct NakEntry {
   std::uint16_t run = 1;          // blocks first_block .. first_block + run - 1 (1..65535)
   bool operator==(const NakEntry&) const = default;
 };
-// (1232 - 12 header - 16 trailer head - 2 loss - 2 count - 64 signature) / 6 bytes per entry.
-inline constexpr std::size_t kMaxNakEntries = 189;
+// (1232 - 12 header - 16 trailer head - 2 loss - 2 count - 16 MAC - 64 signature) / 6 bytes.
+inline constexpr std::size_t kMaxNakEntries = 186;
 // Loss is reported in units of 1/10000 (0.01 %).
 inline constexpr std::uint16_t kLossScale = 10000;
 
@@ -161,22 +161,33 @@ struct Round {
 
 using Feedback = std::variant<Complete, Nak, CompleteAck, Round>;
 
+// A host's feedback (COMPLETE, NAK) carries a MAC (keys.hpp, feedback_mac_key) between its
+// body and its signature; the manager's (COMPLETE-ACK, ROUND) does not.
+inline constexpr std::size_t kFeedbackMacBytes = 16;
+bool carries_mac(const Feedback& feedback);
+
 struct SignedFeedback {
   Feedback feedback;
   SessionId session;
   KeyId signer;
+  std::array<std::uint8_t, kFeedbackMacBytes> mac{};  // host feedback only
+  std::span<const std::uint8_t> maced_bytes;          // what the MAC covers (into the datagram)
   Signature signature{};
   std::span<const std::uint8_t> signed_bytes;  // into the decoded datagram
 };
 
-// Encodes and signs into out; fails when a value is out of range or out is too small.
+// Encodes and signs into out; fails when a value is out of range or out is too small, or when
+// `mac` is missing for host feedback (COMPLETE, NAK).
 Result<std::size_t> encode_feedback(const Feedback& feedback, SessionId session,
-                                    const SecretKey& key, std::span<std::uint8_t> out);
+                                    const SecretKey& key, std::span<std::uint8_t> out,
+                                    const MacKey* mac = nullptr);
 
 // Any datagram of the data session. The signature of a feedback packet is NOT verified yet:
 // look up the signer, then call verify_feedback.
 using DataPacket = std::variant<SymbolPacket, MixedPacket, AuthPacket, SignedFeedback>;
 Result<DataPacket> parse_data_packet(std::span<const std::uint8_t> datagram);
 bool verify_feedback(const SignedFeedback& feedback, const PublicKey& key);
+// The MAC of host feedback, in constant time (false for manager feedback: it has none).
+bool check_mac(const SignedFeedback& feedback, const MacKey& key);
 
 }  // namespace fleetcast::protocol

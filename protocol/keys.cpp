@@ -70,6 +70,39 @@ Signature SecretKey::sign(std::span<const std::uint8_t> message) const {
   return sig;
 }
 
+std::optional<std::array<std::uint8_t, 32>> SecretKey::shared_secret(const PublicKey& peer) const {
+  std::array<std::uint8_t, 32> own_x{}, peer_x{}, shared{};
+  std::optional<std::array<std::uint8_t, 32>> out;
+  if (crypto_sign_ed25519_sk_to_curve25519(own_x.data(), expanded_.data()) == 0 &&
+      crypto_sign_ed25519_pk_to_curve25519(peer_x.data(), peer.bytes.data()) == 0 &&
+      crypto_scalarmult(shared.data(), own_x.data(), peer_x.data()) == 0) {
+    out = shared;
+  }
+  sodium_memzero(own_x.data(), own_x.size());
+  sodium_memzero(shared.data(), shared.size());
+  return out;
+}
+
+std::optional<MacKey> feedback_mac_key(const SecretKey& own, const PublicKey& peer) {
+  auto shared = own.shared_secret(peer);
+  if (!shared) return std::nullopt;
+  static constexpr std::string_view kDomain = "fleetcast feedback mac v1\n";
+  const PublicKey* lo = &own.public_key();
+  const PublicKey* hi = &peer;
+  if (hi->bytes < lo->bytes) std::swap(lo, hi);
+  crypto_generichash_state state;
+  MacKey key;
+  crypto_generichash_init(&state, nullptr, 0, key.bytes.size());
+  crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(kDomain.data()),
+                            kDomain.size());
+  crypto_generichash_update(&state, shared->data(), shared->size());
+  crypto_generichash_update(&state, lo->bytes.data(), lo->bytes.size());
+  crypto_generichash_update(&state, hi->bytes.data(), hi->bytes.size());
+  crypto_generichash_final(&state, key.bytes.data(), key.bytes.size());
+  sodium_memzero(shared->data(), shared->size());
+  return key;
+}
+
 KeyId key_id(const PublicKey& key) {
   const Digest d = digest(key.bytes);
   KeyId id;

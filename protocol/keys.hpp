@@ -9,6 +9,7 @@
 #include <array>
 #include <compare>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -45,6 +46,9 @@ class SecretKey {
   std::array<std::uint8_t, kSeedBytes> seed() const;
   // Ed25519 over the exact bytes given (callers add the signature domain: signature.hpp).
   Signature sign(std::span<const std::uint8_t> message) const;
+  // X25519 of this key and `peer` (both converted from Ed25519, RFC 7748 / libsodium): the same
+  // 32 bytes on both sides; nullopt for a peer key that is not a valid curve point.
+  std::optional<std::array<std::uint8_t, 32>> shared_secret(const PublicKey& peer) const;
 
  private:
   SecretKey() = default;
@@ -53,6 +57,16 @@ class SecretKey {
 };
 
 KeyId key_id(const PublicKey& key);
+
+// The key of the MAC a host puts on its feedback packets (COMPLETE, NAK) for the manager:
+// BLAKE2b-256(domain | X25519 shared secret | the two public keys in ascending order). Host and
+// manager derive the same key from their own secret key and the other's public key, without a
+// message; anyone else cannot. The manager checks this cheap MAC before the signature, so a
+// flood of packets copying a host's key ID costs it one short hash each, not a verification.
+struct MacKey {
+  std::array<std::uint8_t, 32> bytes{};
+};
+std::optional<MacKey> feedback_mac_key(const SecretKey& own, const PublicKey& peer);
 // Human fingerprint: "blake2b:" + 32 bytes of BLAKE2b-256 in hex groups of 4 ("ab12:cd34:...").
 std::string fingerprint(const PublicKey& key);
 

@@ -17,7 +17,7 @@ constexpr auto kRecvRepeat = 1s;         // at most one RECV per second per sess
 // FIN: sent when the apply ends, again after 1 s and 3 s (no ACK exists for FIN: the manager
 // asks with STATUS for what it misses), and on every STATUS for its session.
 constexpr Clock::duration kFinRepeats[] = {1s, 2s};
-// A NAK takes at most this many packets: 4 x 189 runs. After round 0 nearly every block is its
+// A NAK takes at most this many packets: 4 x 186 runs. After round 0 nearly every block is its
 // own run, so this describes the first ~750 blocks (~135 MB at the defaults) and the manager
 // plans their repair together; blocks past them are asked for in later rounds. It bounds the
 // feedback of 1,000 hosts to 4,000 packets per NAK window.
@@ -30,6 +30,7 @@ Agent::Agent(AgentConfig config, p::SecretKey key, Log log, std::uint64_t seed,
     : config_(std::move(config)),
       key_(std::move(key)),
       manager_id_(p::key_id(config_.manager)),
+      mac_key_(p::feedback_mac_key(key_, config_.manager)),
       log_(std::move(log)),
       rng_(seed) {
   std::ifstream in(update_path());
@@ -339,7 +340,7 @@ void Agent::send_line(const p::Command& c, p::Transport& t) {
 
 void Agent::send_feedback(const p::Feedback& f, p::Transport& t) {
   std::array<std::uint8_t, p::kMaxControlDatagram> buf{};
-  auto n = p::encode_feedback(f, update_->session, key_, buf);
+  auto n = p::encode_feedback(f, update_->session, key_, buf, mac_key_ ? &*mac_key_ : nullptr);
   if (!n) return;
   const p::Datagram d{std::span(buf.data(), n.value()), update_->reply};
   (void)t.send(std::span(&d, 1));

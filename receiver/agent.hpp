@@ -130,6 +130,7 @@ class Agent {
   AgentConfig config_;
   protocol::SecretKey key_;
   protocol::KeyId manager_id_;
+  std::optional<protocol::MacKey> mac_key_;  // for feedback to the manager (keys.hpp)
   Log log_;
   std::mt19937_64 rng_;
   AgentCounters counters_;

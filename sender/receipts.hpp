@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -49,8 +50,15 @@ class Receipts {
 
   // A ctrl line from a host (RECV, DENY, FIN); false when it was dropped.
   bool on_command(std::string_view line, const protocol::Endpoint& from, Clock::time_point now);
+  // Feedback packets are accepted only once this is set: the MAC keys (keys.hpp) come from the
+  // manager's secret key and each host's public key (derived at a host's first packet).
+  void authenticate_feedback(const protocol::SecretKey& manager) {
+    manager_ = &manager;
+    mac_keys_.assign(hosts_.size(), std::nullopt);
+  }
   // The host that signed this feedback packet of this session, registered by it (feedback
-  // proves the host joined even if its RECV was lost); nullptr when it must be dropped.
+  // proves the host joined even if its RECV was lost); nullptr when it must be dropped: another
+  // session, an unknown key, a wrong MAC (checked before the signature), a bad signature.
   HostReport* verified_feedback(const protocol::SignedFeedback& feedback,
                                 const protocol::Endpoint& from, Clock::time_point now);
   // Marks a host complete with the digest it verified; false when it already was.
@@ -90,6 +98,8 @@ class Receipts {
   std::vector<HostReport> hosts_;
   std::unordered_map<std::uint64_t, std::size_t> index_;  // key ID -> hosts_ index
   Observer observer_;
+  const protocol::SecretKey* manager_ = nullptr;
+  std::vector<std::optional<protocol::MacKey>> mac_keys_;
 };
 
 }  // namespace fleetcast::sender

@@ -49,6 +49,7 @@ SenderSession::SenderSession(SessionConfig config, std::vector<std::uint8_t> fil
            std::max<std::size_t>(max_packet_cost_ - kWireOverhead, p::kMaxControlDatagram)) {
   host_needs_.resize(targets.size());
   host_needs_round_.assign(targets.size(), 0);
+  receipts_.authenticate_feedback(key_);
   layout_.authenticate_with(&auth_);
 
   p::Update u;

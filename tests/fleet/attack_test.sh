@@ -12,6 +12,12 @@
 #                   arrival (its counters say so) and never discards what it received; the
 #                   attacked push takes at most 1.3x the clean one's time and wire bytes (plus
 #                   1 s of slack for the time on a loaded 2-core machine).
+#       junk-feedback  the same two pushes with 5 % loss towards every host (so NAKs flow) while
+#                   the attacker sends 50,000 NAK-shaped packets/s to the manager's reply port:
+#                   the session's ID and file ID, every other one with a real host's key ID (key
+#                   IDs are public), random MAC and signature. The manager drops them on the MAC
+#                   (no signature check); the attacked push completes within 1.5x the clean
+#                   push's time (plus 1 s), and both pushes' manager CPU seconds are printed.
 #       replay      the attacker records every signed ctrl line of a rollout of a config-files
 #                   bundle (UPDATE apply=hold, ACTIVATE of 2 waves, STATUS) and replays all of
 #                   them every 50 ms while the next version is pushed: the push completes on
@@ -45,9 +51,10 @@ done
 head -c $((24 * 1048576)) /dev/urandom >"$work/file.bin"
 sleep 0.3
 
-# push NAME: sends the file as NAME; its report in $work/NAME.json
+# push NAME: sends the file as NAME; its report in $work/NAME.json, the manager's CPU seconds
+# (user, system) and peak RSS in $work/NAME.time
 push() {
-  ip netns exec "${prefix}mgr" "$sender" send "$work/file.bin" --name "$1" --inventory "$work/inv" \
+  ip netns exec "${prefix}mgr" /usr/bin/time -f '%U %S %M' -o "$work/$1.time" "$sender" send "$work/file.bin" --name "$1" --inventory "$work/inv" \
     --key "$work/mgr/manager.key" --iface eth0 --deadline 60 --rate 100 --report "$work/$1.json" \
     --no-progress >"$work/$1.log" 2>&1 || fail "send of $1 failed"
   cat "$work/$1.log"
@@ -84,6 +91,34 @@ spray-data)
   echo "clean: ${t0} s, wire ${w0}; attacked: ${t1} s, wire ${w1}; forged symbols dropped: $forged"
   awk -v a="$t1" -v b="$t0" 'BEGIN { exit !(a <= 1.3 * b + 1.0) }' || fail "attacked push took ${t1} s, clean ${t0} s"
   awk -v a="$w1" -v b="$w0" 'BEGIN { exit !(a <= 1.3 * b) }' || fail "attacked wire ${w1}, clean ${w0}"
+  ;;
+junk-feedback)
+  i=1
+  while [ "$i" -le "$n" ]; do "$fleet" loss "$prefix" "$i" 5; i=$((i + 1)); done
+  push clean.bin
+  ids=""
+  i=1
+  while [ "$i" -le "$n" ]; do
+    id=$("$sender" fingerprint "$work/r$i/host.pub" | sed -n 's/^key-id //p')
+    ids="$ids${ids:+,}$id"
+    i=$((i + 1))
+  done
+  ip netns exec "${prefix}r$((n + 1))" "$attacker" junk-feedback --iface eth0 --seconds 30 \
+    --rate 50000 --key-ids "$ids" >"$work/attacker.log" 2>&1 &
+  attacker_pid=$!
+  pids="$pids $attacker_pid"
+  sleep 0.5
+  push attacked.bin
+  kill "$attacker_pid" 2>/dev/null || true
+  cat "$work/attacker.log"
+  grep -q "junk NAKs/s" "$work/attacker.log" || fail "the attacker never heard the UPDATE"
+  t0=$(jq .seconds "$work/clean.bin.json") t1=$(jq .seconds "$work/attacked.bin.json")
+  dropped=$(jq .feedback_dropped "$work/attacked.bin.json")
+  read -r u0 s0 m0 <"$work/clean.bin.time"
+  read -r u1 s1 m1 <"$work/attacked.bin.time"
+  echo "clean: ${t0} s, manager cpu ${u0}+${s0} s, RSS ${m0} KiB; attacked: ${t1} s, manager cpu ${u1}+${s1} s, RSS ${m1} KiB, ${dropped} feedback packets dropped"
+  [ "$dropped" -gt 10000 ] || fail "the manager dropped only $dropped junk packets"
+  awk -v a="$t1" -v b="$t0" 'BEGIN { exit !(a <= 1.5 * b + 1.0) }' || fail "attacked push took ${t1} s, clean ${t0} s"
   ;;
 replay)
   # bundle VERSION: a config-files bundle of $work/etc/motd whose reload notes each run.

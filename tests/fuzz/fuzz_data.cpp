@@ -32,13 +32,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const auto& fb = std::get<SignedFeedback>(parsed.value());
   static const SecretKey key = SecretKey::from_seed({});
-  auto n = encode_feedback(fb.feedback, fb.session, key, out);
+  static const MacKey mac{};
+  auto n = encode_feedback(fb.feedback, fb.session, key, out, &mac);
   if (!n || n.value() != size) std::abort();  // accepted feedback must be encodable, same size
-  // Everything but the signer ID and the signature is identical.
+  // Everything but the signer ID, the MAC (host feedback) and the signature is identical.
+  const std::size_t tail = kSignatureBytes + (carries_mac(fb.feedback) ? kFeedbackMacBytes : 0);
   if (std::memcmp(out.data(), data, 20) != 0 ||
-      std::memcmp(out.data() + 28, data + 28, size - 28 - kSignatureBytes) != 0) {
+      std::memcmp(out.data() + 28, data + 28, size - 28 - tail) != 0) {
     std::abort();
   }
+  (void)check_mac(fb, mac);
   (void)verify_feedback(fb, key.public_key());
   return 0;
 }

@@ -3,6 +3,7 @@
 //
 //   fleetcast-attacker spray-data --iface IF --seconds S --rate PPS [--ctrl-group G --ctrl-port P]
 //   fleetcast-attacker replay --iface IF --seconds S [--ctrl-group G --ctrl-port P]
+//   fleetcast-attacker junk-feedback --iface IF --seconds S --rate PPS [--key-ids HEX,HEX...]
 //
 // spray-data: waits for an UPDATE on the ctrl group (read, not verified: it has no key), then
 // sends forged DATA packets to the session's data group for S seconds at PPS packets per second:
@@ -10,9 +11,14 @@
 // replay: records every signed line on the ctrl group (UPDATE, ACTIVATE, STATUS, ABORT) until
 // an UPDATE of another session appears, then sends every recorded line again, as recorded,
 // every 50 ms for S seconds. Prints what it recorded and sent.
+// junk-feedback: waits for an UPDATE, then sends NAK-shaped packets to the manager's reply
+// address for S seconds at PPS: the session's ID and file ID, valid-looking entries, random MAC
+// and signature; the signer is a random key ID, or (every other packet) one of --key-ids, the
+// public IDs of real hosts.
 #include <poll.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -38,7 +44,9 @@ namespace {
                "usage: fleetcast-attacker spray-data --iface IF --seconds S --rate PPS "
                "[--ctrl-group G] [--ctrl-port P]\n"
                "       fleetcast-attacker replay --iface IF --seconds S [--ctrl-group G] "
-               "[--ctrl-port P]\n");
+               "[--ctrl-port P]\n"
+               "       fleetcast-attacker junk-feedback --iface IF --seconds S --rate PPS "
+               "[--key-ids HEX,HEX...]\n");
   std::exit(2);
 }
 
@@ -99,15 +107,61 @@ int replay(p::io::UdpSocket& ctrl, unsigned ifindex, const p::Endpoint& group, d
   return 0;
 }
 
+// NAK-shaped junk at the manager's reply address (see the top of this file).
+int junk_feedback(const p::Update& u, const fleetcast::fec::BlockPlan& plan,
+                  const std::vector<std::uint64_t>& key_ids, unsigned ifindex, double seconds,
+                  double rate) {
+  std::printf("attacker: UPDATE %s session %s: %.0f junk NAKs/s to the manager for %.0f s\n",
+              u.name.c_str(), p::text::hex64(u.session.value).c_str(), rate, seconds);
+  std::fflush(stdout);
+  p::io::UdpSocket out(0, ifindex);
+  std::mt19937_64 rng(std::random_device{}());
+  std::array<std::uint8_t, 12 + 16 + 4 + 6 + 16 + 64> packet{};
+  const auto start = Clock::now();
+  const auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  std::uint64_t sent = 0, tried = 0;
+  while (Clock::now() < end) {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    const auto due = static_cast<std::uint64_t>(elapsed * rate);
+    for (int burst = 0; burst < 64 && tried < due; ++burst, ++tried) {
+      for (auto& b : packet) b = static_cast<std::uint8_t>(rng());
+      std::size_t i = 0;
+      auto put = [&](std::uint64_t v, int bytes) {
+        for (int k = bytes - 1; k >= 0; --k) packet[i++] = static_cast<std::uint8_t>(v >> (8 * k));
+      };
+      put(0x12, 1);  // version 1, NAK
+      put(3, 1);
+      put(u.file_id, 2);
+      put(0, 4);              // complete prefix
+      put(1 + rng() % 4, 4);  // round
+      put(u.session.value, 8);
+      put(!key_ids.empty() && tried % 2 == 0 ? key_ids[rng() % key_ids.size()] : rng(), 8);
+      put(rng() % 500, 2);  // loss
+      put(1, 2);            // one entry
+      put(rng() % plan.block_count(), 3);
+      put(1 + rng() % 100, 1);
+      put(1, 2);  // the rest: random MAC and signature
+      if (out.send(packet, u.reply)) ++sent;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  const double took = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("attacker: sent %llu junk NAKs in %.1f s (%.0f/s)\n",
+              static_cast<unsigned long long>(sent), took, static_cast<double>(sent) / took);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) usage();
   const std::string mode = argv[1];
-  if (mode != "spray-data" && mode != "replay") usage();
+  if (mode != "spray-data" && mode != "replay" && mode != "junk-feedback") usage();
   std::string iface, ctrl_group = "ff15::f1ee:1";
   double seconds = 0, rate = 0;
   std::uint16_t ctrl_port = 4710;
+  std::vector<std::uint64_t> key_ids;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string opt = argv[i], val = argv[i + 1];
     if (opt == "--iface") {
@@ -118,6 +172,12 @@ int main(int argc, char** argv) {
       rate = std::atof(val.c_str());
     } else if (opt == "--ctrl-group") {
       ctrl_group = val;
+    } else if (opt == "--key-ids") {
+      for (const auto& hex : p::text::split(val, ',')) {
+        std::uint64_t id = 0;
+        if (!p::text::unhex64(hex, id)) usage();
+        key_ids.push_back(id);
+      }
     } else if (opt == "--ctrl-port") {
       ctrl_port = static_cast<std::uint16_t>(std::atoi(val.c_str()));
     } else {
@@ -125,7 +185,7 @@ int main(int argc, char** argv) {
     }
   }
   if (iface.empty() || !(seconds > 0 && seconds <= 600)) usage();
-  if (mode == "spray-data" && !(rate > 0 && rate <= 1e6)) usage();
+  if (mode != "replay" && !(rate > 0 && rate <= 1e6)) usage();
   const unsigned ifindex = p::io::interface_index(iface);
   p::io::UdpSocket ctrl(ctrl_port, ifindex);
   const auto group = p::text::parse_address(ctrl_group, ctrl_port, "ctrl").value();
@@ -153,6 +213,7 @@ int main(int argc, char** argv) {
   }
   const auto plan =
       fleetcast::fec::BlockPlan::make(update->size, update->symbol_size, update->max_k).value();
+  if (mode == "junk-feedback") return junk_feedback(*update, plan, key_ids, ifindex, seconds, rate);
   std::printf("attacker: UPDATE %s file-id %u, %u blocks: spraying %.0f forged DATA/s for %.0f s\n",
               update->name.c_str(), update->file_id, plan.block_count(), rate, seconds);
   std::fflush(stdout);

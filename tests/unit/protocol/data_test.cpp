@@ -21,9 +21,16 @@ std::vector<std::uint8_t> unhex(std::string_view h) {
   return out;
 }
 
+// The MAC key between the test host (seed 0) and the test manager (seed 9).
+MacKey test_mac(std::uint8_t host_seed = 0) {
+  return feedback_mac_key(testing::seeded_key(host_seed), testing::seeded_key(9).public_key())
+      .value();
+}
+
 std::vector<std::uint8_t> encode(const Feedback& f, std::uint8_t key_seed = 0) {
   std::vector<std::uint8_t> buf(kMaxControlDatagram);
-  auto n = encode_feedback(f, kSession, testing::seeded_key(key_seed), buf);
+  const MacKey mac = test_mac(key_seed);
+  auto n = encode_feedback(f, kSession, testing::seeded_key(key_seed), buf, &mac);
   EXPECT_TRUE(n) << (n ? "" : to_string(n.failure()));
   buf.resize(n ? n.value() : 0);
   return buf;
@@ -162,9 +169,10 @@ TEST(Data, GoldenNak) {
       "0001"  // block 2 needs 3 more symbols
       "000005"
       "c8"
-      "0004"  // blocks 5..8 need 200 each
-      "c7943c86f477c6342905f81501cf7e87404ebccfda14a049ec8b1aa1810aaf20"  // Ed25519
-      "4c78ee7b30ee46a47506e56a2ae69e639d61fcee329092e793a9991c3380e507";
+      "0004"                              // blocks 5..8 need 200 each
+      "c3c65d250de1abbef83fa006928362c7"  // MAC (BLAKE2b-128 keyed with the host-manager key)
+      "0ed0d2406f852723f93d050b6c5d4573be76290c3e3a4d0d77595ff10dca72d0"  // Ed25519
+      "0bb4ddc550f258df696a35ef1c0cf7bc32367919b65f44c36879e08c1d4f9206";
   EXPECT_EQ(text::hex(encode(nak)), golden);
   const auto bytes = unhex(golden);
   auto parsed = parse_data_packet(bytes);
@@ -172,6 +180,7 @@ TEST(Data, GoldenNak) {
   const auto& fb = std::get<SignedFeedback>(parsed.value());
   EXPECT_EQ(fb.session, kSession);
   EXPECT_TRUE(verify_feedback(fb, testing::seeded_key(0).public_key()));
+  EXPECT_TRUE(check_mac(fb, test_mac()));
   const auto& n = std::get<Nak>(fb.feedback);
   EXPECT_EQ(n.entries, nak.entries);
   EXPECT_EQ(n.complete_prefix, 2u);
@@ -192,8 +201,9 @@ TEST(Data, GoldenEveryOtherType) {
             "00000000" +
                 head +
                 "e6873303ee5858645afba3926d38dcded211b49dd44a1ca70bc230ff73039aee"  // digest
-                "efe732cdaf7be39952454d1ea972f793915ebf8fdaeffd2848f710bc113a4cf9"  // signature
-                "015a079d7e4282ad58768bd3f94eea534a3f86c9555bbc19db3c76968d73a902");
+                "ff7d365ac10af6b25b676ed3cf66fccb"                                  // MAC
+                "7bcabfa3a7f7aacefa987d72f8ca918cce2468defd30f510ca80044b268c605e"  // signature
+                "e7f568b0ee2d4ef48b8826ffd2f60151f0ec20a873529d8531a2dd4d5ece7809");
   EXPECT_EQ(text::hex(encode(
                 CompleteAck{3, {KeyId{0x1112131415161718ULL}, KeyId{0x2122232425262728ULL}}})),
             "13"
@@ -246,6 +256,13 @@ TEST(Data, FeedbackRoundTripsAndVerifies) {
     EXPECT_EQ(fb.feedback.index(), f.index());
     EXPECT_TRUE(verify_feedback(fb, testing::seeded_key(0).public_key()));
     EXPECT_FALSE(verify_feedback(fb, testing::seeded_key(1).public_key()));
+    // Host feedback carries a MAC only host and manager can make; the manager's has none.
+    const bool host = carries_mac(f);
+    EXPECT_EQ(check_mac(fb, test_mac()), host);
+    EXPECT_FALSE(check_mac(fb, test_mac(1)));
+    const auto manager_side =
+        feedback_mac_key(testing::seeded_key(9), testing::seeded_key(0).public_key()).value();
+    EXPECT_EQ(manager_side.bytes, test_mac().bytes) << "both sides derive the same key";
     for (std::size_t bit : {0ul, 8 * 13ul, 8 * (bytes.size() - 1)}) {
       auto flipped = bytes;
       flipped[bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
@@ -262,15 +279,24 @@ TEST(Data, FeedbackRoundTripsAndVerifies) {
 TEST(Data, EncodersValidate) {
   std::vector<std::uint8_t> buf(kMaxControlDatagram);
   const SecretKey key = testing::seeded_key(0);
-  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {}}, kSession, key, buf));
-  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{5, 1, 1}}, kLossScale + 1}, kSession, key, buf));
-  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{5, 1, 1}, {4, 1, 1}}}, kSession, key, buf));
-  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{5, 0, 1}}}, kSession, key, buf));
-  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{kMaxSbn, 1, 2}}}, kSession, key, buf));
+  const MacKey mac = test_mac();
+  // Host feedback without its MAC key is refused.
+  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{5, 1, 1}}}, kSession, key, buf));
+  EXPECT_TRUE(encode_feedback(Nak{1, 0, 0, {{5, 1, 1}}}, kSession, key, buf, &mac));
+  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {}}, kSession, key, buf, &mac));
+  EXPECT_FALSE(
+      encode_feedback(Nak{1, 0, 0, {{5, 1, 1}}, kLossScale + 1}, kSession, key, buf, &mac));
+  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{5, 1, 1}, {4, 1, 1}}}, kSession, key, buf, &mac));
+  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{5, 0, 1}}}, kSession, key, buf, &mac));
+  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{kMaxSbn, 1, 2}}}, kSession, key, buf, &mac));
   EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, std::vector<NakEntry>(kMaxNakEntries + 1, {0, 1, 1})},
-                               kSession, key, buf));
-  EXPECT_FALSE(encode_feedback(CompleteAck{1, {}}, kSession, key, buf));
-  EXPECT_FALSE(encode_feedback(Complete{1, {}}, kSession, key, std::span(buf).first(40)));
+                               kSession, key, buf, &mac));
+  std::vector<NakEntry> most;
+  for (std::uint32_t i = 0; i < kMaxNakEntries; ++i) most.push_back({i * 2, 1, 1});
+  EXPECT_TRUE(encode_feedback(Nak{1, 0, 0, most}, kSession, key, buf, &mac))
+      << "the most entries still fit one datagram with the MAC";
+  EXPECT_FALSE(encode_feedback(CompleteAck{1, {}}, kSession, key, buf, &mac));
+  EXPECT_FALSE(encode_feedback(Complete{1, {}}, kSession, key, std::span(buf).first(40), &mac));
   std::vector<std::uint8_t> payload(kMinSymbolSize - 1);
   EXPECT_EQ(encode_symbol({false, 1, 0, 0, 0, payload}, buf), 0u);
   payload.resize(kMinSymbolSize);
@@ -283,11 +309,12 @@ TEST(Data, EncodersValidate) {
 TEST(Data, NakChunkRequests) {
   const SecretKey key = testing::seeded_key(3);
   std::array<std::uint8_t, kMaxControlDatagram> buf{};
+  const MacKey mac = test_mac(3);
   Nak ask{3, 2, 1, {}, 120};
   ask.chunk_requests = {{4, 0b00101}, {9000, 0b10000}};
   for (const auto& entries : {std::vector<NakEntry>{}, std::vector<NakEntry>{{2, 3, 1}}}) {
     ask.entries = entries;
-    auto n = encode_feedback(ask, kSession, key, buf);
+    auto n = encode_feedback(ask, kSession, key, buf, &mac);
     ASSERT_TRUE(n);
     auto parsed = parse_data_packet(std::span(buf.data(), n.value()));
     ASSERT_TRUE(parsed);
@@ -303,7 +330,7 @@ TEST(Data, NakChunkRequests) {
         std::vector<ChunkRequest>{{9, 1}, {9, 2}},
         std::vector<ChunkRequest>(kMaxNakChunkRequests + 1, {1, 1})}) {
     ask.chunk_requests = bad;
-    EXPECT_FALSE(encode_feedback(ask, kSession, key, buf)) << bad.size();
+    EXPECT_FALSE(encode_feedback(ask, kSession, key, buf, &mac)) << bad.size();
   }
 }
 
@@ -325,10 +352,10 @@ TEST(Data, RejectsMalformedDatagrams) {
   v[0] = 0x1f;
   EXPECT_EQ(failure_of(v).error, Error::bad_type);
   v = nak;
-  v.insert(v.end() - kSignatureBytes, 0x00);  // a stray byte: read as 0 chunk requests
+  v.insert(v.end() - kSignatureBytes - kFeedbackMacBytes, 0x00);  // read as 0 chunk requests
   EXPECT_EQ(failure_of(v).error, Error::out_of_range);
   v = nak;
-  v.insert(v.end() - kSignatureBytes, {0x01, 0x00, 0x00});  // one chunk request, cut short
+  v.insert(v.end() - kSignatureBytes - kFeedbackMacBytes, {0x01, 0x00, 0x00});  // cut short
   EXPECT_EQ(failure_of(v).error, Error::truncated);
   std::vector<std::uint8_t> big(kMaxDataDatagram + 1, 0);
   big[0] = 0x10;
