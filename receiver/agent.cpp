@@ -81,11 +81,31 @@ std::optional<std::string> Agent::refuse_reason(const p::Update& u) const {
 
 // --- input ----------------------------------------------------------------------------------
 
-void Agent::on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now) {
+bool Agent::signed_by_manager(std::span<const std::uint8_t> bytes, const p::Endpoint& from,
+                              Clock::time_point now, const std::function<bool()>& verify) {
+  const LineHash h = VerifyBudget::hash(bytes);
+  if (budget_.known(h)) return true;  // these bytes verified before
+  if (!budget_.admit(from, now)) {
+    ++counters_.refused;  // over the verification budget: dropped unverified
+    return false;
+  }
+  if (!verify()) {
+    budget_.failed(from, now);
+    return false;
+  }
+  budget_.verified(h, from, now);
+  return true;
+}
+
+void Agent::on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now,
+                    const p::Endpoint& from) {
   const std::string_view line(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  auto parsed = p::verified_command(line, [this](p::KeyId id) { return manager_key(id); });
-  if (!parsed) {
-    ++counters_.ctrl_dropped;  // malformed, another manager, or forged
+  auto parsed = p::parse_command(line);
+  // Malformed, or another manager's: dropped before any verification.
+  if (!parsed || parsed->signer != manager_id_ || !signed_by_manager(bytes, from, now, [&] {
+        return p::verify_command(parsed.value(), config_.manager);
+      })) {
+    ++counters_.ctrl_dropped;
     return;
   }
   if (const auto* u = std::get_if<p::Update>(&parsed->command)) {
@@ -260,7 +280,8 @@ void Agent::queue_apply() {
   apply_job_ = std::move(job);
 }
 
-void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now) {
+void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now,
+                    const p::Endpoint& from) {
   auto parsed = p::parse_data_packet(bytes);
   if (!parsed || !update_ || !assembler_) {
     ++counters_.data_dropped;
@@ -306,8 +327,9 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now) 
     return;
   }
   const auto& fb = std::get<p::SignedFeedback>(parsed.value());
-  if (fb.session != update_->session ||
-      !p::verified(fb, [this](p::KeyId id) { return manager_key(id); })) {
+  if (fb.session != update_->session || fb.signer != manager_id_ ||
+      !signed_by_manager(bytes, from, now,
+                         [&] { return p::verify_feedback(fb, config_.manager); })) {
     ++counters_.data_dropped;
     return;
   }

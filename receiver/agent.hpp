@@ -22,6 +22,7 @@
 #include "protocol/transport.hpp"
 #include "receiver/apply.hpp"
 #include "receiver/assembler.hpp"
+#include "receiver/verify_budget.hpp"
 
 namespace fleetcast::receiver {
 
@@ -62,6 +63,7 @@ struct AgentCounters {
   std::uint64_t naks_sent = 0;
   std::uint64_t sessions_completed = 0;
   std::uint64_t stale = 0;    // commands outside the time window (replayed, or a clock off)
+  std::uint64_t refused = 0;  // naming the manager's key, dropped unverified (over budget)
   std::uint64_t replays = 0;  // announcements older than the session being received
 };
 
@@ -71,10 +73,13 @@ class Agent {
   Agent(AgentConfig config, protocol::SecretKey key, Log log, std::uint64_t seed,
         Clock::time_point now = Clock::now());
 
-  void on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now);
+  // `from`: the datagram's source (the verification budget, verify_budget.hpp).
+  void on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now,
+               const protocol::Endpoint& from = {});
   // Where the announcement being received is kept, so a restart rejoins without waiting.
   std::filesystem::path update_path() const { return config_.state / "current.update"; }
-  void on_data(std::span<const std::uint8_t> bytes, Clock::time_point now);
+  void on_data(std::span<const std::uint8_t> bytes, Clock::time_point now,
+               const protocol::Endpoint& from = {});
   void tick(Clock::time_point now, protocol::Transport& unicast);
   Clock::time_point next_wakeup(Clock::time_point now) const;
 
@@ -117,6 +122,9 @@ class Agent {
   void send_fins(Clock::time_point now, protocol::Transport& t);
   void queue_apply();  // an ApplyJob for the current, complete reception (unless apply=none)
   void on_activate(const protocol::Activate& a);
+  // Bytes that name the manager's key: known, or within the budget and `verify()` passes.
+  bool signed_by_manager(std::span<const std::uint8_t> bytes, const protocol::Endpoint& from,
+                         Clock::time_point now, const std::function<bool()>& verify);
   // The FIN of `o` kept for its session: first sent at `first`, `repeats` counted as sent.
   void keep_fin(const ApplyOutcome& o, Clock::time_point first, int repeats);
 
@@ -134,6 +142,7 @@ class Agent {
   Log log_;
   std::mt19937_64 rng_;
   AgentCounters counters_;
+  VerifyBudget budget_;
 
   std::optional<protocol::Update> update_;  // the session being received
   std::unique_ptr<Assembler> assembler_;

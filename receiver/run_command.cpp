@@ -76,7 +76,7 @@ void print_counters(const Agent& agent) {
     std::printf(
         "counters: lacked_at_open=%llu symbols_received=%llu useful=%llu duplicates=%llu "
         "blocks_decoded=%llu naks_sent=%llu auth_chunks=%llu forged=%llu unverified=%llu "
-        "verified_late=%llu\n",
+        "verified_late=%llu refused=%llu stale=%llu replays=%llu\n",
         static_cast<unsigned long long>(c.lacked_at_open),
         static_cast<unsigned long long>(c.symbols_received),
         static_cast<unsigned long long>(c.symbols_useful),
@@ -85,7 +85,10 @@ void print_counters(const Agent& agent) {
         static_cast<unsigned long long>(agent.counters().naks_sent),
         static_cast<unsigned long long>(c.auth_chunks), static_cast<unsigned long long>(c.forged),
         static_cast<unsigned long long>(c.unverified),
-        static_cast<unsigned long long>(c.verified_late));
+        static_cast<unsigned long long>(c.verified_late),
+        static_cast<unsigned long long>(agent.counters().refused),
+        static_cast<unsigned long long>(agent.counters().stale),
+        static_cast<unsigned long long>(agent.counters().replays));
     std::fflush(stdout);
   }
 }
@@ -271,18 +274,20 @@ int run_command(const RunOptions& o) {
     now = Clock::now();
     // Only sockets poll() reported readable: an idle socket costs no system call per wakeup.
     if (fds[0].revents & POLLIN) {
-      for (const auto& r : ctrl.receive(buffer, p::kMaxDataDatagram)) agent.on_ctrl(r.bytes, now);
+      for (const auto& r : ctrl.receive(buffer, p::kMaxDataDatagram)) {
+        agent.on_ctrl(r.bytes, now, r.from);
+      }
     }
     if (fds[1].revents & POLLIN) {
       for (const auto& r : unicast.receive(buffer, p::kMaxDataDatagram))
-        agent.on_data(r.bytes, now);
+        agent.on_data(r.bytes, now, r.from);
     }
     if (data && (fds[2].revents & POLLIN)) {
       std::size_t received = 0;
       for (int batch = 0; batch < 64; ++batch) {
         const auto got = data->receive(buffer, p::kMaxDataDatagram);
         for (const auto& r : got) {
-          if (!drop.drop()) agent.on_data(r.bytes, now);
+          if (!drop.drop()) agent.on_data(r.bytes, now, r.from);
         }
         received += got.size();
         if (got.empty()) break;

@@ -18,6 +18,11 @@
 #                   IDs are public), random MAC and signature. The manager drops them on the MAC
 #                   (no signature check); the attacked push completes within 1.5x the clean
 #                   push's time (plus 1 s), and both pushes' manager CPU seconds are printed.
+#       forge-ctrl  the same two pushes (no loss) while the attacker sends 50,000 copies of the
+#                   UPDATE per second with random signatures (lines that name the manager's key
+#                   and do not verify) to the ctrl group: every host refuses nearly all of them
+#                   unverified (its budget); the attacked push completes within 1.5x the clean
+#                   push's time (plus 1 s), and the hosts' CPU ticks for both are printed.
 #       replay      the attacker records every signed ctrl line of a rollout of a config-files
 #                   bundle (UPDATE apply=hold, ACTIVATE of 2 waves, STATUS) and replays all of
 #                   them every 50 ms while the next version is pushed: the push completes on
@@ -33,6 +38,13 @@ prefix=fa$$
 . "$here/bed.sh"
 
 n=4
+receivers=""
+# cpu_ticks: user + system clock ticks of every receiver so far
+cpu_ticks() {
+  t=0
+  for p in $receivers; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done
+  echo "$t"
+}
 "$fleet" up "$prefix" $((n + 1))  # r5: the attacker, in no inventory, with no key
 "$sender" keygen --out "$work/mgr" >/dev/null
 i=1
@@ -46,6 +58,7 @@ while [ "$i" -le "$n" ]; do
       --key '$work/r$i/host.key' --manager-pub '$work/mgr/manager.pub' \
       --spool '$work/r$i/spool' --state '$work/r$i/state'" >>"$work/r$i.log" 2>&1 &
   pids="$pids $!"
+  receivers="$receivers $!"
   i=$((i + 1))
 done
 head -c $((24 * 1048576)) /dev/urandom >"$work/file.bin"
@@ -118,6 +131,33 @@ junk-feedback)
   read -r u1 s1 m1 <"$work/attacked.bin.time"
   echo "clean: ${t0} s, manager cpu ${u0}+${s0} s, RSS ${m0} KiB; attacked: ${t1} s, manager cpu ${u1}+${s1} s, RSS ${m1} KiB, ${dropped} feedback packets dropped"
   [ "$dropped" -gt 10000 ] || fail "the manager dropped only $dropped junk packets"
+  awk -v a="$t1" -v b="$t0" 'BEGIN { exit !(a <= 1.5 * b + 1.0) }' || fail "attacked push took ${t1} s, clean ${t0} s"
+  ;;
+forge-ctrl)
+  c0=$(cpu_ticks)
+  push clean.bin
+  c1=$(cpu_ticks)
+  ip netns exec "${prefix}r$((n + 1))" "$attacker" forge-ctrl --iface eth0 --seconds 30 \
+    --rate 50000 >"$work/attacker.log" 2>&1 &
+  attacker_pid=$!
+  pids="$pids $attacker_pid"
+  sleep 0.5
+  c2=$(cpu_ticks)
+  push attacked.bin
+  c3=$(cpu_ticks)
+  kill "$attacker_pid" 2>/dev/null || true
+  cat "$work/attacker.log"
+  grep -q "forging" "$work/attacker.log" || fail "the attacker never heard the UPDATE"
+  refused=0
+  i=1
+  while [ "$i" -le "$n" ]; do
+    c=$(grep "counters:" "$work/r$i.log" | tail -n 1 | sed -n 's/.* refused=\([0-9]*\).*/\1/p')
+    refused=$((refused + ${c:-0}))
+    i=$((i + 1))
+  done
+  t0=$(jq .seconds "$work/clean.bin.json") t1=$(jq .seconds "$work/attacked.bin.json")
+  echo "clean: ${t0} s, hosts' cpu $((c1 - c0)) ticks; attacked: ${t1} s, hosts' cpu $((c3 - c2)) ticks (4 hosts, 100 ticks/s each), $refused forged lines refused unverified"
+  [ "$refused" -gt 10000 ] || fail "the hosts refused only $refused forged lines unverified"
   awk -v a="$t1" -v b="$t0" 'BEGIN { exit !(a <= 1.5 * b + 1.0) }' || fail "attacked push took ${t1} s, clean ${t0} s"
   ;;
 replay)

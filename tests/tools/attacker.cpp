@@ -4,6 +4,7 @@
 //   fleetcast-attacker spray-data --iface IF --seconds S --rate PPS [--ctrl-group G --ctrl-port P]
 //   fleetcast-attacker replay --iface IF --seconds S [--ctrl-group G --ctrl-port P]
 //   fleetcast-attacker junk-feedback --iface IF --seconds S --rate PPS [--key-ids HEX,HEX...]
+//   fleetcast-attacker forge-ctrl --iface IF --seconds S --rate PPS
 //
 // spray-data: waits for an UPDATE on the ctrl group (read, not verified: it has no key), then
 // sends forged DATA packets to the session's data group for S seconds at PPS packets per second:
@@ -15,6 +16,8 @@
 // address for S seconds at PPS: the session's ID and file ID, valid-looking entries, random MAC
 // and signature; the signer is a random key ID, or (every other packet) one of --key-ids, the
 // public IDs of real hosts.
+// forge-ctrl: waits for an UPDATE, then sends copies of it with random signatures to the ctrl
+// group for S seconds at PPS: lines that name the manager's key and do not verify.
 #include <poll.h>
 
 #include <algorithm>
@@ -46,7 +49,8 @@ namespace {
                "       fleetcast-attacker replay --iface IF --seconds S [--ctrl-group G] "
                "[--ctrl-port P]\n"
                "       fleetcast-attacker junk-feedback --iface IF --seconds S --rate PPS "
-               "[--key-ids HEX,HEX...]\n");
+               "[--key-ids HEX,HEX...]\n"
+               "       fleetcast-attacker forge-ctrl --iface IF --seconds S --rate PPS\n");
   std::exit(2);
 }
 
@@ -152,12 +156,46 @@ int junk_feedback(const p::Update& u, const fleetcast::fec::BlockPlan& plan,
   return 0;
 }
 
+// Lines that name the manager's key with a wrong signature, to every host (see the top).
+int forge_ctrl(const std::string& heard, const p::Endpoint& group, unsigned ifindex, double seconds,
+               double rate) {
+  const auto sig = heard.rfind(" sig=");
+  if (sig == std::string::npos) return 1;
+  std::printf("attacker: forging %.0f lines/s that name the manager's key for %.0f s\n", rate,
+              seconds);
+  std::fflush(stdout);
+  p::io::UdpSocket out(0, ifindex);
+  out.set_multicast(16, false);
+  std::mt19937_64 rng(std::random_device{}());
+  std::string line = heard;
+  const auto start = Clock::now();
+  const auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  std::uint64_t sent = 0, tried = 0;
+  static constexpr char kHex[] = "0123456789abcdef";
+  while (Clock::now() < end) {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    const auto due = static_cast<std::uint64_t>(elapsed * rate);
+    for (int burst = 0; burst < 64 && tried < due; ++burst, ++tried) {
+      for (std::size_t i = sig + 5; i < line.size(); ++i) line[i] = kHex[rng() % 16];
+      if (out.send(p::as_bytes(line), group)) ++sent;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  const double took = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("attacker: sent %llu forged lines in %.1f s (%.0f/s)\n",
+              static_cast<unsigned long long>(sent), took, static_cast<double>(sent) / took);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) usage();
   const std::string mode = argv[1];
-  if (mode != "spray-data" && mode != "replay" && mode != "junk-feedback") usage();
+  if (mode != "spray-data" && mode != "replay" && mode != "junk-feedback" && mode != "forge-ctrl") {
+    usage();
+  }
   std::string iface, ctrl_group = "ff15::f1ee:1";
   double seconds = 0, rate = 0;
   std::uint16_t ctrl_port = 4710;
@@ -195,6 +233,7 @@ int main(int argc, char** argv) {
 
   // The first UPDATE heard (within 60 s).
   std::optional<p::Update> update;
+  std::string heard;
   const auto give_up = Clock::now() + std::chrono::seconds(60);
   while (!update && Clock::now() < give_up) {
     pollfd fd{ctrl.fd(), POLLIN, 0};
@@ -204,6 +243,7 @@ int main(int argc, char** argv) {
       auto parsed = p::parse_command(line);
       if (parsed && std::holds_alternative<p::Update>(parsed->command)) {
         update = std::get<p::Update>(parsed->command);
+        heard = std::string(line);
       }
     }
   }
@@ -214,6 +254,7 @@ int main(int argc, char** argv) {
   const auto plan =
       fleetcast::fec::BlockPlan::make(update->size, update->symbol_size, update->max_k).value();
   if (mode == "junk-feedback") return junk_feedback(*update, plan, key_ids, ifindex, seconds, rate);
+  if (mode == "forge-ctrl") return forge_ctrl(heard, group, ifindex, seconds, rate);
   std::printf("attacker: UPDATE %s file-id %u, %u blocks: spraying %.0f forged DATA/s for %.0f s\n",
               update->name.c_str(), update->file_id, plan.block_count(), rate, seconds);
   std::fflush(stdout);

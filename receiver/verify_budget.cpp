@@ -1,0 +1,70 @@
+#include "receiver/verify_budget.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+
+namespace fleetcast::receiver {
+
+LineHash VerifyBudget::hash(std::span<const std::uint8_t> bytes) {
+  LineHash h{};
+  crypto_generichash(h.data(), h.size(), bytes.data(), bytes.size(), nullptr, 0);
+  return h;
+}
+
+bool VerifyBudget::known(const LineHash& h) const {
+  return std::find(cache_.begin(), cache_.end(), h) != cache_.end();
+}
+
+VerifyBudget::Source& VerifyBudget::source(const protocol::text::Endpoint& from, Clock::time_point now) {
+  constexpr std::size_t kMaxSources = 1024;
+  if (sources_.size() >= kMaxSources && !sources_.count(from.address)) {
+    // Forget sources that are neither trusted nor waiting out a penalty (a flood from many
+    // addresses must not grow this map).
+    std::erase_if(sources_, [&](const auto& s) {
+      return s.second.trusted_until <= now && s.second.penalty_until <= now;
+    });
+    if (sources_.size() >= kMaxSources) sources_.erase(sources_.begin());
+  }
+  Source& s = sources_[from.address];
+  if (now - s.second >= std::chrono::seconds(1)) {
+    s.second = now;
+    s.failures = 0;
+  }
+  return s;
+}
+
+bool VerifyBudget::admit(const protocol::text::Endpoint& from, Clock::time_point now) {
+  Source& s = source(from, now);
+  if (s.trusted_until > now) {
+    if (s.failures < kTrustedFailures) return true;
+  } else if (s.penalty_until <= now) {
+    if (now - second_ >= std::chrono::seconds(1)) {
+      second_ = now;
+      untrusted_ = 0;
+    }
+    if (untrusted_ < kUntrustedPerSecond) {
+      ++untrusted_;
+      return true;
+    }
+  }
+  ++refused_;
+  return false;
+}
+
+void VerifyBudget::verified(const LineHash& h, const protocol::text::Endpoint& from,
+                            Clock::time_point now) {
+  if (!known(h)) {
+    cache_.push_back(h);
+    if (cache_.size() > kVerifiedCache) cache_.pop_front();
+  }
+  source(from, now).trusted_until = now + kTrustedFor;
+}
+
+void VerifyBudget::failed(const protocol::text::Endpoint& from, Clock::time_point now) {
+  Source& s = source(from, now);
+  ++s.failures;
+  if (s.trusted_until <= now) s.penalty_until = now + kPenalty;
+}
+
+}  // namespace fleetcast::receiver
