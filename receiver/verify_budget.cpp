@@ -16,7 +16,8 @@ bool VerifyBudget::known(const LineHash& h) const {
   return std::find(cache_.begin(), cache_.end(), h) != cache_.end();
 }
 
-VerifyBudget::Source& VerifyBudget::source(const protocol::text::Endpoint& from, Clock::time_point now) {
+VerifyBudget::Source& VerifyBudget::source(const protocol::text::Endpoint& from,
+                                           Clock::time_point now) {
   constexpr std::size_t kMaxSources = 1024;
   if (sources_.size() >= kMaxSources && !sources_.count(from.address)) {
     // Forget sources that are neither trusted nor waiting out a penalty (a flood from many
