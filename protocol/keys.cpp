@@ -83,6 +83,20 @@ std::optional<std::array<std::uint8_t, 32>> SecretKey::shared_secret(const Publi
   return out;
 }
 
+std::optional<std::vector<std::uint8_t>> SecretKey::open_sealed(
+    std::span<const std::uint8_t> box) const {
+  if (box.size() < crypto_box_SEALBYTES) return std::nullopt;
+  std::array<std::uint8_t, 32> x_sk{}, x_pk{};
+  std::vector<std::uint8_t> out(box.size() - crypto_box_SEALBYTES);
+  const bool ok =
+      crypto_sign_ed25519_sk_to_curve25519(x_sk.data(), expanded_.data()) == 0 &&
+      crypto_sign_ed25519_pk_to_curve25519(x_pk.data(), public_.bytes.data()) == 0 &&
+      crypto_box_seal_open(out.data(), box.data(), box.size(), x_pk.data(), x_sk.data()) == 0;
+  sodium_memzero(x_sk.data(), x_sk.size());
+  if (!ok) return std::nullopt;
+  return out;
+}
+
 std::optional<MacKey> feedback_mac_key(const SecretKey& own, const PublicKey& peer) {
   auto shared = own.shared_secret(peer);
   if (!shared) return std::nullopt;

@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "protocol/constants.hpp"
 #include "protocol/result.hpp"
@@ -49,6 +50,8 @@ class SecretKey {
   // X25519 of this key and `peer` (both converted from Ed25519, RFC 7748 / libsodium): the same
   // 32 bytes on both sides; nullopt for a peer key that is not a valid curve point.
   std::optional<std::array<std::uint8_t, 32>> shared_secret(const PublicKey& peer) const;
+  // Opens an X25519 sealed box (libsodium crypto_box_seal) made for this key's public half.
+  std::optional<std::vector<std::uint8_t>> open_sealed(std::span<const std::uint8_t> box) const;
 
  private:
   SecretKey() = default;

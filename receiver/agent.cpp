@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "protocol/bundle/crypt.hpp"
 #include "protocol/io/file.hpp"
 #include "protocol/verify.hpp"
 
@@ -216,6 +217,7 @@ void Agent::on_update(const p::Update& u, Clock::time_point now, bool resumed) {
   update_ = u;
   session_time_ = u.time;
   nak_round_ = 0;
+  envelope_checked_ = false;
   acked_ = false;
   round_packets_ = 0;
   nak_at_ = complete_at_ = Clock::time_point::max();
@@ -266,6 +268,29 @@ void Agent::on_activate(const p::Activate& a) {
   apply_job_ = std::move(job);
 }
 
+bool Agent::check_envelope(Clock::time_point now) {
+  const auto head = assembler_->received_prefix();
+  if (head.size() < p::bundle::kCryptMagic.size()) return true;  // not enough yet
+  if (!p::bundle::is_encrypted(head)) {
+    envelope_checked_ = true;
+    return true;
+  }
+  const auto readers = p::bundle::recipients(head);
+  if (!readers) return true;  // the recipient table is longer than what arrived so far
+  envelope_checked_ = true;
+  if (std::find(readers->begin(), readers->end(), key_.key_id()) != readers->end()) return true;
+  const std::string reason = "encrypted for " + std::to_string(readers->size()) +
+                             " other key(s), not for this host (key ID " +
+                             p::text::hex64(key_.key_id().value) + ")";
+  log_("refusing " + update_->name + ": " + reason);
+  deny_ = p::Deny{update_->name, config_.host_name, reason, update_->session};
+  denied_session_ = update_->session;
+  assembler_.reset();  // the ciphertext received so far stays a .part (retention removes it)
+  nak_at_ = complete_at_ = Clock::time_point::max();
+  recv_at_ = now + uniform(config_.reply_spread);
+  return false;
+}
+
 void Agent::queue_apply() {
   if (update_->apply == p::ApplyMode::none) return;
   ApplyJob job;
@@ -306,6 +331,7 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now,
       ++counters_.data_dropped;  // forged: not counted as the session's traffic either
       return;
     }
+    if (!envelope_checked_ && result == Assembler::Result::stored && !check_envelope(now)) return;
     last_data_ = now;
     if (round_packets_++ == 0) round_first_seq_ = sequence;
     if (assembler_->all_blocks()) {

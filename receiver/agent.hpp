@@ -120,7 +120,12 @@ class Agent {
   std::optional<std::string> refuse_reason(const protocol::Update& u) const;
   Clock::duration uniform(Clock::duration max);
   void send_fins(Clock::time_point now, protocol::Transport& t);
-  void queue_apply();  // an ApplyJob for the current, complete reception (unless apply=none)
+  void queue_apply();
+  // An encrypted bundle (protocol/bundle/crypt.hpp) not addressed to this host is refused with
+  // a DENY as soon as its recipient table has arrived; false when it was refused.
+  bool check_envelope(Clock::time_point now);
+  bool envelope_checked_ =
+      false;  // an ApplyJob for the current, complete reception (unless apply=none)
   void on_activate(const protocol::Activate& a);
   // Bytes that name the manager's key: known, or within the budget and `verify()` passes.
   bool signed_by_manager(std::span<const std::uint8_t> bytes, const protocol::Endpoint& from,

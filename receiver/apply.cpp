@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "protocol/bundle/crypt.hpp"
 #include "protocol/bundle/seal.hpp"
 #include "protocol/io/file.hpp"
 #include "protocol/text.hpp"
@@ -224,10 +225,23 @@ ApplyOutcome Applier::run(ApplyRecord rec, const ApplyJob* job,
   }
   const b::Opened opened = b::open(bytes, config_.manager);
   if (!opened.ok) return finish(rec, p::FinStatus::rejected, "bundle refused: " + opened.reason);
+  // An encrypted bundle: decrypted after the seal verified, with this host's key, in memory.
+  std::span<const std::uint8_t> content = opened.content;
+  b::Decrypted decrypted;
+  if (b::is_encrypted(content)) {
+    if (!config_.own_key) {
+      return finish(rec, p::FinStatus::rejected, "bundle refused: encrypted, and no host key");
+    }
+    decrypted = b::decrypt(content, *config_.own_key);
+    if (!decrypted.ok) {
+      return finish(rec, p::FinStatus::rejected, "bundle refused: " + decrypted.reason);
+    }
+    content = decrypted.plain;
+  }
 
   // 2. Manifest, announcement, policy, version.
   try {
-    ctx.manifest = b::read_manifest(opened.content);
+    ctx.manifest = b::read_manifest(content);
   } catch (const std::exception& e) {
     return finish(rec, p::FinStatus::rejected, std::string("bundle refused: ") + e.what());
   }
@@ -281,7 +295,7 @@ ApplyOutcome Applier::run(ApplyRecord rec, const ApplyJob* job,
     try {
       fs::remove_all(ctx.work / "staging");
       fs::remove_all(ctx.payload);
-      b::extract(opened.content, ctx.work / "staging", config_.limits);
+      b::extract(content, ctx.work / "staging", config_.limits);
       b::resolve_for_host(ctx.work / "staging", config_.host_name, ctx.payload);
       fs::remove_all(ctx.work / "staging");
       const std::string table = files_table(m);

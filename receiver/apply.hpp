@@ -43,6 +43,8 @@ struct ApplyConfig {
   protocol::bundle::Limits limits;
   TargetPolicy targets;       // where [file:] targets may point
   RetentionLimits retention;  // what finished applies leave behind
+  // This host's key: opens bundles encrypted for it (protocol/bundle/crypt.hpp).
+  std::optional<protocol::SecretKey> own_key;
 };
 
 struct ApplyJob {

@@ -362,6 +362,15 @@ std::uint32_t Assembler::complete_prefix() const {
   return n;
 }
 
+std::span<const std::uint8_t> Assembler::received_prefix() const {
+  const std::uint32_t blocks = complete_prefix();
+  if (map_ == nullptr || blocks == 0) return {};
+  const std::uint64_t end = blocks == plan_.block_count()
+                                ? update_.size
+                                : plan_.first_symbol(blocks) * plan_.symbol_size();
+  return std::span<const std::uint8_t>(map_, static_cast<std::size_t>(std::min(end, update_.size)));
+}
+
 std::vector<p::NakEntry> Assembler::missing(std::size_t max_entries) const {
   std::vector<p::NakEntry> out;
   for (std::uint32_t b = 0; b < blocks_.size() && out.size() <= max_entries; ++b) {

@@ -77,6 +77,8 @@ class Assembler {
   std::uint32_t complete_blocks() const { return complete_blocks_; }
   // Every block below this one is complete.
   std::uint32_t complete_prefix() const;
+  // The object's first bytes, as far as the complete leading blocks reach (checked data).
+  std::span<const std::uint8_t> received_prefix() const;
   // What each incomplete block still needs, as ascending runs; at most max_entries runs.
   // Symbols kept aside count as held: the chunk requests bring what checks them.
   std::vector<protocol::NakEntry> missing(std::size_t max_entries) const;

@@ -128,6 +128,7 @@ ApplyConfig make_apply_config(const RunOptions& o, const p::PublicKey& manager) 
   a.limits = {o.max_unpacked, o.max_files};
   a.targets = target_policy(o);
   a.retention = retention(o);
+  if (!o.key.empty() && std::filesystem::exists(o.key)) a.own_key = p::io::load_secret_key(o.key);
   return a;
 }
 

@@ -1,15 +1,18 @@
 #include "sender/bundle_command.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <stdexcept>
 
 #include "protocol/bundle/archive.hpp"
+#include "protocol/bundle/crypt.hpp"
 #include "protocol/bundle/render.hpp"
 #include "protocol/bundle/seal.hpp"
 #include "protocol/io/file.hpp"
 #include "protocol/io/key_file.hpp"
 #include "protocol/text.hpp"
+#include "sender/inventory.hpp"
 
 namespace fleetcast::sender {
 namespace p = protocol;
@@ -63,11 +66,32 @@ int bundle_create_command(const BundleOptions& o) {
   } else {
     content = b::pack_directory(o.input, &manifest);
   }
+  std::size_t readers = 0;
+  if (o.encrypt_for) {
+    const Inventory inv = Inventory::load(*o.encrypt_for);
+    std::vector<p::PublicKey> recipients{key.public_key()};  // the manager reads its manifest
+    for (const Host& h : inv.hosts()) {
+      if (!o.encrypt_hosts.empty() && std::find(o.encrypt_hosts.begin(), o.encrypt_hosts.end(),
+                                                h.name) == o.encrypt_hosts.end()) {
+        continue;
+      }
+      recipients.push_back(h.key);
+    }
+    for (const auto& name : o.encrypt_hosts) {
+      if (!inv.find(name))
+        throw std::runtime_error("--hosts: " + name + " is not in the inventory");
+    }
+    readers = recipients.size() - 1;
+    if (readers == 0) throw std::runtime_error("--encrypt: no host to encrypt for");
+    content = b::encrypt(content, recipients);
+  }
   const auto sealed = b::seal(std::move(content), key);
   p::io::write_file_atomic(o.output, sealed, 0644);
-  std::printf("%s: %s version %llu (%s), %zu bytes, digest %s\n", o.output.c_str(),
+  std::printf("%s: %s version %llu (%s), %zu bytes, digest %s", o.output.c_str(),
               manifest.name.c_str(), static_cast<unsigned long long>(manifest.version),
               manifest.kind.c_str(), sealed.size(), p::text::hex(p::digest(sealed)).c_str());
+  if (readers > 0) std::printf(", encrypted for %zu host(s) and this manager", readers);
+  std::printf("\n");
   return 0;
 }
 
@@ -93,6 +117,20 @@ int bundle_seal_command(const BundleOptions& o) {
   return 0;
 }
 
+// The compressed tar of an opened bundle: decrypted with --key when it is encrypted.
+std::vector<std::uint8_t> readable_content(const b::Opened& opened, const BundleOptions& o) {
+  if (!b::is_encrypted(opened.content)) return {opened.content.begin(), opened.content.end()};
+  const auto n = b::recipients(opened.content)->size();
+  if (!o.key) {
+    throw std::runtime_error(o.input.string() + ": encrypted for " + std::to_string(n) +
+                             " key(s): only --key of a recipient (the manager) opens it");
+  }
+  auto d = b::decrypt(opened.content, p::io::load_secret_key(*o.key));
+  if (!d.ok) throw std::runtime_error(o.input.string() + ": " + d.reason);
+  std::printf("encrypted   for %zu key(s) (opened with --key)\n", n);
+  return std::move(d.plain);
+}
+
 int bundle_verify_command(const BundleOptions& o) {
   const auto bytes = p::io::read_file(o.input);
   const b::Opened opened = b::open(bytes, trusted_key(o));
@@ -100,7 +138,7 @@ int bundle_verify_command(const BundleOptions& o) {
     std::printf("%s: REFUSED: %s\n", o.input.c_str(), opened.reason.c_str());
     return 1;
   }
-  const b::Manifest m = b::read_manifest(opened.content);
+  const b::Manifest m = b::read_manifest(readable_content(opened, o));
   std::printf("%s: OK: %s version %llu signed by %s, digest %s\n", o.input.c_str(), m.name.c_str(),
               static_cast<unsigned long long>(m.version),
               p::text::hex64(opened.seal.signer.value).c_str(),
@@ -114,9 +152,10 @@ int bundle_inspect_command(const BundleOptions& o) {
   std::printf("bundle      %s (%zu bytes)\ndigest      %s\nsigned by   %s (verified)\n",
               o.input.c_str(), bytes.size(), p::text::hex(p::digest(bytes)).c_str(),
               p::text::hex64(opened.seal.signer.value).c_str());
-  print_manifest(b::read_manifest(opened.content));
+  const auto content = readable_content(opened, o);
+  print_manifest(b::read_manifest(content));
   std::printf("files:\n");
-  for (const auto& e : b::list_entries(opened.content, b::Limits{})) {
+  for (const auto& e : b::list_entries(content, b::Limits{})) {
     std::printf("  %c %04o %10llu  %s%s%s\n", e.type, e.mode,
                 static_cast<unsigned long long>(e.size), e.path.c_str(),
                 e.link.empty() ? "" : " -> ", e.link.c_str());

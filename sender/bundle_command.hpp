@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace fleetcast::sender {
 
@@ -14,6 +16,9 @@ struct BundleOptions {
   std::optional<std::filesystem::path> key;  // manager.key (create; or its public half)
   std::optional<std::filesystem::path> manager_pub;  // inspect / verify
   bool allow_unsafe = false;                         // seal: skip the receiver's checks
+  // create --encrypt: the inventory whose hosts (all, or encrypt_hosts) may read it.
+  std::optional<std::filesystem::path> encrypt_for;
+  std::vector<std::string> encrypt_hosts;
 };
 
 int bundle_create_command(const BundleOptions& o);

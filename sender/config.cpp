@@ -62,7 +62,9 @@ constexpr const char* kUsage =
     "  fleetcast-sender receipts verify --state DIR\n"
     "      check every stored reply's signature again with the host key it was taken with\n"
     "  fleetcast-sender bundle create DIR -o BUNDLE.fcb --key manager.key\n"
-    "      pack DIR (manifest.ini and payload) into a signed bundle\n"
+    "                        [--encrypt --inventory FILE [--hosts H,H...]]\n"
+    "      pack DIR (manifest.ini and payload) into a signed bundle; --encrypt: readable only\n"
+    "      by those hosts (XChaCha20-Poly1305, the key sealed to each host's key)\n"
     "  fleetcast-sender bundle seal ARCHIVE.tar.zst -o BUNDLE.fcb --key manager.key\n"
     "                                [--allow-unsafe]\n"
     "      sign a zstd-compressed tar made by other tools (manifest.ini first); refused when\n"
@@ -263,6 +265,13 @@ BundleOptions validate_bundle(const po::variables_map& vm, const std::vector<std
   b.allow_unsafe = vm.count("allow-unsafe") > 0;
   if (b.allow_unsafe && args[0] != "seal")
     throw ConfigError("--allow-unsafe: only for bundle seal");
+  if (vm.count("encrypt")) {
+    if (args[0] != "create") throw ConfigError("--encrypt: only for bundle create");
+    require(vm, "inventory", "bundle create --encrypt");
+    b.encrypt_for = vm["inventory"].as<std::string>();
+    if (vm.count("hosts"))
+      b.encrypt_hosts = protocol::text::split(vm["hosts"].as<std::string>(), ',');
+  }
   if (args[0] == "create" || args[0] == "seal") {
     const std::string what = "bundle " + args[0];
     require(vm, "output", what.c_str());
@@ -287,6 +296,9 @@ Invocation parse_command_line(int argc, char** argv) {
       "group", po::value<std::vector<std::string>>(), "inventory add: a group of the host")(
       "output,o", po::value<std::string>(), "bundle create / seal: the bundle file to write")(
       "allow-unsafe", "bundle seal: sign an archive receivers will refuse (for tests)")(
+      "encrypt",
+      "bundle create: encrypt the content for the --inventory hosts (narrowed by --hosts) and "
+      "this manager; other hosts and the LAN learn only its size")(
       "manager-pub", po::value<std::string>(), "bundle inspect / verify: the trusted manager.pub")(
       "bundle", po::value<std::string>(), "status: only this bundle (name)")(
       "host", po::value<std::string>(), "status: only this host")("json", "status: as JSON")(

@@ -1,5 +1,7 @@
 #include "sender/push_setup.hpp"
 
+#include "protocol/bundle/crypt.hpp"
+
 #include <ctime>
 #include <random>
 #include <stdexcept>
@@ -32,7 +34,26 @@ Prepared prepare(const SendOptions& o) {
     // Push only what verifies here: the hosts check the same seal with the same key.
     const auto opened = p::bundle::open(prep.file, prep.key.public_key());
     if (!opened.ok) throw std::runtime_error(o.file.string() + ": " + opened.reason);
-    const p::bundle::Manifest m = p::bundle::read_manifest(opened.content);
+    std::vector<std::uint8_t> plain;
+    std::span<const std::uint8_t> content = opened.content;
+    if (p::bundle::is_encrypted(content)) {
+      // The manager is a recipient of what it encrypted: it reads the manifest; only the hosts
+      // the content key was sealed to are targeted (the others could not read it).
+      auto d = p::bundle::decrypt(content, prep.key);
+      if (!d.ok) throw std::runtime_error(o.file.string() + ": " + d.reason);
+      plain = std::move(d.plain);
+      content = plain;
+      const auto readers = p::bundle::recipients(opened.content).value();
+      auto reads = [&](const Host* h) {
+        return std::find(readers.begin(), readers.end(), p::key_id(h->key)) != readers.end();
+      };
+      for (const Host* h : prep.targets) {
+        if (!reads(h)) prep.not_targeted.push_back(h);
+      }
+      std::erase_if(prep.targets, [&](const Host* h) { return !reads(h); });
+      prep.encrypted = true;
+    }
+    const p::bundle::Manifest m = p::bundle::read_manifest(content);
     prep.kind = m.kind;
     prep.version = m.version;
     prep.bundle_name = m.name;

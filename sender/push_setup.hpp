@@ -32,6 +32,7 @@ struct Prepared {
   std::string kind = "file";
   std::uint64_t version = 0;
   std::string bundle_name;  // manifest name (bundles)
+  bool encrypted = false;   // only the recipient hosts are targets
 };
 
 // Loads the inventory and the key, reads FILE; for a push, verifies the bundle with the

@@ -104,7 +104,8 @@ void print_plan(const Prepared& prep, const SendOptions& o, const RolloutOptions
   }
   print_windows(prep, host_windows(prep, r));
   for (const Host* h : prep.not_targeted) {
-    std::printf("  not in the rollout: %s (the bundle's targets leave it out)\n", h->name.c_str());
+    std::printf("  not in the rollout: %s (the bundle's targets or its encryption leave it out)\n",
+                h->name.c_str());
   }
 }
 

@@ -23,6 +23,12 @@
 #                   and do not verify) to the ctrl group: every host refuses nearly all of them
 #                   unverified (its budget); the attacked push completes within 1.5x the clean
 #                   push's time (plus 1 s), and the hosts' CPU ticks for both are printed.
+#       encrypted   a config-files bundle whose motd holds a secret marker, made with
+#                   `bundle create --encrypt` for r1-r3 only: the file holds no marker; push
+#                   targets r1-r3 by itself and they install the marker; sent again as a plain
+#                   file to all four, r4 (a valid key, not a recipient) refuses it with a DENY
+#                   once the recipient table arrived. The attacker records every datagram of
+#                   both sessions: neither its capture nor anything r4 keeps holds the marker.
 #       replay      the attacker records every signed ctrl line of a rollout of a config-files
 #                   bundle (UPDATE apply=hold, ACTIVATE of 2 waves, STATUS) and replays all of
 #                   them every 50 ms while the next version is pushed: the push completes on
@@ -159,6 +165,56 @@ forge-ctrl)
   echo "clean: ${t0} s, hosts' cpu $((c1 - c0)) ticks; attacked: ${t1} s, hosts' cpu $((c3 - c2)) ticks (4 hosts, 100 ticks/s each), $refused forged lines refused unverified"
   [ "$refused" -gt 10000 ] || fail "the hosts refused only $refused forged lines unverified"
   awk -v a="$t1" -v b="$t0" 'BEGIN { exit !(a <= 1.5 * b + 1.0) }' || fail "attacked push took ${t1} s, clean ${t0} s"
+  ;;
+encrypted)
+  marker="SECRET-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  d=$work/benc
+  mkdir -p "$d"
+  printf '[bundle]\nname = motd\nversion = 2\nkind = config-files\n' >"$d/manifest.ini"
+  printf '[file:motd]\nsource = motd\ntarget = %s/etc/motd\nmode = 0644\n' "$work" >>"$d/manifest.ini"
+  printf '[file:pad]\nsource = pad\ntarget = %s/etc/pad\nmode = 0644\n' "$work" >>"$d/manifest.ini"
+  printf 'motd with %s\n' "$marker" >"$d/motd"
+  head -c 600000 /dev/urandom >"$d/pad"
+  "$sender" bundle create "$d" -o "$work/enc.fcb" --key "$work/mgr/manager.key" --encrypt \
+    --inventory "$work/inv" --hosts r1,r2,r3 | tee "$work/create.log"
+  grep -q "encrypted for 3 host(s)" "$work/create.log" || fail "bundle create did not encrypt for 3 hosts"
+  ! grep -aq "$marker" "$work/enc.fcb" || fail "the encrypted bundle holds the marker in clear"
+  ip netns exec "${prefix}r$((n + 1))" "$attacker" capture --iface eth0 --seconds 40 \
+    --out "$work/capture.bin" >"$work/attacker.log" 2>&1 &
+  attacker_pid=$!
+  pids="$pids $attacker_pid"
+  sleep 0.5
+  ip netns exec "${prefix}mgr" "$sender" push "$work/enc.fcb" --inventory "$work/inv" \
+    --key "$work/mgr/manager.key" --iface eth0 --deadline 60 --fin-timeout 60 --no-progress \
+    >"$work/push.log" 2>&1 || fail "the push of the encrypted bundle failed"
+  cat "$work/push.log"
+  grep -q "to 3 hosts" "$work/push.log" || fail "push did not target the 3 recipients only"
+  for i in 1 2 3; do
+    grep -q "$marker" "$work/r$i/etc/motd" || fail "r$i: the decrypted motd is not installed"
+  done
+  rc=0
+  ip netns exec "${prefix}mgr" "$sender" send "$work/enc.fcb" --name enc-as-file.fcb \
+    --inventory "$work/inv" --key "$work/mgr/manager.key" --iface eth0 --deadline 30 \
+    --no-progress --report "$work/send.json" >"$work/send.log" 2>&1 || rc=$?
+  cat "$work/send.log"
+  [ "$rc" -ne 0 ] || fail "the send to a non-recipient exited 0"
+  [ "$(jq -r '.hosts[] | select(.host=="r4") | .denied' "$work/send.json")" = true ] ||
+    fail "r4 did not DENY the encrypted bundle"
+  grep -q "refusing enc-as-file.fcb: encrypted for 4 other key(s), not for this host" "$work/r4.log" ||
+    fail "r4's log does not say why it refused"
+  for i in 1 2 3; do
+    cmp -s "$work/enc.fcb" "$work/r$i/spool/enc-as-file.fcb" || fail "r$i: the file differs"
+  done
+  sleep 1
+  kill "$attacker_pid" 2>/dev/null || true
+  sleep 0.2
+  cat "$work/attacker.log"
+  captured=$(stat -c %s "$work/capture.bin")
+  bundle_size=$(stat -c %s "$work/enc.fcb")
+  [ "$captured" -gt $((2 * bundle_size)) ] || fail "the capture holds only $captured bytes"
+  ! grep -aq "$marker" "$work/capture.bin" || fail "the LAN capture holds the marker"
+  ! grep -raq "$marker" "$work/r4" || fail "r4 keeps the marker somewhere"
+  echo "the capture ($captured bytes of both sessions) and r4 hold no byte of the secret"
   ;;
 replay)
   # bundle VERSION: a config-files bundle of $work/etc/motd whose reload notes each run.

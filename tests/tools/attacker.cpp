@@ -5,6 +5,7 @@
 //   fleetcast-attacker replay --iface IF --seconds S [--ctrl-group G --ctrl-port P]
 //   fleetcast-attacker junk-feedback --iface IF --seconds S --rate PPS [--key-ids HEX,HEX...]
 //   fleetcast-attacker forge-ctrl --iface IF --seconds S --rate PPS
+//   fleetcast-attacker capture --iface IF --seconds S --out FILE
 //
 // spray-data: waits for an UPDATE on the ctrl group (read, not verified: it has no key), then
 // sends forged DATA packets to the session's data group for S seconds at PPS packets per second:
@@ -18,6 +19,8 @@
 // public IDs of real hosts.
 // forge-ctrl: waits for an UPDATE, then sends copies of it with random signatures to the ctrl
 // group for S seconds at PPS: lines that name the manager's key and do not verify.
+// capture: waits for an UPDATE, joins its data group and writes every datagram of the data and
+// ctrl groups to FILE for S seconds (what any host on the LAN can record).
 #include <poll.h>
 
 #include <algorithm>
@@ -50,7 +53,8 @@ namespace {
                "[--ctrl-port P]\n"
                "       fleetcast-attacker junk-feedback --iface IF --seconds S --rate PPS "
                "[--key-ids HEX,HEX...]\n"
-               "       fleetcast-attacker forge-ctrl --iface IF --seconds S --rate PPS\n");
+               "       fleetcast-attacker forge-ctrl --iface IF --seconds S --rate PPS\n"
+               "       fleetcast-attacker capture --iface IF --seconds S --out FILE\n");
   std::exit(2);
 }
 
@@ -188,18 +192,52 @@ int forge_ctrl(const std::string& heard, const p::Endpoint& group, unsigned ifin
   return 0;
 }
 
+// Everything the data and ctrl groups carry, appended to `out` (see the top of this file).
+int capture(p::io::UdpSocket& ctrl, const p::Update& u, unsigned ifindex, double seconds,
+            const std::string& path) {
+  std::FILE* out = std::fopen(path.c_str(), "wb");
+  if (out == nullptr) return 1;
+  p::io::UdpSocket data(u.data.port, ifindex);
+  data.set_buffer_sizes(16 << 20);
+  data.join(u.data);
+  std::printf("attacker: capturing the data group of %s for %.0f s\n", u.name.c_str(), seconds);
+  std::fflush(stdout);
+  std::vector<std::uint8_t> buffer(64 * p::kMaxDataDatagram);
+  std::uint64_t packets = 0, bytes = 0;
+  const auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double>(seconds));
+  while (Clock::now() < end) {
+    pollfd fds[2] = {{ctrl.fd(), POLLIN, 0}, {data.fd(), POLLIN, 0}};
+    ::poll(fds, 2, 100);
+    for (auto* s : {&ctrl, &data}) {
+      for (const auto& r : s->receive(buffer, p::kMaxDataDatagram)) {
+        std::fwrite(r.bytes.data(), 1, r.bytes.size(), out);
+        ++packets;
+        bytes += r.bytes.size();
+      }
+    }
+    std::fflush(out);
+  }
+  std::fclose(out);
+  std::printf("attacker: captured %llu packets, %llu bytes\n",
+              static_cast<unsigned long long>(packets), static_cast<unsigned long long>(bytes));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) usage();
   const std::string mode = argv[1];
-  if (mode != "spray-data" && mode != "replay" && mode != "junk-feedback" && mode != "forge-ctrl") {
+  if (mode != "spray-data" && mode != "replay" && mode != "junk-feedback" && mode != "forge-ctrl" &&
+      mode != "capture") {
     usage();
   }
   std::string iface, ctrl_group = "ff15::f1ee:1";
   double seconds = 0, rate = 0;
   std::uint16_t ctrl_port = 4710;
   std::vector<std::uint64_t> key_ids;
+  std::string out_path;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string opt = argv[i], val = argv[i + 1];
     if (opt == "--iface") {
@@ -216,6 +254,8 @@ int main(int argc, char** argv) {
         if (!p::text::unhex64(hex, id)) usage();
         key_ids.push_back(id);
       }
+    } else if (opt == "--out") {
+      out_path = val;
     } else if (opt == "--ctrl-port") {
       ctrl_port = static_cast<std::uint16_t>(std::atoi(val.c_str()));
     } else {
@@ -223,7 +263,8 @@ int main(int argc, char** argv) {
     }
   }
   if (iface.empty() || !(seconds > 0 && seconds <= 600)) usage();
-  if (mode != "replay" && !(rate > 0 && rate <= 1e6)) usage();
+  if (mode != "replay" && mode != "capture" && !(rate > 0 && rate <= 1e6)) usage();
+  if (mode == "capture" && out_path.empty()) usage();
   const unsigned ifindex = p::io::interface_index(iface);
   p::io::UdpSocket ctrl(ctrl_port, ifindex);
   const auto group = p::text::parse_address(ctrl_group, ctrl_port, "ctrl").value();
@@ -255,6 +296,7 @@ int main(int argc, char** argv) {
       fleetcast::fec::BlockPlan::make(update->size, update->symbol_size, update->max_k).value();
   if (mode == "junk-feedback") return junk_feedback(*update, plan, key_ids, ifindex, seconds, rate);
   if (mode == "forge-ctrl") return forge_ctrl(heard, group, ifindex, seconds, rate);
+  if (mode == "capture") return capture(ctrl, *update, ifindex, seconds, out_path);
   std::printf("attacker: UPDATE %s file-id %u, %u blocks: spraying %.0f forged DATA/s for %.0f s\n",
               update->name.c_str(), update->file_id, plan.block_count(), rate, seconds);
   std::fflush(stdout);

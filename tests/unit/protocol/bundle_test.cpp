@@ -10,8 +10,10 @@
 #include <random>
 
 #include "protocol/bundle/archive.hpp"
+#include "protocol/bundle/crypt.hpp"
 #include "protocol/bundle/render.hpp"
 #include "protocol/bundle/seal.hpp"
+#include "tests/unit/protocol/test_keys.hpp"
 
 namespace fleetcast::protocol::bundle {
 namespace {
@@ -280,6 +282,50 @@ TEST(ManifestTest, RefusesBadManifests) {
                 .find("absolute"),
             std::string::npos);
   EXPECT_NE(why("[bundle]\nname = x\nname = y\n").find("line"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fleetcast::protocol::bundle
+
+namespace fleetcast::protocol::bundle {
+namespace {
+
+// Encryption (crypt.hpp): every recipient, and only a recipient, gets the exact content back;
+// a cut, a flipped byte anywhere, or a changed recipient table gives nothing; the content is
+// not readable in the envelope; 0 bytes and several chunks both work.
+TEST(BundleCrypt, OnlyRecipientsReadIt) {
+  const SecretKey a = protocol::testing::seeded_key(21), b = protocol::testing::seeded_key(22),
+                  outsider = protocol::testing::seeded_key(23);
+  for (const std::size_t size : {std::size_t{0}, std::size_t{5}, std::size_t{200000}}) {
+    std::vector<std::uint8_t> plain(size);
+    std::mt19937_64 rng(size);
+    for (auto& c : plain) c = static_cast<std::uint8_t>(rng());
+    const std::string marker = "SECRET-MARKER-0123456789";
+    if (size >= marker.size()) std::copy(marker.begin(), marker.end(), plain.begin());
+    const auto env = encrypt(plain, {a.public_key(), b.public_key()});
+    ASSERT_TRUE(is_encrypted(env));
+    EXPECT_EQ(recipients(env)->size(), 2u);
+    EXPECT_EQ(std::search(env.begin(), env.end(), marker.begin(), marker.end()), env.end());
+    for (const SecretKey* k : {&a, &b}) {
+      const auto d = decrypt(env, *k);
+      ASSERT_TRUE(d.ok) << d.reason;
+      EXPECT_EQ(d.plain, plain);
+    }
+    const auto no = decrypt(env, outsider);
+    EXPECT_FALSE(no.ok);
+    EXPECT_NE(no.reason.find("not for this host"), std::string::npos) << no.reason;
+    EXPECT_TRUE(no.plain.empty());
+    for (const std::size_t at : {std::size_t{20}, env.size() / 2, env.size() - 1}) {
+      auto bad = env;
+      bad[at] ^= 1;
+      EXPECT_FALSE(decrypt(bad, a).ok) << "flipped byte " << at;
+    }
+    EXPECT_FALSE(decrypt(std::span(env).first(env.size() - 1), a).ok);
+    auto longer = env;
+    longer.push_back(0);
+    EXPECT_FALSE(decrypt(longer, a).ok);
+  }
+  EXPECT_FALSE(recipients(std::vector<std::uint8_t>(8, 'x')));
 }
 
 }  // namespace
