@@ -13,6 +13,7 @@
 #include <map>
 #include <random>
 
+#include "protocol/bundle/crypt.hpp"
 #include "receiver/agent.hpp"
 #include "tests/unit/protocol/test_keys.hpp"
 
@@ -387,6 +388,60 @@ TEST_F(Fleet, ReplayedCommandsChangeNothing) {
   const std::string deny(q_.front().bytes.begin(), q_.front().bytes.end());
   EXPECT_EQ(deny.rfind("DENY a.bin h1 clock:", 0), 0u) << deny;
   EXPECT_EQ(q_.front().to, kReply);
+}
+
+// A keyless host floods the manager with NAK-shaped packets: the session's ID and file ID, real
+// hosts' key IDs (they are public) or random ones, random MAC and signature, 20 before every
+// step. The manager drops every one (the MAC fails before any signature check) and the session
+// completes as without them.
+TEST_F(Fleet, JunkFeedbackIsDropped) {
+  add_host("h1", 0.05);
+  add_host("h2", 0.05);
+  auto s = make_session({"h1", "h2"});
+  std::mt19937_64 rng(5);
+  std::uint64_t junk = 0;
+  const p::Endpoint attacker = endpoint("[fd00::66]:5000");
+  run(*s, 400000, [&](int) {
+    for (int i = 0; i < 20; ++i) {
+      std::vector<std::uint8_t> pk(12 + 16 + 4 + 6 + 16 + 64);
+      for (auto& b : pk) b = static_cast<std::uint8_t>(rng());
+      const std::uint64_t signer =
+          i % 2 ? rng()
+                : p::key_id(hosts_[static_cast<std::size_t>(i % 4 / 2)]->key.public_key()).value;
+      const std::uint64_t fields[] = {0x12, 3, 0x1234, 0, 1, 0x1234, signer, 100, 1, 0, 5, 1};
+      const int widths[] = {1, 1, 2, 4, 4, 8, 8, 2, 2, 3, 1, 2};
+      std::size_t at = 0;
+      for (std::size_t f = 0; f < std::size(fields); ++f) {
+        for (int k = widths[f] - 1; k >= 0; --k) {
+          pk[at++] = static_cast<std::uint8_t>(fields[f] >> (8 * k));
+        }
+      }
+      s->on_datagram(pk, attacker, now_);
+      ++junk;
+    }
+  });
+  ASSERT_TRUE(s->success());
+  for (const auto& h : hosts_) EXPECT_TRUE(has_file(*h)) << h->name;
+  EXPECT_GE(s->stats().feedback_dropped, junk);
+  EXPECT_GT(junk, 1000u);
+}
+
+// An encrypted bundle (protocol/bundle/crypt.hpp) sent to a host that is not a recipient: it
+// refuses with a DENY naming the reason once the recipient table has arrived, keeps no file,
+// and the recipient completes.
+TEST_F(Fleet, EncryptedFileIsDeniedByOthers) {
+  Host& reader = add_host("reader", 0.0);
+  Host& other = add_host("other", 0.0);
+  file_ = p::bundle::encrypt(file_, {reader.key.public_key()});
+  auto s = make_session({"reader", "other"});
+  run(*s, 400000);
+  EXPECT_TRUE(s->hosts()[0].completed);
+  EXPECT_TRUE(has_file(reader));
+  EXPECT_TRUE(s->hosts()[1].denied);
+  EXPECT_NE(s->hosts()[1].deny_reason.find("not for this host"), std::string::npos)
+      << s->hosts()[1].deny_reason;
+  EXPECT_FALSE(std::filesystem::exists(other.dir / "spool" / "bundle.bin"));
+  EXPECT_FALSE(s->success());
 }
 
 // A host whose key is not in the inventory (here: claiming an inventory host's name) is never
