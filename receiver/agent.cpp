@@ -84,7 +84,7 @@ std::optional<std::string> Agent::refuse_reason(const p::Update& u) const {
 
 bool Agent::signed_by_manager(std::span<const std::uint8_t> bytes, const p::Endpoint& from,
                               Clock::time_point now, const std::function<bool()>& verify) {
-  const LineHash h = VerifyBudget::hash(bytes);
+  const protocol::LineHash h = protocol::VerifyBudget::hash(bytes);
   if (budget_.known(h)) return true;  // these bytes verified before
   if (!budget_.admit(from, now)) {
     ++counters_.refused;  // over the verification budget: dropped unverified

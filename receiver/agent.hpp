@@ -20,9 +20,9 @@
 #include "protocol/control.hpp"
 #include "protocol/data.hpp"
 #include "protocol/transport.hpp"
+#include "protocol/verify_budget.hpp"
 #include "receiver/apply.hpp"
 #include "receiver/assembler.hpp"
-#include "receiver/verify_budget.hpp"
 
 namespace fleetcast::receiver {
 
@@ -147,7 +147,7 @@ class Agent {
   Log log_;
   std::mt19937_64 rng_;
   AgentCounters counters_;
-  VerifyBudget budget_;
+  protocol::VerifyBudget budget_;
 
   std::optional<protocol::Update> update_;  // the session being received
   std::unique_ptr<Assembler> assembler_;

@@ -23,12 +23,21 @@ HostReport* Receipts::host_by_key(p::KeyId id) {
 }
 
 bool Receipts::on_command(std::string_view line, const p::Endpoint& from, Clock::time_point now) {
-  HostReport* h = nullptr;
-  const auto parsed = p::verified_command(line, [&](p::KeyId id) -> const p::PublicKey* {
-    h = host_by_key(id);
-    return h ? &h->host->key : nullptr;
-  });
-  if (!parsed) return false;  // malformed, unknown host, or forged
+  const auto parsed = p::parse_command(line);
+  if (!parsed) return false;  // malformed
+  HostReport* h = host_by_key(parsed->signer);
+  if (h == nullptr) return false;  // unknown host: no verification either
+  // Verified once per distinct line (hosts repeat their FIN), within the budget.
+  const auto bytes = p::as_bytes(line);
+  const p::LineHash hash = p::VerifyBudget::hash(bytes);
+  if (!budget_.known(hash)) {
+    if (!budget_.admit(from, now)) return false;
+    if (!p::verify_command(parsed.value(), h->host->key)) {
+      budget_.failed(from, now);
+      return false;
+    }
+    budget_.verified(hash, from, now);
+  }
   if (const auto* r = std::get_if<p::Recv>(&parsed->command)) {
     if (r->session != session_ || r->host != h->host->name || r->name != name_) return false;
     if (!h->registered) {

@@ -1,10 +1,10 @@
-#include "receiver/verify_budget.hpp"
+#include "protocol/verify_budget.hpp"
 
 #include <sodium.h>
 
 #include <algorithm>
 
-namespace fleetcast::receiver {
+namespace fleetcast::protocol {
 
 LineHash VerifyBudget::hash(std::span<const std::uint8_t> bytes) {
   LineHash h{};
@@ -16,8 +16,7 @@ bool VerifyBudget::known(const LineHash& h) const {
   return std::find(cache_.begin(), cache_.end(), h) != cache_.end();
 }
 
-VerifyBudget::Source& VerifyBudget::source(const protocol::text::Endpoint& from,
-                                           Clock::time_point now) {
+VerifyBudget::Source& VerifyBudget::source(const text::Endpoint& from, Clock::time_point now) {
   constexpr std::size_t kMaxSources = 1024;
   if (sources_.size() >= kMaxSources && !sources_.count(from.address)) {
     // Forget sources that are neither trusted nor waiting out a penalty (a flood from many
@@ -35,16 +34,16 @@ VerifyBudget::Source& VerifyBudget::source(const protocol::text::Endpoint& from,
   return s;
 }
 
-bool VerifyBudget::admit(const protocol::text::Endpoint& from, Clock::time_point now) {
+bool VerifyBudget::admit(const text::Endpoint& from, Clock::time_point now) {
   Source& s = source(from, now);
   if (s.trusted_until > now) {
-    if (s.failures < kTrustedFailures) return true;
+    if (s.failures < limits_.trusted_failures) return true;
   } else if (s.penalty_until <= now) {
     if (now - second_ >= std::chrono::seconds(1)) {
       second_ = now;
       untrusted_ = 0;
     }
-    if (untrusted_ < kUntrustedPerSecond) {
+    if (untrusted_ < limits_.untrusted_per_second) {
       ++untrusted_;
       return true;
     }
@@ -53,8 +52,7 @@ bool VerifyBudget::admit(const protocol::text::Endpoint& from, Clock::time_point
   return false;
 }
 
-void VerifyBudget::verified(const LineHash& h, const protocol::text::Endpoint& from,
-                            Clock::time_point now) {
+void VerifyBudget::verified(const LineHash& h, const text::Endpoint& from, Clock::time_point now) {
   if (!known(h)) {
     cache_.push_back(h);
     if (cache_.size() > kVerifiedCache) cache_.pop_front();
@@ -62,10 +60,10 @@ void VerifyBudget::verified(const LineHash& h, const protocol::text::Endpoint& f
   source(from, now).trusted_until = now + kTrustedFor;
 }
 
-void VerifyBudget::failed(const protocol::text::Endpoint& from, Clock::time_point now) {
+void VerifyBudget::failed(const text::Endpoint& from, Clock::time_point now) {
   Source& s = source(from, now);
   ++s.failures;
   if (s.trusted_until <= now) s.penalty_until = now + kPenalty;
 }
 
-}  // namespace fleetcast::receiver
+}  // namespace fleetcast::protocol

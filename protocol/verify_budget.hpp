@@ -22,27 +22,35 @@
 
 #include "protocol/transport.hpp"
 
-namespace fleetcast::receiver {
+namespace fleetcast::protocol {
 
-using Clock = std::chrono::steady_clock;
 using LineHash = std::array<std::uint8_t, 16>;
 
 class VerifyBudget {
  public:
+  using Clock = std::chrono::steady_clock;
   static constexpr std::size_t kVerifiedCache = 256;
   static constexpr auto kTrustedFor = std::chrono::minutes(10);
   static constexpr std::uint32_t kTrustedFailures = 64;
   static constexpr std::uint32_t kUntrustedPerSecond = 64;
   static constexpr auto kPenalty = std::chrono::seconds(1);
+  // The defaults fit a host (one manager); the manager hears every host once at registration
+  // and uses a larger budget for sources it has not heard from yet.
+  struct Limits {
+    std::uint32_t trusted_failures = kTrustedFailures;
+    std::uint32_t untrusted_per_second = kUntrustedPerSecond;
+  };
+  VerifyBudget() = default;
+  explicit VerifyBudget(Limits limits) : limits_(limits) {}
 
   static LineHash hash(std::span<const std::uint8_t> bytes);
 
   // These exact bytes verified before: act on them without verifying.
   bool known(const LineHash& h) const;
   // May a message from `from` cost a verification now? (Counts it when yes.)
-  bool admit(const protocol::text::Endpoint& from, Clock::time_point now);
-  void verified(const LineHash& h, const protocol::text::Endpoint& from, Clock::time_point now);
-  void failed(const protocol::text::Endpoint& from, Clock::time_point now);
+  bool admit(const text::Endpoint& from, Clock::time_point now);
+  void verified(const LineHash& h, const text::Endpoint& from, Clock::time_point now);
+  void failed(const text::Endpoint& from, Clock::time_point now);
 
   std::uint64_t refused() const { return refused_; }
 
@@ -53,13 +61,14 @@ class VerifyBudget {
     Clock::time_point second{};
     std::uint32_t failures = 0;  // in the second starting at `second`
   };
-  Source& source(const protocol::text::Endpoint& from, Clock::time_point now);
+  Source& source(const text::Endpoint& from, Clock::time_point now);
 
   std::deque<LineHash> cache_;
   std::map<std::array<std::uint8_t, 16>, Source> sources_;  // by address; bounded: source()
   Clock::time_point second_{};
   std::uint32_t untrusted_ = 0;  // verifications for untrusted sources in this second
   std::uint64_t refused_ = 0;
+  Limits limits_;
 };
 
-}  // namespace fleetcast::receiver
+}  // namespace fleetcast::protocol

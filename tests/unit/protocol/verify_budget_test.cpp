@@ -1,16 +1,16 @@
-// The host's verification budget (receiver/verify_budget.hpp): lines verified once are not
+// The host's verification budget (protocol/verify_budget.hpp): lines verified once are not
 // verified again, unknown sources share a small budget and wait after a failure, the manager's
 // address keeps being verified through a flood from elsewhere, and a spoofed flood from the
 // manager's own address is bounded too.
-#include "receiver/verify_budget.hpp"
+#include "protocol/verify_budget.hpp"
 
 #include <gtest/gtest.h>
 
-namespace fleetcast::receiver {
+namespace fleetcast::protocol {
 namespace {
 
-protocol::text::Endpoint source(std::uint8_t last) {
-  protocol::text::Endpoint e;
+text::Endpoint source(std::uint8_t last) {
+  text::Endpoint e;
   e.address[0] = 0xfd;
   e.address[15] = last;
   e.port = 4711;
@@ -19,7 +19,7 @@ protocol::text::Endpoint source(std::uint8_t last) {
 
 TEST(VerifyBudget, CacheUntrustedTrusted) {
   VerifyBudget b;
-  const auto t0 = Clock::time_point{} + std::chrono::hours(1);
+  const auto t0 = VerifyBudget::Clock::time_point{} + std::chrono::hours(1);
   const auto manager = source(1), attacker = source(2);
   const std::uint8_t line[] = {'U', 'P', 'D'};
   const auto h = VerifyBudget::hash(line);
@@ -59,4 +59,4 @@ TEST(VerifyBudget, CacheUntrustedTrusted) {
 }
 
 }  // namespace
-}  // namespace fleetcast::receiver
+}  // namespace fleetcast::protocol
