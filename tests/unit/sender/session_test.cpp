@@ -341,7 +341,7 @@ TEST_F(Fleet, ForgedDataIsDroppedOnArrival) {
   }
 }
 
-// Freshness: a keyless host records session A's signed ctrl lines (UPDATE, STATUS, ...) and
+// Freshness: a keyless host records session A's signed ctrl lines (UPDATE, STATUS, ABORT) and
 // replays all of them to every host before each step of session B, announced a minute later.
 // B completes on every host exactly as without the replays; each host names the replay in its
 // log once. The same UPDATE replayed 10 minutes later is outside the time window: ignored,
@@ -355,13 +355,18 @@ TEST_F(Fleet, ReplayedCommandsChangeNothing) {
   const auto recorded = ctrl_heard_;
   ASSERT_FALSE(recorded.empty());
   now_ += 60s;
+  // A's manager had also aborted it (signed, fresh): replayed with the rest.
+  auto lines = recorded;
+  const p::Abort abort{"a.bin", "deadline passed", {0x1234}, wall(now_)};
+  const std::string abort_line = p::encode_command(abort, manager_).value();
+  lines.emplace_back(abort_line.begin(), abort_line.end());
   auto b = make_session({"h1", "h2"}, 0x5678, "b.bin");
   std::uint64_t replayed = 0;
   run(*b, 200000, [&](int) {
     for (auto& h : hosts_) {
-      for (const auto& line : recorded) h->agent->on_ctrl(line, now_);
+      for (const auto& line : lines) h->agent->on_ctrl(line, now_);
     }
-    replayed += recorded.size();
+    replayed += lines.size();
   });
   ASSERT_TRUE(b->success());
   EXPECT_GT(replayed, 100u);
