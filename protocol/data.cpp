@@ -39,6 +39,9 @@ Header header_of(const Feedback& f) {
         if constexpr (std::is_same_v<T, Round>) {
           return {PacketType::round, v.file_id, v.next_sequence, v.round};
         }
+        if constexpr (std::is_same_v<T, MixedTable>) {
+          return {PacketType::mixed_table, v.file_id, 0, v.round};
+        }
       },
       f);
 }
@@ -88,6 +91,12 @@ bool write_body(ByteWriter& w, const CompleteAck& a) {
 }
 bool write_body(ByteWriter& w, const Round& r) {
   w.u32(r.nak_window_ms);
+  return true;
+}
+bool write_body(ByteWriter& w, const MixedTable& t) {
+  if (t.hashes.empty() || t.hashes.size() > kMaxMixedTableHashes) return false;
+  w.u16(static_cast<std::uint16_t>(t.hashes.size()));
+  for (const auto& h : t.hashes) w.bytes(h);
   return true;
 }
 
@@ -154,6 +163,20 @@ Result<Feedback> read_body(ByteReader& r, const Header& h) {
       rd.nak_window_ms = r.u32();
       return Feedback(rd);
     }
+    case PacketType::mixed_table: {
+      if (h.sequence != 0) return Failure{Error::inconsistent, "header"};
+      MixedTable t{h.file_id, h.fec_info, {}};
+      const std::uint16_t count = r.u16();
+      if (count == 0 || count > kMaxMixedTableHashes) {
+        return Failure{Error::out_of_range, "mixed table count"};
+      }
+      for (std::uint16_t i = 0; i < count && r.ok(); ++i) {
+        std::array<std::uint8_t, 16> hash{};
+        r.bytes(hash);
+        t.hashes.push_back(hash);
+      }
+      return Feedback(std::move(t));
+    }
     default:
       return Failure{Error::bad_type, "type"};
   }
@@ -213,6 +236,23 @@ std::size_t encode_auth(const AuthPacket& p, std::span<std::uint8_t> out) {
   w.bytes(p.hashes);
   w.bytes(p.path);
   return w.ok() ? w.size() : 0;
+}
+
+std::array<std::uint8_t, 16> mixed_hash(const MixedPacket& packet) {
+  crypto_generichash_state st;
+  std::array<std::uint8_t, 16> out{};
+  crypto_generichash_init(&st, nullptr, 0, out.size());
+  const std::uint8_t tag = 0x04;
+  crypto_generichash_update(&st, &tag, 1);
+  for (const SymbolId& id : packet.ids()) {
+    const std::uint8_t part[] = {static_cast<std::uint8_t>(id.sbn >> 16),
+                                 static_cast<std::uint8_t>(id.sbn >> 8),
+                                 static_cast<std::uint8_t>(id.sbn), id.esi};
+    crypto_generichash_update(&st, part, sizeof part);
+  }
+  crypto_generichash_update(&st, packet.payload.data(), packet.payload.size());
+  crypto_generichash_final(&st, out.data(), out.size());
+  return out;
 }
 
 bool carries_mac(const Feedback& feedback) {

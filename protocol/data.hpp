@@ -38,6 +38,7 @@ enum class PacketType : std::uint8_t {
   round = 5,         // sender -> group: end of a transmission round, NAK now (fleetcast)
   mixed = 6,         // cross-block repair: the sum of one symbol of each of several blocks
   auth = 7,          // symbol hashes of one chunk of a block, with their path to the root
+  mixed_table = 8,   // sender -> group: hashes of the round's MIXED packets (signed)
 };
 
 // FEC info field: SBN in the high 24 bits, ESI in the low 8.
@@ -159,7 +160,17 @@ struct Round {
   std::uint32_t nak_window_ms = 0;  // receivers spread their NAK uniformly over this window
 };
 
-using Feedback = std::variant<Complete, Nak, CompleteAck, Round>;
+// The hashes (mixed_hash) of MIXED packets the manager sends in round `round`: a host checks a
+// MIXED packet against them before the subtraction, which costs a parity encode per part.
+inline constexpr std::size_t kMaxMixedTableHashes = 70;
+struct MixedTable {
+  std::uint16_t file_id = 0;
+  std::uint32_t round = 0;  // FEC info field
+  std::vector<std::array<std::uint8_t, 16>> hashes;  // 1..kMaxMixedTableHashes
+};
+std::array<std::uint8_t, 16> mixed_hash(const MixedPacket& packet);
+
+using Feedback = std::variant<Complete, Nak, CompleteAck, Round, MixedTable>;
 
 // A host's feedback (COMPLETE, NAK) carries a MAC (keys.hpp, feedback_mac_key) between its
 // body and its signature; the manager's (COMPLETE-ACK, ROUND) does not.

@@ -366,6 +366,8 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now,
       round_end_seq_ = r->next_sequence;
       nak_at_ = now + uniform(std::chrono::milliseconds(r->nak_window_ms));
     }
+  } else if (const auto* m = std::get_if<p::MixedTable>(&fb.feedback)) {
+    if (m->file_id == update_->file_id) assembler_->allow_mixed(m->round, m->hashes);
   } else if (const auto* a = std::get_if<p::CompleteAck>(&fb.feedback)) {
     if (std::find(a->hosts.begin(), a->hosts.end(), key_.key_id()) != a->hosts.end()) {
       acked_ = true;

@@ -268,7 +268,13 @@ Assembler::Result Assembler::on_mixed(const p::MixedPacket& packet) {
     if (unusable) ++counters_.mixed_unusable;
     return Result::duplicate;
   }
-  // The subtraction costs a parity encode per part: not for a symbol that cannot be checked.
+  // The subtraction costs a parity encode per part: only for a packet the manager listed.
+  if (!allowed_mixed_.count(p::mixed_hash(packet))) {
+    ++counters_.symbols_received;
+    ++counters_.mixed_unlisted;
+    return Result::unverified;
+  }
+  // ... and not for a symbol that cannot be checked.
   if (!chunks_.count(p::auth_leaf_index(wanted->sbn, p::auth_chunk_of(wanted->esi)))) {
     ++counters_.symbols_received;
     ++counters_.unverified;
@@ -319,6 +325,12 @@ void Assembler::decode_block(std::uint32_t sbn) {
   ++counters_.blocks_decoded;
   dirty_ = true;
   block_complete(sbn);
+}
+
+void Assembler::allow_mixed(std::uint32_t round,
+                            std::span<const std::array<std::uint8_t, 16>> hashes) {
+  for (const auto& h : hashes) allowed_mixed_[h] = round;
+  std::erase_if(allowed_mixed_, [&](const auto& e) { return e.second + 2 < round; });
 }
 
 void Assembler::block_complete(std::uint32_t sbn) {

@@ -47,6 +47,7 @@ struct AssemblerCounters {
   std::uint64_t forged = 0;            // symbols or AUTH packets that failed their check: dropped
   std::uint64_t unverified = 0;        // symbols that came before their chunk of hashes: kept aside
   std::uint64_t verified_late = 0;     // of those, checked and used when the chunk came
+  std::uint64_t mixed_unlisted = 0;    // MIXED packets in no signed table: not subtracted
   std::uint64_t auth_chunks = 0;       // AUTH chunks checked and kept
 };
 
@@ -68,6 +69,9 @@ class Assembler {
   // Data authentication: the hashes of one chunk of a block, kept once their path leads to the
   // UPDATE's root, until the block is complete.
   Result on_auth(const protocol::AuthPacket& packet);
+  // The signed table of round `round`'s MIXED packets (kept for the last 3 rounds): a MIXED
+  // packet is subtracted only when its hash is listed.
+  void allow_mixed(std::uint32_t round, std::span<const std::array<std::uint8_t, 16>> hashes);
   // Cross-block repair: when exactly one named block is incomplete, subtracts the symbols of the
   // others (all decoded: read back, parity re-encoded) and stores what remains as that block's
   // symbol. Nothing to learn (every block complete, or two missing) counts as a duplicate.
@@ -134,6 +138,7 @@ class Assembler {
   std::vector<std::uint8_t> mix_;      // a MIXED packet's payload while it is being resolved
   std::vector<std::uint8_t> scratch_;  // one re-encoded parity symbol
   std::size_t pending_bytes_ = 0;
+  std::map<std::array<std::uint8_t, 16>, std::uint32_t> allowed_mixed_;  // hash -> round
   // Checked AUTH chunks of incomplete blocks, by leaf index (data_auth.hpp).
   std::unordered_map<std::uint64_t, std::array<protocol::SymbolHash, protocol::kAuthChunkSymbols>>
       chunks_;

@@ -104,7 +104,20 @@ std::uint64_t RoundLayout::lay_out(
   }
   order_ = std::make_unique<fec::Interleaver>(std::move(lane_count));
   encode_parity();
+  // The hash of every MIXED packet of the round, for the signed table hosts check them with.
+  mixed_hashes_.clear();
+  for (std::size_t i = 0; i < packets.size(); ++i) {
+    const auto parts =
+        std::span(parts_).subspan(packet_first_[i], packet_first_[i + 1] - packet_first_[i]);
+    if (parts.size() > 1) mixed_hashes_.push_back(p::mixed_hash(mixed(parts, 0)));
+  }
+  tables_sent_ = 0;
+  if (sign_table_) total += 2 * tables() * (p::kMaxControlDatagram + per_datagram);
   return total;
+}
+
+std::size_t RoundLayout::tables() const {
+  return (mixed_hashes_.size() + p::kMaxMixedTableHashes - 1) / p::kMaxMixedTableHashes;
 }
 
 // Encodes every parity symbol of the round, one codec call per block.
@@ -129,6 +142,23 @@ void RoundLayout::encode_parity() {
   }
 }
 
+p::MixedPacket RoundLayout::mixed(std::span<const Part> parts, std::uint32_t sequence) {
+  const std::size_t s = plan_.symbol_size();
+  p::MixedPacket m;
+  m.file_id = file_id_;
+  m.sequence = sequence;
+  m.count = static_cast<std::uint8_t>(parts.size());
+  for (std::size_t i = 0; i < parts.size(); ++i) m.parts[i] = {parts[i].block, parts[i].esi};
+  std::sort(m.parts.begin(), m.parts.begin() + m.count,
+            [](const p::SymbolId& a, const p::SymbolId& b) { return a.sbn < b.sbn; });
+  std::copy_n(symbol(parts[0]), s, mix_.begin());
+  for (std::size_t i = 1; i < parts.size(); ++i) {
+    fec::add_symbol(mix_, fec::Symbol(symbol(parts[i]), s));
+  }
+  m.payload = mix_;
+  return m;
+}
+
 const std::uint8_t* RoundLayout::symbol(const Part& part) const {
   const std::size_t s = plan_.symbol_size();
   return part.esi < plan_.source_symbols(part.block)
@@ -143,6 +173,15 @@ std::optional<RoundLayout::Built> RoundLayout::build_next(std::uint32_t sequence
     const std::size_t n = auth_->build(block, chunk, file_id_, sequence, out);
     if (n == 0) throw std::logic_error("an AUTH packet does not encode");
     return Built{n, PacketKind::auth};
+  }
+  if (sign_table_ && tables_sent_ < 2 * tables()) {
+    const std::size_t first = (tables_sent_++ % tables()) * p::kMaxMixedTableHashes;
+    const auto batch =
+        std::span(mixed_hashes_)
+            .subspan(first, std::min(p::kMaxMixedTableHashes, mixed_hashes_.size() - first));
+    const std::size_t n = sign_table_(batch, out);
+    if (n == 0) throw std::logic_error("a MIXED table does not encode");
+    return Built{n, PacketKind::table};
   }
   fec::BlockSymbol next{};
   if (!order_ || !order_->next(next)) return std::nullopt;
@@ -160,19 +199,7 @@ std::optional<RoundLayout::Built> RoundLayout::build_next(std::uint32_t sequence
                                          std::span(symbol(part), s)},
                          out);
   } else {
-    p::MixedPacket m;
-    m.file_id = file_id_;
-    m.sequence = sequence;
-    m.count = static_cast<std::uint8_t>(parts.size());
-    for (std::size_t i = 0; i < parts.size(); ++i) m.parts[i] = {parts[i].block, parts[i].esi};
-    std::sort(m.parts.begin(), m.parts.begin() + m.count,
-              [](const p::SymbolId& a, const p::SymbolId& b) { return a.sbn < b.sbn; });
-    std::copy_n(symbol(parts[0]), s, mix_.begin());
-    for (std::size_t i = 1; i < parts.size(); ++i) {
-      fec::add_symbol(mix_, fec::Symbol(symbol(parts[i]), s));
-    }
-    m.payload = mix_;
-    n = p::encode_mixed(m, out);
+    n = p::encode_mixed(mixed(parts, sequence), out);
   }
   if (n == 0) throw std::logic_error("a data packet does not encode");
   return Built{n, kind};

@@ -8,7 +8,9 @@
 //
 // Owns the round's parity symbols; reads the file's source symbols in place.
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -21,7 +23,7 @@
 
 namespace fleetcast::sender {
 
-enum class PacketKind { source, parity, mixed, auth };
+enum class PacketKind { source, parity, mixed, auth, table };
 
 class DataAuth;
 
@@ -40,6 +42,13 @@ class RoundLayout {
               std::uint16_t file_id);
   // From now on each round starts with the AUTH packets of the chunks it sends symbols of.
   void authenticate_with(const DataAuth* auth) { auth_ = auth; }
+  // protocol::mixed_hash of every MIXED packet of the round laid out last.
+  const std::vector<std::array<std::uint8_t, 16>>& mixed_hashes() const { return mixed_hashes_; }
+  // Builds a signed MIXED table packet (protocol::MixedTable) of these hashes into out; its
+  // length (0: failed). Each round then sends its tables twice, after the AUTH packets.
+  using TableSigner = std::function<std::size_t(std::span<const std::array<std::uint8_t, 16>>,
+                                                std::span<std::uint8_t>)>;
+  void sign_mixed_tables(TableSigner signer) { sign_table_ = std::move(signer); }
   // Copies of each AUTH packet sent for the first time in the rounds laid out from now on
   // (auth_copies()); chunks sent before go out once more with each round that needs them.
   void set_auth_copies(std::uint32_t copies) { auth_copies_ = copies; }
@@ -68,6 +77,9 @@ class RoundLayout {
     std::uint32_t slot;  // parity symbols: index into parity_
   };
   void encode_parity();
+  std::size_t tables() const;  // MIXED table packets of the round (one pass)
+  // The MIXED packet of these parts (its payload in mix_).
+  protocol::MixedPacket mixed(std::span<const Part> parts, std::uint32_t sequence);
   const std::uint8_t* symbol(const Part& part) const;
 
   const fec::BlockPlan& plan_;
@@ -88,6 +100,9 @@ class RoundLayout {
   std::vector<std::uint32_t> parity_first_;
   std::vector<std::uint8_t> slot_esi_;
   std::vector<std::uint8_t> mix_;  // payload of the MIXED packet being built
+  std::vector<std::array<std::uint8_t, 16>> mixed_hashes_;  // of this round's MIXED packets
+  TableSigner sign_table_;
+  std::size_t tables_sent_ = 0;  // table packets of this round sent (2 passes)
   const DataAuth* auth_ = nullptr;
   // (block, chunk) of every AUTH packet of the round in sending order, and how many went out.
   std::vector<std::pair<std::uint32_t, std::uint8_t>> auth_queue_;

@@ -51,6 +51,13 @@ SenderSession::SenderSession(SessionConfig config, std::vector<std::uint8_t> fil
   host_needs_round_.assign(targets.size(), 0);
   receipts_.authenticate_feedback(key_);
   layout_.authenticate_with(&auth_);
+  // The signed table of each round's MIXED packets (hosts check them before subtracting).
+  layout_.sign_mixed_tables([this](std::span<const std::array<std::uint8_t, 16>> hashes,
+                                   std::span<std::uint8_t> out) -> std::size_t {
+    const p::MixedTable t{config_.file_id, round_, {hashes.begin(), hashes.end()}};
+    auto n = p::encode_feedback(t, config_.session, key_, out);
+    return n ? n.value() : 0;
+  });
 
   p::Update u;
   u.name = config_.name;
@@ -241,7 +248,7 @@ void SenderSession::stream(Clock::time_point now, p::Transport& t) {
       wait_until_ = now + 3 * nak_window() + kWaitSlack;
       break;
     }
-    ++sequence_;
+    if (built->kind != PacketKind::table) ++sequence_;  // tables carry no sequence number
     switch (built->kind) {
       case PacketKind::source:
         ++stats_.data_packets;
@@ -254,6 +261,9 @@ void SenderSession::stream(Clock::time_point now, p::Transport& t) {
         break;
       case PacketKind::auth:
         ++stats_.auth_packets;
+        break;
+      case PacketKind::table:
+        ++stats_.control_packets;
         break;
     }
     out_.commit(built->bytes, config_.data_group);

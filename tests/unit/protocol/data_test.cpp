@@ -246,7 +246,8 @@ TEST(Data, FeedbackRoundTripsAndVerifies) {
   for (std::uint32_t i = 0; i < kMaxNakEntries; ++i) many.push_back({i * 2, 1, 1});
   const std::vector<Feedback> all{
       Complete{9, digest(as_bytes("f"))}, Nak{9, 0, 3, many, kLossScale},
-      CompleteAck{9, std::vector<KeyId>(kMaxAckedHosts, KeyId{5})}, Round{9, 4, 1000, 250}};
+      CompleteAck{9, std::vector<KeyId>(kMaxAckedHosts, KeyId{5})}, Round{9, 4, 1000, 250},
+      MixedTable{9, 4, std::vector<std::array<std::uint8_t, 16>>(kMaxMixedTableHashes)}};
   for (const Feedback& f : all) {
     const auto bytes = encode(f);
     ASSERT_LE(bytes.size(), kMaxControlDatagram);

@@ -160,7 +160,11 @@ class Fleet : public ::testing::Test {
   void forge(const Packet& genuine) {
     for (int i = 0; i < forged_per_packet_; ++i) {
       std::vector<std::uint8_t> bytes = genuine.bytes;
-      for (std::size_t j = p::kHeaderBytes + 1; j < bytes.size(); ++j) {
+      // A MIXED packet keeps its part list: only the sum is forged.
+      const bool mixed = (bytes[0] & 0x0f) == static_cast<std::uint8_t>(p::PacketType::mixed);
+      const std::size_t from =
+          p::kHeaderBytes + 1 + (mixed ? 4 * (std::size_t{bytes[p::kHeaderBytes]} - 1) : 0);
+      for (std::size_t j = from; j < bytes.size(); ++j) {
         bytes[j] = static_cast<std::uint8_t>(rng_());
       }
       ++forged_sent_;
@@ -313,7 +317,7 @@ TEST_F(Fleet, ForgedDataIsDroppedOnArrival) {
     auto s = make_session(names);
     run(*s, 400000);
     ASSERT_TRUE(s->success()) << "forged copies per packet: " << forged;
-    std::uint64_t dropped = 0;
+    std::uint64_t dropped = 0, unlisted = 0;
     for (const auto& h : hosts_) {
       if (!h->agent) continue;
       EXPECT_TRUE(has_file(*h)) << h->name;
@@ -321,6 +325,7 @@ TEST_F(Fleet, ForgedDataIsDroppedOnArrival) {
       ASSERT_NE(a, nullptr);
       EXPECT_GT(a->counters().auth_chunks, 0u);
       dropped += a->counters().forged;
+      unlisted += a->counters().mixed_unlisted;
       if (forged == 0) {
         EXPECT_EQ(a->counters().forged, 0u) << h->name;
       }
@@ -333,6 +338,7 @@ TEST_F(Fleet, ForgedDataIsDroppedOnArrival) {
       EXPECT_GT(dropped, forged_sent_) << "every host drops every forged packet it hears";
       EXPECT_LE(static_cast<double>(packets_sent(*s)), 1.3 * static_cast<double>(clean_packets));
       EXPECT_LE(s->stats().rounds, clean_rounds + 1);
+      EXPECT_GT(unlisted, 0u) << "forged MIXED packets are refused before any subtraction";
     }
     std::printf("forged %d per packet: %llu packets, %u rounds, %llu forged dropped\n", forged,
                 static_cast<unsigned long long>(packets_sent(*s)), s->stats().rounds,
