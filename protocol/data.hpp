@@ -165,7 +165,7 @@ struct Round {
 inline constexpr std::size_t kMaxMixedTableHashes = 70;
 struct MixedTable {
   std::uint16_t file_id = 0;
-  std::uint32_t round = 0;  // FEC info field
+  std::uint32_t round = 0;                           // FEC info field
   std::vector<std::array<std::uint8_t, 16>> hashes;  // 1..kMaxMixedTableHashes
 };
 std::array<std::uint8_t, 16> mixed_hash(const MixedPacket& packet);
