@@ -97,6 +97,9 @@ po::options_description send_options() {
       "hop-limit", po::value<int>()->default_value(16), "multicast hop limit (1-255)")(
       "symbol-size", po::value<std::uint32_t>()->default_value(1400), "FEC symbol size")(
       "k", po::value<std::uint32_t>()->default_value(128), "source symbols per block (1-254)")(
+      "auth-copies", po::value<std::uint32_t>()->default_value(0),
+      "copies of each new AUTH packet per round, 1-4 (0: 2 until the loss is known, then as the "
+      "hosts' loss needs; 1 saves about 1.7 % of wire on a clean network)")(
       "proactive", po::value<double>()->default_value(0.0),
       "parity sent in the first round, as a fraction of k (0-0.25)")(
       "mixed-parts", po::value<std::uint32_t>()->default_value(16),
@@ -240,6 +243,8 @@ SendOptions validate_send(const po::variables_map& vm, const std::vector<std::st
   if (s.k < 1 || s.k > 254) throw ConfigError("--k: must be 1-254");
   s.proactive = vm["proactive"].as<double>();
   if (!(s.proactive >= 0 && s.proactive <= 0.25)) throw ConfigError("--proactive: must be 0-0.25");
+  s.auth_copies = vm["auth-copies"].as<std::uint32_t>();
+  if (s.auth_copies > 4) throw ConfigError("--auth-copies: 0 (adaptive) or 1-4");
   s.mixed_parts = vm["mixed-parts"].as<std::uint32_t>();
   if (s.mixed_parts < 1 || s.mixed_parts > 16) throw ConfigError("--mixed-parts: must be 1-16");
   s.progress = !vm.count("no-progress");

@@ -69,6 +69,7 @@ struct SendOptions {
   std::uint32_t symbol_size = 1400;
   std::uint32_t k = 128;
   double proactive = 0.0;
+  std::uint32_t auth_copies = 0;   // 0: adaptive
   std::uint32_t mixed_parts = 16;  // blocks per MIXED packet at most (1 = none)
   bool progress = true;            // live progress line when stdout is a TTY
   // push: FILE is a bundle; wait for every host's FIN after delivery.

@@ -103,6 +103,7 @@ SessionConfig session_config(const SendOptions& o, const Prepared& prep, p::Appl
   c.symbol_size = o.symbol_size;
   c.max_k = o.k;
   c.proactive = o.proactive;
+  c.auth_copies = o.auth_copies;
   c.max_parts = mixed_parts;
   c.rate = static_cast<std::uint64_t>(o.rate_mbit * 1e6 / 8);
   c.deadline = o.deadline;

@@ -226,7 +226,9 @@ void SenderSession::start_round(Clock::time_point now) {
         plan_repair(RepairInput{&plan_, host_needs_, stats_.loss_estimate, config_.max_parts});
     for (auto& needs : host_needs_) needs.clear();
   }
-  layout_.set_auth_copies(auth_copies(stats_.loss_estimate, stats_.rounds > 0));
+  layout_.set_auth_copies(config_.auth_copies > 0
+                              ? config_.auth_copies
+                              : auth_copies(stats_.loss_estimate, stats_.rounds > 0));
   round_total_bytes_ = layout_.lay_out(packets, kWireOverhead, requested_chunks_);
   requested_chunks_.clear();
   round_ = ++stats_.rounds;

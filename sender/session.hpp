@@ -45,6 +45,8 @@ struct SessionConfig {
   std::uint32_t symbol_size = fec::kDefaultSymbolSize;
   std::uint32_t max_k = fec::kDefaultSourceSymbols;
   double proactive = 0.0;  // parity sent in round 0, as a fraction of k
+  // Copies of each new AUTH chunk per round (round_layout.hpp); 0: adaptive (auth_copies()).
+  std::uint32_t auth_copies = 0;
   // Blocks per MIXED repair packet: what the path MTU leaves room for (1 = none).
   std::size_t max_parts = 1;
   std::uint64_t rate = 0;  // wire bytes per second, 0 = unlimited

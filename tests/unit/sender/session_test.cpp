@@ -123,6 +123,7 @@ class Fleet : public ::testing::Test {
     c.symbol_size = symbol_size_;
     c.max_k = k_;
     c.proactive = proactive_;
+    c.auth_copies = auth_copies_;
     c.max_parts = max_parts_;
     c.registration_timeout = 1s;
     c.deadline = 60s;
@@ -217,6 +218,7 @@ class Fleet : public ::testing::Test {
   std::size_t max_parts_ = 8;
   double proactive_ = 0.05;
   int forged_per_packet_ = 0;
+  std::uint32_t auth_copies_ = 0;
   std::vector<std::vector<std::uint8_t>> ctrl_heard_;  // every ctrl-group datagram, as sent
   std::uint64_t forged_sent_ = 0;
   std::uniform_real_distribution<double> loss_{0.0, 1.0};
@@ -399,6 +401,23 @@ TEST_F(Fleet, ReplayedCommandsChangeNothing) {
   const std::string deny(q_.front().bytes.begin(), q_.front().bytes.end());
   EXPECT_EQ(deny.rfind("DENY a.bin h1 clock:", 0), 0u) << deny;
   EXPECT_EQ(q_.front().to, kReply);
+}
+
+// --auth-copies: round 0 sends each AUTH chunk twice by default (the loss is unknown), once
+// with --auth-copies 1; a clean delivery completes either way.
+TEST_F(Fleet, AuthCopies) {
+  std::uint64_t sent[2] = {0, 0};
+  for (const std::uint32_t copies : {0u, 1u}) {
+    auth_copies_ = copies;
+    const std::string name = copies == 0 ? "d" : "o";
+    add_host(name, 0.0);
+    auto s = make_session({name});
+    run(*s, 200000);
+    ASSERT_TRUE(s->success());
+    sent[copies] = s->stats().auth_packets;
+    hosts_.back()->agent.reset();
+  }
+  EXPECT_EQ(sent[0], 2 * sent[1]);
 }
 
 // A keyless host floods the manager with NAK-shaped packets: the session's ID and file ID, real
