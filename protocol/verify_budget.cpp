@@ -13,7 +13,7 @@ LineHash VerifyBudget::hash(std::span<const std::uint8_t> bytes) {
 }
 
 bool VerifyBudget::known(const LineHash& h) const {
-  return std::find(cache_.begin(), cache_.end(), h) != cache_.end();
+  return cached_.count(h) != 0;
 }
 
 VerifyBudget::Source& VerifyBudget::source(const text::Endpoint& from, Clock::time_point now) {
@@ -53,9 +53,12 @@ bool VerifyBudget::admit(const text::Endpoint& from, Clock::time_point now) {
 }
 
 void VerifyBudget::verified(const LineHash& h, const text::Endpoint& from, Clock::time_point now) {
-  if (!known(h)) {
+  if (cached_.insert(h).second) {
     cache_.push_back(h);
-    if (cache_.size() > kVerifiedCache) cache_.pop_front();
+    if (cache_.size() > kVerifiedCache) {
+      cached_.erase(cache_.front());
+      cache_.pop_front();
+    }
   }
   source(from, now).trusted_until = now + kTrustedFor;
 }

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <set>
 #include <span>
 
 #include "protocol/transport.hpp"
@@ -63,7 +64,8 @@ class VerifyBudget {
   };
   Source& source(const text::Endpoint& from, Clock::time_point now);
 
-  std::deque<LineHash> cache_;
+  std::deque<LineHash> cache_;  // newest last, for eviction
+  std::set<LineHash> cached_;   // the same hashes, for lookup (this runs for every message)
   std::map<std::array<std::uint8_t, 16>, Source> sources_;  // by address; bounded: source()
   Clock::time_point second_{};
   std::uint32_t untrusted_ = 0;  // verifications for untrusted sources in this second

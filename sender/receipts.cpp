@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "protocol/verify.hpp"
 
 namespace fleetcast::sender {
 namespace p = protocol;

@@ -70,6 +70,24 @@ done
 head -c $((24 * 1048576)) /dev/urandom >"$work/file.bin"
 sleep 0.3
 
+# attack MODE ARGS...: the attacker (tests/tools/attacker.cpp) in r5, the namespace without a
+# key, logging to $work/attacker.log; its PID in $attacker_pid
+attack() {
+  ip netns exec "${prefix}r$((n + 1))" "$attacker" "$@" >"$work/attacker.log" 2>&1 &
+  attacker_pid=$!
+  pids="$pids $attacker_pid"
+}
+# counter NAME: the sum of a receiver counter over every host's last "counters:" line
+counter() {
+  sum=0
+  i=1
+  while [ "$i" -le "$n" ]; do
+    c=$(grep "counters:" "$work/r$i.log" | tail -n 1 | sed -n "s/.* $1=\([0-9]*\).*/\1/p")
+    sum=$((sum + ${c:-0}))
+    i=$((i + 1))
+  done
+  echo "$sum"
+}
 # push NAME: sends the file as NAME; its report in $work/NAME.json, the manager's CPU seconds
 # (user, system) and peak RSS in $work/NAME.time
 push() {
@@ -87,20 +105,15 @@ push() {
 case $mode in
 spray-data)
   push clean.bin
-  ip netns exec "${prefix}r$((n + 1))" "$attacker" spray-data --iface eth0 --seconds 30 \
-    --rate 20000 >"$work/attacker.log" 2>&1 &
-  attacker_pid=$!
-  pids="$pids $attacker_pid"
+  attack spray-data --iface eth0 --seconds 30 --rate 20000
   sleep 0.5  # the attacker listens before the UPDATE goes out
   push attacked.bin
   kill "$attacker_pid" 2>/dev/null || true
   cat "$work/attacker.log"
   grep -q "spraying" "$work/attacker.log" || fail "the attacker never heard the UPDATE"
-  forged=0
+  forged=$(counter forged)
   i=1
   while [ "$i" -le "$n" ]; do
-    c=$(grep "counters:" "$work/r$i.log" | tail -n 1 | sed -n 's/.* forged=\([0-9]*\).*/\1/p')
-    forged=$((forged + ${c:-0}))
     ! grep -q "digest mismatch" "$work/r$i.log" || fail "r$i discarded a poisoned reception"
     i=$((i + 1))
   done
@@ -122,10 +135,7 @@ junk-feedback)
     ids="$ids${ids:+,}$id"
     i=$((i + 1))
   done
-  ip netns exec "${prefix}r$((n + 1))" "$attacker" junk-feedback --iface eth0 --seconds 30 \
-    --rate 50000 --key-ids "$ids" >"$work/attacker.log" 2>&1 &
-  attacker_pid=$!
-  pids="$pids $attacker_pid"
+  attack junk-feedback --iface eth0 --seconds 30 --rate 50000 --key-ids "$ids"
   sleep 0.5
   push attacked.bin
   kill "$attacker_pid" 2>/dev/null || true
@@ -143,10 +153,7 @@ forge-ctrl)
   c0=$(cpu_ticks)
   push clean.bin
   c1=$(cpu_ticks)
-  ip netns exec "${prefix}r$((n + 1))" "$attacker" forge-ctrl --iface eth0 --seconds 30 \
-    --rate 50000 >"$work/attacker.log" 2>&1 &
-  attacker_pid=$!
-  pids="$pids $attacker_pid"
+  attack forge-ctrl --iface eth0 --seconds 30 --rate 50000
   sleep 0.5
   c2=$(cpu_ticks)
   push attacked.bin
@@ -154,13 +161,7 @@ forge-ctrl)
   kill "$attacker_pid" 2>/dev/null || true
   cat "$work/attacker.log"
   grep -q "forging" "$work/attacker.log" || fail "the attacker never heard the UPDATE"
-  refused=0
-  i=1
-  while [ "$i" -le "$n" ]; do
-    c=$(grep "counters:" "$work/r$i.log" | tail -n 1 | sed -n 's/.* refused=\([0-9]*\).*/\1/p')
-    refused=$((refused + ${c:-0}))
-    i=$((i + 1))
-  done
+  refused=$(counter refused)
   t0=$(jq .seconds "$work/clean.bin.json") t1=$(jq .seconds "$work/attacked.bin.json")
   echo "clean: ${t0} s, hosts' cpu $((c1 - c0)) ticks; attacked: ${t1} s, hosts' cpu $((c3 - c2)) ticks (4 hosts, 100 ticks/s each), $refused forged lines refused unverified"
   [ "$refused" -gt 10000 ] || fail "the hosts refused only $refused forged lines unverified"
@@ -179,10 +180,7 @@ encrypted)
     --inventory "$work/inv" --hosts r1,r2,r3 | tee "$work/create.log"
   grep -q "encrypted for 3 host(s)" "$work/create.log" || fail "bundle create did not encrypt for 3 hosts"
   ! grep -aq "$marker" "$work/enc.fcb" || fail "the encrypted bundle holds the marker in clear"
-  ip netns exec "${prefix}r$((n + 1))" "$attacker" capture --iface eth0 --seconds 40 \
-    --out "$work/capture.bin" >"$work/attacker.log" 2>&1 &
-  attacker_pid=$!
-  pids="$pids $attacker_pid"
+  attack capture --iface eth0 --seconds 40 --out "$work/capture.bin"
   sleep 0.5
   ip netns exec "${prefix}mgr" "$sender" push "$work/enc.fcb" --inventory "$work/inv" \
     --key "$work/mgr/manager.key" --iface eth0 --deadline 60 --fin-timeout 60 --no-progress \
@@ -228,10 +226,7 @@ replay)
   }
   bundle 2
   bundle 3
-  ip netns exec "${prefix}r$((n + 1))" "$attacker" replay --iface eth0 --seconds 20 \
-    >"$work/attacker.log" 2>&1 &
-  attacker_pid=$!
-  pids="$pids $attacker_pid"
+  attack replay --iface eth0 --seconds 20
   sleep 0.5
   ip netns exec "${prefix}mgr" "$sender" rollout run "$work/motd-2.fcb" --inventory "$work/inv" \
     --key "$work/mgr/manager.key" --iface eth0 --deadline 60 --fin-timeout 60 \

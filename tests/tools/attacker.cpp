@@ -58,6 +58,27 @@ namespace {
   std::exit(2);
 }
 
+// Calls send_one(n) for packets n = 0, 1, ... at `rate` per second (bursts of at most 64) for
+// `seconds`, then prints how many it sent (send_one says whether each went out) and how fast.
+template <class SendOne>
+void paced(double seconds, double rate, const char* what, SendOne&& send_one) {
+  const auto start = Clock::now();
+  const auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  std::uint64_t sent = 0, tried = 0;
+  while (Clock::now() < end) {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    const auto due = static_cast<std::uint64_t>(elapsed * rate);
+    for (int burst = 0; burst < 64 && tried < due; ++burst, ++tried) {
+      if (send_one(tried)) ++sent;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  const double took = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("attacker: sent %llu %s in %.1f s (%.0f/s)\n", static_cast<unsigned long long>(sent),
+              what, took, static_cast<double>(sent) / took);
+}
+
 std::optional<p::SessionId> session_of(const p::Command& c) {
   return std::visit(
       [](const auto& v) -> std::optional<p::SessionId> {
@@ -125,38 +146,26 @@ int junk_feedback(const p::Update& u, const fleetcast::fec::BlockPlan& plan,
   p::io::UdpSocket out(0, ifindex);
   std::mt19937_64 rng(std::random_device{}());
   std::array<std::uint8_t, 12 + 16 + 4 + 6 + 16 + 64> packet{};
-  const auto start = Clock::now();
-  const auto end =
-      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-  std::uint64_t sent = 0, tried = 0;
-  while (Clock::now() < end) {
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    const auto due = static_cast<std::uint64_t>(elapsed * rate);
-    for (int burst = 0; burst < 64 && tried < due; ++burst, ++tried) {
-      for (auto& b : packet) b = static_cast<std::uint8_t>(rng());
-      std::size_t i = 0;
-      auto put = [&](std::uint64_t v, int bytes) {
-        for (int k = bytes - 1; k >= 0; --k) packet[i++] = static_cast<std::uint8_t>(v >> (8 * k));
-      };
-      put(0x12, 1);  // version 1, NAK
-      put(3, 1);
-      put(u.file_id, 2);
-      put(0, 4);              // complete prefix
-      put(1 + rng() % 4, 4);  // round
-      put(u.session.value, 8);
-      put(!key_ids.empty() && tried % 2 == 0 ? key_ids[rng() % key_ids.size()] : rng(), 8);
-      put(rng() % 500, 2);  // loss
-      put(1, 2);            // one entry
-      put(rng() % plan.block_count(), 3);
-      put(1 + rng() % 100, 1);
-      put(1, 2);  // the rest: random MAC and signature
-      if (out.send(packet, u.reply)) ++sent;
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(500));
-  }
-  const double took = std::chrono::duration<double>(Clock::now() - start).count();
-  std::printf("attacker: sent %llu junk NAKs in %.1f s (%.0f/s)\n",
-              static_cast<unsigned long long>(sent), took, static_cast<double>(sent) / took);
+  paced(seconds, rate, "junk NAKs", [&](std::uint64_t n) {
+    for (auto& b : packet) b = static_cast<std::uint8_t>(rng());
+    std::size_t i = 0;
+    auto put = [&](std::uint64_t v, int bytes) {
+      for (int k = bytes - 1; k >= 0; --k) packet[i++] = static_cast<std::uint8_t>(v >> (8 * k));
+    };
+    put(0x12, 1);  // version 1, NAK
+    put(3, 1);
+    put(u.file_id, 2);
+    put(0, 4);              // complete prefix
+    put(1 + rng() % 4, 4);  // round
+    put(u.session.value, 8);
+    put(!key_ids.empty() && n % 2 == 0 ? key_ids[rng() % key_ids.size()] : rng(), 8);
+    put(rng() % 500, 2);  // loss
+    put(1, 2);            // one entry
+    put(rng() % plan.block_count(), 3);
+    put(1 + rng() % 100, 1);
+    put(1, 2);  // the rest: random MAC and signature
+    return out.send(packet, u.reply);
+  });
   return 0;
 }
 
@@ -172,23 +181,11 @@ int forge_ctrl(const std::string& heard, const p::Endpoint& group, unsigned ifin
   out.set_multicast(16, false);
   std::mt19937_64 rng(std::random_device{}());
   std::string line = heard;
-  const auto start = Clock::now();
-  const auto end =
-      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-  std::uint64_t sent = 0, tried = 0;
   static constexpr char kHex[] = "0123456789abcdef";
-  while (Clock::now() < end) {
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    const auto due = static_cast<std::uint64_t>(elapsed * rate);
-    for (int burst = 0; burst < 64 && tried < due; ++burst, ++tried) {
-      for (std::size_t i = sig + 5; i < line.size(); ++i) line[i] = kHex[rng() % 16];
-      if (out.send(p::as_bytes(line), group)) ++sent;
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(500));
-  }
-  const double took = std::chrono::duration<double>(Clock::now() - start).count();
-  std::printf("attacker: sent %llu forged lines in %.1f s (%.0f/s)\n",
-              static_cast<unsigned long long>(sent), took, static_cast<double>(sent) / took);
+  paced(seconds, rate, "forged lines", [&](std::uint64_t) {
+    for (std::size_t i = sig + 5; i < line.size(); ++i) line[i] = kHex[rng() % 16];
+    return out.send(p::as_bytes(line), group);
+  });
   return 0;
 }
 
@@ -306,28 +303,15 @@ int main(int argc, char** argv) {
   std::mt19937_64 rng(std::random_device{}());
   std::vector<std::uint8_t> symbol(update->symbol_size);
   std::vector<std::uint8_t> packet(p::kMaxDataDatagram);
-  const auto start = Clock::now();
-  const auto end =
-      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-  std::uint64_t sent = 0, tried = 0;
-  while (Clock::now() < end) {
-    // Packets due by now at `rate`, in bursts of at most 64.
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    const auto due = static_cast<std::uint64_t>(elapsed * rate);
-    for (int burst = 0; burst < 64 && tried < due; ++burst, ++tried) {
-      const auto sbn = static_cast<std::uint32_t>(rng() % plan.block_count());
-      const auto esi = static_cast<std::uint8_t>(rng() % plan.source_symbols(sbn));
-      for (auto& b : symbol) b = static_cast<std::uint8_t>(rng());
-      const std::size_t n =
-          p::encode_symbol(p::SymbolPacket{false, update->file_id,
-                                           static_cast<std::uint32_t>(rng()), sbn, esi, symbol},
-                           packet);
-      if (n > 0 && out.send(std::span(packet.data(), n), update->data)) ++sent;
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(500));
-  }
-  const double took = std::chrono::duration<double>(Clock::now() - start).count();
-  std::printf("attacker: sent %llu forged packets in %.1f s (%.0f/s)\n",
-              static_cast<unsigned long long>(sent), took, static_cast<double>(sent) / took);
+  paced(seconds, rate, "forged packets", [&](std::uint64_t) {
+    const auto sbn = static_cast<std::uint32_t>(rng() % plan.block_count());
+    const auto esi = static_cast<std::uint8_t>(rng() % plan.source_symbols(sbn));
+    for (auto& b : symbol) b = static_cast<std::uint8_t>(rng());
+    const std::size_t n =
+        p::encode_symbol(p::SymbolPacket{false, update->file_id, static_cast<std::uint32_t>(rng()),
+                                         sbn, esi, symbol},
+                         packet);
+    return n > 0 && out.send(std::span(packet.data(), n), update->data);
+  });
   return 0;
 }
