@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-
 namespace fleetcast::sender {
 namespace p = protocol;
 
