@@ -255,10 +255,6 @@ std::array<std::uint8_t, 16> mixed_hash(const MixedPacket& packet) {
   return out;
 }
 
-bool carries_mac(const Feedback& feedback) {
-  return std::holds_alternative<Complete>(feedback) || std::holds_alternative<Nak>(feedback);
-}
-
 namespace {
 
 std::array<std::uint8_t, kFeedbackMacBytes> mac_of(std::span<const std::uint8_t> bytes,
@@ -273,9 +269,8 @@ std::array<std::uint8_t, kFeedbackMacBytes> mac_of(std::span<const std::uint8_t>
 
 Result<std::size_t> encode_feedback(const Feedback& feedback, SessionId session,
                                     const SecretKey& key, std::span<std::uint8_t> out,
-                                    const MacKey* mac) {
+                                    const MacKey& mac) {
   if (out.size() > kMaxControlDatagram) out = out.first(kMaxControlDatagram);
-  if (carries_mac(feedback) && mac == nullptr) return Failure{Error::out_of_range, "mac key"};
   ByteWriter w(out);
   write_header(w, header_of(feedback));
   w.u64(session.value);
@@ -284,11 +279,8 @@ Result<std::size_t> encode_feedback(const Feedback& feedback, SessionId session,
     return Failure{Error::out_of_range, "body"};
   }
   if (!w.ok()) return Failure{Error::too_long, "body"};
-  if (carries_mac(feedback)) {
-    const auto m = mac_of(w.written(), *mac);
-    w.bytes(m);
-    if (!w.ok()) return Failure{Error::too_long, "mac"};
-  }
+  w.bytes(mac_of(w.written(), mac));
+  if (!w.ok()) return Failure{Error::too_long, "mac"};
   const Signature sig = sign(key, kDataSignDomain, w.written());
   w.bytes(sig);
   if (!w.ok()) return Failure{Error::too_long, "signature"};
@@ -355,26 +347,22 @@ Result<DataPacket> parse_data_packet(std::span<const std::uint8_t> datagram) {
     return DataPacket(p);
   }
   if (datagram.size() > kMaxControlDatagram) return Failure{Error::too_long, "feedback"};
-  if (datagram.size() < kHeaderBytes + kTrailerHead + kSignatureBytes) {
+  if (datagram.size() < kHeaderBytes + kTrailerHead + kFeedbackMacBytes + kSignatureBytes) {
     return Failure{Error::truncated, "feedback"};
   }
   SignedFeedback out;
   out.session.value = r.u64();
   out.signer.value = r.u64();
-  // The body ends where the MAC (host feedback) or the signature begins: a bounded view.
-  const bool maced = h.type == PacketType::complete || h.type == PacketType::nak;
-  const std::size_t tail = kSignatureBytes + (maced ? kFeedbackMacBytes : 0);
-  if (r.remaining() < tail) return Failure{Error::truncated, "feedback"};
+  // The body ends where the MAC begins: a bounded view.
+  constexpr std::size_t tail = kFeedbackMacBytes + kSignatureBytes;
   const std::size_t body_size = r.remaining() - tail;
   ByteReader body(r.view(body_size));
   auto feedback = read_body(body, h);
   if (!feedback) return feedback.failure();
   if (!body.ok()) return Failure{Error::truncated, "body"};
   if (body.remaining() != 0) return Failure{Error::bad_length, "body"};
-  if (maced) {
-    out.maced_bytes = datagram.first(datagram.size() - tail);
-    r.bytes(out.mac);
-  }
+  out.maced_bytes = datagram.first(datagram.size() - tail);
+  r.bytes(out.mac);
   r.bytes(out.signature);
   out.feedback = std::move(feedback.value());
   out.signed_bytes = datagram.first(datagram.size() - kSignatureBytes);
@@ -382,7 +370,7 @@ Result<DataPacket> parse_data_packet(std::span<const std::uint8_t> datagram) {
 }
 
 bool check_mac(const SignedFeedback& feedback, const MacKey& key) {
-  if (!carries_mac(feedback.feedback) || feedback.maced_bytes.empty()) return false;
+  if (feedback.maced_bytes.empty()) return false;
   const auto expected = mac_of(feedback.maced_bytes, key);
   return sodium_memcmp(expected.data(), feedback.mac.data(), expected.size()) == 0;
 }

@@ -146,7 +146,7 @@ struct Nak {
 // NAK body: loss (2) | count (2) | count × entry (6) [ | n (1) | n × ( block (3) | chunks (1) ) ]
 
 // (1232 - 12 - 16 - 2 - 64) / 8 bytes per key ID.
-inline constexpr std::size_t kMaxAckedHosts = 142;
+inline constexpr std::size_t kMaxAckedHosts = 140;
 
 struct CompleteAck {
   std::uint16_t file_id = 0;
@@ -172,33 +172,32 @@ std::array<std::uint8_t, 16> mixed_hash(const MixedPacket& packet);
 
 using Feedback = std::variant<Complete, Nak, CompleteAck, Round, MixedTable>;
 
-// A host's feedback (COMPLETE, NAK) carries a MAC (keys.hpp, feedback_mac_key) between its
-// body and its signature; the manager's (COMPLETE-ACK, ROUND) does not.
+// Every feedback packet carries a MAC between its body and its signature: a host's (COMPLETE,
+// NAK) keyed with its feedback MAC key (keys.hpp), the manager's (COMPLETE-ACK, ROUND,
+// MIXED-TABLE) with the fleet key (fleet_key.hpp). The MAC is checked before the signature.
 inline constexpr std::size_t kFeedbackMacBytes = 16;
-bool carries_mac(const Feedback& feedback);
 
 struct SignedFeedback {
   Feedback feedback;
   SessionId session;
   KeyId signer;
-  std::array<std::uint8_t, kFeedbackMacBytes> mac{};  // host feedback only
-  std::span<const std::uint8_t> maced_bytes;          // what the MAC covers (into the datagram)
+  std::array<std::uint8_t, kFeedbackMacBytes> mac{};
+  std::span<const std::uint8_t> maced_bytes;  // what the MAC covers (into the datagram)
   Signature signature{};
   std::span<const std::uint8_t> signed_bytes;  // into the decoded datagram
 };
 
-// Encodes and signs into out; fails when a value is out of range or out is too small, or when
-// `mac` is missing for host feedback (COMPLETE, NAK).
+// Encodes, MACs and signs into out; fails when a value is out of range or out is too small.
 Result<std::size_t> encode_feedback(const Feedback& feedback, SessionId session,
                                     const SecretKey& key, std::span<std::uint8_t> out,
-                                    const MacKey* mac = nullptr);
+                                    const MacKey& mac);
 
 // Any datagram of the data session. The signature of a feedback packet is NOT verified yet:
 // look up the signer, then call verify_feedback.
 using DataPacket = std::variant<SymbolPacket, MixedPacket, AuthPacket, SignedFeedback>;
 Result<DataPacket> parse_data_packet(std::span<const std::uint8_t> datagram);
 bool verify_feedback(const SignedFeedback& feedback, const PublicKey& key);
-// The MAC of host feedback, in constant time (false for manager feedback: it has none).
+// The packet's MAC, in constant time.
 bool check_mac(const SignedFeedback& feedback, const MacKey& key);
 
 }  // namespace fleetcast::protocol

@@ -97,10 +97,13 @@ std::optional<std::vector<std::uint8_t>> SecretKey::open_sealed(
   return out;
 }
 
-std::optional<MacKey> feedback_mac_key(const SecretKey& own, const PublicKey& peer) {
+namespace {
+
+// BLAKE2b-256(domain | X25519 shared secret | both public keys in ascending order).
+std::optional<MacKey> pair_key(const SecretKey& own, const PublicKey& peer,
+                               std::string_view kDomain) {
   auto shared = own.shared_secret(peer);
   if (!shared) return std::nullopt;
-  static constexpr std::string_view kDomain = "fleetcast feedback mac v1\n";
   const PublicKey* lo = &own.public_key();
   const PublicKey* hi = &peer;
   if (hi->bytes < lo->bytes) std::swap(lo, hi);
@@ -115,6 +118,16 @@ std::optional<MacKey> feedback_mac_key(const SecretKey& own, const PublicKey& pe
   crypto_generichash_final(&state, key.bytes.data(), key.bytes.size());
   sodium_memzero(shared->data(), shared->size());
   return key;
+}
+
+}  // namespace
+
+std::optional<MacKey> feedback_mac_key(const SecretKey& own, const PublicKey& peer) {
+  return pair_key(own, peer, "fleetcast feedback mac v1\n");
+}
+
+std::optional<MacKey> fleet_wrap_key(const SecretKey& own, const PublicKey& peer) {
+  return pair_key(own, peer, "fleetcast fleet key wrap v1\n");
 }
 
 KeyId key_id(const PublicKey& key) {

@@ -70,6 +70,9 @@ struct MacKey {
   std::array<std::uint8_t, 32> bytes{};
 };
 std::optional<MacKey> feedback_mac_key(const SecretKey& own, const PublicKey& peer);
+// The key that wraps the fleet key (fleet_key.hpp) for one host in a KEYS line: derived like
+// feedback_mac_key, with its own domain.
+std::optional<MacKey> fleet_wrap_key(const SecretKey& own, const PublicKey& peer);
 // Human fingerprint: "blake2b:" + 32 bytes of BLAKE2b-256 in hex groups of 4 ("ab12:cd34:...").
 std::string fingerprint(const PublicKey& key);
 

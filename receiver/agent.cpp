@@ -5,6 +5,7 @@
 #include <iterator>
 
 #include "protocol/bundle/crypt.hpp"
+#include "protocol/fleet_key.hpp"
 #include "protocol/io/file.hpp"
 #include "protocol/verify.hpp"
 
@@ -32,14 +33,38 @@ Agent::Agent(AgentConfig config, p::SecretKey key, Log log, std::uint64_t seed,
       key_(std::move(key)),
       manager_id_(p::key_id(config_.manager)),
       mac_key_(p::feedback_mac_key(key_, config_.manager)),
+      wrap_key_(p::fleet_wrap_key(key_, config_.manager)),
       log_(std::move(log)),
       rng_(seed) {
+  {
+    std::ifstream in(fleet_key_path());
+    std::string hex;
+    p::MacKey k;
+    if (in >> hex && p::text::unhex(hex, k.bytes)) fleet_ = k;
+  }
   std::ifstream in(update_path());
   const std::string line((std::istreambuf_iterator<char>(in)), {});
   if (auto u = verified_update(line)) {
     log_("resuming " + u->name + " from " + update_path().string());
     on_update(*u, now, true);
   }
+}
+
+std::filesystem::path Agent::fleet_key_path() const {
+  return config_.state / ("fleet-" + p::text::hex64(manager_id_.value) + ".key");
+}
+
+void Agent::on_keys(std::string_view line) {
+  if (!wrap_key_) return;
+  const auto k = p::open_keys_line(line, manager_id_, key_.key_id(), *wrap_key_);
+  if (!k || (fleet_ && fleet_->bytes == k->bytes)) return;  // not for us, forged, or known
+  fleet_ = k;
+  try {
+    p::io::write_file_atomic(fleet_key_path(), p::as_bytes(p::text::hex(k->bytes) + "\n"), 0600);
+  } catch (const std::exception& e) {
+    log_(std::string("cannot keep the fleet key: ") + e.what());
+  }
+  log_("learned the manager's fleet key: lines and packets without its MAC are dropped unverified");
 }
 
 const p::PublicKey* Agent::manager_key(p::KeyId id) const {
@@ -100,12 +125,24 @@ bool Agent::signed_by_manager(std::span<const std::uint8_t> bytes, const p::Endp
 
 void Agent::on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now,
                     const p::Endpoint& from) {
-  const std::string_view line(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  const std::string_view raw(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  if (p::is_keys_line(raw)) return on_keys(raw);
+  const p::MacedLine maced = p::split_line_mac(raw);
+  const std::string_view line = maced.signed_line;
   auto parsed = p::parse_command(line);
   // Malformed, or another manager's: dropped before any verification.
-  if (!parsed || parsed->signer != manager_id_ || !signed_by_manager(bytes, from, now, [&] {
-        return p::verify_command(parsed.value(), config_.manager);
-      })) {
+  if (!parsed || parsed->signer != manager_id_) {
+    ++counters_.ctrl_dropped;
+    return;
+  }
+  // With the fleet key, a line without its MAC is dropped for one keyed hash, whatever its
+  // source address says.
+  if (fleet_ && !p::line_mac_ok(maced, *fleet_)) {
+    ++counters_.mac_dropped;
+    return;
+  }
+  if (!signed_by_manager(p::as_bytes(line), from, now,
+                         [&] { return p::verify_command(parsed.value(), config_.manager); })) {
     ++counters_.ctrl_dropped;
     return;
   }
@@ -115,7 +152,7 @@ void Agent::on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now,
     if (is_new && assembler_ && update_ && update_->session == u->session) {
       // Keep the signed announcement for a restart (verified again on load).
       try {
-        p::io::write_file_atomic(update_path(), bytes, 0600);
+        p::io::write_file_atomic(update_path(), p::as_bytes(line), 0600);
       } catch (const std::exception& e) {
         log_(std::string("cannot keep the announcement for a restart: ") + e.what());
       }
@@ -353,6 +390,11 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now,
     return;
   }
   const auto& fb = std::get<p::SignedFeedback>(parsed.value());
+  if (fb.session == update_->session && fb.signer == manager_id_ && fleet_ &&
+      !p::check_mac(fb, *fleet_)) {
+    ++counters_.mac_dropped;
+    return;
+  }
   if (fb.session != update_->session || fb.signer != manager_id_ ||
       !signed_by_manager(bytes, from, now,
                          [&] { return p::verify_feedback(fb, config_.manager); })) {
@@ -378,19 +420,19 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now,
 
 // --- output ---------------------------------------------------------------------------------
 
-void Agent::send_line(const p::Command& c, p::Transport& t) {
-  auto line = p::encode_command(c, key_);
-  if (!line) {
-    log_("cannot encode reply: " + p::to_string(line.failure()));
-    return;
-  }
-  const p::Datagram d{p::as_bytes(line.value()), update_->reply};
+bool Agent::send_line(const p::Command& c, p::Transport& t, const p::Endpoint* to) {
+  if (!mac_key_) return false;  // the manager's key is not a valid curve point: it cannot check us
+  auto line = p::encode_maced_command(c, key_, *mac_key_);
+  if (!line) return false;
+  const p::Datagram d{p::as_bytes(line.value()), to ? *to : update_->reply};
   (void)t.send(std::span(&d, 1));  // a lost reply is repeated by the protocol
+  return true;
 }
 
 void Agent::send_feedback(const p::Feedback& f, p::Transport& t) {
   std::array<std::uint8_t, p::kMaxControlDatagram> buf{};
-  auto n = p::encode_feedback(f, update_->session, key_, buf, mac_key_ ? &*mac_key_ : nullptr);
+  if (!mac_key_) return;
+  auto n = p::encode_feedback(f, update_->session, key_, buf, *mac_key_);
   if (!n) return;
   const p::Datagram d{std::span(buf.data(), n.value()), update_->reply};
   (void)t.send(std::span(&d, 1));
@@ -399,21 +441,18 @@ void Agent::send_feedback(const p::Feedback& f, p::Transport& t) {
 void Agent::tick(Clock::time_point now, p::Transport& t) {
   send_fins(now, t);
   if (clock_deny_) {
-    if (auto line = p::encode_command(clock_deny_->first, key_)) {
-      const p::Datagram d{p::as_bytes(line.value()), clock_deny_->second};
-      (void)t.send(std::span(&d, 1));
-    }
+    (void)send_line(clock_deny_->first, t, &clock_deny_->second);
     clock_deny_.reset();
   }
   if (!update_) return;
   if (now >= recv_at_) {
     recv_at_ = Clock::time_point::max();
     if (deny_) {
-      send_line(*deny_, t);
+      if (!send_line(*deny_, t)) log_("cannot send DENY: " + deny_->reason);
     } else if (assembler_) {
-      send_line(p::Recv{update_->name, config_.host_name, update_->session,
-                        assembler_->complete_blocks()},
-                t);
+      (void)send_line(p::Recv{update_->name, config_.host_name, update_->session,
+                              assembler_->complete_blocks()},
+                      t);
     }
   }
   if (!assembler_) return;
@@ -511,14 +550,8 @@ void Agent::send_fins(Clock::time_point now, p::Transport& t) {
     // The message is the tail of the script output: shorten it from the front until the signed
     // line fits one datagram.
     p::Fin fin = f.fin;
-    auto line = p::encode_command(fin, key_);
-    while (!line && fin.message.size() > 3) {
+    while (!send_line(fin, t, &f.reply) && mac_key_ && fin.message.size() > 3) {
       fin.message.replace(0, std::min(fin.message.size(), std::size_t{64}), "...");
-      line = p::encode_command(fin, key_);
-    }
-    if (line) {
-      const p::Datagram d{p::as_bytes(line.value()), f.reply};
-      (void)t.send(std::span(&d, 1));
     }
     const std::size_t i = static_cast<std::size_t>(f.repeats++);
     f.next = i < std::size(kFinRepeats) ? now + kFinRepeats[i] : Clock::time_point::max();

@@ -65,6 +65,8 @@ struct AgentCounters {
   std::uint64_t stale = 0;    // commands outside the time window (replayed, or a clock off)
   std::uint64_t refused = 0;  // naming the manager's key, dropped unverified (over budget)
   std::uint64_t replays = 0;  // announcements older than the session being received
+  // Naming the manager's key without the fleet key's MAC (fleet_key.hpp): dropped unverified.
+  std::uint64_t mac_dropped = 0;
 };
 
 class Agent {
@@ -78,6 +80,9 @@ class Agent {
                const protocol::Endpoint& from = {});
   // Where the announcement being received is kept, so a restart rejoins without waiting.
   std::filesystem::path update_path() const { return config_.state / "current.update"; }
+  // Where the fleet key (fleet_key.hpp) of this host's manager is kept.
+  std::filesystem::path fleet_key_path() const;
+  bool holds_fleet_key() const { return fleet_.has_value(); }
   void on_data(std::span<const std::uint8_t> bytes, Clock::time_point now,
                const protocol::Endpoint& from = {});
   void tick(Clock::time_point now, protocol::Transport& unicast);
@@ -115,7 +120,10 @@ class Agent {
   bool fresh(std::string_view verb, std::string_view name, std::uint64_t time);
   std::optional<protocol::Update> verified_update(std::string_view line) const;
   const protocol::PublicKey* manager_key(protocol::KeyId id) const;  // nullptr: not our manager
-  void send_line(const protocol::Command& c, protocol::Transport& t);
+  // Signs `c`, adds this host's MAC (fleet_key.hpp) and sends it to `to` (the announcement's
+  // reply address by default); false when it does not encode.
+  bool send_line(const protocol::Command& c, protocol::Transport& t,
+                 const protocol::Endpoint* to = nullptr);
   void send_feedback(const protocol::Feedback& f, protocol::Transport& t);
   std::optional<std::string> refuse_reason(const protocol::Update& u) const;
   Clock::duration uniform(Clock::duration max);
@@ -127,6 +135,7 @@ class Agent {
   bool envelope_checked_ =
       false;  // an ApplyJob for the current, complete reception (unless apply=none)
   void on_activate(const protocol::Activate& a);
+  void on_keys(std::string_view line);
   // Bytes that name the manager's key: known, or within the budget and `verify()` passes.
   bool signed_by_manager(std::span<const std::uint8_t> bytes, const protocol::Endpoint& from,
                          Clock::time_point now, const std::function<bool()>& verify);
@@ -143,7 +152,11 @@ class Agent {
   AgentConfig config_;
   protocol::SecretKey key_;
   protocol::KeyId manager_id_;
-  std::optional<protocol::MacKey> mac_key_;  // for feedback to the manager (keys.hpp)
+  std::optional<protocol::MacKey> mac_key_;   // for feedback to the manager (keys.hpp)
+  std::optional<protocol::MacKey> wrap_key_;  // opens this host's entry of a KEYS line
+  // The manager's fleet key, once learned: from then on every line and packet that names the
+  // manager's key must carry its MAC.
+  std::optional<protocol::MacKey> fleet_;
   Log log_;
   std::mt19937_64 rng_;
   AgentCounters counters_;

@@ -20,11 +20,37 @@ HostReport* Receipts::host_by_key(p::KeyId id) {
   return it == index_.end() ? nullptr : &hosts_[it->second];
 }
 
-bool Receipts::on_command(std::string_view line, const p::Endpoint& from, Clock::time_point now) {
+const p::MacKey* Receipts::mac_key(const HostReport& h) {
+  auto& mac = mac_keys_[index_of(h)];
+  if (!mac) mac = p::feedback_mac_key(*manager_, h.host->key);
+  return mac ? &*mac : nullptr;
+}
+
+std::vector<p::KeysRecipient> Receipts::take_keys_recipients() {
+  std::vector<p::KeysRecipient> out;
+  if (manager_ == nullptr) return out;
+  for (std::size_t i = 0; i < hosts_.size(); ++i) {
+    if (hosts_[i].registered && keys_sent_[i] >= kKeysCopies) continue;
+    if (!wrap_keys_[i]) wrap_keys_[i] = p::fleet_wrap_key(*manager_, hosts_[i].host->key);
+    if (!wrap_keys_[i]) continue;  // not a valid curve point: this host cannot be reached
+    ++keys_sent_[i];
+    out.push_back({p::key_id(hosts_[i].host->key), *wrap_keys_[i]});
+  }
+  return out;
+}
+
+bool Receipts::on_command(std::string_view maced, const p::Endpoint& from, Clock::time_point now) {
+  const p::MacedLine split = p::split_line_mac(maced);
+  const std::string_view line = split.signed_line;
   const auto parsed = p::parse_command(line);
   if (!parsed) return false;  // malformed
   HostReport* h = host_by_key(parsed->signer);
   if (h == nullptr) return false;  // unknown host: no verification either
+  if (manager_ != nullptr) {
+    // The MAC first: a line that copies a host's key ID costs one short keyed hash.
+    const p::MacKey* mac = mac_key(*h);
+    if (mac == nullptr || !p::line_mac_ok(split, *mac)) return false;
+  }
   // Verified once per distinct line (hosts repeat their FIN), within the budget.
   const auto bytes = p::as_bytes(line);
   const p::LineHash hash = p::VerifyBudget::hash(bytes);
@@ -69,9 +95,8 @@ HostReport* Receipts::verified_feedback(const p::SignedFeedback& feedback, const
   HostReport* h = host_by_key(feedback.signer);
   if (h == nullptr) return nullptr;
   // The MAC first: a packet that copies a host's key ID costs one short keyed hash.
-  auto& mac = mac_keys_[index_of(*h)];
-  if (!mac) mac = p::feedback_mac_key(*manager_, h->host->key);
-  if (!mac || !p::check_mac(feedback, *mac)) return nullptr;
+  const p::MacKey* mac = mac_key(*h);
+  if (mac == nullptr || !p::check_mac(feedback, *mac)) return nullptr;
   if (!p::verify_feedback(feedback, h->host->key)) return nullptr;
   if (!h->registered) {
     h->registered = true;

@@ -16,6 +16,7 @@
 
 #include "protocol/control.hpp"
 #include "protocol/data.hpp"
+#include "protocol/fleet_key.hpp"
 #include "protocol/verify_budget.hpp"
 #include "sender/inventory.hpp"
 #include "sender/pacer.hpp"
@@ -49,14 +50,22 @@ class Receipts {
   // `name` and `session`: what a RECV, DENY or FIN must name to count for this session.
   Receipts(const std::vector<const Host*>& targets, std::string name, protocol::SessionId session);
 
-  // A ctrl line from a host (RECV, DENY, FIN); false when it was dropped.
+  // A ctrl line from a host (RECV, DENY, FIN); false when it was dropped. Once authenticate()
+  // was called, its MAC (fleet_key.hpp) is checked before its signature.
   bool on_command(std::string_view line, const protocol::Endpoint& from, Clock::time_point now);
   // Feedback packets are accepted only once this is set: the MAC keys (keys.hpp) come from the
   // manager's secret key and each host's public key (derived at a host's first packet).
-  void authenticate_feedback(const protocol::SecretKey& manager) {
+  void authenticate(const protocol::SecretKey& manager) {
     manager_ = &manager;
     mac_keys_.assign(hosts_.size(), std::nullopt);
+    wrap_keys_.assign(hosts_.size(), std::nullopt);
+    keys_sent_.assign(hosts_.size(), 0);
   }
+  // The hosts a KEYS line should hand the fleet key to now: each host until it registered and
+  // in at least kKeysCopies announcements (a host that joined without it catches up). Counts
+  // them as sent. Empty before authenticate().
+  static constexpr std::uint32_t kKeysCopies = 3;
+  std::vector<protocol::KeysRecipient> take_keys_recipients();
   // The host that signed this feedback packet of this session, registered by it (feedback
   // proves the host joined even if its RECV was lost); nullptr when it must be dropped: another
   // session, an unknown key, a wrong MAC (checked before the signature), a bad signature.
@@ -93,6 +102,7 @@ class Receipts {
 
  private:
   HostReport* host_by_key(protocol::KeyId id);
+  const protocol::MacKey* mac_key(const HostReport& h);
 
   std::string name_;
   protocol::SessionId session_;
@@ -103,7 +113,9 @@ class Receipts {
   // a budget large enough for a thousand hosts registering at once (about 15 % of a core).
   protocol::VerifyBudget budget_{protocol::VerifyBudget::Limits{16, 4096}};
   const protocol::SecretKey* manager_ = nullptr;
-  std::vector<std::optional<protocol::MacKey>> mac_keys_;
+  std::vector<std::optional<protocol::MacKey>> mac_keys_;   // per host, derived when first needed
+  std::vector<std::optional<protocol::MacKey>> wrap_keys_;  // likewise (KEYS lines)
+  std::vector<std::uint32_t> keys_sent_;
 };
 
 }  // namespace fleetcast::sender

@@ -37,6 +37,7 @@ SenderSession::SenderSession(SessionConfig config, std::vector<std::uint8_t> fil
     : config_(std::move(config)),
       file_(std::move(file)),
       key_(key),
+      fleet_(p::fleet_key(key_)),
       plan_(fec::BlockPlan::make(file_.size(), config_.symbol_size, config_.max_k).value()),
       digest_(p::digest(file_)),
       pacer_(config_.rate, 64 * (config_.symbol_size + p::kHeaderBytes + kWireOverhead)),
@@ -49,13 +50,13 @@ SenderSession::SenderSession(SessionConfig config, std::vector<std::uint8_t> fil
            std::max<std::size_t>(max_packet_cost_ - kWireOverhead, p::kMaxControlDatagram)) {
   host_needs_.resize(targets.size());
   host_needs_round_.assign(targets.size(), 0);
-  receipts_.authenticate_feedback(key_);
+  receipts_.authenticate(key_);
   layout_.authenticate_with(&auth_);
   // The signed table of each round's MIXED packets (hosts check them before subtracting).
   layout_.sign_mixed_tables([this](std::span<const std::array<std::uint8_t, 16>> hashes,
                                    std::span<std::uint8_t> out) -> std::size_t {
     const p::MixedTable t{config_.file_id, round_, {hashes.begin(), hashes.end()}};
-    auto n = p::encode_feedback(t, config_.session, key_, out);
+    auto n = p::encode_feedback(t, config_.session, key_, out, fleet_);
     return n ? n.value() : 0;
   });
 
@@ -78,7 +79,10 @@ SenderSession::SenderSession(SessionConfig config, std::vector<std::uint8_t> fil
   for (const Host* h : targets) u.targets.entries.push_back(h->name);
   if (u.targets.entries.size() > p::kMaxTargets) u.targets = p::Targets::all();
   u.time = config_.wall_time;
-  if (auto line = p::encode_command(u, key_); !line) {
+  if (!p::encode_maced_command(u, key_, fleet_) && u.targets.entries.size() > 0) {
+    u.targets = p::Targets::all();  // the names do not fit one datagram
+  }
+  if (auto line = p::encode_maced_command(u, key_, fleet_); !line) {
     // every field came from validated config: a failure here is a bug
     throw std::logic_error("UPDATE does not encode: " + p::to_string(line.failure()));
   }
@@ -94,7 +98,7 @@ std::uint64_t SenderSession::wall_time(Clock::time_point now) const {
 // STATUS on the ctrl group: every host of the session re-sends its FIN (or RECV).
 void SenderSession::request_status(Clock::time_point now, p::Transport& t) {
   const p::StatusRequest s{config_.name, config_.session, wall_time(now)};
-  if (auto line = p::encode_command(s, key_)) {
+  if (auto line = p::encode_maced_command(s, key_, fleet_)) {
     queue(p::as_bytes(line.value()), config_.ctrl_group);
     ++stats_.control_packets;
     out_.flush(t);
@@ -123,7 +127,7 @@ void SenderSession::queue_round_marker() {
   const auto window = std::chrono::duration_cast<std::chrono::milliseconds>(nak_window());
   const p::Round r{config_.file_id, round_, sequence_, static_cast<std::uint32_t>(window.count())};
   std::array<std::uint8_t, p::kMaxControlDatagram> buf{};
-  if (auto n = p::encode_feedback(r, config_.session, key_, buf)) {
+  if (auto n = p::encode_feedback(r, config_.session, key_, buf, fleet_)) {
     queue(std::span(buf.data(), n.value()), config_.data_group);
     ++stats_.control_packets;
   }
@@ -200,10 +204,20 @@ Clock::time_point SenderSession::next_wakeup(Clock::time_point now) const {
 void SenderSession::announce(Clock::time_point now, p::Transport& t) {
   // Each copy signed with the current time: hosts check it against their clock (freshness).
   update_.time = wall_time(now);
-  const auto line = p::encode_command(update_, key_);
+  const auto line = p::encode_maced_command(update_, key_, fleet_);
   if (!line) throw std::logic_error("UPDATE does not encode: " + p::to_string(line.failure()));
   queue(p::as_bytes(line.value()), config_.ctrl_group);
   ++stats_.control_packets;
+  out_.flush(t);
+  // The fleet key for hosts that may not hold it yet (a host that does drops forged lines on
+  // their MAC, whatever their source address).
+  const auto recipients = receipts_.take_keys_recipients();
+  for (const auto& keys : p::encode_keys_lines(key_.key_id(), fleet_, recipients)) {
+    if (out_.full()) out_.flush(t);
+    if (out_.full()) break;  // the socket is full: the next announcement carries them again
+    queue(p::as_bytes(keys), config_.ctrl_group);
+    ++stats_.control_packets;
+  }
   out_.flush(t);
   // Fast while hosts register; slower later, for hosts that (re)start during the transfer.
   next_announce_ =
@@ -292,7 +306,7 @@ void SenderSession::finish(Clock::time_point now, p::Transport& t, bool aborted)
   }
   if (aborted) {
     p::Abort a{config_.name, success() ? "" : "deadline passed", config_.session, wall_time(now)};
-    if (auto line = p::encode_command(a, key_)) {
+    if (auto line = p::encode_maced_command(a, key_, fleet_)) {
       queue(p::as_bytes(line.value()), config_.ctrl_group);
       out_.flush(t);
     }
@@ -344,7 +358,7 @@ void SenderSession::on_feedback(std::span<const std::uint8_t> bytes, const p::En
     // Acknowledge every COMPLETE (the host repeats it until acknowledged).
     p::CompleteAck ack{config_.file_id, {fb->signer}};
     std::array<std::uint8_t, p::kMaxControlDatagram> buf{};
-    if (auto n = p::encode_feedback(ack, config_.session, key_, buf); n && !out_.full()) {
+    if (auto n = p::encode_feedback(ack, config_.session, key_, buf, fleet_); n && !out_.full()) {
       queue(std::span(buf.data(), n.value()), from);
       ++stats_.control_packets;
     }

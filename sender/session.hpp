@@ -133,6 +133,7 @@ class SenderSession {
   SessionConfig config_;
   std::vector<std::uint8_t> file_;  // padded to whole symbols
   protocol::SecretKey key_;
+  protocol::MacKey fleet_;  // fleet_key.hpp: on every line and packet this session signs
   fec::BlockPlan plan_;
   protocol::Digest digest_{};
   protocol::Update update_;  // announced again with a fresh time= each time

@@ -8,8 +8,14 @@ namespace p = protocol;
 
 StatusPoll::StatusPoll(const std::vector<StatusQuery>& queries, p::Endpoint ctrl_group,
                        const p::SecretKey& key, Clock::time_point now, Clock::duration limit)
-    : queries_(queries), ctrl_group_(ctrl_group), key_(key), end_(now + limit), next_(now) {
+    : queries_(queries),
+      ctrl_group_(ctrl_group),
+      key_(key),
+      fleet_(p::fleet_key(key)),
+      end_(now + limit),
+      next_(now) {
   for (const StatusQuery& q : queries_) receipts_.emplace_back(q.hosts, q.name, q.session);
+  for (Receipts& r : receipts_) r.authenticate(key_);
   done_ = queries_.empty();
 }
 
@@ -21,7 +27,7 @@ void StatusPoll::on_datagram(std::span<const std::uint8_t> bytes, const p::Endpo
                              Clock::time_point now) {
   const std::string_view line(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   // Only a FIN answers; the session it names picks the receipts that verify it (once).
-  const auto parsed = p::parse_command(line);
+  const auto parsed = p::parse_command(p::split_line_mac(line).signed_line);
   const auto* fin = parsed ? std::get_if<p::Fin>(&parsed->command) : nullptr;
   if (fin == nullptr) return;
   for (std::size_t i = 0; i < queries_.size(); ++i) {
@@ -63,7 +69,7 @@ void StatusPoll::tick(Clock::time_point now, p::Transport& t) {
     if (std::all_of(hs.begin(), hs.end(), [](const HostReport& h) { return h.fin; })) continue;
     const p::StatusRequest req{queries_[i].name, queries_[i].session,
                                static_cast<std::uint64_t>(std::time(nullptr))};
-    if (auto line = p::encode_command(req, key_)) {
+    if (auto line = p::encode_maced_command(req, key_, fleet_)) {
       const p::Datagram d{p::as_bytes(line.value()), ctrl_group_};
       (void)t.send(std::span(&d, 1));
     }

@@ -48,6 +48,7 @@ class StatusPoll {
   std::vector<StatusQuery> queries_;
   protocol::Endpoint ctrl_group_;
   const protocol::SecretKey& key_;
+  protocol::MacKey fleet_;  // fleet_key.hpp
   std::vector<Receipts> receipts_;
   Clock::time_point end_;
   Clock::time_point next_;

@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
   const auto host = p::SecretKey::generate();
   const auto mac = p::feedback_mac_key(host, key.public_key()).value();
   std::array<std::uint8_t, p::kMaxControlDatagram> fbuf{};
-  const auto fn = p::encode_feedback(p::Nak{7, 0, 1, {{2, 3, 1}}, 50}, {9}, host, fbuf, &mac);
+  const auto fn = p::encode_feedback(p::Nak{7, 0, 1, {{2, 3, 1}}, 50}, {9}, host, fbuf, mac);
   const auto fparsed = p::parse_data_packet(std::span(fbuf.data(), fn.value()));
   const auto& fb = std::get<p::SignedFeedback>(fparsed.value());
   const double macs = rate(seconds, [&] { sink = sink ^ p::check_mac(fb, mac); });

@@ -10,9 +10,11 @@ Activation::Activation(ActivationConfig config, const std::vector<const Host*>& 
                        const p::SecretKey& key, Clock::time_point now)
     : config_(std::move(config)),
       key_(key),
+      fleet_(p::fleet_key(key_)),
       receipts_(hosts, config_.name, config_.session),
       start_(now),
       next_send_(now) {
+  receipts_.authenticate(key_);
   // As many host names per line as fit one datagram (and the targets= list).
   p::Activate probe{config_.name, config_.session,  config_.version, config_.digest, config_.wave,
                     {},           config_.wall_time};
@@ -20,7 +22,7 @@ Activation::Activation(ActivationConfig config, const std::vector<const Host*>& 
     if (!chunks_.empty()) {
       probe.targets.entries = chunks_.back();
       probe.targets.entries.push_back(h->name);
-      if (p::encode_command(probe, key_)) {
+      if (p::encode_maced_command(probe, key_, fleet_)) {
         chunks_.back().push_back(h->name);
         continue;
       }
@@ -60,7 +62,7 @@ void Activation::send(Clock::time_point now, p::Transport& t) {
                   config_.wave,
                   p::Targets{names},
                   config_.wall_time + static_cast<std::uint64_t>(elapsed.count())};
-    auto line = p::encode_command(a, key_);
+    auto line = p::encode_maced_command(a, key_, fleet_);
     if (!line) throw std::logic_error("ACTIVATE does not encode: " + p::to_string(line.failure()));
     const p::Datagram d{p::as_bytes(line.value()), config_.ctrl_group};
     if (t.send(std::span(&d, 1)) == 1) ++sent_;  // a full socket: the next repeat goes out

@@ -38,6 +38,8 @@ struct ActivationConfig {
 
 class Activation {
  public:
+  Activation(const Activation&) = delete;  // receipts_ points at key_
+  Activation& operator=(const Activation&) = delete;
   Activation(ActivationConfig config, const std::vector<const Host*>& hosts,
              const protocol::SecretKey& key, Clock::time_point now);
 
@@ -62,6 +64,7 @@ class Activation {
 
   ActivationConfig config_;
   protocol::SecretKey key_;
+  protocol::MacKey fleet_;  // fleet_key.hpp
   Receipts receipts_;
   std::vector<std::vector<std::string>> chunks_;  // host names per ACTIVATE line
   Clock::time_point start_;

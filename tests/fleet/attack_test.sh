@@ -20,9 +20,18 @@
 #                   push's time (plus 1 s), and both pushes' manager CPU seconds are printed.
 #       forge-ctrl  the same two pushes (no loss) while the attacker sends 50,000 copies of the
 #                   UPDATE per second with random signatures (lines that name the manager's key
-#                   and do not verify) to the ctrl group: every host refuses nearly all of them
-#                   unverified (its budget); the attacked push completes within 1.5x the clean
+#                   and do not verify, their MAC random too) to the ctrl group: every host drops
+#                   nearly all of them unverified (on the fleet key's MAC, which it learned in
+#                   the clean push, or over its budget); the attacked push completes within 1.5x the clean
 #                   push's time (plus 1 s), and the hosts' CPU ticks for both are printed.
+#       spoof-manager  the attacker sends from the manager's own address (a LAN host can put
+#                   any source address on a packet), from before the first session on: 20,000
+#                   packets/s of UPDATE lines that name the manager's key with random signatures,
+#                   and ROUNDs of the running session with random MACs and signatures. Two
+#                   attacked pushes (the first is the hosts' first contact with this manager:
+#                   they learn the fleet key from the KEYS lines under the flood), then a clean
+#                   one: both attacked pushes complete within 1.5x the clean push's time (plus
+#                   1 s), and the hosts drop the forged packets on their MAC.
 #       encrypted   a config-files bundle whose motd holds a secret marker, made with
 #                   `bundle create --encrypt` for r1-r3 only: the file holds no marker; push
 #                   targets r1-r3 by itself and they install the marker; sent again as a plain
@@ -161,11 +170,33 @@ forge-ctrl)
   kill "$attacker_pid" 2>/dev/null || true
   cat "$work/attacker.log"
   grep -q "forging" "$work/attacker.log" || fail "the attacker never heard the UPDATE"
-  refused=$(counter refused)
+  refused=$(($(counter refused) + $(counter mac_dropped)))
   t0=$(jq .seconds "$work/clean.bin.json") t1=$(jq .seconds "$work/attacked.bin.json")
-  echo "clean: ${t0} s, hosts' cpu $((c1 - c0)) ticks; attacked: ${t1} s, hosts' cpu $((c3 - c2)) ticks (4 hosts, 100 ticks/s each), $refused forged lines refused unverified"
-  [ "$refused" -gt 10000 ] || fail "the hosts refused only $refused forged lines unverified"
+  echo "clean: ${t0} s, hosts' cpu $((c1 - c0)) ticks; attacked: ${t1} s, hosts' cpu $((c3 - c2)) ticks (4 hosts, 100 ticks/s each), $refused forged lines dropped unverified"
+  [ "$refused" -gt 10000 ] || fail "the hosts dropped only $refused forged lines unverified"
   awk -v a="$t1" -v b="$t0" 'BEGIN { exit !(a <= 1.5 * b + 1.0) }' || fail "attacked push took ${t1} s, clean ${t0} s"
+  ;;
+spoof-manager)
+  mid=$("$sender" fingerprint "$work/mgr/manager.pub" | sed -n 's/^key-id //p')
+  attack spoof-manager --iface eth0 --seconds 60 --rate 20000 --manager fd00:fc::1 --key-ids "$mid"
+  sleep 0.5
+  push attacked1.bin
+  push attacked2.bin
+  kill "$attacker_pid" 2>/dev/null || true
+  sleep 0.2
+  cat "$work/attacker.log"
+  grep -q "spoofing" "$work/attacker.log" || fail "the attacker did not start"
+  [ "$(grep -c "forging its ROUNDs" "$work/attacker.log")" -eq 2 ] ||
+    fail "the attacker did not hear both sessions"
+  push clean.bin
+  dropped=$(counter mac_dropped) refused=$(counter refused)
+  t0=$(jq .seconds "$work/clean.bin.json")
+  t1=$(jq .seconds "$work/attacked1.bin.json") t2=$(jq .seconds "$work/attacked2.bin.json")
+  echo "attacked: ${t1} s (first contact), ${t2} s; clean: ${t0} s; $dropped forged packets dropped on their MAC, $refused over the budget"
+  [ "$dropped" -gt 10000 ] || fail "the hosts dropped only $dropped forged packets on their MAC"
+  for t in "$t1" "$t2"; do
+    awk -v a="$t" -v b="$t0" 'BEGIN { exit !(a <= 1.5 * b + 1.0) }' || fail "attacked push took ${t} s, clean ${t0} s"
+  done
   ;;
 encrypted)
   marker="SECRET-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"

@@ -33,10 +33,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto& fb = std::get<SignedFeedback>(parsed.value());
   static const SecretKey key = SecretKey::from_seed({});
   static const MacKey mac{};
-  auto n = encode_feedback(fb.feedback, fb.session, key, out, &mac);
+  auto n = encode_feedback(fb.feedback, fb.session, key, out, mac);
   if (!n || n.value() != size) std::abort();  // accepted feedback must be encodable, same size
-  // Everything but the signer ID, the MAC (host feedback) and the signature is identical.
-  const std::size_t tail = kSignatureBytes + (carries_mac(fb.feedback) ? kFeedbackMacBytes : 0);
+  // Everything but the signer ID, the MAC and the signature is identical.
+  const std::size_t tail = kSignatureBytes + kFeedbackMacBytes;
   if (std::memcmp(out.data(), data, 20) != 0 ||
       std::memcmp(out.data() + 28, data + 28, size - 28 - tail) != 0) {
     std::abort();

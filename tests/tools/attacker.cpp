@@ -6,6 +6,7 @@
 //   fleetcast-attacker junk-feedback --iface IF --seconds S --rate PPS [--key-ids HEX,HEX...]
 //   fleetcast-attacker forge-ctrl --iface IF --seconds S --rate PPS
 //   fleetcast-attacker capture --iface IF --seconds S --out FILE
+//   fleetcast-attacker spoof-manager --iface IF --seconds S --rate PPS --manager ADDR --key-ids ID
 //
 // spray-data: waits for an UPDATE on the ctrl group (read, not verified: it has no key), then
 // sends forged DATA packets to the session's data group for S seconds at PPS packets per second:
@@ -21,7 +22,16 @@
 // group for S seconds at PPS: lines that name the manager's key and do not verify.
 // capture: waits for an UPDATE, joins its data group and writes every datagram of the data and
 // ctrl groups to FILE for S seconds (what any host on the LAN can record).
+// spoof-manager: sends from the manager's own address ADDR (IPV6_TRANSPARENT: any LAN host can
+// put any source address on a packet) for S seconds at PPS, starting at once: UPDATE lines that
+// name the manager's key ID (--key-ids, public) with random signatures to the ctrl group, and,
+// once it has heard a real UPDATE, every other packet a ROUND of that session with a random
+// signature to its data group. Against a host that trusts the manager's address as such, this
+// costs a verification per packet and fills its budget for failures.
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -37,6 +47,7 @@
 #include "fec/block_plan.hpp"
 #include "protocol/control.hpp"
 #include "protocol/data.hpp"
+#include "protocol/fleet_key.hpp"
 #include "protocol/io/udp_socket.hpp"
 #include "protocol/text.hpp"
 
@@ -54,7 +65,9 @@ namespace {
                "       fleetcast-attacker junk-feedback --iface IF --seconds S --rate PPS "
                "[--key-ids HEX,HEX...]\n"
                "       fleetcast-attacker forge-ctrl --iface IF --seconds S --rate PPS\n"
-               "       fleetcast-attacker capture --iface IF --seconds S --out FILE\n");
+               "       fleetcast-attacker capture --iface IF --seconds S --out FILE\n"
+               "       fleetcast-attacker spoof-manager --iface IF --seconds S --rate PPS "
+               "--manager ADDR --key-ids ID\n");
   std::exit(2);
 }
 
@@ -103,7 +116,7 @@ int replay(p::io::UdpSocket& ctrl, unsigned ifindex, const p::Endpoint& group, d
     ::poll(&fd, 1, 100);
     for (const auto& r : ctrl.receive(buffer, p::kMaxDataDatagram)) {
       const std::string line(reinterpret_cast<const char*>(r.bytes.data()), r.bytes.size());
-      auto parsed = p::parse_command(line);
+      auto parsed = p::parse_command(p::split_line_mac(line).signed_line);
       if (!parsed) continue;
       const auto session = session_of(parsed->command);
       if (std::holds_alternative<p::Update>(parsed->command)) {
@@ -173,6 +186,7 @@ int junk_feedback(const p::Update& u, const fleetcast::fec::BlockPlan& plan,
 int forge_ctrl(const std::string& heard, const p::Endpoint& group, unsigned ifindex, double seconds,
                double rate) {
   const auto sig = heard.rfind(" sig=");
+  const auto mac = heard.rfind(" mac=");  // fleet_key.hpp: random too
   if (sig == std::string::npos) return 1;
   std::printf("attacker: forging %.0f lines/s that name the manager's key for %.0f s\n", rate,
               seconds);
@@ -183,7 +197,12 @@ int forge_ctrl(const std::string& heard, const p::Endpoint& group, unsigned ifin
   std::string line = heard;
   static constexpr char kHex[] = "0123456789abcdef";
   paced(seconds, rate, "forged lines", [&](std::uint64_t) {
-    for (std::size_t i = sig + 5; i < line.size(); ++i) line[i] = kHex[rng() % 16];
+    for (std::size_t i = sig + 5; i < sig + 5 + 2 * p::kSignatureBytes; ++i) {
+      line[i] = kHex[rng() % 16];
+    }
+    for (std::size_t i = mac + 5; mac != std::string::npos && i < line.size(); ++i) {
+      line[i] = kHex[rng() % 16];
+    }
     return out.send(p::as_bytes(line), group);
   });
   return 0;
@@ -221,20 +240,123 @@ int capture(p::io::UdpSocket& ctrl, const p::Update& u, unsigned ifindex, double
   return 0;
 }
 
+// A UDP socket whose datagrams leave with `source` as their source address, though this host
+// does not own it (IPV6_TRANSPARENT needs CAP_NET_ADMIN, which a LAN attacker has at home).
+int spoofing_socket(const std::array<std::uint8_t, 16>& source, unsigned ifindex) {
+  const int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  const int one = 1, zero = 0, hops = 16;
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  std::copy(source.begin(), source.end(), a.sin6_addr.s6_addr);
+  if (fd < 0 || ::setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof one) != 0 ||
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof ifindex) != 0 ||
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops) != 0 ||
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &zero, sizeof zero) != 0 ||
+      ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    std::perror("attacker: spoofing socket");
+    std::exit(1);
+  }
+  return fd;
+}
+
+bool send_to(int fd, std::span<const std::uint8_t> bytes, const p::Endpoint& to) {
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(to.port);
+  std::copy(to.address.begin(), to.address.end(), a.sin6_addr.s6_addr);
+  return ::sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a) ==
+         static_cast<ssize_t>(bytes.size());
+}
+
+// Forged lines and ROUNDs from the manager's own address (see the top of this file).
+int spoof_manager(p::io::UdpSocket& ctrl, const p::Endpoint& group, const std::string& manager,
+                  std::uint64_t manager_id, unsigned ifindex, double seconds, double rate) {
+  const auto source = p::text::parse_address(manager, 0, "manager");
+  if (!source) usage();
+  const int fd = spoofing_socket(source->address, ifindex);
+  // A well-formed announcement of a session that never was, signed by nobody.
+  p::Update u;
+  u.name = "forged.bin";
+  u.size = 1000;
+  u.file_id = 1;
+  u.first_seq = 1;
+  u.last_seq = 1;
+  u.session.value = 0x5eed;
+  u.version = 1;
+  u.kind = "file";
+  u.symbol_size = 1000;
+  u.max_k = 1;
+  u.data = p::text::parse_address("ff15::f1ee:2", 4711, "data").value();
+  u.reply = p::text::parse_address(manager, 4712, "reply").value();
+  u.targets = p::Targets::all();
+  const std::string body = p::encode_unsigned(u).value() + " key=" + p::text::hex64(manager_id);
+  std::printf("attacker: spoofing %s: %.0f forged packets/s for %.0f s\n", manager.c_str(), rate,
+              seconds);
+  std::fflush(stdout);
+  std::mt19937_64 rng(std::random_device{}());
+  std::vector<std::uint8_t> buffer(64 * p::kMaxDataDatagram);
+  std::optional<p::Update> heard;
+  std::uint64_t rounds = 0;
+  std::array<std::uint8_t, 12 + 16 + 4 + 16 + 64> round{};  // header, trailer head, body, MAC, sig
+  static constexpr char kHex[] = "0123456789abcdef";
+  paced(seconds, rate, "spoofed packets", [&](std::uint64_t n) {
+    for (int batch = 0; n % 64 == 0 && batch < 16; ++batch) {  // listen for the real session
+      const auto got = ctrl.receive(buffer, p::kMaxDataDatagram);
+      for (const auto& r : got) {
+        auto parsed = p::parse_command(
+            p::split_line_mac(
+                std::string_view(reinterpret_cast<const char*>(r.bytes.data()), r.bytes.size()))
+                .signed_line);
+        if (parsed && std::holds_alternative<p::Update>(parsed->command) &&
+            parsed->signer.value == manager_id &&
+            (!heard || heard->session != std::get<p::Update>(parsed->command).session)) {
+          heard = std::get<p::Update>(parsed->command);
+          std::printf("attacker: heard session %s: forging its ROUNDs too\n",
+                      p::text::hex64(heard->session.value).c_str());
+          std::fflush(stdout);
+        }
+      }
+      if (got.empty()) break;
+    }
+    if (heard && n % 2 == 1) {
+      for (auto& b : round) b = static_cast<std::uint8_t>(rng());
+      std::size_t i = 0;
+      auto put = [&](std::uint64_t v, int bytes) {
+        for (int k = bytes - 1; k >= 0; --k) round[i++] = static_cast<std::uint8_t>(v >> (8 * k));
+      };
+      put(0x15, 1);  // version 1, ROUND
+      put(3, 1);
+      put(heard->file_id, 2);
+      put(0, 4);
+      put(100 + rounds++, 4);  // a round ahead of the real ones
+      put(heard->session.value, 8);
+      put(manager_id, 8);
+      put(500, 4);  // NAK window; the rest: random MAC and signature
+      return send_to(fd, round, heard->data);
+    }
+    std::string line = body + " sig=";
+    for (int k = 0; k < 128; ++k) line += kHex[rng() % 16];
+    return send_to(fd, p::as_bytes(line), group);
+  });
+  std::printf("attacker: %llu forged ROUNDs among them\n", static_cast<unsigned long long>(rounds));
+  ::close(fd);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) usage();
   const std::string mode = argv[1];
   if (mode != "spray-data" && mode != "replay" && mode != "junk-feedback" && mode != "forge-ctrl" &&
-      mode != "capture") {
+      mode != "capture" && mode != "spoof-manager") {
     usage();
   }
   std::string iface, ctrl_group = "ff15::f1ee:1";
   double seconds = 0, rate = 0;
   std::uint16_t ctrl_port = 4710;
   std::vector<std::uint64_t> key_ids;
-  std::string out_path;
+  std::string out_path, manager;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string opt = argv[i], val = argv[i + 1];
     if (opt == "--iface") {
@@ -251,6 +373,8 @@ int main(int argc, char** argv) {
         if (!p::text::unhex64(hex, id)) usage();
         key_ids.push_back(id);
       }
+    } else if (opt == "--manager") {
+      manager = val;
     } else if (opt == "--out") {
       out_path = val;
     } else if (opt == "--ctrl-port") {
@@ -267,6 +391,10 @@ int main(int argc, char** argv) {
   const auto group = p::text::parse_address(ctrl_group, ctrl_port, "ctrl").value();
   ctrl.join(group);
   if (mode == "replay") return replay(ctrl, ifindex, group, seconds);
+  if (mode == "spoof-manager") {
+    if (manager.empty() || key_ids.size() != 1) usage();
+    return spoof_manager(ctrl, group, manager, key_ids[0], ifindex, seconds, rate);
+  }
   std::vector<std::uint8_t> buffer(64 * p::kMaxDataDatagram);
 
   // The first UPDATE heard (within 60 s).
@@ -278,7 +406,7 @@ int main(int argc, char** argv) {
     ::poll(&fd, 1, 100);
     for (const auto& r : ctrl.receive(buffer, p::kMaxDataDatagram)) {
       const std::string_view line(reinterpret_cast<const char*>(r.bytes.data()), r.bytes.size());
-      auto parsed = p::parse_command(line);
+      auto parsed = p::parse_command(p::split_line_mac(line).signed_line);
       if (parsed && std::holds_alternative<p::Update>(parsed->command)) {
         update = std::get<p::Update>(parsed->command);
         heard = std::string(line);

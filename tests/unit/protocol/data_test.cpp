@@ -30,7 +30,7 @@ MacKey test_mac(std::uint8_t host_seed = 0) {
 std::vector<std::uint8_t> encode(const Feedback& f, std::uint8_t key_seed = 0) {
   std::vector<std::uint8_t> buf(kMaxControlDatagram);
   const MacKey mac = test_mac(key_seed);
-  auto n = encode_feedback(f, kSession, testing::seeded_key(key_seed), buf, &mac);
+  auto n = encode_feedback(f, kSession, testing::seeded_key(key_seed), buf, mac);
   EXPECT_TRUE(n) << (n ? "" : to_string(n.failure()));
   buf.resize(n ? n.value() : 0);
   return buf;
@@ -214,9 +214,10 @@ TEST(Data, GoldenEveryOtherType) {
                 head +
                 "0002"
                 "1112131415161718"
-                "2122232425262728"  // 2 acknowledged hosts
-                "c5faf215e145e67c7bb0066ca96ccf9cd651508c311ac71f2a689be2c9f1d12f"
-                "0d3499a0852f982eab4e1f041e334959d5abf526a3532309d6bf6da5478eaa0b");
+                "2122232425262728"                  // 2 acknowledged hosts
+                "bee1a76bf31c77ddb1cba0e0e58659c6"  // MAC (the manager's: fleet key)
+                "0c89be3f151afd50183de3bdf477c3a6fec33ad6bdea9a7cb38e4d19ca203a41"
+                "b1a097fe0978a62276590332069555c56449fb7e5730ed3fb5f2b4ce72b07607");
   EXPECT_EQ(text::hex(encode(Round{3, 2, 5000, 250})),
             "15"
             "03"
@@ -224,9 +225,10 @@ TEST(Data, GoldenEveryOtherType) {
             "00001388"  // next round starts at sequence 5000
             "00000002"  // round 2
                 + head +
-                "000000fa"  // NAK window 250 ms
-                "e9d1ac26bd624db7cc6d7deeb3b204e36fd6e7aade86c469e2dc8f2bab06bb69"
-                "ee975e2a312ef06e5f296ea4ec86b39f06f990bdfeb48aba05341aac81aa4409");
+                "000000fa"                          // NAK window 250 ms
+                "6cbcd8a70edd196c5b46d786289982e7"  // MAC
+                "ff0be5b2b9befd6493e7133ecd3905923166699fc0180a81dbe309920a442485"
+                "e27a308f2c737fb6d9e9bbdcc54e4123671ab33317a734948af4e10309056208");
   std::array<std::uint8_t, 16> zeros{};
   std::array<std::uint8_t, 64> buf{};
   const std::size_t n = encode_symbol({false, 3, 7, 2, 5, zeros}, buf);
@@ -257,9 +259,8 @@ TEST(Data, FeedbackRoundTripsAndVerifies) {
     EXPECT_EQ(fb.feedback.index(), f.index());
     EXPECT_TRUE(verify_feedback(fb, testing::seeded_key(0).public_key()));
     EXPECT_FALSE(verify_feedback(fb, testing::seeded_key(1).public_key()));
-    // Host feedback carries a MAC only host and manager can make; the manager's has none.
-    const bool host = carries_mac(f);
-    EXPECT_EQ(check_mac(fb, test_mac()), host);
+    // Every packet carries a MAC (host feedback: host and manager; the manager's: the fleet).
+    EXPECT_TRUE(check_mac(fb, test_mac()));
     EXPECT_FALSE(check_mac(fb, test_mac(1)));
     const auto manager_side =
         feedback_mac_key(testing::seeded_key(9), testing::seeded_key(0).public_key()).value();
@@ -281,23 +282,20 @@ TEST(Data, EncodersValidate) {
   std::vector<std::uint8_t> buf(kMaxControlDatagram);
   const SecretKey key = testing::seeded_key(0);
   const MacKey mac = test_mac();
-  // Host feedback without its MAC key is refused.
-  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{5, 1, 1}}}, kSession, key, buf));
-  EXPECT_TRUE(encode_feedback(Nak{1, 0, 0, {{5, 1, 1}}}, kSession, key, buf, &mac));
-  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {}}, kSession, key, buf, &mac));
-  EXPECT_FALSE(
-      encode_feedback(Nak{1, 0, 0, {{5, 1, 1}}, kLossScale + 1}, kSession, key, buf, &mac));
-  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{5, 1, 1}, {4, 1, 1}}}, kSession, key, buf, &mac));
-  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{5, 0, 1}}}, kSession, key, buf, &mac));
-  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{kMaxSbn, 1, 2}}}, kSession, key, buf, &mac));
+  EXPECT_TRUE(encode_feedback(Nak{1, 0, 0, {{5, 1, 1}}}, kSession, key, buf, mac));
+  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {}}, kSession, key, buf, mac));
+  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{5, 1, 1}}, kLossScale + 1}, kSession, key, buf, mac));
+  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{5, 1, 1}, {4, 1, 1}}}, kSession, key, buf, mac));
+  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{5, 0, 1}}}, kSession, key, buf, mac));
+  EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{kMaxSbn, 1, 2}}}, kSession, key, buf, mac));
   EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, std::vector<NakEntry>(kMaxNakEntries + 1, {0, 1, 1})},
-                               kSession, key, buf, &mac));
+                               kSession, key, buf, mac));
   std::vector<NakEntry> most;
   for (std::uint32_t i = 0; i < kMaxNakEntries; ++i) most.push_back({i * 2, 1, 1});
-  EXPECT_TRUE(encode_feedback(Nak{1, 0, 0, most}, kSession, key, buf, &mac))
+  EXPECT_TRUE(encode_feedback(Nak{1, 0, 0, most}, kSession, key, buf, mac))
       << "the most entries still fit one datagram with the MAC";
-  EXPECT_FALSE(encode_feedback(CompleteAck{1, {}}, kSession, key, buf, &mac));
-  EXPECT_FALSE(encode_feedback(Complete{1, {}}, kSession, key, std::span(buf).first(40), &mac));
+  EXPECT_FALSE(encode_feedback(CompleteAck{1, {}}, kSession, key, buf, mac));
+  EXPECT_FALSE(encode_feedback(Complete{1, {}}, kSession, key, std::span(buf).first(40), mac));
   std::vector<std::uint8_t> payload(kMinSymbolSize - 1);
   EXPECT_EQ(encode_symbol({false, 1, 0, 0, 0, payload}, buf), 0u);
   payload.resize(kMinSymbolSize);
@@ -315,7 +313,7 @@ TEST(Data, NakChunkRequests) {
   ask.chunk_requests = {{4, 0b00101}, {9000, 0b10000}};
   for (const auto& entries : {std::vector<NakEntry>{}, std::vector<NakEntry>{{2, 3, 1}}}) {
     ask.entries = entries;
-    auto n = encode_feedback(ask, kSession, key, buf, &mac);
+    auto n = encode_feedback(ask, kSession, key, buf, mac);
     ASSERT_TRUE(n);
     auto parsed = parse_data_packet(std::span(buf.data(), n.value()));
     ASSERT_TRUE(parsed);
@@ -331,7 +329,7 @@ TEST(Data, NakChunkRequests) {
         std::vector<ChunkRequest>{{9, 1}, {9, 2}},
         std::vector<ChunkRequest>(kMaxNakChunkRequests + 1, {1, 1})}) {
     ask.chunk_requests = bad;
-    EXPECT_FALSE(encode_feedback(ask, kSession, key, buf, &mac)) << bad.size();
+    EXPECT_FALSE(encode_feedback(ask, kSession, key, buf, mac)) << bad.size();
   }
 }
 

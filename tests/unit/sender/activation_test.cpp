@@ -44,7 +44,8 @@ class ActivationTest : public ::testing::Test {
   }
   std::string fin(std::size_t host, p::FinStatus status, std::uint64_t session = 0x1234) {
     p::Fin f{config_.name, hosts_[host].name, "ok", {session}, status, 7, config_.digest};
-    return p::encode_command(f, keys_[host]).value();
+    const auto mac = p::feedback_mac_key(keys_[host], manager_.public_key()).value();
+    return p::encode_maced_command(f, keys_[host], mac).value();
   }
   void feed(Activation& a, const std::string& line, Clock::time_point now) {
     a.on_datagram(p::as_bytes(line), from_, now);
@@ -69,7 +70,9 @@ TEST_F(ActivationTest, LinesFitAndNameEveryHostOnce) {
   std::multiset<std::string> named;
   for (const std::string& line : out.lines) {
     EXPECT_LE(line.size(), p::kMaxControlDatagram);
-    auto parsed = p::parse_command(line);
+    const auto maced = p::split_line_mac(line);
+    EXPECT_TRUE(p::line_mac_ok(maced, p::fleet_key(manager_))) << "the fleet key's MAC";
+    auto parsed = p::parse_command(maced.signed_line);
     ASSERT_TRUE(parsed) << line;
     ASSERT_TRUE(p::verify_command(parsed.value(), manager_.public_key()));
     const auto& act = std::get<p::Activate>(parsed->command);
@@ -84,7 +87,7 @@ TEST_F(ActivationTest, LinesFitAndNameEveryHostOnce) {
   EXPECT_EQ(out.lines.size(), per_send) << "no repeat before the interval";
   a.tick(t0 + 2500ms, out);
   ASSERT_EQ(out.lines.size(), 2 * per_send);
-  auto again = p::parse_command(out.lines.back());
+  auto again = p::parse_command(p::split_line_mac(out.lines.back()).signed_line);
   EXPECT_EQ(std::get<p::Activate>(again->command).time, 1795000002u);
 }
 

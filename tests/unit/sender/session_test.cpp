@@ -14,6 +14,7 @@
 #include <random>
 
 #include "protocol/bundle/crypt.hpp"
+#include "protocol/fleet_key.hpp"
 #include "receiver/agent.hpp"
 #include "tests/unit/protocol/test_keys.hpp"
 
@@ -234,7 +235,8 @@ TEST_F(Fleet, StatusAfterAckLeavesHostsIdle) {
   run(*s, 200000);
   ASSERT_TRUE(s->success());
   const p::StatusRequest status{"bundle.bin", {0x1234}, wall(now_)};
-  const std::string line = p::encode_command(status, manager_).value();
+  const std::string line =
+      p::encode_maced_command(status, manager_, p::fleet_key(manager_)).value();
   for (int round = 0; round < 3; ++round) {
     for (auto& h : hosts_) {
       ASSERT_TRUE(h->agent->complete_acknowledged());
@@ -366,7 +368,8 @@ TEST_F(Fleet, ReplayedCommandsChangeNothing) {
   // A's manager had also aborted it (signed, fresh): replayed with the rest.
   auto lines = recorded;
   const p::Abort abort{"a.bin", "deadline passed", {0x1234}, wall(now_)};
-  const std::string abort_line = p::encode_command(abort, manager_).value();
+  const std::string abort_line =
+      p::encode_maced_command(abort, manager_, p::fleet_key(manager_)).value();
   lines.emplace_back(abort_line.begin(), abort_line.end());
   auto b = make_session({"h1", "h2"}, 0x5678, "b.bin");
   std::uint64_t replayed = 0;
@@ -454,6 +457,59 @@ TEST_F(Fleet, JunkFeedbackIsDropped) {
   for (const auto& h : hosts_) EXPECT_TRUE(has_file(*h)) << h->name;
   EXPECT_GE(s->stats().feedback_dropped, junk);
   EXPECT_GT(junk, 1000u);
+}
+
+// A keyless attacker that puts the manager's own source address on what it sends (the agents
+// here hear the manager from the empty address, and so does the attacker): before every step,
+// 10 copies of the UPDATE with a random signature and MAC, and 10 ROUNDs of the session that
+// name the manager's key with a bad MAC and signature. The hosts learn the fleet key from the
+// KEYS lines that follow the first announcement and then drop every forgery on its MAC: none
+// costs a verification, and the session completes.
+TEST_F(Fleet, SpoofedManagerIsDroppedOnTheMac) {
+  add_host("h1", 0.05);
+  add_host("h2", 0.0);
+  auto s = make_session({"h1", "h2"});
+  std::mt19937_64 rng(9);
+  std::uint64_t forged = 0;
+  const p::SecretKey attacker = p::testing::seeded_key(99);
+  static constexpr char kHex[] = "0123456789abcdef";
+  run(*s, 400000, [&](int) {
+    const auto update = std::find_if(ctrl_heard_.begin(), ctrl_heard_.end(), [](const auto& b) {
+      return std::string_view(reinterpret_cast<const char*>(b.data()), 7) == "UPDATE ";
+    });
+    if (update == ctrl_heard_.end()) return;
+    for (int i = 0; i < 10; ++i) {
+      std::string line(update->begin(), update->end());
+      const std::size_t sig = line.rfind(" sig=") + 5, mac = line.rfind(" mac=") + 5;
+      for (std::size_t j = sig; j < sig + 128; ++j) line[j] = kHex[rng() % 16];
+      for (std::size_t j = mac; j < line.size(); ++j) line[j] = kHex[rng() % 16];
+      p::MacKey junk;
+      for (auto& b : junk.bytes) b = static_cast<std::uint8_t>(rng());
+      std::array<std::uint8_t, p::kMaxControlDatagram> buf{};
+      const auto n =
+          p::encode_feedback(p::Round{0x1234, 1000 + static_cast<std::uint32_t>(i), 0, 1}, {0x1234},
+                             attacker, buf, junk)
+              .value();
+      const std::uint64_t manager_id = p::key_id(manager_.public_key()).value;
+      for (std::size_t k = 0; k < 8; ++k) {
+        buf[20 + k] = static_cast<std::uint8_t>(manager_id >> (56 - 8 * k));
+      }
+      for (auto& h : hosts_) {
+        h->agent->on_ctrl(p::as_bytes(line), now_);
+        if (h->agent->data_group()) h->agent->on_data(std::span(buf.data(), n), now_);
+      }
+      forged += 2;
+    }
+  });
+  ASSERT_TRUE(s->success());
+  for (const auto& h : hosts_) {
+    EXPECT_TRUE(has_file(*h)) << h->name;
+    EXPECT_TRUE(h->agent->holds_fleet_key()) << h->name;
+    // Only what arrived before the KEYS lines of the first announcement reached the budget.
+    EXPECT_LE(h->agent->counters().refused + h->agent->counters().ctrl_dropped, 40u) << h->name;
+    EXPECT_GT(h->agent->counters().mac_dropped, forged / 2) << h->name;
+  }
+  EXPECT_GT(forged, 1000u);
 }
 
 // An encrypted bundle (protocol/bundle/crypt.hpp) sent to a host that is not a recipient: it
