@@ -23,6 +23,14 @@ constexpr const char* kUsage =
     "      print the key ID and fingerprint of a key file\n"
     "  fleetcast-sender inventory add --inventory FILE --name NAME --pub HOST.pub [--group G]...\n"
     "      add (or replace) a host; only inventory hosts are ever registered in a session\n"
+    "  fleetcast-sender inventory redundancy --inventory FILE --name GROUP --service SERVICE\n"
+    "                        --member HOST=ROLE --member HOST=ROLE...\n"
+    "      add (or replace) a redundancy group: dhcpd (primary, secondary), kea (primary,\n"
+    "      secondary | standby, backup), carp | vrrp (master, backup). Rollouts put its\n"
+    "      members in separate waves, the primary / master last, each after the one before\n"
+    "      applied and passed its health gate\n"
+    "  fleetcast-sender inventory list --inventory FILE\n"
+    "      print the hosts, their groups and windows, and the redundancy groups\n"
     "  fleetcast-sender send FILE --inventory FILE --key manager.key --iface IF [options]\n"
     "      deliver FILE to every targeted host; exit 0 only when every one completed\n"
     "  fleetcast-sender push BUNDLE.fcb --inventory FILE --key manager.key --iface IF\n"
@@ -122,6 +130,9 @@ po::options_description rollout_options() {
       "max-fail", po::value<std::string>()->default_value("0"),
       "failures tolerated, as a count or a percentage (fleet-wide and per wave); one more halts")(
       "soak", po::value<int>()->default_value(0), "seconds to wait after each wave's results")(
+      "force",
+      "rollout: accept waves that break a redundancy group's rules (two members in one wave); "
+      "recorded with the rollout")(
       "activate-timeout", po::value<int>()->default_value(600),
       "seconds a wave may take until every host reported (silent hosts count as failed)")(
       "at", po::value<std::string>(),
@@ -142,6 +153,7 @@ RolloutOptions validate_rollout(const po::variables_map& vm) {
   if (!steps) throw ConfigError("--waves '" + waves + "': " + error);
   r.waves = std::move(*steps);
   r.waves_text = waves;
+  r.force = vm.count("force") != 0;
   const std::string max_fail = vm["max-fail"].as<std::string>();
   auto limit = Amount::parse(max_fail);
   if (!limit) throw ConfigError("--max-fail '" + max_fail + "': a count or a percentage (0-100%)");
@@ -299,6 +311,9 @@ Invocation parse_command_line(int argc, char** argv) {
       "out", po::value<std::string>(), "keygen: output directory")(
       "pub", po::value<std::string>(), "inventory add: the host's public key file")(
       "group", po::value<std::vector<std::string>>(), "inventory add: a group of the host")(
+      "service", po::value<std::string>(), "inventory redundancy: dhcpd, kea, carp or vrrp")(
+      "member", po::value<std::vector<std::string>>(),
+      "inventory redundancy: HOST=ROLE, once per member")(
       "output,o", po::value<std::string>(), "bundle create / seal: the bundle file to write")(
       "allow-unsafe", "bundle seal: sign an archive receivers will refuse (for tests)")(
       "encrypt",
@@ -356,8 +371,25 @@ Invocation parse_command_line(int argc, char** argv) {
     inv.command = Command::fingerprint;
     inv.key_file = args[0];
   } else if (command == "inventory") {
-    if (args.size() != 1 || args[0] != "add")
-      throw ConfigError("inventory: expected 'inventory add'");
+    if (args.size() != 1 || (args[0] != "add" && args[0] != "redundancy" && args[0] != "list"))
+      throw ConfigError(
+          "inventory: expected 'inventory add', 'inventory redundancy' or 'inventory list'");
+    if (args[0] == "list") {
+      require(vm, "inventory", "inventory list");
+      inv.command = Command::inventory_list;
+      inv.inventory = vm["inventory"].as<std::string>();
+      return inv;
+    }
+    if (args[0] == "redundancy") {
+      for (const char* o : {"inventory", "name", "service", "member"})
+        require(vm, o, "inventory redundancy");
+      inv.command = Command::inventory_redundancy;
+      inv.inventory = vm["inventory"].as<std::string>();
+      inv.host_name = vm["name"].as<std::string>();
+      inv.redundancy_service = vm["service"].as<std::string>();
+      inv.redundancy_members = vm["member"].as<std::vector<std::string>>();
+      return inv;
+    }
     for (const char* o : {"inventory", "name", "pub"}) require(vm, o, "inventory add");
     inv.command = Command::inventory_add;
     inv.inventory = vm["inventory"].as<std::string>();

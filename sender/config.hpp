@@ -28,6 +28,8 @@ enum class Command {
   keygen,
   fingerprint,
   inventory_add,
+  inventory_redundancy,
+  inventory_list,
   send,
   push,
   bundle_create,
@@ -104,6 +106,7 @@ struct RolloutOptions {
   std::vector<std::string> windows;
   std::map<std::string, std::string> group_windows;
   std::int64_t start_at = 0;  // rollout start --at, seconds since the epoch
+  bool force = false;         // keep waves that break redundancy rules (rollout/redundancy.hpp)
 };
 
 struct Invocation {
@@ -116,6 +119,9 @@ struct Invocation {
   std::string host_name;
   std::filesystem::path host_pub;
   std::vector<std::string> host_groups;
+  // inventory redundancy: the group (name, service, members as HOST=ROLE)
+  std::string redundancy_service;
+  std::vector<std::string> redundancy_members;
   SendOptions send;
   RolloutOptions rollout;
   StatusOptions status;

@@ -20,6 +20,7 @@ Inventory Inventory::load(const std::filesystem::path& path) {
     throw InventoryError(path.string() + ": cannot read");
   }
   std::string line;
+  std::vector<std::pair<std::string, RedundancyGroup>> pending;  // checked once hosts are known
   for (int number = 1; std::getline(in, line); ++number) {
     const auto where = path.string() + ":" + std::to_string(number) + ": ";
     if (line.empty() || line[0] == '#') continue;
@@ -38,11 +39,29 @@ Inventory Inventory::load(const std::filesystem::path& path) {
       }
       continue;
     }
+    if (tag == "redundancy") {
+      RedundancyGroup g;
+      g.name = name;
+      std::string service, member;
+      fields >> service;
+      const auto s = service_from(service);
+      if (!s)
+        throw InventoryError(where + "unknown service '" + service + "' (dhcpd, kea, carp, vrrp)");
+      g.service = *s;
+      while (fields >> member) {
+        const auto eq = member.find('=');
+        if (eq == std::string::npos)
+          throw InventoryError(where + "expected <host>=<role>, got '" + member + "'");
+        g.members.push_back({member.substr(0, eq), member.substr(eq + 1)});
+      }
+      pending.push_back({where, std::move(g)});
+      continue;
+    }
     fields >> key_hex >> groups >> extra;
     if (tag != "host" || name.empty() || key_hex.empty() || !extra.empty()) {
       throw InventoryError(where +
-                           "expected 'host <name> <public key hex> [groups]' or 'window <group> "
-                           "<window>'");
+                           "expected 'host <name> <public key hex> [groups]', 'window <group> "
+                           "<window>' or 'redundancy <group> <service> <host>=<role>...'");
     }
     Host h;
     h.name = name;
@@ -59,16 +78,29 @@ Inventory Inventory::load(const std::filesystem::path& path) {
       throw InventoryError(where + e.what());
     }
   }
+  for (auto& [where, g] : pending) {
+    try {
+      inv.set_redundancy(std::move(g));
+    } catch (const InventoryError& e) {
+      throw InventoryError(where + e.what());
+    }
+  }
   return inv;
 }
 
 void Inventory::save(const std::filesystem::path& path) const {
   std::string out =
-      "# fleetcast inventory: host <name> <public key> [groups] | window <group> <window>\n";
+      "# fleetcast inventory: host <name> <public key> [groups] | window <group> <window> |\n"
+      "# redundancy <group> <service> <host>=<role>...\n";
   for (const auto& [group, window] : windows_) out += "window " + group + " " + window + "\n";
   for (const Host& h : hosts_) {
     out += "host " + h.name + " " + text::hex(h.key.bytes);
     for (std::size_t i = 0; i < h.groups.size(); ++i) out += (i == 0 ? " " : ",") + h.groups[i];
+    out += "\n";
+  }
+  for (const RedundancyGroup& g : redundancy_) {
+    out += "redundancy " + g.name + " " + std::string(to_string(g.service));
+    for (const Member& m : g.members) out += " " + m.host + "=" + m.role;
     out += "\n";
   }
   try {
@@ -100,6 +132,17 @@ void Inventory::set_window(const std::string& group, const std::string& window) 
     throw InventoryError("window of group " + group + ": '" + window + "': " + error);
   }
   windows_[group] = window;
+}
+
+void Inventory::set_redundancy(RedundancyGroup group) {
+  if (!text::is_group_name(group.name)) throw InventoryError("bad group '" + group.name + "'");
+  std::vector<RedundancyGroup> groups = redundancy_;
+  std::erase_if(groups, [&](const RedundancyGroup& g) { return g.name == group.name; });
+  groups.push_back(std::move(group));
+  std::vector<std::string> names;
+  for (const Host& h : hosts_) names.push_back(h.name);
+  if (auto problem = check_groups(groups, names); !problem.empty()) throw InventoryError(problem);
+  redundancy_ = std::move(groups);
 }
 
 const Host* Inventory::find(std::string_view name) const {

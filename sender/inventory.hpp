@@ -5,7 +5,10 @@
 // File format, one entry per line (# starts a comment):
 //   host <name> <64 hex public key> [<group>,<group>...]
 //   window <group> <maintenance window>      e.g. window school-a Mon-Fri 22:00-05:00 Asia/Tokyo
-// A group's window (rollout/window.hpp) bounds when a rollout may activate its hosts.
+//   redundancy <group> <service> <host>=<role> <host>=<role>...   e.g.
+//                                            redundancy dhcp-a dhcpd r1=primary r2=secondary
+// A group's window (rollout/window.hpp) bounds when a rollout may activate its hosts. A
+// redundancy group (rollout/redundancy.hpp) orders its members into separate waves.
 
 #include <filesystem>
 #include <map>
@@ -15,6 +18,7 @@
 #include <vector>
 
 #include "protocol/keys.hpp"
+#include "sender/rollout/redundancy.hpp"
 
 namespace fleetcast::sender {
 
@@ -42,10 +46,16 @@ class Inventory {
   // Sets a group's maintenance window (checked: a bad one throws InventoryError).
   void set_window(const std::string& group, const std::string& window);
   const std::map<std::string, std::string>& windows() const { return windows_; }
+  // Adds or replaces a redundancy group; refuses (InventoryError, naming what is wrong) a group
+  // that check_groups() rejects with the others: one member, a bad role, a host that is not
+  // listed or already in a group of the same service.
+  void set_redundancy(RedundancyGroup group);
+  const std::vector<RedundancyGroup>& redundancy() const { return redundancy_; }
 
  private:
   std::vector<Host> hosts_;
   std::map<std::string, std::string> windows_;  // group -> window text
+  std::vector<RedundancyGroup> redundancy_;
 };
 
 }  // namespace fleetcast::sender

@@ -27,6 +27,10 @@ int run(const fleetcast::sender::Invocation& inv) {
       return io::fingerprint_command(inv.key_file);
     case Command::inventory_add:
       return fleetcast::sender::inventory_add_command(inv);
+    case Command::inventory_redundancy:
+      return fleetcast::sender::inventory_redundancy_command(inv);
+    case Command::inventory_list:
+      return fleetcast::sender::inventory_list_command(inv);
     case Command::send:
     case Command::push:
       return fleetcast::sender::send_command(inv.send);

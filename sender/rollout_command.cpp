@@ -87,8 +87,23 @@ void print_windows(const Prepared& prep, const std::vector<WindowSet>& windows) 
   }
 }
 
+// The waves with the inventory's redundancy groups applied (rollout/redundancy.hpp); refuses
+// (naming the group and hosts) waves that break the rules, unless --force.
+RedundantPlan rollout_waves(const Prepared& prep, const RolloutOptions& r) {
+  std::vector<std::string> names;
+  for (const Host* h : prep.targets) names.push_back(h->name);
+  RedundantPlan plan = plan_redundant_waves(r.waves, names, prep.inventory->redundancy());
+  if (!plan.violations.empty() && !r.force) {
+    std::string text;
+    for (const auto& v : plan.violations) text += "\n  " + v;
+    throw std::runtime_error("these waves break redundancy rules (--force keeps them):" + text);
+  }
+  return plan;
+}
+
 void print_plan(const Prepared& prep, const SendOptions& o, const RolloutOptions& r,
-                const std::vector<std::vector<std::size_t>>& waves) {
+                const RedundantPlan& plan) {
+  const auto& waves = plan.waves;
   std::printf("rollout of %s: %s version %llu (%s) to %zu hosts in %zu waves\n", o.file.c_str(),
               prep.bundle_name.c_str(), static_cast<unsigned long long>(prep.version),
               prep.kind.c_str(), prep.targets.size(), waves.size());
@@ -102,6 +117,11 @@ void print_plan(const Prepared& prep, const SendOptions& o, const RolloutOptions
                 waves[w].size(), tolerated(r.max_fail, waves[w].size()),
                 names(prep.targets, waves[w]).c_str());
   }
+  for (const RedundancyGroup& g : prep.inventory->redundancy()) {
+    std::printf("  redundancy %s\n", g.describe().c_str());
+  }
+  for (const auto& n : plan.notes) std::printf("  moved: %s\n", n.c_str());
+  for (const auto& v : plan.violations) std::printf("  FORCED (--force): %s\n", v.c_str());
   print_windows(prep, host_windows(prep, r));
   for (const Host* h : prep.not_targeted) {
     std::printf("  not in the rollout: %s (the bundle's targets or its encryption leave it out)\n",
@@ -156,7 +176,8 @@ class Runner {
         r_(r),
         resume_(std::move(resume)),
         prep_(prepare(o)),
-        waves_(plan_waves(r.waves, prep_.targets.size())),
+        plan_(rollout_waves(prep_, r)),
+        waves_(plan_.waves),
         c_(session_config(o, prep_, p::ApplyMode::hold)),
         digest_(p::digest(prep_.file)),
         io_(o),
@@ -173,11 +194,14 @@ class Runner {
       for (std::size_t h : waves_[w]) hosts_[h].wave = w;
     }
     windows_ = host_windows(prep_, r);
+    for (std::size_t h = 0; h < plan_.before.size(); ++h) {
+      for (const auto& b : plan_.before[h]) tracker_.require_applied(h, b.host, b.why);
+    }
     c_.leave_silent_hosts = true;  // a silent host gets its catch-up before its wave
   }
 
   int run(const std::vector<std::string>& argv) {
-    print_plan(prep_, o_, r_, waves_);
+    print_plan(prep_, o_, r_, plan_);
     store_ = open_store(o_, c_, prep_, digest_);
     if (store_) {
       if (resume_) {
@@ -525,6 +549,7 @@ class Runner {
   const RolloutOptions& r_;
   std::optional<RolloutRecord> resume_;
   Prepared prep_;
+  RedundantPlan plan_;  // the waves, with the redundancy groups' order and requirements
   std::vector<std::vector<std::size_t>> waves_;
   SessionConfig c_;
   p::Digest digest_;
@@ -547,7 +572,7 @@ class Runner {
 
 int rollout_plan_command(const SendOptions& o, const RolloutOptions& r) {
   const Prepared prep = prepare(o);
-  print_plan(prep, o, r, plan_waves(r.waves, prep.targets.size()));
+  print_plan(prep, o, r, rollout_waves(prep, r));
   return 0;
 }
 
@@ -690,7 +715,7 @@ int rollout_resume_command(const std::filesystem::path& state) {
 int rollout_start_command(const SendOptions& o, const RolloutOptions& r,
                           const std::vector<std::string>& argv) {
   const Prepared prep = prepare(o);  // refuse now what would fail at the start time
-  print_plan(prep, o, r, plan_waves(r.waves, prep.targets.size()));
+  print_plan(prep, o, r, rollout_waves(prep, r));
   Store store(o.state);
   const std::int64_t id = store.schedule_rollout(argv, r.start_at);
   std::printf("rollout %lld scheduled for %s; 'fleetcast-sender serve --state %s' runs it\n",

@@ -35,6 +35,48 @@ int inventory_add_command(const Invocation& inv) {
   return 0;
 }
 
+int inventory_redundancy_command(const Invocation& inv) {
+  Inventory inventory = Inventory::load(inv.inventory);
+  RedundancyGroup g;
+  g.name = inv.host_name;
+  const auto service = service_from(inv.redundancy_service);
+  if (!service) {
+    throw InventoryError("--service: '" + inv.redundancy_service +
+                         "' is not a service (dhcpd, kea, carp, vrrp)");
+  }
+  g.service = *service;
+  for (const std::string& m : inv.redundancy_members) {
+    const auto eq = m.find('=');
+    if (eq == std::string::npos)
+      throw InventoryError("--member: expected HOST=ROLE, got '" + m + "'");
+    g.members.push_back({m.substr(0, eq), m.substr(eq + 1)});
+  }
+  const std::string described = g.describe();
+  inventory.set_redundancy(std::move(g));
+  inventory.save(inv.inventory);
+  std::printf("%s: redundancy group %s (rollouts touch them in this order)\n",
+              inv.inventory.c_str(), described.c_str());
+  return 0;
+}
+
+int inventory_list_command(const Invocation& inv) {
+  const Inventory inventory = Inventory::load(inv.inventory);
+  std::printf("%zu host(s)\n", inventory.hosts().size());
+  for (const Host& h : inventory.hosts()) {
+    std::string groups;
+    for (const std::string& g : h.groups) groups += (groups.empty() ? "" : ",") + g;
+    std::printf("  %-24s %s%s%s\n", h.name.c_str(), p::fingerprint(h.key).c_str(),
+                groups.empty() ? "" : "  groups ", groups.c_str());
+  }
+  for (const auto& [group, window] : inventory.windows()) {
+    std::printf("window of @%s: %s\n", group.c_str(), window.c_str());
+  }
+  for (const RedundancyGroup& g : inventory.redundancy()) {
+    std::printf("redundancy %s\n", g.describe().c_str());
+  }
+  return 0;
+}
+
 int send_command(const SendOptions& o) {
   Prepared prep = prepare(o);
   if (o.push) {

@@ -84,7 +84,11 @@ std::string_view to_string(HostState s) {
 
 WaveTracker::WaveTracker(std::vector<std::vector<std::size_t>> waves, std::size_t hosts,
                          Amount max_fail)
-    : waves_(std::move(waves)), wave_of_(hosts, 0), states_(hosts), max_fail_(max_fail) {
+    : waves_(std::move(waves)),
+      wave_of_(hosts, 0),
+      states_(hosts),
+      before_(hosts),
+      max_fail_(max_fail) {
   for (std::size_t w = 0; w < waves_.size(); ++w) {
     for (std::size_t h : waves_[w]) wave_of_[h] = w;
   }
@@ -134,6 +138,15 @@ std::optional<std::size_t> WaveTracker::start_next_wave() {
   }
   check_limits(next_wave_);  // hosts of this wave that do not hold the bundle count already
   if (halted()) return std::nullopt;
+  for (std::size_t h : waves_[next_wave_]) {
+    for (const auto& [before, why] : before_[h]) {
+      if (states_[h] == HostState::held && states_[before] != HostState::applied) {
+        halt_reason_ =
+            why + ", which is " + std::string(to_string(states_[before])) + ": it is not touched";
+        return std::nullopt;
+      }
+    }
+  }
   const std::size_t w = next_wave_++;
   for (std::size_t h : waves_[w]) {
     if (states_[h] == HostState::held) states_[h] = HostState::activated;
@@ -151,6 +164,12 @@ void WaveTracker::result(std::size_t host, bool applied) {
   if (host >= states_.size() || states_[host] != HostState::activated) return;  // once
   states_[host] = applied ? HostState::applied : HostState::failed;
   check_limits(wave_of_[host]);
+}
+
+void WaveTracker::require_applied(std::size_t host, std::size_t before, std::string why) {
+  if (host < before_.size() && before < states_.size()) {
+    before_[host].emplace_back(before, std::move(why));
+  }
 }
 
 std::size_t WaveTracker::failures() const {

@@ -66,6 +66,10 @@ class WaveTracker {
   void withhold(std::size_t host);
   // A host's result after activation: applied or not. Checks the limits.
   void result(std::size_t host, bool applied);
+  // Redundancy (redundancy.hpp): `host` is activated only once `before` applied. When the wave
+  // that holds `host` is due and `before` has not, the rollout halts with `why`, whatever
+  // --max-fail tolerates: `host` is never touched.
+  void require_applied(std::size_t host, std::size_t before, std::string why);
 
   bool halted() const { return !halt_reason_.empty(); }
   const std::string& halt_reason() const { return halt_reason_; }
@@ -83,6 +87,7 @@ class WaveTracker {
   std::vector<std::vector<std::size_t>> waves_;
   std::vector<std::size_t> wave_of_;
   std::vector<HostState> states_;
+  std::vector<std::vector<std::pair<std::size_t, std::string>>> before_;  // per host
   Amount max_fail_;
   std::size_t next_wave_ = 0;
   std::string halt_reason_;

@@ -1,0 +1,69 @@
+#pragma once
+// Redundancy groups (a dhcpd failover pair, two Kea servers with the HA hook, a CARP or VRRP
+// group) and what they mean for a rollout's waves: two members of one group are never in the
+// same wave, the member that does not serve first (secondary, standby, backup) goes first, and
+// a member is activated only once every member before it applied (its FIN `applied`, which
+// includes the group's health gate run by the update script on the host).
+//
+// Inventory line (inventory.hpp):   redundancy <group> <service> <host>=<role> <host>=<role>...
+//   dhcpd: primary, secondary (exactly these two: dhcpd failover is a pair)
+//   kea:   primary, and secondary (load balancing) or standby (hot standby); backup servers
+//   carp, vrrp: one master, one or more backups
+// Pure: no files, no clock.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sender/rollout/waves.hpp"
+
+namespace fleetcast::sender {
+
+enum class Service { dhcpd, kea, carp, vrrp };
+std::optional<Service> service_from(std::string_view name);
+std::string_view to_string(Service s);
+
+struct Member {
+  std::string host;
+  std::string role;
+};
+
+struct RedundancyGroup {
+  std::string name;
+  Service service = Service::dhcpd;
+  std::vector<Member> members;  // as written
+
+  // Empty, or what is wrong with the group on its own (roles, member count).
+  std::string problem() const;
+  // The members in the order a rollout touches them: those that do not serve first (in the
+  // order written), the primary / master last.
+  std::vector<Member> rollout_order() const;
+  std::string describe() const;  // "dhcpd dhcp-a: r2 (secondary) then r1 (primary)"
+};
+
+// Empty, or the first problem of a set of groups: a group's own problem, a duplicate name, a
+// host in two groups of the same service, a member that is not in `hosts`.
+std::string check_groups(const std::vector<RedundancyGroup>& groups,
+                         const std::vector<std::string>& hosts);
+
+// The waves of a rollout to `targets` (host names, in the order given) with the redundancy
+// rules applied: members of a group are ordered (rollout_order) and placed in strictly later
+// waves, moving a member to the wave after its predecessor's when the steps put them together.
+struct RedundantPlan {
+  std::vector<std::vector<std::size_t>> waves;  // indices into targets
+  std::vector<std::string> notes;               // what was moved, and why
+  std::vector<std::string> violations;          // rules the waves cannot keep (too few waves)
+  // For each target: the members that must have applied before it is activated, with why.
+  struct Before {
+    std::size_t host;
+    std::string why;
+  };
+  std::vector<std::vector<Before>> before;
+};
+RedundantPlan plan_redundant_waves(const std::vector<Amount>& steps,
+                                   const std::vector<std::string>& targets,
+                                   const std::vector<RedundancyGroup>& groups);
+
+}  // namespace fleetcast::sender
