@@ -23,7 +23,7 @@ struct KindKeys {
 };
 const std::vector<KindKeys>& kind_keys() {
   static const std::vector<KindKeys> table = {
-      {"dhcp-server", {"server", "config", "keep-old-ranges", "probe"}, false},
+      {"dhcp-server", {"server", "config", "keep-old-ranges", "probe", "failover-timeout"}, false},
       {"config-files", {"reload"}, true},
       {"patch", {"script", "packages", "check-script", "verify-script"}, false},
       {"backup", {}, true},
@@ -207,6 +207,12 @@ Manifest parse_manifest(std::string_view ini) {
     if (m.setting("config").empty()) fail("[dhcp-server]", "config is required");
     check_yes_no(m, "keep-old-ranges");
     check_yes_no(m, "probe");
+    if (const std::string t = m.setting("failover-timeout"); !t.empty()) {
+      const bool digits = t.size() <= 4 && t.find_first_not_of("0123456789") == std::string::npos;
+      if (!digits || std::stoi(t) < 1) {
+        fail("[dhcp-server]", "failover-timeout must be 1 to 9999 seconds, not '" + t + "'");
+      }
+    }
   }
   if (m.kind == "patch" && m.setting("script").empty() && m.setting("packages").empty()) {
     fail("[patch]", "script or packages is required");

@@ -153,6 +153,93 @@ dhcpd_probe() {
   probe_in "$FLEETCAST_WORK/ranges.serving"
 }
 
+# --- failover (a dhcpd failover pair: its health gate) ----------------------------------------
+
+# "NAME PEER-ADDRESS" of the failover peer CONF declares, or nothing.
+dhcpd_failover() {
+  sed 's/#.*//' "$1" | tr '\n\t' '  ' | awk '{
+    if (!match($0, /failover[ ]+peer[ ]+"[^"]+"[ ]*\{[^}]*\}/)) exit
+    b = substr($0, RSTART, RLENGTH)
+    name = b; sub(/^failover[ ]+peer[ ]+"/, "", name); sub(/".*/, "", name)
+    peer = "-"
+    if (match(b, /peer[ ]+address[ ]+[^ ;]+/)) { peer = substr(b, RSTART, RLENGTH); sub(/^peer[ ]+address[ ]+/, "", peer) }
+    print name, peer
+  }'
+}
+
+# The omapi-port CONF sets, or nothing.
+dhcpd_omapi_port() {
+  sed 's/#.*//' "$1" | tr ';' '\n' | awk '$1 == "omapi-port" { print $2 }' | tail -n 1
+}
+
+# dhcpd_failover_state ADDRESS PORT NAME: "LOCAL PARTNER SINCE" as the dhcpd at ADDRESS:PORT
+# reports them over OMAPI (failover state numbers, and partner-stos: when the partner's state,
+# as this dhcpd knows it, began, seconds since the epoch), or nothing when it does not answer.
+dhcpd_failover_state() {
+  printf 'server %s\nport %s\nconnect\nnew failover-state\nset name = "%s"\nopen\n' "$1" "$2" "$3" |
+    timeout 5 omshell 2>/dev/null | awk '
+      function hex(s,  i, v, d) { v = 0; s = tolower(s); for (i = 1; i <= length(s); i++) { d = index("0123456789abcdef", substr(s, i, 1)); if (d) v = v * 16 + d - 1 } return v }
+      $1 == "local-state" && $2 == "=" { x = $3; gsub(/:/, "", x); l = hex(x) }
+      $1 == "partner-state" && $2 == "=" { x = $3; gsub(/:/, "", x); p = hex(x) }
+      $1 == "partner-stos" && $2 == "=" { x = $3; gsub(/:/, "", x); s = hex(x) }
+      END { if (l != "" && p != "") printf "%d %d %.0f\n", l, p, s }'
+}
+
+dhcpd_state_name() {
+  case $1 in
+    1) echo startup ;; 2) echo normal ;; 3) echo communications-interrupted ;;
+    4) echo partner-down ;; 5) echo potential-conflict ;; 6) echo recover ;; 7) echo paused ;;
+    8) echo shutdown ;; 9) echo recover-done ;; 10) echo resolution-interrupted ;;
+    11) echo conflict-done ;; 254) echo recover-wait ;; '') echo "no answer" ;; *) echo "state $1" ;;
+  esac
+}
+
+# Check: a configuration that declares a failover peer must let the gate read its state.
+dhcpd_failover_check() {
+  fo=$(dhcpd_failover "$1")
+  [ -n "$fo" ] || return 0
+  command -v omshell > /dev/null || die "omshell is not installed (the failover health gate reads the pair's state with it)"
+  [ -n "$(dhcpd_omapi_port "$1")" ] ||
+    die "refused: failover peer \"${fo%% *}\" is declared but omapi-port is not set: the health gate cannot read the pair's state"
+  ! sed 's/#.*//' "$1" | grep -q 'omapi-key' ||
+    die "refused: omapi-key is set; the failover health gate does not sign OMAPI requests yet"
+  say "failover peer \"${fo%% *}\": the health gate waits for normal here and at ${FLEETCAST_HOST_DHCPD_PARTNER_OMAPI:-the partner ${fo#* }}"
+}
+
+# Verify: the pair is back in normal state on both sides within failover-timeout seconds (60):
+# this peer reports local and partner state normal, and the partner's OMAPI (host fact
+# dhcpd-partner-omapi ADDRESS:PORT, else the failover peer address and this omapi-port) says
+# the same of itself and of this peer, with this peer's state as it knows it begun after this
+# dhcpd started (its pid file's time; the pair's clocks agree within a second, as failover
+# needs anyway). A restarted peer reads its last state from its lease file and the partner may
+# not have noticed the restart yet: neither's word alone proves the pair is back.
+dhcpd_failover_gate() {
+  fo=$(dhcpd_failover "$1")
+  [ -n "$fo" ] || return 0
+  name=${fo%% *}
+  port=$(dhcpd_omapi_port "$1")
+  partner=${FLEETCAST_HOST_DHCPD_PARTNER_OMAPI:-${fo#* }:$port}
+  limit=${FLEETCAST_SET_FAILOVER_TIMEOUT:-60}
+  began=$(date +%s)
+  started=$(stat -c %Y "$FLEETCAST_HOST_DHCPD_PID" 2>/dev/null || echo "$began")
+  while :; do
+    here=$(dhcpd_failover_state 127.0.0.1 "$port" "$name")
+    there=$(dhcpd_failover_state "${partner%:*}" "${partner##*:}" "$name")
+    since=${there##* }
+    here=${here% *} there=${there% *}
+    [ "$here" = "2 2" ] && [ "$there" = "2 2" ] && [ "${since:-0}" -ge $((started - 1)) ] && break
+    waited=$(($(date +%s) - began))
+    if [ "$waited" -ge "$limit" ]; then
+      die "failover peer \"$name\" is not back to normal after ${waited}s:" \
+        "here $(dhcpd_state_name "${here%% *}") (partner seen as $(dhcpd_state_name "${here#* }")," \
+        "at $partner: $(dhcpd_state_name "${there%% *}") (this peer seen as $(dhcpd_state_name "${there#* }")" \
+        "since $(date -d "@${since:-0}" +%T 2>/dev/null), this dhcpd started $(date -d "@$started" +%T))"
+    fi
+    sleep 0.5
+  done
+  say "failover peer \"$name\": normal here and at the partner $partner after $(($(date +%s) - began))s"
+}
+
 dhcpd_phase() {
   for f in DHCPD_CONF DHCPD_LEASES DHCPD_PID DHCPD_START; do need "FLEETCAST_HOST_$f"; done
   conf=$FLEETCAST_HOST_DHCPD_CONF
@@ -166,6 +253,7 @@ dhcpd_phase() {
       done
       dhcpd_make_candidate
       dhcpd_validate "$candidate"
+      dhcpd_failover_check "$candidate"
       show_diff "$conf" "$candidate" "$conf"
       say "dhcpd -t: new configuration valid"
       ;;
@@ -189,6 +277,7 @@ dhcpd_phase() {
       lost=$(awk 'FNR == NR { have[$2] = 1; next } !($1 in have) { print $1 }' \
         "$leases" "$FLEETCAST_WORK/before" | head -n 1)
       [ -z "$lost" ] || die "lease $lost is missing from $leases after the start"
+      dhcpd_failover_gate "$conf"
       dhcpd_probe "$conf"
       ;;
     rollback)
