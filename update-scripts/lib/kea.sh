@@ -129,6 +129,9 @@ kea_same_pools() {
   cmp -s "$FLEETCAST_WORK/pools.a" "$FLEETCAST_WORK/pools.b"
 }
 
+# shellcheck source=update-scripts/lib/kea_ha.sh
+. "$FLEETCAST_LIB/kea_ha.sh"
+
 kea_phase() {
   for f in KEA_CONF KEA_SOCKET KEA_LEASES KEA_START; do need "FLEETCAST_HOST_$f"; done
   conf=$FLEETCAST_HOST_KEA_CONF
@@ -149,6 +152,11 @@ kea_phase() {
       [ "$db" = "$leases" ] ||
         die "refused: the new configuration does not keep the lease file $leases (it names '$db': Kea would start an empty one)"
       kea_validate "$candidate"
+      kea_ha_read "$candidate"
+      if [ -n "$ha_partner" ]; then
+        command -v curl > /dev/null || die "curl is not installed (the HA gate asks the partner over its HA URL)"
+        say "kea HA ($ha_mode, this server $ha_this): the partner $ha_partner takes over during the change; the health gate waits for $ha_mode on both"
+      fi
       if kea_running; then
         kea_ok config-test "$candidate" || die "kea config-test rejected the new configuration"
         say "kea config-test: the running server accepts the new configuration"
@@ -166,9 +174,12 @@ kea_phase() {
       ;;
     apply)
       if kea_running; then
-        kea_ok config-set "$candidate" || die "kea config-set failed; the running configuration is unchanged"
+        kea_ha_read "$conf"
+        kea_ha_hand_over
+        kea_ok config-set "$candidate" || { kea_ha_take_back lenient; die "kea config-set failed; the running configuration is unchanged"; }
         kea_ok config-write -json "{ \"filename\": \"$conf\" }" ||
-          die "kea config-write to $conf failed: a restart would revert the new configuration"
+          { kea_ha_take_back lenient; die "kea config-write to $conf failed: a restart would revert the new configuration"; }
+        kea_ha_take_back strict
         say "kea: config-set and config-write done ($conf)"
       else
         install_atomic "$candidate" "$conf" || die "cannot install $conf"
@@ -185,6 +196,8 @@ kea_phase() {
         lost=$(comm -23 "$FLEETCAST_BACKUP/active-leases" "$FLEETCAST_WORK/after" | head -n 1)
         [ -z "$lost" ] || die "lease $lost is no longer active in $leases"
       fi
+      kea_ha_read "$candidate"
+      kea_ha_gate
       kea_pools "$candidate" > "$FLEETCAST_WORK/ranges.serving"
       probe_in "$FLEETCAST_WORK/ranges.serving"
       ;;
@@ -192,7 +205,12 @@ kea_phase() {
       [ -f "$FLEETCAST_BACKUP/kea-dhcp4.conf" ] || die "no backup of $conf to restore"
       install_like "$FLEETCAST_BACKUP/kea-dhcp4.conf" "$conf" || die "cannot restore $conf"
       if kea_running; then
-        kea_ok config-reload || die "kea config-reload of the restored $conf failed"
+        kea_ha_read "$conf"
+        # The partner may still hold this server in maintenance (a failure after hand-over):
+        # hand over (again), reload, release.
+        kea_ha_hand_over lenient
+        kea_ok config-reload || { kea_ha_take_back lenient; die "kea config-reload of the restored $conf failed"; }
+        kea_ha_take_back lenient
       else
         kea_start || die "the previous configuration does not start either"
       fi
