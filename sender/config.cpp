@@ -77,6 +77,11 @@ constexpr const char* kUsage =
     "                                [--allow-unsafe]\n"
     "      sign a zstd-compressed tar made by other tools (manifest.ini first); refused when\n"
     "      a receiver would refuse it, unless --allow-unsafe (to test receivers' refusal)\n"
+    "  fleetcast-sender bundle lint BUNDLE.fcb --inventory FILE --key manager.key [--hosts H,..]\n"
+    "      dhcp-server bundles: parse every target's configuration as it would apply it and\n"
+    "      refuse two servers that are not partners lending one address, failover peers with\n"
+    "      different pools or mclt/split on the secondary, HA peers with different pools (push\n"
+    "      and rollout run the same check and refuse unless --force)\n"
     "  fleetcast-sender bundle inspect|verify BUNDLE.fcb --manager-pub manager.pub | --key K\n"
     "      check the seal, then show the manifest and files (inspect) or only OK (verify)\n"
     "  fleetcast-sender --help | --version\n";
@@ -88,7 +93,11 @@ po::options_description send_options() {
       "key", po::value<std::string>(), "the manager's secret key (manager.key)")(
       "iface", po::value<std::string>(), "network interface to send on")(
       "hosts", po::value<std::string>(), "comma-separated host names (default: all)")(
-      "name", po::value<std::string>(), "announced name (default: the file's base name)")(
+      "force",
+      "push / rollout: send a dhcp-server bundle the DHCP lint refuses (two servers lending one "
+      "address, failover peers that disagree), and accept waves that break a redundancy group's "
+      "rules; recorded with the rollout")("name", po::value<std::string>(),
+                                          "announced name (default: the file's base name)")(
       "kind", po::value<std::string>()->default_value("file"), "bundle kind announced")(
       "bundle-version", po::value<std::uint64_t>()->default_value(0), "announced version")(
       "rate", po::value<double>()->default_value(0), "data rate limit in Mbit/s (0: none)")(
@@ -130,9 +139,7 @@ po::options_description rollout_options() {
       "max-fail", po::value<std::string>()->default_value("0"),
       "failures tolerated, as a count or a percentage (fleet-wide and per wave); one more halts")(
       "soak", po::value<int>()->default_value(0), "seconds to wait after each wave's results")(
-      "force",
-      "rollout: accept waves that break a redundancy group's rules (two members in one wave); "
-      "recorded with the rollout")(
+
       "activate-timeout", po::value<int>()->default_value(600),
       "seconds a wave may take until every host reported (silent hosts count as failed)")(
       "at", po::value<std::string>(),
@@ -153,7 +160,7 @@ RolloutOptions validate_rollout(const po::variables_map& vm) {
   if (!steps) throw ConfigError("--waves '" + waves + "': " + error);
   r.waves = std::move(*steps);
   r.waves_text = waves;
-  r.force = vm.count("force") != 0;
+  r.force = vm.count("force") != 0;  // the same flag as SendOptions::force
   const std::string max_fail = vm["max-fail"].as<std::string>();
   auto limit = Amount::parse(max_fail);
   if (!limit) throw ConfigError("--max-fail '" + max_fail + "': a count or a percentage (0-100%)");
@@ -265,15 +272,16 @@ SendOptions validate_send(const po::variables_map& vm, const std::vector<std::st
   if (fin < 1) throw ConfigError("--fin-timeout: must be at least 1 second");
   s.fin_timeout = std::chrono::seconds(fin);
   if (vm.count("state")) s.state = vm["state"].as<std::string>();
+  s.force = vm.count("force") != 0;
   return s;
 }
 
 BundleOptions validate_bundle(const po::variables_map& vm, const std::vector<std::string>& args) {
-  if (args.size() != 2 ||
-      (args[0] != "create" && args[0] != "seal" && args[0] != "inspect" && args[0] != "verify")) {
+  if (args.size() != 2 || (args[0] != "create" && args[0] != "seal" && args[0] != "inspect" &&
+                           args[0] != "verify" && args[0] != "lint")) {
     throw ConfigError(
-        "bundle: expected 'bundle create DIR', 'bundle seal ARCHIVE', 'bundle inspect FILE' or "
-        "'bundle verify FILE'");
+        "bundle: expected 'bundle create DIR', 'bundle seal ARCHIVE', 'bundle inspect FILE', "
+        "'bundle verify FILE' or 'bundle lint FILE'");
   }
   BundleOptions b;
   b.input = args[1];
@@ -477,6 +485,16 @@ Invocation parse_command_line(int argc, char** argv) {
       if (t < 1 || t > 600) throw ConfigError("--refresh-timeout: must be 1-600 seconds");
       inv.status.refresh_timeout = std::chrono::seconds(t);
     }
+  } else if (command == "bundle" && !args.empty() && args[0] == "lint") {
+    if (args.size() != 2) throw ConfigError("bundle lint: exactly one BUNDLE expected");
+    for (const char* o : {"inventory", "key"}) require(vm, o, "bundle lint");
+    inv.command = Command::bundle_lint;
+    inv.send.file = args[1];
+    inv.send.inventory = vm["inventory"].as<std::string>();
+    inv.send.key = vm["key"].as<std::string>();
+    if (vm.count("hosts"))
+      inv.send.hosts = protocol::text::split(vm["hosts"].as<std::string>(), ',');
+    inv.send.push = true;
   } else if (command == "bundle") {
     inv.bundle = validate_bundle(vm, args);
     inv.command = args[0] == "create"    ? Command::bundle_create

@@ -36,6 +36,7 @@ enum class Command {
   bundle_seal,
   bundle_inspect,
   bundle_verify,
+  bundle_lint,
   rollout_plan,
   rollout_run,
   rollout_resume,
@@ -76,7 +77,9 @@ struct SendOptions {
   bool progress = true;            // live progress line when stdout is a TTY
   // push: FILE is a bundle; wait for every host's FIN after delivery.
   bool push = false;
-  bool dry_run = false;                   // hosts check only and report what would change
+  bool dry_run = false;  // hosts check only and report what would change
+  bool force = false;    // send what the DHCP lint refuses (sender/lint/lint.hpp); rollouts: waves
+                         // that break redundancy rules
   std::chrono::seconds fin_timeout{600};  // after delivery, for the FINs (apply time)
   // The manager's state directory: the receipt store (store.hpp). Empty: nothing is recorded.
   std::filesystem::path state;

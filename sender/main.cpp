@@ -5,6 +5,7 @@
 #include "protocol/io/key_commands.hpp"
 #include "sender/bundle_command.hpp"
 #include "sender/config.hpp"
+#include "sender/push_setup.hpp"
 #include "sender/rollout_command.hpp"
 #include "sender/send_command.hpp"
 #include "sender/status_command.hpp"
@@ -40,6 +41,8 @@ int run(const fleetcast::sender::Invocation& inv) {
       return fleetcast::sender::bundle_seal_command(inv.bundle);
     case Command::bundle_inspect:
       return fleetcast::sender::bundle_inspect_command(inv.bundle);
+    case Command::bundle_lint:
+      return fleetcast::sender::bundle_lint_command(inv.send);
     case Command::bundle_verify:
       return fleetcast::sender::bundle_verify_command(inv.bundle);
     case Command::rollout_plan:

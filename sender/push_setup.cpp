@@ -2,6 +2,7 @@
 
 #include "protocol/bundle/crypt.hpp"
 
+#include <cstdio>
 #include <ctime>
 #include <random>
 #include <stdexcept>
@@ -10,6 +11,7 @@
 #include "protocol/bundle/seal.hpp"
 #include "protocol/io/file.hpp"
 #include "protocol/io/key_file.hpp"
+#include "sender/lint/lint.hpp"
 
 namespace fleetcast::sender {
 namespace p = protocol;
@@ -54,6 +56,11 @@ Prepared prepare(const SendOptions& o) {
       prep.encrypted = true;
     }
     const p::bundle::Manifest m = p::bundle::read_manifest(content);
+    if (m.kind == "dhcp-server") {
+      prep.dhcp_content.assign(content.begin(), content.end());
+      prep.dhcp_server = m.setting("server");
+      prep.dhcp_config = m.setting("config");
+    }
     prep.kind = m.kind;
     prep.version = m.version;
     prep.bundle_name = m.name;
@@ -70,6 +77,48 @@ Prepared prepare(const SendOptions& o) {
     throw std::runtime_error(o.inventory.string() + ": no hosts to send to");
   }
   return prep;
+}
+
+namespace {
+
+lint::Report lint_dhcp(const Prepared& prep) {
+  const p::io::TempDir scratch("fleetcast-lint");
+  p::bundle::extract(prep.dhcp_content, scratch.path() / "staging", p::bundle::Limits{});
+  return lint::lint_bundle_tree(scratch.path() / "staging", prep.dhcp_server, prep.dhcp_config,
+                                prep.targets, prep.inventory->redundancy());
+}
+
+void print_report(const lint::Report& r, const char* refusal_tag) {
+  for (const auto& n : r.notes) std::printf("  lint note: %s\n", n.c_str());
+  for (const auto& x : r.refusals) std::printf("  %s: %s\n", refusal_tag, x.c_str());
+}
+
+}  // namespace
+
+void refuse_dhcp_conflicts(const Prepared& prep, bool force) {
+  if (prep.dhcp_content.empty()) return;
+  const lint::Report r = lint_dhcp(prep);
+  print_report(r, force ? "FORCED (--force), lint" : "lint");
+  if (!r.ok() && !force) {
+    std::fflush(stdout);
+    throw std::runtime_error("the DHCP lint refuses " + prep.bundle_name + ": " +
+                             std::to_string(r.refusals.size()) +
+                             " conflict(s) listed above (--force sends it anyway)");
+  }
+}
+
+int bundle_lint_command(const SendOptions& o) {
+  const Prepared prep = prepare(o);
+  if (prep.dhcp_content.empty()) {
+    std::printf("%s: %s bundle: nothing for the DHCP lint\n", o.file.c_str(), prep.kind.c_str());
+    return 0;
+  }
+  const lint::Report r = lint_dhcp(prep);
+  print_report(r, "REFUSED");
+  std::printf("%s: %s, %zu server(s) (%s): %s\n", o.file.c_str(), prep.bundle_name.c_str(),
+              prep.targets.size(), prep.dhcp_server.c_str(),
+              r.ok() ? "OK" : (std::to_string(r.refusals.size()) + " conflict(s)").c_str());
+  return r.ok() ? 0 : 1;
 }
 
 SessionConfig session_config(const SendOptions& o, const Prepared& prep, p::ApplyMode apply) {

@@ -33,7 +33,16 @@ struct Prepared {
   std::uint64_t version = 0;
   std::string bundle_name;  // manifest name (bundles)
   bool encrypted = false;   // only the recipient hosts are targets
+  // dhcp-server bundles: the readable content and what the DHCP lint reads of the manifest.
+  std::vector<std::uint8_t> dhcp_content;
+  std::string dhcp_server, dhcp_config;
 };
+
+// The DHCP lint (sender/lint/lint.hpp) of a prepared dhcp-server bundle: prints the refusals and
+// notes, and throws unless `force` (then prints that they were forced). Nothing for other kinds.
+void refuse_dhcp_conflicts(const Prepared& prep, bool force);
+// `bundle lint`: the same check alone; exit status 1 when it refuses.
+int bundle_lint_command(const SendOptions& o);
 
 // Loads the inventory and the key, reads FILE; for a push, verifies the bundle with the
 // manager's own key and reads its manifest. Throws with a message naming what is wrong.

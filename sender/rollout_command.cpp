@@ -87,9 +87,11 @@ void print_windows(const Prepared& prep, const std::vector<WindowSet>& windows) 
   }
 }
 
-// The waves with the inventory's redundancy groups applied (rollout/redundancy.hpp); refuses
-// (naming the group and hosts) waves that break the rules, unless --force.
+// The DHCP lint of a dhcp-server bundle, then the waves with the inventory's redundancy groups
+// applied (rollout/redundancy.hpp); refuses (naming the servers, or the group and hosts) what
+// breaks the rules, unless --force.
 RedundantPlan rollout_waves(const Prepared& prep, const RolloutOptions& r) {
+  refuse_dhcp_conflicts(prep, r.force);  // plan, run and start all come here first
   std::vector<std::string> names;
   for (const Host* h : prep.targets) names.push_back(h->name);
   RedundantPlan plan = plan_redundant_waves(r.waves, names, prep.inventory->redundancy());

@@ -79,6 +79,7 @@ int inventory_list_command(const Invocation& inv) {
 
 int send_command(const SendOptions& o) {
   Prepared prep = prepare(o);
+  refuse_dhcp_conflicts(prep, o.force);
   if (o.push) {
     std::printf("pushing %s: %s version %llu (%s)%s\n", o.file.c_str(), prep.bundle_name.c_str(),
                 static_cast<unsigned long long>(prep.version), prep.kind.c_str(),
