@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <charconv>
 #include <string>
 
 namespace fleetcast::sender::lint {
@@ -57,8 +58,12 @@ Range pool_range(const std::string& pool, const std::string& subnet) {
   if (slash == std::string::npos || !parse_ipv4(p.substr(0, slash), base)) {
     throw KeaConfError("pool '" + pool + "' is not an address range");
   }
-  const int len = std::stoi(p.substr(slash + 1));
-  if (len < 0 || len > 32) throw KeaConfError("pool '" + pool + "': bad prefix length");
+  const std::string digits = p.substr(slash + 1);
+  int len = -1;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), len);
+  if (ec != std::errc() || end != digits.data() + digits.size() || len < 0 || len > 32) {
+    throw KeaConfError("pool '" + pool + "': bad prefix length");
+  }
   const std::uint64_t size = std::uint64_t{1} << (32 - len);
   r.low = static_cast<std::uint32_t>(base - base % size);
   r.high = static_cast<std::uint32_t>(r.low + size - 1);

@@ -94,6 +94,10 @@ TEST(KeaConf, PoolsAndHa) {
   EXPECT_THROW(
       (void)parse_kea_conf(R"({ "Dhcp4": { "subnet4": [ { "pools": [ { "pool": "x" } ] } ] } })"),
       KeaConfError);
+  // Found by fuzz_dhcp_conf: a prefix length that is no number.
+  EXPECT_THROW((void)parse_kea_conf(
+                   R"({ "Dhcp4": { "subnet4": [ { "pools": [ { "pool": "10.0.0.0/[4" } ] } ] } })"),
+               KeaConfError);
 }
 
 class Lint : public ::testing::Test {
