@@ -24,9 +24,10 @@ struct KindKeys {
 const std::vector<KindKeys>& kind_keys() {
   static const std::vector<KindKeys> table = {
       {"dhcp-server",
-       {"server", "config", "keep-old-ranges", "probe", "failover-timeout", "ha-timeout"},
+       {"server", "config", "keep-old-ranges", "probe", "failover-timeout", "ha-timeout", "health",
+        "health-timeout"},
        false},
-      {"config-files", {"reload"}, true},
+      {"config-files", {"reload", "health", "health-timeout"}, true},
       {"patch", {"script", "packages", "check-script", "verify-script"}, false},
       {"backup", {}, true},
       {"restore", {"backup", "backup-version"}, true},
@@ -209,13 +210,13 @@ Manifest parse_manifest(std::string_view ini) {
     if (m.setting("config").empty()) fail("[dhcp-server]", "config is required");
     check_yes_no(m, "keep-old-ranges");
     check_yes_no(m, "probe");
-    for (const char* key : {"failover-timeout", "ha-timeout"}) {  // the pair's health gate
-      const std::string t = m.setting(key);
-      if (t.empty()) continue;
-      const bool digits = t.size() <= 4 && t.find_first_not_of("0123456789") == std::string::npos;
-      if (!digits || std::stoi(t) < 1) {
-        fail("[dhcp-server]", std::string(key) + " must be 1 to 9999 seconds, not '" + t + "'");
-      }
+  }
+  for (const char* key : {"failover-timeout", "ha-timeout", "health-timeout"}) {  // health gates
+    const std::string t = m.setting(key);
+    if (t.empty()) continue;
+    const bool digits = t.size() <= 4 && t.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits || std::stoi(t) < 1) {
+      fail("[" + m.kind + "]", std::string(key) + " must be 1 to 9999 seconds, not '" + t + "'");
     }
   }
   if (m.kind == "patch" && m.setting("script").empty() && m.setting("packages").empty()) {

@@ -30,6 +30,11 @@
 #       own-files       config-files and backup bundles naming the receiver's own key, the
 #                       manager key, config, state (also through a link) are rejected;
 #                       allow-targets limits targets to the listed directories
+#       health          the generic health gate ([config-files] health = COMMAND): a service
+#                       that becomes healthy 2 s after its reload passes (applied, the FIN says
+#                       after how long); one that never does fails verify after health-timeout
+#                       and rolls back (the previous file restored); a bad health-timeout is
+#                       refused by bundle create
 #       retention       100 versions applied, then 20 repeats of the last: apply directories,
 #                       backups and the state size stay within the retention limits
 # Exits 77 (CTest: skipped) when not root (owners and dpkg need it). Cleans up on any exit.
@@ -492,6 +497,38 @@ retention)
   [ "$copies" -eq 0 ] || fail "$copies bundle copies or payloads kept after their applies finished"
   [ "$backups" -le 3 ] || fail "$backups backup versions kept (limit 3)"
   [ "$at100" -le $((at25 + at25 / 4)) ] || fail "state grew from $at25 to $at100 bytes"
+  ;;
+health)
+  etc=$work/etc
+  mkdir -p "$etc"
+  printf 'vip 10.0.0.1\n' >"$etc/carp.conf"
+  cp -p "$etc/carp.conf" "$work/carp.before"
+  # gate VERSION RELOAD [TIMEOUT]: a bundle whose health command waits for $work/healthy
+  gate() {
+    manifest carp "$1" config-files
+    printf 'vip 10.0.0.%s\n' "$1" >"$work/b/carp-$1/carp.conf"
+    printf '[config-files]\nreload = %s\nhealth = test -e %s/healthy\nhealth-timeout = %s\n[file:carp]\nsource = carp.conf\ntarget = %s/carp.conf\n' \
+      "$2" "$work" "${3:-10}" "$etc" >>"$work/b/carp-$1/manifest.ini"
+  }
+  # Healthy 2 s after the reload (the address moves back, say): passes.
+  gate 2 "rm -f $work/healthy; (sleep 2; touch $work/healthy) >/dev/null 2>&1 &"
+  bundle carp 2
+  apply carp-2
+  expect applied "health gate passed after"
+  grep -qx 'vip 10.0.0.2' "$etc/carp.conf" || fail "carp.conf not installed"
+  cp -p "$etc/carp.conf" "$work/carp.v2"
+  # Never healthy: verify fails after 3 s, the host rolls back.
+  gate 3 "rm -f $work/healthy" 3
+  bundle carp 3
+  apply carp-3
+  expect rolled-back "health gate failed for 3s"
+  cmp -s "$etc/carp.conf" "$work/carp.v2" || fail "carp.conf not restored after the failed gate"
+  gate 4 "true" 0
+  if "$sender" bundle create "$work/b/carp-4" -o "$work/carp-4.fcb" --key "$work/mgr/manager.key" \
+    >"$work/out" 2>&1; then
+    fail "bundle create accepted health-timeout = 0"
+  fi
+  grep -q "health-timeout must be 1 to 9999 seconds" "$work/out" || fail "no reason for the refusal"
   ;;
 *) fail "unknown mode $mode" ;;
 esac

@@ -136,3 +136,26 @@ show_diff() {
       NR == 2 { print "+++ " label " (bundle " bundle ")"; next }
       { print }' | tail -n 40
 }
+
+# health_gate: the bundle's generic health gate ([<kind>] health = COMMAND), run in verify for
+# services without a gate of their own (a CARP/VRRP address, a daemon's status command): the
+# command runs every second until it exits 0, for at most health-timeout seconds (30), each run
+# bounded by that limit too. Fails verify (so the host rolls back) with the last output.
+health_gate() {
+  [ -n "${FLEETCAST_SET_HEALTH:-}" ] || return 0
+  _limit=${FLEETCAST_SET_HEALTH_TIMEOUT:-30}
+  _began=$(date +%s)
+  while :; do
+    _out=$(timeout "$_limit" sh -c "$FLEETCAST_SET_HEALTH" < /dev/null 2>&1)
+    _rc=$?
+    if [ "$_rc" -eq 0 ]; then
+      say "health gate passed after $(($(date +%s) - _began))s: $FLEETCAST_SET_HEALTH"
+      return 0
+    fi
+    if [ $(($(date +%s) - _began)) -ge "$_limit" ]; then
+      printf '%s\n' "$_out" | tail -n 3
+      die "health gate failed for ${_limit}s (exit $_rc): $FLEETCAST_SET_HEALTH"
+    fi
+    sleep 1
+  done
+}

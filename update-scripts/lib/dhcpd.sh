@@ -279,6 +279,7 @@ dhcpd_phase() {
       [ -z "$lost" ] || die "lease $lost is missing from $leases after the start"
       dhcpd_failover_gate "$conf"
       dhcpd_probe "$conf"
+      health_gate
       ;;
     rollback)
       dhcpd_stop

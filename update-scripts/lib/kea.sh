@@ -200,6 +200,7 @@ kea_phase() {
       kea_ha_gate
       kea_pools "$candidate" > "$FLEETCAST_WORK/ranges.serving"
       probe_in "$FLEETCAST_WORK/ranges.serving"
+      health_gate
       ;;
     rollback)
       [ -f "$FLEETCAST_BACKUP/kea-dhcp4.conf" ] || die "no backup of $conf to restore"
