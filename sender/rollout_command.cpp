@@ -633,6 +633,8 @@ int rollout_status_command(const StatusOptions& o) {
                                 {"reason", v->reason},
                                 {"request", v->request},
                                 {"waves_plan", v->waves_text},
+                                {"command", v->argv},
+                                {"forced", v->forced()},
                                 {"max_fail", v->max_fail},
                                 {"started_at", when(v->started_at)},
                                 {"ended_at", when(v->ended_at)},
@@ -648,6 +650,10 @@ int rollout_status_command(const StatusOptions& o) {
   std::printf("  waves %s, --max-fail %s, started %s, ended %s%s\n", v->waves_text.c_str(),
               v->max_fail.c_str(), when(v->started_at).c_str(), when(v->ended_at).c_str(),
               v->request.empty() ? "" : (", " + v->request + " requested").c_str());
+  std::string command;
+  for (const auto& a : v->argv) command += (command.empty() ? "" : " ") + a;
+  std::printf("  command %s%s\n", command.c_str(),
+              v->forced() ? "  (FORCED: redundancy rules or the DHCP lint overridden)" : "");
   std::map<std::string, std::size_t> wave_of;
   for (const auto& w : v->waves) {
     std::printf("  wave %zu: %s .. %s: %s\n", w.number, when(w.started_at).c_str(),

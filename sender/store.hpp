@@ -70,6 +70,8 @@ struct RolloutView {
   std::string bundle;
   std::uint64_t version = 0;
   std::string state, reason, request, waves_text, max_fail;
+  std::vector<std::string> argv;  // the command line it was started with
+  bool forced() const;            // with --force (redundancy rules or the DHCP lint overridden)
   std::int64_t started_at = 0, ended_at = 0;  // 0: not (yet)
   struct Wave {
     std::size_t number = 0;

@@ -165,6 +165,15 @@ TEST_F(StoreTest, ScheduleAndOwnership) {
   }
   p::io::FileLock after;
   EXPECT_TRUE(after.try_lock(lock)) << "released with its owner";
+  // `rollout status` shows the command line, and whether it overrode the rules.
+  const auto view = store.rollout_view(id);
+  ASSERT_TRUE(view);
+  EXPECT_EQ(view->argv.at(3), "x.fcb");
+  EXPECT_FALSE(view->forced());
+  store.begin_session(session(8, 1), targets_);
+  const auto forced = store.begin_rollout(
+      {8}, "100%", "0", {"fleetcast-sender", "rollout", "run", "y.fcb", "--force"});
+  EXPECT_TRUE(store.rollout_view(forced)->forced());
 }
 
 }  // namespace
