@@ -78,10 +78,12 @@ constexpr const char* kUsage =
     "      sign a zstd-compressed tar made by other tools (manifest.ini first); refused when\n"
     "      a receiver would refuse it, unless --allow-unsafe (to test receivers' refusal)\n"
     "  fleetcast-sender bundle lint BUNDLE.fcb --inventory FILE --key manager.key [--hosts H,..]\n"
+    "                        [--state DIR]\n"
     "      dhcp-server bundles: parse every target's configuration as it would apply it and\n"
     "      refuse two servers that are not partners lending one address, failover peers with\n"
-    "      different pools or mclt/split on the secondary, HA peers with different pools (push\n"
-    "      and rollout run the same check and refuse unless --force)\n"
+    "      different pools or mclt/split on the secondary, HA peers with different pools, and\n"
+    "      (with --state) ranges that leave out leases a host reported active (push and\n"
+    "      rollout run the same check and refuse unless --force)\n"
     "  fleetcast-sender bundle inspect|verify BUNDLE.fcb --manager-pub manager.pub | --key K\n"
     "      check the seal, then show the manifest and files (inspect) or only OK (verify)\n"
     "  fleetcast-sender --help | --version\n";
@@ -494,6 +496,7 @@ Invocation parse_command_line(int argc, char** argv) {
     inv.send.key = vm["key"].as<std::string>();
     if (vm.count("hosts"))
       inv.send.hosts = protocol::text::split(vm["hosts"].as<std::string>(), ',');
+    if (vm.count("state")) inv.send.state = vm["state"].as<std::string>();
     inv.send.push = true;
   } else if (command == "bundle") {
     inv.bundle = validate_bundle(vm, args);

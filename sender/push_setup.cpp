@@ -60,6 +60,8 @@ Prepared prepare(const SendOptions& o) {
       prep.dhcp_content.assign(content.begin(), content.end());
       prep.dhcp_server = m.setting("server");
       prep.dhcp_config = m.setting("config");
+      prep.dhcp_keep_old_ranges = m.setting("keep-old-ranges") == "yes";
+      prep.state = o.state;
     }
     prep.kind = m.kind;
     prep.version = m.version;
@@ -83,9 +85,28 @@ namespace {
 
 lint::Report lint_dhcp(const Prepared& prep) {
   const p::io::TempDir scratch("fleetcast-lint");
-  p::bundle::extract(prep.dhcp_content, scratch.path() / "staging", p::bundle::Limits{});
-  return lint::lint_bundle_tree(scratch.path() / "staging", prep.dhcp_server, prep.dhcp_config,
-                                prep.targets, prep.inventory->redundancy());
+  try {
+    p::bundle::extract(prep.dhcp_content, scratch.path() / "staging", p::bundle::Limits{});
+  } catch (const std::exception& e) {
+    // What the hosts themselves refuse (an archive with '..', links out): theirs to say.
+    lint::Report r;
+    r.notes.push_back(std::string("the bundle's files were not checked: ") + e.what());
+    return r;
+  }
+  // The hosts' last lease reports, from the receipt store (without --state: not checked).
+  std::map<std::string, lint::LeaseReport> leases;
+  if (!prep.state.empty()) {
+    for (auto& [host, r] : Store(prep.state).reported_leases()) {
+      leases[host] = {std::move(r.message), r.at};
+    }
+  }
+  auto report = lint::lint_bundle_tree(scratch.path() / "staging", prep.dhcp_server,
+                                       prep.dhcp_config, prep.targets, prep.inventory->redundancy(),
+                                       leases, prep.dhcp_keep_old_ranges);
+  if (prep.state.empty()) {
+    report.notes.push_back("no --state: the leases the hosts reported were not checked");
+  }
+  return report;
 }
 
 void print_report(const lint::Report& r, const char* refusal_tag) {

@@ -36,6 +36,8 @@ struct Prepared {
   // dhcp-server bundles: the readable content and what the DHCP lint reads of the manifest.
   std::vector<std::uint8_t> dhcp_content;
   std::string dhcp_server, dhcp_config;
+  bool dhcp_keep_old_ranges = false;
+  std::filesystem::path state;  // --state: the receipt store (the hosts' lease reports)
 };
 
 // The DHCP lint (sender/lint/lint.hpp) of a prepared dhcp-server bundle: prints the refusals and

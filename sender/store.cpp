@@ -395,6 +395,22 @@ std::vector<HostStatus> Store::status(const std::string& bundle, const std::stri
   return out;
 }
 
+std::map<std::string, Store::ReportedLeases> Store::reported_leases() const {
+  // Newest first; bounded (a store of years of FINs is not read whole for this).
+  auto s = db_->prepare(
+      "SELECT host, line, at FROM receipts WHERE verb = 'FIN' AND line LIKE '%leases:%' "
+      "ORDER BY id DESC LIMIT 20000");
+  std::map<std::string, ReportedLeases> out;
+  while (s.step()) {
+    if (out.count(s.text(0))) continue;
+    const auto parsed = p::parse_command(s.text(1));
+    const auto* fin = parsed ? std::get_if<p::Fin>(&parsed->command) : nullptr;
+    if (fin == nullptr || fin->message.find("leases: ") == std::string::npos) continue;
+    out[s.text(0)] = {fin->message, s.integer(2)};
+  }
+  return out;
+}
+
 std::vector<Store::LatestSession> Store::latest_sessions(const std::string& bundle,
                                                          const std::string& host) const {
   auto s = db_->prepare(

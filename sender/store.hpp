@@ -141,6 +141,13 @@ class Store {
   std::vector<LatestSession> latest_sessions(const std::string& bundle,
                                              const std::string& host) const;
   std::vector<StoredReceipt> receipts() const;
+  // Per host, the newest FIN whose message reports its active DHCP leases ("leases: N active
+  // (runs)", the last line the dhcp-server script prints): the message and when it came.
+  struct ReportedLeases {
+    std::string message;
+    std::int64_t at = 0;
+  };
+  std::map<std::string, ReportedLeases> reported_leases() const;
 
  private:
   std::unique_ptr<protocol::io::Database> db_;

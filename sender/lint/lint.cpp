@@ -1,6 +1,8 @@
 #include "sender/lint/lint.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <ctime>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -11,6 +13,16 @@
 
 namespace fleetcast::sender::lint {
 namespace {
+
+// "2026-11-29 05:12:00 UTC"
+std::string utc(std::int64_t t) {
+  const std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
 
 // Joins the parts (GCC 12 warns, wrongly, about `"literal" + std::string(...)` chains).
 std::string cat(std::initializer_list<std::string_view> parts) {
@@ -164,9 +176,106 @@ Report lint_servers(const std::vector<Server>& servers,
   return report;
 }
 
+ReportedRuns parse_lease_report(std::string_view message) {
+  ReportedRuns out;
+  const auto at = message.rfind("leases: ");
+  if (at == std::string_view::npos) return out;
+  std::string_view rest = message.substr(at + 8);
+  std::size_t used = 0;
+  const auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), out.count);
+  if (ec != std::errc()) return out;
+  used = static_cast<std::size_t>(end - rest.data());
+  rest.remove_prefix(used);
+  if (rest.substr(0, 7) != " active") return out;
+  rest.remove_prefix(7);
+  if (out.count == 0) {
+    out.complete = true;
+    return out;
+  }
+  if (rest.substr(0, 2) != " (") return out;
+  rest.remove_prefix(2);
+  const auto close = rest.find(')');
+  if (close == std::string_view::npos) return out;
+  rest = rest.substr(0, close);
+  out.complete = true;
+  while (!rest.empty()) {
+    const auto comma = rest.find(", ");
+    const std::string_view item = rest.substr(0, comma);
+    rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 2);
+    if (item == "...") {
+      out.complete = false;
+      continue;
+    }
+    const auto dash = item.find('-');
+    std::uint32_t lo = 0, hi = 0;
+    if (!parse_ipv4(item.substr(0, dash), lo) ||
+        !parse_ipv4(dash == std::string_view::npos ? item : item.substr(dash + 1), hi) || hi < lo) {
+      out.runs.clear();
+      out.complete = false;
+      return out;
+    }
+    out.runs.emplace_back(lo, hi);
+  }
+  return out;
+}
+
+void check_leases(const std::vector<Server>& servers,
+                  const std::map<std::string, LeaseReport>& reports, bool keep_old_ranges,
+                  Report& report) {
+  for (const Server& s : servers) {
+    const auto it = reports.find(s.host->name);
+    if (it == reports.end()) continue;
+    const ReportedRuns reported = parse_lease_report(it->second.message);
+    if (!reported.complete) {
+      report.notes.push_back(cat({s.host->name, ": its lease report lists only some of its ",
+                                  std::to_string(reported.count), " active leases"}));
+    }
+    // What of each reported run no range of the new configuration covers.
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> ranges;
+    for (const Range& r : s.model.ranges) ranges.emplace_back(r.low, r.high);
+    std::sort(ranges.begin(), ranges.end());
+    std::string left_out;
+    for (auto [lo, hi] : reported.runs) {
+      std::uint64_t next = lo;  // the first address of the run not known to be covered
+      for (const auto& [rlo, rhi] : ranges) {
+        if (next > hi) break;
+        if (rhi < next) continue;
+        if (rlo > next) {
+          const std::uint32_t gap_end = std::min<std::uint32_t>(hi, rlo - 1);
+          left_out +=
+              cat({left_out.empty() ? "" : ", ", format_ipv4(static_cast<std::uint32_t>(next)),
+                   gap_end == next ? "" : "-", gap_end == next ? "" : format_ipv4(gap_end)});
+        }
+        next = std::uint64_t{rhi} + 1;
+      }
+      if (next <= hi) {
+        left_out +=
+            cat({left_out.empty() ? "" : ", ", format_ipv4(static_cast<std::uint32_t>(next)),
+                 next == hi ? "" : "-", next == hi ? "" : format_ipv4(hi)});
+      }
+    }
+    if (left_out.empty()) continue;
+    const bool dhcpd = s.kind == "dhcpd";
+    const std::string what =
+        cat({s.host->name, " reported ", std::to_string(reported.count), " active lease(s) (",
+             utc(it->second.at), "); its new ", "configuration has no range holding ", left_out});
+    if (keep_old_ranges) {
+      report.notes.push_back(what + (dhcpd ? " (keep-old-ranges: kept as retired pools)"
+                                           : " (keep-old-ranges: accepted)"));
+    } else {
+      report.refusals.push_back(
+          what + (dhcpd ? " (dhcpd drops such leases at its next start; keep-old-ranges = yes "
+                          "keeps them as retired pools)"
+                        : " (Kea keeps them, but their clients lose them at renewal; "
+                          "keep-old-ranges = yes accepts that)"));
+    }
+  }
+}
+
 Report lint_bundle_tree(const std::filesystem::path& staging, const std::string& server_kind,
                         const std::string& config, const std::vector<const Host*>& targets,
-                        const std::vector<RedundancyGroup>& groups) {
+                        const std::vector<RedundancyGroup>& groups,
+                        const std::map<std::string, LeaseReport>& leases, bool keep_old_ranges) {
   Report report;
   std::vector<Server> servers;
   for (const Host* h : targets) {
@@ -189,6 +298,7 @@ Report lint_bundle_tree(const std::filesystem::path& staging, const std::string&
     servers.push_back(std::move(s));
   }
   Report r = lint_servers(servers, groups);
+  check_leases(servers, leases, keep_old_ranges, r);
   report.refusals.insert(report.refusals.end(), r.refusals.begin(), r.refusals.end());
   report.notes.insert(report.notes.end(), r.notes.begin(), r.notes.end());
   return report;

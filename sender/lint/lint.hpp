@@ -13,10 +13,18 @@
 //   the inventory gives, or `mclt`, `split` or `hba` appear on the secondary;
 // * the members of a Kea HA group serve different pools.
 //
+// * a server's new ranges no longer cover leases it reported active (the last line of a
+//   dhcp-server FIN, "leases: N active (runs)", kept in the receipt store), unless the bundle
+//   says keep-old-ranges = yes (dhcpd then keeps them as retired pools).
+//
 // Notes (not refusals) say what the lint could not see, e.g. an include of a host file.
 
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sender/inventory.hpp"
@@ -38,11 +46,31 @@ struct Report {
 
 Report lint_servers(const std::vector<Server>& servers, const std::vector<RedundancyGroup>& groups);
 
+// A host's report of its active leases (the FIN message that carries it, and when it came).
+struct LeaseReport {
+  std::string message;
+  std::int64_t at = 0;  // seconds since the epoch
+};
+// The runs of "leases: N active (A-B, C, ...)" in a message; `complete` is false when the host
+// listed only the first runs ("...") or the message has none.
+struct ReportedRuns {
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> runs;
+  std::size_t count = 0;
+  bool complete = false;
+};
+ReportedRuns parse_lease_report(std::string_view message);
+// Refusals for servers whose ranges leave reported active leases out (see the top).
+void check_leases(const std::vector<Server>& servers,
+                  const std::map<std::string, LeaseReport>& reports, bool keep_old_ranges,
+                  Report& report);
+
 // The configuration file (`config` of the bundle) of each target, from the extracted bundle
 // directory `staging`, parsed. One that does not parse is a note, not a refusal: its host's
 // server validates it in check and rejects it with its own message.
 Report lint_bundle_tree(const std::filesystem::path& staging, const std::string& server_kind,
                         const std::string& config, const std::vector<const Host*>& targets,
-                        const std::vector<RedundancyGroup>& groups);
+                        const std::vector<RedundancyGroup>& groups,
+                        const std::map<std::string, LeaseReport>& leases = {},
+                        bool keep_old_ranges = false);
 
 }  // namespace fleetcast::sender::lint

@@ -320,7 +320,7 @@ t0=$(date +%s.%N)
 # shellcheck disable=SC2086
 ip netns exec "${prefix}mgr" "$sender" rollout run "$work/dhcp-2.fcb" $send_opts --waves 1,100% \
   --max-fail "$max_fail" --deadline 60 --fin-timeout 90 --activate-timeout 90 --no-progress --report "$work/rollout.json" \
-  >"$work/rollout.log" 2>&1 || rc=$?
+  --state "$work/state" >"$work/rollout.log" 2>&1 || rc=$?
 took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 cat "$work/rollout.log"
 sleep 3  # probes after the rollout
@@ -358,6 +358,35 @@ rollout)
   f2=$(jq -r '.hosts[] | select(.host == "r2") | .result_at_s' "$work/rollout.json")
   echo "r2's FIN at $f2, r1 activated at $a1"
   awk -v a="$a1" -v f="$f2" 'BEGIN { exit !(a >= f) }' || fail "r1 was activated before r2's FIN"
+  # The FINs reported the leases the probes hold (in the old pool). A next version that keeps
+  # only the new pool is refused by the DHCP lint before anything is sent, unless it says
+  # keep-old-ranges = yes.
+  grep -q "leases: [1-9][0-9]* active (192.168.10[01]" "$work/r1/receiver.log" || fail "r1's FIN reports no leases"
+  b3=$work/b3
+  mkdir -p "$b3"
+  template "$(if [ "$server" = dhcpd ]; then echo "    range $new_from $new_to;"; else echo "{ \"pool\": \"$new_from - $new_to\" }"; fi)" >"$b3/server.conf.tmpl"
+  cp "$b/hosts.ini" "$b3/hosts.ini"
+  sed 's/^version = 2/version = 3/' "$b/manifest.ini" >"$b3/manifest.ini"
+  "$sender" bundle create "$b3" -o "$work/dhcp-3.fcb" --key "$work/mgr/manager.key" >/dev/null 2>&1 || fail "bundle create v3"
+  # shellcheck disable=SC2086
+  if "$sender" bundle lint "$work/dhcp-3.fcb" $send_opts --state "$work/state" >"$work/lint3.log" 2>&1; then
+    fail "bundle lint accepted a version that drops the pool with the reported leases"
+  fi
+  cat "$work/lint3.log"
+  grep -q "REFUSED: r1 reported [0-9]* active lease(s) (.*); its new configuration has no range holding 192.168.10[01]" "$work/lint3.log" ||
+    fail "the lint does not name r1's reported leases"
+  # shellcheck disable=SC2086
+  if ip netns exec "${prefix}mgr" "$sender" rollout plan "$work/dhcp-3.fcb" $send_opts --waves 1,100% \
+    --state "$work/state" >"$work/plan3.log" 2>&1; then
+    fail "rollout plan accepted it"
+  fi
+  grep -q "the DHCP lint refuses" "$work/plan3.log" || fail "rollout plan does not say why"
+  printf 'keep-old-ranges = yes\n' >>"$b3/manifest.ini"
+  "$sender" bundle create "$b3" -o "$work/dhcp-3k.fcb" --key "$work/mgr/manager.key" >/dev/null 2>&1 || fail "bundle create v3k"
+  # shellcheck disable=SC2086
+  "$sender" bundle lint "$work/dhcp-3k.fcb" $send_opts --state "$work/state" >"$work/lint3k.log" 2>&1 ||
+    fail "bundle lint refused keep-old-ranges = yes: $(cat "$work/lint3k.log")"
+  grep -q "lint note: r1 reported .*keep-old-ranges" "$work/lint3k.log" || fail "no note on the kept leases"
   ;;
 broken-secondary)
   [ "$rc" -ne 0 ] || fail "the rollout succeeded with a secondary that never returns to normal"

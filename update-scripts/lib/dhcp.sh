@@ -26,3 +26,18 @@ probe_in() {
     die "DHCP probe got $_got, which is not in the configured pools"
   say "DHCP probe: offered and bound $_got"
 }
+
+# leases_line FILE: the active leases of FILE (one address per line) as the last line of a
+# phase's output, which ends in the FIN: "leases: N active (A-B, C, ...)", runs of consecutive
+# addresses, at most 6 (then "..."). The manager's DHCP lint reads it from the receipt store.
+leases_line() {
+  sort -t. -k1,1n -k2,2n -k3,3n -k4,4n -u "$1" | awk "$ip_awk"'
+    function ip(x) { return sprintf("%d.%d.%d.%d", int(x / 16777216), int(x / 65536) % 256, int(x / 256) % 256, x % 256) }
+    function flush() { if (count == 0) return; runs++; if (runs <= 6) out = out (runs > 1 ? ", " : "") (lo == hi ? ip(lo) : ip(lo) "-" ip(hi)) }
+    /^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/ {
+      x = n($1); total++
+      if (count > 0 && x == hi + 1) { hi = x; next }
+      flush(); lo = x; hi = x; count = 1
+    }
+    END { flush(); if (runs > 6) out = out ", ..."; printf "leases: %d active%s\n", total, total ? " (" out ")" : "" }'
+}

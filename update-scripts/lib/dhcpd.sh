@@ -256,6 +256,7 @@ dhcpd_phase() {
       dhcpd_failover_check "$candidate"
       show_diff "$conf" "$candidate" "$conf"
       say "dhcpd -t: new configuration valid"
+      leases_line "$FLEETCAST_WORK/active"
       ;;
     backup)
       back_up "$conf" dhcpd.conf
@@ -280,6 +281,8 @@ dhcpd_phase() {
       dhcpd_failover_gate "$conf"
       dhcpd_probe "$conf"
       health_gate
+      dhcpd_active_leases "$leases" > "$FLEETCAST_WORK/active.after"
+      leases_line "$FLEETCAST_WORK/active.after"
       ;;
     rollback)
       dhcpd_stop

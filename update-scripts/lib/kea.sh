@@ -165,6 +165,8 @@ kea_phase() {
       fi
       show_diff "$conf" "$candidate" "$conf"
       say "kea-dhcp4 -t: new configuration valid"
+      kea_active_leases "$leases" > "$FLEETCAST_WORK/active"
+      leases_line "$FLEETCAST_WORK/active"
       ;;
     backup)
       back_up "$conf" kea-dhcp4.conf
@@ -201,6 +203,8 @@ kea_phase() {
       kea_pools "$candidate" > "$FLEETCAST_WORK/ranges.serving"
       probe_in "$FLEETCAST_WORK/ranges.serving"
       health_gate
+      kea_active_leases "$leases" > "$FLEETCAST_WORK/active.after"
+      leases_line "$FLEETCAST_WORK/active.after"
       ;;
     rollback)
       [ -f "$FLEETCAST_BACKUP/kea-dhcp4.conf" ] || die "no backup of $conf to restore"

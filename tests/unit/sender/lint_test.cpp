@@ -206,3 +206,51 @@ TEST_F(Lint, KeaHaPoolsMustMatch) {
 
 }  // namespace
 }  // namespace fleetcast::sender::lint
+
+namespace fleetcast::sender::lint {
+namespace {
+
+TEST(LeaseReport, ParsesTheScriptsLastLine) {
+  auto r = parse_lease_report(
+      "dhcpd serving (pid 7); leases: 5 active (10.0.0.1, 192.168.1.3-192.168.1.5)");
+  EXPECT_TRUE(r.complete);
+  EXPECT_EQ(r.count, 5u);
+  ASSERT_EQ(r.runs.size(), 2u);
+  EXPECT_EQ(format_ipv4(r.runs[1].second), "192.168.1.5");
+  EXPECT_TRUE(parse_lease_report("...; leases: 0 active").complete);
+  r = parse_lease_report("leases: 90 active (10.0.0.1, 10.0.0.3, ...)");
+  EXPECT_FALSE(r.complete);
+  EXPECT_EQ(r.runs.size(), 2u);
+  EXPECT_TRUE(parse_lease_report("no report here").runs.empty());
+  EXPECT_TRUE(parse_lease_report("leases: 2 active (10.0.0.9-10.0.0.1)").runs.empty());
+}
+
+// Reported leases outside every new range: refused (a note with keep-old-ranges); covered by
+// two adjacent ranges: fine.
+TEST_F(Lint, ReportedLeasesMustStayCovered) {
+  const Host* h = host("r1");
+  const Server s = dhcpd(h,
+                         "subnet 10.0.0.0 netmask 255.255.255.0 { range 10.0.0.10 10.0.0.19; "
+                         "range 10.0.0.20 10.0.0.29; }");
+  const std::map<std::string, LeaseReport> covered{
+      {"r1", {"leases: 3 active (10.0.0.18-10.0.0.21)", 0}}};
+  Report r;
+  check_leases({s}, covered, false, r);
+  EXPECT_TRUE(r.ok());
+  const std::map<std::string, LeaseReport> outside{
+      {"r1", {"leases: 4 active (10.0.0.5, 10.0.0.28-10.0.0.31)", 1795000000}}};
+  check_leases({s}, outside, false, r);
+  ASSERT_EQ(r.refusals.size(), 1u);
+  EXPECT_NE(r.refusals[0].find("r1 reported 4 active lease(s) (2026-11-18 "), std::string::npos)
+      << r.refusals[0];
+  EXPECT_NE(r.refusals[0].find("has no range holding 10.0.0.5, 10.0.0.30-10.0.0.31"),
+            std::string::npos)
+      << r.refusals[0];
+  Report kept;
+  check_leases({s}, outside, true, kept);
+  EXPECT_TRUE(kept.ok());
+  EXPECT_EQ(kept.notes.size(), 1u);
+}
+
+}  // namespace
+}  // namespace fleetcast::sender::lint
