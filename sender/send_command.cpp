@@ -111,6 +111,7 @@ int send_command(const SendOptions& o) {
   print_table(session, start);
   if (o.push) print_fin_table(session);
   print_summary(session, start, end);
+  if (!session.gave_up().empty()) std::printf("gave up: %s\n", session.gave_up().c_str());
   if (o.report) write_report(*o.report, o.file.string(), o.name, session, start, end);
   if (store) store->end_session(c.session, session.success());
   if (o.push) {

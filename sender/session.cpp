@@ -44,6 +44,7 @@ SenderSession::SenderSession(SessionConfig config, std::vector<std::uint8_t> fil
       receipts_(targets, config_.name, config_.session),
       layout_(plan_, pad_to_symbols(file_, plan_), config_.file_id),
       auth_(plan_, file_),
+      created_(now),
       start_(now),
       max_packet_cost_(max_packet_cost(config_.max_parts, plan_.symbol_size())),
       out_(kSlots,
@@ -92,7 +93,7 @@ SenderSession::SenderSession(SessionConfig config, std::vector<std::uint8_t> fil
 std::uint64_t SenderSession::wall_time(Clock::time_point now) const {
   return config_.wall_time +
          static_cast<std::uint64_t>(std::max<std::int64_t>(
-             0, std::chrono::duration_cast<std::chrono::seconds>(now - start_).count()));
+             0, std::chrono::duration_cast<std::chrono::seconds>(now - created_).count()));
 }
 
 // STATUS on the ctrl group: every host of the session re-sends its FIN (or RECV).
@@ -137,6 +138,10 @@ void SenderSession::queue_round_marker() {
 
 void SenderSession::tick(Clock::time_point now, p::Transport& t) {
   if (phase_ == Phase::done) return;
+  if (!started_) {  // the windows open with the first announcement
+    started_ = true;
+    start_ = now;
+  }
   if (!out_.flush(t)) return;
   if (phase_ == Phase::fin) {
     if (receipts_.fins_settled() || now >= fin_deadline_) return finish(now, t, false);
@@ -148,7 +153,13 @@ void SenderSession::tick(Clock::time_point now, p::Transport& t) {
       (config_.leave_silent_hosts && now - start_ >= config_.registration_timeout &&
        registered() > 0 && receipts_.registered_settled());
   if (settled && phase_ != Phase::announce) return finish(now, t, false);
-  if (now - start_ >= config_.deadline) return finish(now, t, true);
+  if (now - start_ >= config_.deadline) {
+    gave_up_ =
+        "the deadline (" +
+        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(config_.deadline).count()) +
+        " s after the first announcement) passed";
+    return finish(now, t, true);
+  }
   if (now >= next_announce_) announce(now, t);
   switch (phase_) {
     case Phase::announce: {
@@ -157,6 +168,16 @@ void SenderSession::tick(Clock::time_point now, p::Transport& t) {
       if (everyone || (now - start_ >= config_.registration_timeout && registered() > 0)) {
         start_round(now);
       } else if (now - start_ >= config_.registration_timeout) {
+        std::string silent;
+        for (const HostReport& h : hosts()) {
+          if (!h.registered && !h.denied) silent += (silent.empty() ? "" : ", ") + h.host->name;
+        }
+        gave_up_ = "no host answered within " +
+                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      config_.registration_timeout)
+                                      .count()) +
+                   " ms of the first announcement (silent: " + silent +
+                   "): not running, not on this link, or holding another manager key";
         return finish(now, t, true);
       }
       break;

@@ -51,8 +51,10 @@ struct SessionConfig {
   std::size_t max_parts = 1;
   std::uint64_t rate = 0;  // wire bytes per second, 0 = unlimited
   Clock::duration announce_interval = 200ms;
+  // Both from the first announcement (what the manager prepares before it, e.g. the hashes of
+  // a big file, does not count: hosts cannot answer an announcement not yet sent).
   Clock::duration registration_timeout = 5s;
-  Clock::duration deadline = 600s;    // from the start of the session
+  Clock::duration deadline = 600s;
   Clock::duration nak_window = 50ms;  // plus 200 us per registered host (feedback spreading)
   std::uint64_t wall_time = 0;        // seconds since the epoch, for UPDATE time=
   // Bundles: what receivers do after receipt (UPDATE apply=), and whether the session then
@@ -98,6 +100,8 @@ class SenderSession {
   Clock::time_point next_wakeup(Clock::time_point now) const;
 
   bool done() const { return phase_ == Phase::done; }
+  // Why the session gave up ("" when it did not): which hosts, and what they did not do.
+  const std::string& gave_up() const { return gave_up_; }
   const Receipts& receipts() const { return receipts_; }
   // Every accepted reply, as signed, goes to `o` too (the receipt store).
   void observe(Receipts::Observer o) { receipts_.observe(std::move(o)); }
@@ -148,7 +152,10 @@ class SenderSession {
   SessionStats stats_;
 
   Phase phase_ = Phase::announce;
-  Clock::time_point start_;
+  Clock::time_point created_;  // the wall clock's anchor (wall_time)
+  Clock::time_point start_;    // the first announcement (set by the first tick)
+  bool started_ = false;
+  std::string gave_up_;
   Clock::time_point next_announce_{};
   Clock::time_point wait_until_{};
   Clock::time_point second_round_marker_{};

@@ -250,6 +250,27 @@ TEST_F(Fleet, StatusAfterAckLeavesHostsIdle) {
   }
 }
 
+// The registration window opens with the first announcement: a manager that spends 10 s
+// preparing (the hashes of a big file) after the session was made still gives its hosts the
+// whole window. Nobody answering is a clear give-up that names the silent hosts.
+TEST_F(Fleet, RegistrationWindowOpensWithTheFirstAnnouncement) {
+  add_host("h1", 0.0);
+  auto s = make_session({"h1"});
+  now_ += 10s;  // preparation after construction (registration_timeout is 1 s here)
+  run(*s, 200000);
+  ASSERT_TRUE(s->success());
+  EXPECT_TRUE(s->gave_up().empty());
+  Host& gone = add_host("h2", 0.0);
+  gone.agent.reset();  // never answers
+  auto t = make_session({"h2"}, 0x5678, "b.bin");
+  run(*t, 200000);
+  EXPECT_FALSE(t->success());
+  EXPECT_NE(
+      t->gave_up().find("no host answered within 1000 ms of the first announcement (silent: h2)"),
+      std::string::npos)
+      << t->gave_up();
+}
+
 // Four hosts at 0, 5, 20 and 30 % loss all complete with the exact bytes; repair stays close to
 // what the 30 % host needs (it is the worst host of every block).
 TEST_F(Fleet, DeliversThroughLoss) {
