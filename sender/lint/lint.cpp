@@ -45,11 +45,6 @@ const RedundancyGroup* group_of(const Server& a, const std::vector<RedundancyGro
   return nullptr;
 }
 
-bool partners(const Server& a, const Server& b, const std::vector<RedundancyGroup>& groups) {
-  const RedundancyGroup* g = group_of(a, groups);
-  return g != nullptr && g == group_of(b, groups);
-}
-
 // On one LAN as far as the inventory tells: a common group, or no group at all on both.
 bool may_share_a_lan(const Host& a, const Host& b) {
   if (a.groups.empty() && b.groups.empty()) return true;
@@ -136,6 +131,9 @@ void check_failover_pair(const RedundancyGroup& g, const std::vector<const Serve
 Report lint_servers(const std::vector<Server>& servers,
                     const std::vector<RedundancyGroup>& groups) {
   Report report;
+  // Each server's redundancy group of its service, looked up once (nullptr: none).
+  std::vector<const RedundancyGroup*> group(servers.size());
+  for (std::size_t i = 0; i < servers.size(); ++i) group[i] = group_of(servers[i], groups);
   for (std::size_t i = 0; i < servers.size(); ++i) {
     for (const auto& n : servers[i].model.notes) {
       report.notes.push_back(servers[i].host->name + ": " + n);
@@ -143,7 +141,8 @@ Report lint_servers(const std::vector<Server>& servers,
     for (std::size_t j = i + 1; j < servers.size(); ++j) {
       const Server& a = servers[i];
       const Server& b = servers[j];
-      if (partners(a, b, groups) || !may_share_a_lan(*a.host, *b.host)) continue;
+      const bool partners = group[i] != nullptr && group[i] == group[j];
+      if (partners || !may_share_a_lan(*a.host, *b.host)) continue;
       for (const Range& ra : a.model.ranges) {
         for (const Range& rb : b.model.ranges) {
           const std::uint32_t lo = std::max(ra.low, rb.low), hi = std::min(ra.high, rb.high);
@@ -161,8 +160,8 @@ Report lint_servers(const std::vector<Server>& servers,
   }
   for (const RedundancyGroup& g : groups) {
     std::vector<const Server*> members;
-    for (const Server& s : servers) {
-      if (group_of(s, groups) == &g) members.push_back(&s);
+    for (std::size_t i = 0; i < servers.size(); ++i) {
+      if (group[i] == &g) members.push_back(&servers[i]);
     }
     if (members.size() < 2) continue;
     if (g.service == Service::dhcpd) {

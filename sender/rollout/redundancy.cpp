@@ -70,7 +70,7 @@ std::string RedundancyGroup::problem() const {
     return where + "has " + std::to_string(members.size()) +
            " member(s); a redundancy group needs at least two";
   }
-  int first = 0, last = 0;
+  int last = 0;  // members that serve first: the primary / master
   std::set<std::string> seen;
   for (const Member& m : members) {
     if (!seen.insert(m.host).second) return where + m.host + " is listed twice";
@@ -79,7 +79,7 @@ std::string RedundancyGroup::problem() const {
       return where + m.host + " has role '" + m.role + "'; " + std::string(to_string(service)) +
              " roles are " + std::string(roles_of(service));
     }
-    ++(*rank == 0 ? first : last);
+    if (*rank == 1) ++last;
   }
   const std::string top =
       service == Service::carp || service == Service::vrrp ? "master" : "primary";

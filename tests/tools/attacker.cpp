@@ -40,6 +40,7 @@
 #include <cstdlib>
 #include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -69,6 +70,11 @@ namespace {
                "       fleetcast-attacker spoof-manager --iface IF --seconds S --rate PPS "
                "--manager ADDR --key-ids ID\n");
   std::exit(2);
+}
+
+// Writes the low `bytes` bytes of `v`, big-endian, at out[at], and moves `at` past them.
+void put_be(std::span<std::uint8_t> out, std::size_t& at, std::uint64_t v, int bytes) {
+  for (int k = bytes - 1; k >= 0; --k) out[at++] = static_cast<std::uint8_t>(v >> (8 * k));
 }
 
 // Calls send_one(n) for packets n = 0, 1, ... at `rate` per second (bursts of at most 64) for
@@ -162,9 +168,7 @@ int junk_feedback(const p::Update& u, const fleetcast::fec::BlockPlan& plan,
   paced(seconds, rate, "junk NAKs", [&](std::uint64_t n) {
     for (auto& b : packet) b = static_cast<std::uint8_t>(rng());
     std::size_t i = 0;
-    auto put = [&](std::uint64_t v, int bytes) {
-      for (int k = bytes - 1; k >= 0; --k) packet[i++] = static_cast<std::uint8_t>(v >> (8 * k));
-    };
+    auto put = [&](std::uint64_t v, int bytes) { put_be(packet, i, v, bytes); };
     put(0x12, 1);  // version 1, NAK
     put(3, 1);
     put(u.file_id, 2);
@@ -321,9 +325,7 @@ int spoof_manager(p::io::UdpSocket& ctrl, const p::Endpoint& group, const std::s
     if (heard && n % 2 == 1) {
       for (auto& b : round) b = static_cast<std::uint8_t>(rng());
       std::size_t i = 0;
-      auto put = [&](std::uint64_t v, int bytes) {
-        for (int k = bytes - 1; k >= 0; --k) round[i++] = static_cast<std::uint8_t>(v >> (8 * k));
-      };
+      auto put = [&](std::uint64_t v, int bytes) { put_be(round, i, v, bytes); };
       put(0x15, 1);  // version 1, ROUND
       put(3, 1);
       put(heard->file_id, 2);
