@@ -42,6 +42,12 @@ Header header_of(const Feedback& f) {
         if constexpr (std::is_same_v<T, MixedTable>) {
           return {PacketType::mixed_table, v.file_id, 0, v.round};
         }
+        if constexpr (std::is_same_v<T, Probe>) {
+          return {PacketType::probe, v.file_id, v.next_sequence, v.probe};
+        }
+        if constexpr (std::is_same_v<T, LossReport>) {
+          return {PacketType::loss_report, v.file_id, v.sequence, v.probe};
+        }
       },
       f);
 }
@@ -97,6 +103,23 @@ bool write_body(ByteWriter& w, const MixedTable& t) {
   if (t.hashes.empty() || t.hashes.size() > kMaxMixedTableHashes) return false;
   w.u16(static_cast<std::uint16_t>(t.hashes.size()));
   for (const auto& h : t.hashes) w.bytes(h);
+  return true;
+}
+
+bool write_body(ByteWriter& w, const Probe& p) {
+  if (p.threshold > kLossScale) return false;
+  w.u32(p.rate_kbit);
+  w.u16(p.threshold);
+  w.u64(p.limiting.value);
+  w.u16(p.report_window_ms);
+  return true;
+}
+bool write_body(ByteWriter& w, const LossReport& l) {
+  if (l.loss > kLossScale || l.received > l.expected || l.since >= l.probe) return false;
+  w.u16(l.loss);
+  w.u32(l.expected);
+  w.u32(l.received);
+  w.u32(l.since);
   return true;
 }
 
@@ -176,6 +199,32 @@ Result<Feedback> read_body(ByteReader& r, const Header& h) {
         t.hashes.push_back(hash);
       }
       return Feedback(std::move(t));
+    }
+    case PacketType::probe: {
+      Probe p;
+      p.file_id = h.file_id;
+      p.probe = h.fec_info;
+      p.next_sequence = h.sequence;
+      p.rate_kbit = r.u32();
+      p.threshold = r.u16();
+      p.limiting.value = r.u64();
+      p.report_window_ms = r.u16();
+      if (p.threshold > kLossScale) return Failure{Error::out_of_range, "probe threshold"};
+      return Feedback(p);
+    }
+    case PacketType::loss_report: {
+      LossReport l;
+      l.file_id = h.file_id;
+      l.probe = h.fec_info;
+      l.sequence = h.sequence;
+      l.loss = r.u16();
+      l.expected = r.u32();
+      l.received = r.u32();
+      l.since = r.u32();
+      if (l.loss > kLossScale || l.received > l.expected || l.since >= l.probe) {
+        return Failure{Error::out_of_range, "loss report"};
+      }
+      return Feedback(l);
     }
     default:
       return Failure{Error::bad_type, "type"};

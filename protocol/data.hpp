@@ -39,6 +39,8 @@ enum class PacketType : std::uint8_t {
   mixed = 6,         // cross-block repair: the sum of one symbol of each of several blocks
   auth = 7,          // symbol hashes of one chunk of a block, with their path to the root
   mixed_table = 8,   // sender -> group: hashes of the round's MIXED packets (signed)
+  probe = 9,  // sender -> group: rate probe, hosts whose loss since the last one is high report
+  loss_report = 10,  // receiver -> sender: loss between the last two probes (rate adaptation)
 };
 
 // FEC info field: SBN in the high 24 bits, ESI in the low 8.
@@ -170,7 +172,30 @@ struct MixedTable {
 };
 std::array<std::uint8_t, 16> mixed_hash(const MixedPacket& packet);
 
-using Feedback = std::variant<Complete, Nak, CompleteAck, Round, MixedTable>;
+// Rate adaptation (sender/rate/): while it streams, the manager sends a PROBE on the data group
+// every few hundred milliseconds. A host measures the loss between two probes from sequence
+// numbers; it answers with a LOSS-REPORT when that loss reaches `threshold`, or when the probe
+// names it (the host that limited the rate last), after a random delay within the window.
+struct Probe {
+  std::uint16_t file_id = 0;
+  std::uint32_t probe = 0;          // FEC info field: counts up within the session
+  std::uint32_t next_sequence = 0;  // sequence field: the next data packet's sequence number
+  std::uint32_t rate_kbit = 0;      // the rate from now on, kbit/s (0: unlimited); informative
+  std::uint16_t threshold = 0;      // per kLossScale: report at or above this loss
+  KeyId limiting;                   // reports whatever its loss (zero: nobody)
+  std::uint16_t report_window_ms = 0;
+};
+struct LossReport {
+  std::uint16_t file_id = 0;
+  std::uint32_t probe = 0;     // FEC info field: the probe that ended the interval
+  std::uint32_t sequence = 0;  // sequence field: that probe's next_sequence
+  std::uint16_t loss = 0;      // per kLossScale, over the interval
+  std::uint32_t expected = 0;  // packets the manager sent in the interval
+  std::uint32_t received = 0;  // of them, packets this host took
+  std::uint32_t since = 0;     // the probe that began the interval (the last one this host saw)
+};
+
+using Feedback = std::variant<Complete, Nak, CompleteAck, Round, MixedTable, Probe, LossReport>;
 
 // Every feedback packet carries a MAC between its body and its signature: a host's (COMPLETE,
 // NAK) keyed with its feedback MAC key (keys.hpp), the manager's (COMPLETE-ACK, ROUND,

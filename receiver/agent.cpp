@@ -257,7 +257,9 @@ void Agent::on_update(const p::Update& u, Clock::time_point now, bool resumed) {
   envelope_checked_ = false;
   acked_ = false;
   round_packets_ = 0;
-  nak_at_ = complete_at_ = Clock::time_point::max();
+  probe_ = 0;
+  report_.reset();
+  nak_at_ = complete_at_ = report_at_ = Clock::time_point::max();
   last_data_ = now;
   recv_at_ = now + uniform(config_.reply_spread);
   log_("UPDATE " + u.name + " version " + std::to_string(u.version) + ", " +
@@ -370,6 +372,7 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now,
     }
     if (!envelope_checked_ && result == Assembler::Result::stored && !check_envelope(now)) return;
     last_data_ = now;
+    ++probe_packets_;
     if (round_packets_++ == 0) round_first_seq_ = sequence;
     if (assembler_->all_blocks()) {
       if (auto error = assembler_->finalize()) {
@@ -408,6 +411,8 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now,
       round_end_seq_ = r->next_sequence;
       nak_at_ = now + uniform(std::chrono::milliseconds(r->nak_window_ms));
     }
+  } else if (const auto* probe = std::get_if<p::Probe>(&fb.feedback)) {
+    on_probe(*probe, now);
   } else if (const auto* m = std::get_if<p::MixedTable>(&fb.feedback)) {
     if (m->file_id == update_->file_id) assembler_->allow_mixed(m->round, m->hashes);
   } else if (const auto* a = std::get_if<p::CompleteAck>(&fb.feedback)) {
@@ -416,6 +421,30 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now,
       complete_at_ = Clock::time_point::max();
     }
   }
+}
+
+// The loss since the previous probe: from sequence numbers, as the manager counts its packets.
+// Probes only go forward (a replayed one changes nothing); the first one this process sees
+// only starts the count.
+void Agent::on_probe(const p::Probe& probe, Clock::time_point now) {
+  if (probe.file_id != update_->file_id || assembler_->finalized() || probe.probe <= probe_) {
+    return;
+  }
+  const std::uint32_t expected = probe.next_sequence - probe_seq_;
+  if (probe_ != 0 && expected > 0 && expected < (1u << 31)) {
+    const auto received =
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(probe_packets_, expected));
+    const auto loss = static_cast<std::uint16_t>(p::kLossScale - std::uint64_t{received} *
+                                                                     p::kLossScale / expected);
+    if (loss >= probe.threshold || probe.limiting == key_.key_id()) {
+      report_ = p::LossReport{update_->file_id, probe.probe, probe.next_sequence, loss, expected,
+                              received,         probe_};
+      report_at_ = now + uniform(std::chrono::milliseconds(probe.report_window_ms));
+    }
+  }
+  probe_ = probe.probe;
+  probe_seq_ = probe.next_sequence;
+  probe_packets_ = 0;
 }
 
 // --- output ---------------------------------------------------------------------------------
@@ -456,6 +485,14 @@ void Agent::tick(Clock::time_point now, p::Transport& t) {
     }
   }
   if (!assembler_) return;
+  if (now >= report_at_) {
+    report_at_ = Clock::time_point::max();
+    if (report_) {
+      send_feedback(*report_, t);
+      ++counters_.loss_reports_sent;
+    }
+    report_.reset();
+  }
   const bool receiving = !assembler_->finalized();
   if (receiving && nak_at_ == Clock::time_point::max() &&
       now - last_data_ >= config_.idle_nak_after) {
@@ -561,7 +598,7 @@ void Agent::send_fins(Clock::time_point now, p::Transport& t) {
 Clock::time_point Agent::next_wakeup(Clock::time_point now) const {
   Clock::time_point t = clock_deny_ ? now : now + 1s;
   for (const FinOut& f : fins_) t = std::min(t, f.next);
-  t = std::min({t, recv_at_, nak_at_, complete_at_});
+  t = std::min({t, recv_at_, nak_at_, complete_at_, report_at_});
   if (assembler_ && !assembler_->finalized()) {
     t = std::min({t, next_checkpoint_, last_data_ + config_.idle_nak_after});
   }

@@ -67,6 +67,7 @@ struct AgentCounters {
   std::uint64_t replays = 0;  // announcements older than the session being received
   // Naming the manager's key without the fleet key's MAC (fleet_key.hpp): dropped unverified.
   std::uint64_t mac_dropped = 0;
+  std::uint64_t loss_reports_sent = 0;  // answers to the manager's rate probes
 };
 
 class Agent {
@@ -181,6 +182,14 @@ class Agent {
   std::uint64_t round_packets_ = 0;
   std::uint32_t round_first_seq_ = 0;
   std::uint32_t round_end_seq_ = 0;  // from the round marker: first sequence of the next round
+  // Rate probes (protocol::Probe): the last one's number and sequence, packets since it, and
+  // the report it asked for, sent at report_at_.
+  std::uint32_t probe_ = 0;
+  std::uint32_t probe_seq_ = 0;
+  std::uint64_t probe_packets_ = 0;
+  std::optional<protocol::LossReport> report_;
+  Clock::time_point report_at_ = Clock::time_point::max();
+  void on_probe(const protocol::Probe& p, Clock::time_point now);
   Clock::time_point complete_at_ = Clock::time_point::max();
   Clock::time_point complete_deadline_{};
   Clock::time_point last_data_{};

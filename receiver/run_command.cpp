@@ -76,7 +76,8 @@ void print_counters(const Agent& agent) {
     std::printf(
         "counters: lacked_at_open=%llu symbols_received=%llu useful=%llu duplicates=%llu "
         "blocks_decoded=%llu naks_sent=%llu auth_chunks=%llu forged=%llu unverified=%llu "
-        "verified_late=%llu refused=%llu stale=%llu replays=%llu mac_dropped=%llu\n",
+        "verified_late=%llu refused=%llu stale=%llu replays=%llu mac_dropped=%llu "
+        "loss_reports=%llu\n",
         static_cast<unsigned long long>(c.lacked_at_open),
         static_cast<unsigned long long>(c.symbols_received),
         static_cast<unsigned long long>(c.symbols_useful),
@@ -89,7 +90,8 @@ void print_counters(const Agent& agent) {
         static_cast<unsigned long long>(agent.counters().refused),
         static_cast<unsigned long long>(agent.counters().stale),
         static_cast<unsigned long long>(agent.counters().replays),
-        static_cast<unsigned long long>(agent.counters().mac_dropped));
+        static_cast<unsigned long long>(agent.counters().mac_dropped),
+        static_cast<unsigned long long>(agent.counters().loss_reports_sent));
     std::fflush(stdout);
   }
 }

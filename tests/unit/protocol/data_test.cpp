@@ -249,7 +249,9 @@ TEST(Data, FeedbackRoundTripsAndVerifies) {
   const std::vector<Feedback> all{
       Complete{9, digest(as_bytes("f"))}, Nak{9, 0, 3, many, kLossScale},
       CompleteAck{9, std::vector<KeyId>(kMaxAckedHosts, KeyId{5})}, Round{9, 4, 1000, 250},
-      MixedTable{9, 4, std::vector<std::array<std::uint8_t, 16>>(kMaxMixedTableHashes)}};
+      MixedTable{9, 4, std::vector<std::array<std::uint8_t, 16>>(kMaxMixedTableHashes)},
+      Probe{9, 4, 1000, 250'000, 25, KeyId{7}, 50},
+      LossReport{9, 4, 1000, 512, 2000, 1898, 3}};
   for (const Feedback& f : all) {
     const auto bytes = encode(f);
     ASSERT_LE(bytes.size(), kMaxControlDatagram);
@@ -295,6 +297,14 @@ TEST(Data, EncodersValidate) {
   EXPECT_TRUE(encode_feedback(Nak{1, 0, 0, most}, kSession, key, buf, mac))
       << "the most entries still fit one datagram with the MAC";
   EXPECT_FALSE(encode_feedback(CompleteAck{1, {}}, kSession, key, buf, mac));
+  // Rate probes and reports: a loss over 100 %, more received than sent, an interval that
+  // does not end after it began.
+  EXPECT_FALSE(encode_feedback(Probe{1, 2, 0, 0, kLossScale + 1, KeyId{}, 0}, kSession, key, buf, mac));
+  EXPECT_FALSE(encode_feedback(LossReport{1, 2, 0, kLossScale + 1, 10, 0, 1}, kSession, key, buf,
+                               mac));
+  EXPECT_FALSE(encode_feedback(LossReport{1, 2, 0, 0, 10, 11, 1}, kSession, key, buf, mac));
+  EXPECT_FALSE(encode_feedback(LossReport{1, 2, 0, 0, 10, 10, 2}, kSession, key, buf, mac));
+  EXPECT_TRUE(encode_feedback(LossReport{1, 2, 0, 0, 10, 10, 1}, kSession, key, buf, mac));
   EXPECT_FALSE(encode_feedback(Complete{1, {}}, kSession, key, std::span(buf).first(40), mac));
   std::vector<std::uint8_t> payload(kMinSymbolSize - 1);
   EXPECT_EQ(encode_symbol({false, 1, 0, 0, 0, payload}, buf), 0u);
@@ -364,6 +374,9 @@ TEST(Data, RejectsMalformedDatagrams) {
   short_symbol[0] = 0x10;
   short_symbol[1] = 3;
   EXPECT_EQ(failure_of(short_symbol).error, Error::truncated);
+  auto report = encode(LossReport{3, 5, 100, 0, 10, 10, 4});
+  report[37] = 11;  // received (body bytes 6-9 after the 28-byte head, low byte) above expected
+  EXPECT_EQ(failure_of(report).error, Error::out_of_range);
   auto ack = encode(CompleteAck{3, {KeyId{1}}});
   ack[11] = 1;  // FEC info must be zero in an ACK
   EXPECT_EQ(failure_of(ack).error, Error::inconsistent);
