@@ -102,8 +102,15 @@ po::options_description send_options() {
                                           "announced name (default: the file's base name)")(
       "kind", po::value<std::string>()->default_value("file"), "bundle kind announced")(
       "bundle-version", po::value<std::uint64_t>()->default_value(0), "announced version")(
-      "rate", po::value<double>()->default_value(0), "data rate limit in Mbit/s (0: none)")(
-      "deadline", po::value<int>()->default_value(600), "give up after SECONDS")(
+      "rate", po::value<double>()->default_value(0),
+      "the highest data rate in Mbit/s (0: none); the rate adapts below it to the loss the "
+      "hosts report")("rate-start", po::value<double>()->default_value(100),
+                      "adaptive rate: start at this many Mbit/s")(
+      "rate-floor", po::value<double>()->default_value(1),
+      "adaptive rate: never below this many Mbit/s")(
+      "fixed-rate",
+      "send at --rate throughout (0: as fast as the interface takes), whatever "
+      "the hosts lose")("deadline", po::value<int>()->default_value(600), "give up after SECONDS")(
       "registration-timeout", po::value<int>()->default_value(3000),
       "start streaming after MS even if not every host registered")(
       "report", po::value<std::string>(), "write a per-host JSON report to FILE")(
@@ -250,6 +257,18 @@ SendOptions validate_send(const po::variables_map& vm, const std::vector<std::st
   s.bundle_version = vm["bundle-version"].as<std::uint64_t>();
   s.rate_mbit = vm["rate"].as<double>();
   if (!(s.rate_mbit >= 0 && s.rate_mbit <= 100000)) throw ConfigError("--rate: must be 0-100000");
+  s.rate_start_mbit = vm["rate-start"].as<double>();
+  if (!(s.rate_start_mbit >= 0.1 && s.rate_start_mbit <= 100000)) {
+    throw ConfigError("--rate-start: must be 0.1-100000");
+  }
+  s.rate_floor_mbit = vm["rate-floor"].as<double>();
+  if (!(s.rate_floor_mbit >= 0.1 && s.rate_floor_mbit <= 100000)) {
+    throw ConfigError("--rate-floor: must be 0.1-100000");
+  }
+  if (s.rate_mbit > 0 && s.rate_floor_mbit > s.rate_mbit) {
+    throw ConfigError("--rate-floor: above --rate");
+  }
+  s.fixed_rate = vm.count("fixed-rate") > 0;
   const int deadline = vm["deadline"].as<int>();
   if (deadline < 1) throw ConfigError("--deadline: must be at least 1 second");
   s.deadline = std::chrono::seconds(deadline);

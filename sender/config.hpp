@@ -59,7 +59,10 @@ struct SendOptions {
   std::string name;                // announced name (default: the file's base name)
   std::string kind = "file";
   std::uint64_t bundle_version = 0;
-  double rate_mbit = 0;  // 0 = unlimited
+  double rate_mbit = 0;  // the ceiling (fixed: the rate); 0 = none
+  double rate_start_mbit = 100;
+  double rate_floor_mbit = 1;
+  bool fixed_rate = false;  // otherwise the rate adapts to the hosts' loss (sender/rate/)
   std::chrono::seconds deadline{600};
   std::chrono::milliseconds registration_timeout{3000};
   std::optional<std::filesystem::path> report;

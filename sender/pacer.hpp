@@ -21,6 +21,13 @@ class Pacer {
     last_ = now;
     return rate_ == 0 ? UINT64_MAX : static_cast<std::uint64_t>(std::max(0.0, tokens_));
   }
+  // From now on (tokens already earned stay, up to the burst).
+  void set_rate(std::uint64_t rate, Clock::time_point now) {
+    if (rate == rate_) return;
+    tokens_ = tokens_at(now);
+    last_ = now;
+    rate_ = rate;
+  }
   void consume(std::uint64_t bytes) {
     if (rate_ != 0) tokens_ -= static_cast<double>(bytes);
   }

@@ -175,7 +175,10 @@ SessionConfig session_config(const SendOptions& o, const Prepared& prep, p::Appl
   c.proactive = o.proactive;
   c.auth_copies = o.auth_copies;
   c.max_parts = mixed_parts;
-  c.rate = static_cast<std::uint64_t>(o.rate_mbit * 1e6 / 8);
+  c.rate.fixed = o.fixed_rate;
+  c.rate.ceiling = static_cast<std::uint64_t>(o.rate_mbit * 1e6 / 8);
+  c.rate.start = static_cast<std::uint64_t>(o.rate_start_mbit * 1e6 / 8);
+  c.rate.floor = static_cast<std::uint64_t>(o.rate_floor_mbit * 1e6 / 8);
   c.deadline = o.deadline;
   c.registration_timeout = o.registration_timeout;
   c.wall_time = static_cast<std::uint64_t>(std::time(nullptr));

@@ -89,6 +89,14 @@ bool Receipts::on_command(std::string_view maced, const p::Endpoint& from, Clock
   return true;
 }
 
+HostReport* Receipts::maced_feedback(const p::SignedFeedback& feedback) {
+  if (feedback.session != session_ || manager_ == nullptr) return nullptr;
+  HostReport* h = host_by_key(feedback.signer);
+  if (h == nullptr || !h->registered) return nullptr;
+  const p::MacKey* mac = mac_key(*h);
+  return mac != nullptr && p::check_mac(feedback, *mac) ? h : nullptr;
+}
+
 HostReport* Receipts::verified_feedback(const p::SignedFeedback& feedback, const p::Endpoint& from,
                                         Clock::time_point now) {
   if (feedback.session != session_ || manager_ == nullptr) return nullptr;

@@ -69,6 +69,10 @@ class Receipts {
   // The host that signed this feedback packet of this session, registered by it (feedback
   // proves the host joined even if its RECV was lost); nullptr when it must be dropped: another
   // session, an unknown key, a wrong MAC (checked before the signature), a bad signature.
+  // A LOSS-REPORT only tunes the rate: its MAC, keyed with a secret only the host and this
+  // manager derive, is proof enough (no signature check: a report per host per probe). Only
+  // from a registered host; nullptr otherwise.
+  HostReport* maced_feedback(const protocol::SignedFeedback& feedback);
   HostReport* verified_feedback(const protocol::SignedFeedback& feedback,
                                 const protocol::Endpoint& from, Clock::time_point now);
   // Marks a host complete with the digest it verified; false when it already was.

@@ -29,10 +29,12 @@ void print_progress(const SenderSession& s, Clock::time_point start, Clock::time
   const double left = static_cast<double>(s.bytes_in_round() -
                                           std::min(s.bytes_in_round(), s.bytes_sent_in_round()));
   const double eta = mbit > 0 ? left * 8 / (mbit * 1e6) : 0;
+  // The rate and why it is what it is, padded: the line is redrawn in place.
   std::fprintf(stdout,
                "\r  registered %zu  completed %zu / %zu  round %u  %.1f Mbit/s  ETA %.1fs  "
-               "elapsed %.1fs   ",
-               s.registered(), s.completed(), s.hosts().size(), s.stats().rounds, mbit, eta, t);
+               "elapsed %.1fs  rate %s (%s)%-20s",
+               s.registered(), s.completed(), s.hosts().size(), s.stats().rounds, mbit, eta, t,
+               format_rate(s.rate().rate()).c_str(), s.rate().reason().c_str(), "");
   std::fflush(stdout);
 }
 
@@ -83,6 +85,17 @@ void print_summary(const SenderSession& s, Clock::time_point start, Clock::time_
       static_cast<unsigned long long>(st.mixed_packets),
       static_cast<unsigned long long>(st.auth_packets),
       static_cast<unsigned long long>(st.feedback_dropped));
+  const RateControl& r = s.rate();
+  if (r.adaptive()) {
+    std::printf(
+        "rate: adaptive, %s at the end (%s to %s; %u decreases, %u undone; %u loss "
+        "reports): %s\n",
+        format_rate(r.rate()).c_str(), format_rate(r.stats().min_rate).c_str(),
+        format_rate(r.stats().max_rate).c_str(), r.stats().decreases, r.stats().restores,
+        r.stats().reports, r.reason().c_str());
+  } else {
+    std::printf("rate: fixed, %s\n", format_rate(r.rate()).c_str());
+  }
 }
 
 void write_report(const std::filesystem::path& path, const std::string& file,
@@ -126,6 +139,15 @@ void write_report(const std::filesystem::path& path, const std::string& file,
                                                   static_cast<double>(s.plan().object_size())
                                             : 0.0},
       {"feedback_dropped", st.feedback_dropped},
+      {"rate",
+       {{"adaptive", s.rate().adaptive()},
+        {"final_bytes_per_s", s.rate().rate()},
+        {"min_bytes_per_s", s.rate().stats().min_rate},
+        {"max_bytes_per_s", s.rate().stats().max_rate},
+        {"decreases", s.rate().stats().decreases},
+        {"restores", s.rate().stats().restores},
+        {"loss_reports", s.rate().stats().reports},
+        {"reason", s.rate().reason()}}},
       {"hosts", hosts}};
   p::io::write_file_atomic(path, p::as_bytes(report.dump(2) + "\n"));
 }

@@ -29,6 +29,21 @@ std::span<const std::uint8_t> pad_to_symbols(std::vector<std::uint8_t>& file,
   return file;
 }
 
+RateConfig rate_config(RateConfig c, std::uint32_t symbol_size) {
+  c.packet_bytes = symbol_size + p::kHeaderBytes + kWireOverhead;
+  return c;
+}
+std::vector<std::string> names_of(const std::vector<const Host*>& hosts) {
+  std::vector<std::string> out;
+  for (const Host* h : hosts) out.push_back(h->name);
+  return out;
+}
+std::vector<p::KeyId> keys_of(const std::vector<const Host*>& hosts) {
+  std::vector<p::KeyId> out;
+  for (const Host* h : hosts) out.push_back(p::key_id(h->key));
+  return out;
+}
+
 }  // namespace
 
 SenderSession::SenderSession(SessionConfig config, std::vector<std::uint8_t> file,
@@ -40,7 +55,8 @@ SenderSession::SenderSession(SessionConfig config, std::vector<std::uint8_t> fil
       fleet_(p::fleet_key(key_)),
       plan_(fec::BlockPlan::make(file_.size(), config_.symbol_size, config_.max_k).value()),
       digest_(p::digest(file_)),
-      pacer_(config_.rate, 64 * (config_.symbol_size + p::kHeaderBytes + kWireOverhead)),
+      rate_(rate_config(config_.rate, config_.symbol_size), names_of(targets), keys_of(targets)),
+      pacer_(rate_.rate(), 64 * (config_.symbol_size + p::kHeaderBytes + kWireOverhead)),
       receipts_(targets, config_.name, config_.session),
       layout_(plan_, pad_to_symbols(file_, plan_), config_.file_id),
       auth_(plan_, file_),
@@ -116,6 +132,7 @@ Clock::duration SenderSession::nak_window() const {
 void SenderSession::count_sent(std::size_t n) {
   stats_.wire_bytes += n + kWireOverhead;
   round_sent_bytes_ += n + kWireOverhead;
+  probe_bytes_ += n + kWireOverhead;
 }
 
 void SenderSession::queue(std::span<const std::uint8_t> bytes, const p::Endpoint& to) {
@@ -129,6 +146,20 @@ void SenderSession::queue_round_marker() {
   const p::Round r{config_.file_id, round_, sequence_, static_cast<std::uint32_t>(window.count())};
   std::array<std::uint8_t, p::kMaxControlDatagram> buf{};
   if (auto n = p::encode_feedback(r, config_.session, key_, buf, fleet_)) {
+    queue(std::span(buf.data(), n.value()), config_.data_group);
+    ++stats_.control_packets;
+  }
+}
+
+// PROBE on the data group: the rate from now on, decided from the hosts' loss reports.
+void SenderSession::queue_probe(Clock::time_point now) {
+  p::Probe probe = rate_.probe(now, probe_bytes_);
+  probe_bytes_ = 0;
+  pacer_.set_rate(rate_.rate(), now);
+  probe.file_id = config_.file_id;
+  probe.next_sequence = sequence_;
+  std::array<std::uint8_t, p::kMaxControlDatagram> buf{};
+  if (auto n = p::encode_feedback(probe, config_.session, key_, buf, fleet_)) {
     queue(std::span(buf.data(), n.value()), config_.data_group);
     ++stats_.control_packets;
   }
@@ -210,7 +241,7 @@ Clock::time_point SenderSession::next_wakeup(Clock::time_point now) const {
       t = std::min(t, start_ + config_.registration_timeout);
       break;
     case Phase::stream:
-      t = std::min(t, pacer_.ready_at(max_packet_cost_, now));
+      t = std::min({t, pacer_.ready_at(max_packet_cost_, now), rate_.next_probe()});
       break;
     case Phase::wait:
       t = std::min(t, round_marker_repeated_ ? wait_until_ : second_round_marker_);
@@ -269,10 +300,12 @@ void SenderSession::start_round(Clock::time_point now) {
   round_ = ++stats_.rounds;
   round_sent_bytes_ = 0;
   phase_ = Phase::stream;
+  rate_.resume();
   (void)now;
 }
 
 void SenderSession::stream(Clock::time_point now, p::Transport& t) {
+  if (rate_.adaptive() && now >= rate_.next_probe() && !out_.full()) queue_probe(now);
   while (!out_.full() && pacer_.available(now) >= max_packet_cost_) {
     const auto built = layout_.build_next(sequence_, out_.next_slot());
     if (!built) {
@@ -352,6 +385,17 @@ void SenderSession::on_feedback(std::span<const std::uint8_t> bytes, const p::En
                                 Clock::time_point now) {
   auto parsed = p::parse_data_packet(bytes);
   const auto* fb = parsed ? std::get_if<p::SignedFeedback>(&parsed.value()) : nullptr;
+  if (const auto* report = fb ? std::get_if<p::LossReport>(&fb->feedback) : nullptr) {
+    HostReport* from_host = receipts_.maced_feedback(*fb);
+    if (from_host == nullptr || report->file_id != config_.file_id) {
+      ++stats_.feedback_dropped;
+      return;
+    }
+    ++stats_.feedback_received;
+    ++stats_.loss_reports;
+    rate_.on_report(receipts_.index_of(*from_host), *report);
+    return;
+  }
   HostReport* h = fb != nullptr ? receipts_.verified_feedback(*fb, from, now) : nullptr;
   if (h == nullptr) {
     ++stats_.feedback_dropped;

@@ -22,6 +22,7 @@
 #include "sender/datagram_queue.hpp"
 #include "sender/inventory.hpp"
 #include "sender/pacer.hpp"
+#include "sender/rate/rate_control.hpp"
 #include "sender/receipts.hpp"
 #include "sender/repair_planner.hpp"
 #include "sender/round_layout.hpp"
@@ -49,7 +50,9 @@ struct SessionConfig {
   std::uint32_t auth_copies = 0;
   // Blocks per MIXED repair packet: what the path MTU leaves room for (1 = none).
   std::size_t max_parts = 1;
-  std::uint64_t rate = 0;  // wire bytes per second, 0 = unlimited
+  // Wire bytes per second (rate_control.hpp). The library's default is a fixed unlimited rate;
+  // the command line's is the adaptive one.
+  RateConfig rate{.fixed = true};
   Clock::duration announce_interval = 200ms;
   // Both from the first announcement (what the manager prepares before it, e.g. the hashes of
   // a big file, does not count: hosts cannot answer an announcement not yet sent).
@@ -80,6 +83,7 @@ struct SessionStats {
   std::uint64_t feedback_received = 0;  // verified RECV / NAK / COMPLETE / DENY
   std::uint64_t feedback_dropped = 0;   // malformed, unknown key, bad signature, other session
   double loss_estimate = 0.0;
+  std::uint64_t loss_reports = 0;  // LOSS-REPORTs taken (rate adaptation)
 };
 
 class SenderSession {
@@ -115,6 +119,7 @@ class SenderSession {
   // Wire bytes the current round sends in all (0 before streaming starts).
   std::uint64_t bytes_in_round() const { return round_total_bytes_; }
   const fec::BlockPlan& plan() const { return plan_; }
+  const RateControl& rate() const { return rate_; }
 
  private:
   enum class Phase { announce, stream, wait, fin, done };
@@ -131,6 +136,7 @@ class SenderSession {
   void queue(std::span<const std::uint8_t> bytes, const protocol::Endpoint& to);
   void count_sent(std::size_t n);
   void queue_round_marker();
+  void queue_probe(Clock::time_point now);
   Clock::duration nak_window() const;
   void request_status(Clock::time_point now, protocol::Transport& t);
 
@@ -143,7 +149,9 @@ class SenderSession {
   protocol::Update update_;  // announced again with a fresh time= each time
   // The manager's wall clock at `now`, seconds since the epoch (from config.wall_time).
   std::uint64_t wall_time(Clock::time_point now) const;
+  RateControl rate_;
   Pacer pacer_;
+  std::uint64_t probe_bytes_ = 0;  // wire bytes sent since the last probe
   Receipts receipts_;
   RoundLayout layout_;
   // AUTH chunks hosts asked for since the last round was laid out: (block, chunk).

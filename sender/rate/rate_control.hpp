@@ -1,0 +1,157 @@
+#pragma once
+// The manager's data rate, driven by the loss the hosts report (protocol::Probe / LossReport).
+//
+// While it streams, the session sends a PROBE every interval (150 ms to 1 s: at least 100
+// packets at the current rate). A host measures its loss between two probes from sequence
+// numbers and answers a probe when that loss reaches the probe's threshold. When the session
+// sends probe n it closes the interval that ended at probe n-1 (whose reports have arrived)
+// and decides the rate from it; the interval between n-1 and n is still in flight.
+//
+// The control law (protocol/README.md "Rate adaptation" compares it with TFMCC and NORM-CC):
+//   excess(h) = loss(h) - base(h)      base: the loss host h shows whatever the rate
+//   worst     = max excess over the hosts that reported (others lost less than the threshold)
+//   worst >= 2 %    down: to rate x (1 - worst) x 0.85 (what the worst host took, with a
+//                   margin), at least halved, at most -12.5 %; only when the interval ran at
+//                   the current rate or above (one decrease per congestion event). The hosts'
+//                   losses are kept: the next interval at the lower rate tests them.
+//   test            the first report of each such host that covers only time at the lower
+//                   rate (a host that misses probes reports over several intervals; up to 3
+//                   more intervals are waited for): a full link or a busy host loses less at
+//                   a lower rate; a host whose loss stayed where it was (within 1.5 points or
+//                   three standard deviations of a random loss) although the rate fell by at least
+//                   1/10 lost packets for another reason than the rate (a lossy link, its own input
+//                   drop): its loss becomes its base, and if that explains the decrease, the rate
+//                   before it is restored
+//   worst <= 0.5 %  up, unless the manager could not send at the rate (it is CPU- or
+//                   round-bound) or a host's report is missing or just had loss: x1.25 per
+//                   interval until the first decrease (slow start) and beyond 1.1 x the rate
+//                   of the last decrease; x1.1 below 0.9 x that rate; in between, where the
+//                   hosts began to lose, + 1 % of it per interval
+//   otherwise       hold
+// never below the floor, never above the ceiling (--rate). A fixed rate (--fixed-rate) skips
+// all of it: the ceiling is the rate (0: unlimited) and the probes are not sent.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/data.hpp"
+
+namespace fleetcast::sender {
+
+using Clock = std::chrono::steady_clock;
+
+struct RateConfig {
+  bool fixed = false;
+  std::uint64_t ceiling = 0;          // bytes/s; 0: none (fixed: unlimited)
+  std::uint64_t start = 12'500'000;   // bytes/s (100 Mbit/s), clamped to floor..ceiling
+  std::uint64_t floor = 125'000;      // bytes/s (1 Mbit/s)
+  std::uint64_t packet_bytes = 1300;  // wire bytes of a typical data packet (interval length)
+};
+
+// Thresholds of the law, per kLossScale.
+inline constexpr std::uint16_t kCongestedLoss = 200;  // 2 %
+inline constexpr std::uint16_t kQuietLoss = 50;       // 0.5 %
+inline constexpr std::uint16_t kReportLoss = 25;      // hosts report from 0.25 %
+// Intervals with fewer packets than this say nothing about loss.
+inline constexpr std::uint32_t kMinReportPackets = 50;
+
+struct RateStats {
+  std::uint32_t probes = 0;
+  std::uint32_t reports = 0;  // LOSS-REPORTs taken
+  std::uint32_t decreases = 0;
+  std::uint32_t restores = 0;  // decreases undone: the loss was not the rate's
+  std::uint64_t min_rate = 0, max_rate = 0;
+};
+
+class RateControl {
+ public:
+  // names and keys: the session's hosts, by index (names for the reasons, keys for the probes).
+  RateControl(RateConfig config, std::vector<std::string> names, std::vector<protocol::KeyId> keys);
+
+  bool adaptive() const { return !config_.fixed; }
+  // Bytes per second from now on; 0: unlimited.
+  std::uint64_t rate() const { return rate_; }
+  // Why the rate is what it is ("up: no host lost more than 0.5 %", "down: r3 lost 8.1 % at
+  // 212 Mbit/s", ...).
+  const std::string& reason() const { return reason_; }
+  const RateStats& stats() const { return stats_; }
+
+  // When the next probe is due; max() when fixed.
+  Clock::time_point next_probe() const { return next_probe_; }
+  // The session sends a probe now, `sent` wire bytes after the previous one: the rate is
+  // decided from the interval before, and the probe to send is returned (file ID and sequence
+  // filled in by the caller).
+  protocol::Probe probe(Clock::time_point now, std::uint64_t sent);
+  // Streaming starts again (a new round): the next probe is due now and only opens an interval.
+  void resume();
+  // A host's report (its MAC checked by the caller).
+  void on_report(std::size_t host, const protocol::LossReport& report);
+
+ private:
+  struct Sample {
+    std::int32_t loss = -1;  // per kLossScale; -1: no report (below the threshold, or lost)
+    std::uint32_t since = 0;
+    std::uint32_t expected = 0;
+    std::uint64_t rate = 0;  // the highest rate of the intervals the report covers
+  };
+  struct Interval {
+    std::uint32_t probe = 0;      // the probe that ended it
+    std::uint64_t rate = 0;       // the rate it ran at
+    bool app_limited = false;     // the manager sent well below that rate
+    std::vector<Sample> samples;  // per host
+  };
+  void decide(const Interval& done);
+  // A report's loss beyond the host's base and what chance explains (0 or less: none).
+  std::int32_t excess(std::size_t host, const Sample& s) const;
+  void set_rate(std::uint64_t r, std::string why);
+  Clock::duration interval_length() const;
+  Interval* interval(std::uint32_t probe);
+  std::string describe(std::size_t host, std::int32_t loss) const;
+  // The test of the last decrease, from `done`: true when it decided the rate (restored the
+  // one before, or waits).
+  bool conclude_test(const Interval& done);
+
+  RateConfig config_;
+  std::vector<std::string> names_;
+  std::vector<protocol::KeyId> keys_;
+  std::vector<std::int32_t> base_;  // per host, per kLossScale
+  std::uint64_t rate_ = 0;
+  std::string reason_;
+  RateStats stats_;
+
+  std::uint32_t probe_ = 0;  // probes sent
+  Clock::time_point last_probe_{};
+  Clock::time_point next_probe_ = Clock::time_point::max();
+  // The interval that ended at the last probe: its reports arrive until the next probe.
+  std::optional<Interval> pending_;
+  bool resumed_ = false;
+  bool slow_start_ = true;
+  std::uint64_t congestion_rate_ = 0;  // rate of the last decrease
+  // The decrease being tested: the interval it was decided from, and the rate before it.
+  struct Test {
+    Interval before;            // the interval the decrease was decided from
+    std::vector<Sample> after;  // per host: its loss at the lower rate
+    std::vector<bool> clean;    // that report covers only time at the lower rate
+    bool slow_start = false;
+    std::uint64_t congestion_rate = 0;
+    std::uint32_t decided = 0;  // the probe at which the rate went down
+    std::uint32_t probe = 0;    // the first interval at the lower rate ends at this probe
+  };
+  // What the manager sent in each recent interval (oldest first).
+  struct Sent {
+    std::uint32_t probe = 0;  // the interval ending at this probe
+    double bytes = 0, seconds = 0;
+  };
+  std::vector<Sent> history_;
+  std::optional<Test> test_;
+  std::size_t limiting_ = SIZE_MAX;  // the host whose loss held or cut the rate last
+  std::uint32_t last_loss_ = 0;      // the last interval in which a host lost more than 0.5 %
+};
+
+// "212 Mbit/s", "1.5 Gbit/s", "unlimited".
+std::string format_rate(std::uint64_t bytes_per_second);
+
+}  // namespace fleetcast::sender
