@@ -11,6 +11,9 @@
 #       restart    a receiver is SIGKILLed mid-transfer and restarted: it completes, resuming from
 #                  its persisted state: it took exactly the symbols it lacked at restart, and it
 #                  lacked less than the whole file
+#       slow-host  r1 sits behind a 50 Mbit/s link (an nftables limit on its bridge port): the
+#                  adaptive rate comes down to what it takes instead of losing most of every
+#                  round there (wire ratio at most 1.6; a fixed unlimited rate gives about 4)
 #       strangers  an impostor (unknown key, inventory host's name) and a host that trusts another
 #                  manager key: the impostor's feedback is dropped, the other ignores the UPDATE
 # Exits 77 (CTest: skipped) when network namespaces cannot be made here. Cleans up on any exit.
@@ -74,6 +77,7 @@ burst)  # 10 consecutive packets lost out of every 100 (10 %), on every receiver
   while [ "$i" -le "$n" ]; do "$fleet" burst "$prefix" "$i" 100 10; i=$((i + 1)); done
   ;;
 restart) "$fleet" loss "$prefix" 1 5 ;;
+slow-host) "$fleet" limit "$prefix" 1 50 ;;
 esac
 
 rate=0
@@ -126,6 +130,15 @@ strangers)
       awk '{ s += $1 } END { print s + 0 }')
     echo "Gilbert-Elliott model dropped $dropped packets across the receivers"
     [ "$dropped" -gt 0 ] || fail "the drop model dropped nothing"
+  fi
+  if [ "$mode" = slow-host ]; then
+    jq -r '"rate: \(.rate.decreases) decreases, \(.rate.restores) undone, \(.rate.min_bytes_per_s * 8 / 1e6) to \(.rate.max_bytes_per_s * 8 / 1e6) Mbit/s; wire \(.wire_ratio), \(.seconds) s"' \
+      "$work/report.json"
+    [ "$(jq '.rate.decreases' "$work/report.json")" -gt 0 ] || fail "the rate never came down"
+    [ "$(jq '.rate.min_bytes_per_s * 8 / 1e6 <= 60' "$work/report.json")" = true ] ||
+      fail "the rate never came down to the slow link's 50 Mbit/s"
+    [ "$(jq '.wire_ratio <= 1.6' "$work/report.json")" = true ] ||
+      fail "the slow host cost more than 1.6 wire bytes per file byte"
   fi
   if [ "$mode" = restart ]; then
     line=$(grep "counters:" "$work/r1.log" | tail -n 1)

@@ -7,6 +7,7 @@
 #   fleet.sh up PREFIX N          create PREFIXhub, PREFIXmgr, PREFIXr1..PREFIXrN
 #   fleet.sh loss PREFIX I PCT    independent random loss of PCT % towards receiver I
 #   fleet.sh burst PREFIX I N B   drop B consecutive packets of every N towards receiver I
+#   fleet.sh limit PREFIX I MBPS  drop what exceeds MBPS Mbit/s towards receiver I (a slow link)
 #   fleet.sh clear PREFIX         remove every loss rule
 #   fleet.sh down PREFIX          delete every namespace of the fleet (idempotent)
 #   fleet.sh check                exit 0 when namespaces, veth, bridges and nftables work here
@@ -16,7 +17,7 @@
 set -eu
 
 cmd=${1:-}
-[ -n "$cmd" ] || { sed -n '2,15p' "$0"; exit 2; }
+[ -n "$cmd" ] || { sed -n '2,16p' "$0"; exit 2; }
 shift
 
 ns_exec() { ns=$1; shift; ip netns exec "$ns" "$@"; }
@@ -78,6 +79,13 @@ burst)
   prefix=$1 i=$2 every=$3 length=$4
   ns_exec "${prefix}hub" nft add rule bridge fleet forward oifname "p$i" \
     numgen inc mod "$every" lt "$length" counter drop
+  ;;
+limit)
+  prefix=$1 i=$2 mbps=$3
+  # nftables' byte limit is a token bucket: the burst is 10 ms of the rate (a switch port's
+  # buffer), beyond which whatever exceeds the rate is dropped.
+  ns_exec "${prefix}hub" nft add rule bridge fleet forward oifname "p$i" \
+    limit rate over "$((mbps * 125))" kbytes/second burst "$((mbps * 1250 + 3000))" bytes counter drop
   ;;
 clear)
   ns_exec "${1}hub" nft flush chain bridge fleet forward
