@@ -247,8 +247,10 @@ TEST(Data, FeedbackRoundTripsAndVerifies) {
   std::vector<NakEntry> many;
   for (std::uint32_t i = 0; i < kMaxNakEntries; ++i) many.push_back({i * 2, 1, 1});
   const std::vector<Feedback> all{
-      Complete{9, digest(as_bytes("f"))}, Nak{9, 0, 3, many, kLossScale},
-      CompleteAck{9, std::vector<KeyId>(kMaxAckedHosts, KeyId{5})}, Round{9, 4, 1000, 250},
+      Complete{9, digest(as_bytes("f"))},
+      Nak{9, 0, 3, many, kLossScale},
+      CompleteAck{9, std::vector<KeyId>(kMaxAckedHosts, KeyId{5})},
+      Round{9, 4, 1000, 250},
       MixedTable{9, 4, std::vector<std::array<std::uint8_t, 16>>(kMaxMixedTableHashes)},
       Probe{9, 4, 1000, 250'000, 25, KeyId{7}, 50},
       LossReport{9, 4, 1000, 512, 2000, 1898, 3}};
@@ -299,9 +301,10 @@ TEST(Data, EncodersValidate) {
   EXPECT_FALSE(encode_feedback(CompleteAck{1, {}}, kSession, key, buf, mac));
   // Rate probes and reports: a loss over 100 %, more received than sent, an interval that
   // does not end after it began.
-  EXPECT_FALSE(encode_feedback(Probe{1, 2, 0, 0, kLossScale + 1, KeyId{}, 0}, kSession, key, buf, mac));
-  EXPECT_FALSE(encode_feedback(LossReport{1, 2, 0, kLossScale + 1, 10, 0, 1}, kSession, key, buf,
-                               mac));
+  EXPECT_FALSE(
+      encode_feedback(Probe{1, 2, 0, 0, kLossScale + 1, KeyId{}, 0}, kSession, key, buf, mac));
+  EXPECT_FALSE(
+      encode_feedback(LossReport{1, 2, 0, kLossScale + 1, 10, 0, 1}, kSession, key, buf, mac));
   EXPECT_FALSE(encode_feedback(LossReport{1, 2, 0, 0, 10, 11, 1}, kSession, key, buf, mac));
   EXPECT_FALSE(encode_feedback(LossReport{1, 2, 0, 0, 10, 10, 2}, kSession, key, buf, mac));
   EXPECT_TRUE(encode_feedback(LossReport{1, 2, 0, 0, 10, 10, 1}, kSession, key, buf, mac));
