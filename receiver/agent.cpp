@@ -539,7 +539,7 @@ void Agent::tick(Clock::time_point now, p::Transport& t) {
                                              : now + kCompleteRepeat + uniform(kCompleteRepeat);
   }
   if (now >= next_checkpoint_) {
-    checkpoint();
+    if (assembler_) assembler_->checkpoint_async();  // off the receive loop
     next_checkpoint_ = now + config_.checkpoint_every;
   }
 }

@@ -68,13 +68,24 @@ Assembler::Assembler(const p::Update& update, std::filesystem::path spool,
 }
 
 Assembler::~Assembler() {
+  wait_for_sync(false);  // a failure here changes nothing: the state names what was synced
   unmap();
   if (fd_ >= 0) ::close(fd_);
 }
 
 void Assembler::unmap() {
+  wait_for_sync(true);  // the background checkpoint reads the mapping
   if (map_ != nullptr) ::munmap(map_, map_size_);
   map_ = nullptr;
+}
+
+void Assembler::wait_for_sync(bool rethrow) {
+  if (!syncing_.valid()) return;
+  const std::string error = syncing_.get();
+  if (!error.empty()) {
+    dirty_ = true;  // what it should have recorded is still to record
+    if (rethrow) throw std::runtime_error(error);
+  }
 }
 
 void Assembler::load_state() {
@@ -114,10 +125,45 @@ void Assembler::load_state() {
 }
 
 void Assembler::checkpoint() {
+  wait_for_sync(true);
   if (!dirty_ || fd_ < 0) return;
   // Data before the state that names it.
   if (map_ != nullptr && ::msync(map_, map_size_, MS_SYNC) != 0) fail(part_path_, "msync");
   if (::fdatasync(fd_) != 0) fail(part_path_, "fdatasync");
+  p::io::write_file_atomic(state_path_, state_bytes(), 0600);
+  dirty_ = false;
+}
+
+void Assembler::checkpoint_async() {
+  if (syncing_.valid()) {
+    if (syncing_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
+    wait_for_sync(true);
+  }
+  if (!dirty_ || fd_ < 0) return;
+  // The blocks complete now were written (into the mapping) before now: the sync that starts
+  // after this moment makes them durable before the state that names them is written.
+  std::vector<std::uint8_t> state = state_bytes();
+  dirty_ = false;
+  syncing_ = std::async(std::launch::async,
+                        [fd = fd_, map = map_, size = map_size_, part = part_path_,
+                         path = state_path_, state = std::move(state)]() -> std::string {
+                          const auto error = [&](const char* what) {
+                            return part.string() + ": " + what + ": " + std::strerror(errno);
+                          };
+                          if (map != nullptr && ::msync(map, size, MS_SYNC) != 0) {
+                            return error("msync");
+                          }
+                          if (::fdatasync(fd) != 0) return error("fdatasync");
+                          try {
+                            p::io::write_file_atomic(path, state, 0600);
+                          } catch (const std::exception& e) {
+                            return e.what();
+                          }
+                          return {};
+                        });
+}
+
+std::vector<std::uint8_t> Assembler::state_bytes() const {
   std::size_t size = 4 + 4 + 32 + 8 + 4 + 4 + 1;
   for (const Block& b : blocks_) size += 1 + (b.source.size() + 7) / 8;
   std::vector<std::uint8_t> bytes(size);
@@ -139,8 +185,8 @@ void Assembler::checkpoint() {
     }
   }
   w.u8(finalized_ ? 1 : 0);
-  p::io::write_file_atomic(state_path_, w.written(), 0600);
-  dirty_ = false;
+  const auto written = w.written();
+  return {written.begin(), written.end()};
 }
 
 bool Assembler::holds(std::uint32_t sbn, std::uint8_t esi) const {

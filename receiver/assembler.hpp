@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -89,8 +90,13 @@ class Assembler {
   // AUTH chunks of incomplete blocks that symbols kept aside wait for (ascending blocks).
   std::vector<protocol::ChunkRequest> missing_chunks(std::size_t max_requests) const;
 
-  // Makes received data durable and records it (call periodically and before exiting).
+  // Makes received data durable and records it (before exiting, on ABORT, on a new session).
   void checkpoint();
+  // The same on a thread of its own (call periodically while receiving): msync and fdatasync
+  // of a part file on a busy disk take hundreds of milliseconds, in which the receive loop
+  // would not drain the socket. The state written names only blocks complete when it was
+  // called. Skipped while the previous one still runs; its failure is thrown by the next call.
+  void checkpoint_async();
   // Verifies the digest of the whole object; on success renames it into the spool and records
   // completion. Returns an error message, or nullopt on success.
   std::optional<std::string> finalize();
@@ -121,6 +127,11 @@ class Assembler {
   void check_pending(std::uint32_t sbn, std::uint8_t chunk);
   void load_state();
   void unmap();
+  // The state file's bytes for the blocks as they are now.
+  std::vector<std::uint8_t> state_bytes() const;
+  // Waits for the background checkpoint; throws its failure when `rethrow`.
+  void wait_for_sync(bool rethrow);
+  std::future<std::string> syncing_;  // checkpoint_async: "" or what failed
 
   protocol::Update update_;
   fec::BlockPlan plan_;
