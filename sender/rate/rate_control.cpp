@@ -17,6 +17,7 @@ constexpr double kStep = 0.01;               // of the last decrease's rate, per
 constexpr double kMargin = 0.85;             // below what the worst host took
 constexpr double kMaxCut = 0.5;              // a decrease at least keeps half
 constexpr double kMinCut = 0.875;            // and takes at least 1/8
+constexpr std::uint32_t kLateProbes = 8;     // reports of older probes still taken
 constexpr std::uint32_t kTestIntervals = 3;  // a decrease is tested over at most this many
 constexpr std::int32_t kSameLoss = 150;      // 1.5 %: within this, a loss did not change
 constexpr double kAppLimited = 0.8;          // sent below 80 % of the rate: the rate did not bind
@@ -74,10 +75,6 @@ Clock::duration RateControl::interval_length() const {
   const auto d =
       std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   return std::clamp<Clock::duration>(d, kMinInterval, kMaxInterval);
-}
-
-RateControl::Interval* RateControl::interval(std::uint32_t probe) {
-  return pending_ && pending_->probe == probe ? &*pending_ : nullptr;
 }
 
 std::string RateControl::describe(std::size_t host, std::int32_t loss) const {
@@ -151,10 +148,16 @@ void RateControl::resume() {
 
 void RateControl::on_report(std::size_t host, const p::LossReport& r) {
   if (config_.fixed || host >= names_.size()) return;
-  Interval* i = interval(r.probe);
-  if (i == nullptr || r.expected < kMinReportPackets) return;
-  ++stats_.reports;
+  // A report of an older probe comes from a host that lags behind the data (a deep socket
+  // buffer drained after a stall): its loss still counts, in the interval deciding next.
+  if (!pending_ || r.expected < kMinReportPackets || r.probe > pending_->probe ||
+      r.probe + kLateProbes < pending_->probe) {
+    return;
+  }
+  Interval* i = &*pending_;
   Sample& s = i->samples[host];
+  if (r.probe != i->probe && s.loss >= r.loss) return;  // keep the worse of two
+  ++stats_.reports;
   s.loss = r.loss;
   s.since = r.since;
   s.expected = r.expected;

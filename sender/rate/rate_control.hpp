@@ -108,7 +108,6 @@ class RateControl {
   std::int32_t excess(std::size_t host, const Sample& s) const;
   void set_rate(std::uint64_t r, std::string why);
   Clock::duration interval_length() const;
-  Interval* interval(std::uint32_t probe);
   std::string describe(std::size_t host, std::int32_t loss) const;
   // The test of the last decrease, from `done`: true when it decided the rate (restored the
   // one before, or waits).
