@@ -5,7 +5,8 @@
 // packets at the current rate). A host measures its loss between two probes from sequence
 // numbers and answers a probe when that loss reaches the probe's threshold. When the session
 // sends probe n it closes the interval that ended at probe n-1 (whose reports have arrived)
-// and decides the rate from it; the interval between n-1 and n is still in flight.
+// and decides the rate from it; the interval between n-1 and n is still in flight. A late
+// report (of a probe up to 8 back) counts in the interval deciding next.
 //
 // The control law (protocol/README.md "Rate adaptation" compares it with TFMCC and NORM-CC):
 //   excess(h) = loss(h) - base(h)      base: the loss host h shows whatever the rate
