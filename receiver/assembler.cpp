@@ -58,7 +58,11 @@ Assembler::Assembler(const p::Update& update, std::filesystem::path spool,
       errno = err;
       fail(part_path_, ("cannot reserve " + std::to_string(map_size_) + " bytes").c_str());
     }
-    void* m = ::mmap(nullptr, map_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+    // Read through the mapping, written with pwrite: on ext4, first writes through a shared
+    // mapping of a freshly reserved file stall the writer for up to seconds when several
+    // processes write at once (4 writers: 2.3 s, against 66 ms with pwrite), and a receive
+    // loop that stalls loses what its socket cannot hold.
+    void* m = ::mmap(nullptr, map_size_, PROT_READ, MAP_SHARED, fd_, 0);
     if (m == MAP_FAILED) fail(part_path_, "mmap");
     map_ = static_cast<std::uint8_t*>(m);
   }
@@ -75,8 +79,20 @@ Assembler::~Assembler() {
 
 void Assembler::unmap() {
   wait_for_sync(true);  // the background checkpoint reads the mapping
-  if (map_ != nullptr) ::munmap(map_, map_size_);
+  if (map_ != nullptr) ::munmap(const_cast<std::uint8_t*>(map_), map_size_);
   map_ = nullptr;
+}
+
+void Assembler::write_symbols(std::size_t first, std::span<const std::uint8_t> bytes) {
+  const std::size_t s = plan_.symbol_size();
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done,
+                               static_cast<off_t>(first * s + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail(part_path_, "write");
+    done += static_cast<std::size_t>(n);
+  }
 }
 
 void Assembler::wait_for_sync(bool rethrow) {
@@ -128,7 +144,6 @@ void Assembler::checkpoint() {
   wait_for_sync(true);
   if (!dirty_ || fd_ < 0) return;
   // Data before the state that names it.
-  if (map_ != nullptr && ::msync(map_, map_size_, MS_SYNC) != 0) fail(part_path_, "msync");
   if (::fdatasync(fd_) != 0) fail(part_path_, "fdatasync");
   p::io::write_file_atomic(state_path_, state_bytes(), 0600);
   dirty_ = false;
@@ -144,23 +159,20 @@ void Assembler::checkpoint_async() {
   // after this moment makes them durable before the state that names them is written.
   std::vector<std::uint8_t> state = state_bytes();
   dirty_ = false;
-  syncing_ = std::async(std::launch::async,
-                        [fd = fd_, map = map_, size = map_size_, part = part_path_,
-                         path = state_path_, state = std::move(state)]() -> std::string {
-                          const auto error = [&](const char* what) {
-                            return part.string() + ": " + what + ": " + std::strerror(errno);
-                          };
-                          if (map != nullptr && ::msync(map, size, MS_SYNC) != 0) {
-                            return error("msync");
-                          }
-                          if (::fdatasync(fd) != 0) return error("fdatasync");
-                          try {
-                            p::io::write_file_atomic(path, state, 0600);
-                          } catch (const std::exception& e) {
-                            return e.what();
-                          }
-                          return {};
-                        });
+  syncing_ = std::async(
+      std::launch::async,
+      [fd = fd_, part = part_path_, path = state_path_, state = std::move(state)]() -> std::string {
+        const auto error = [&](const char* what) {
+          return part.string() + ": " + what + ": " + std::strerror(errno);
+        };
+        if (::fdatasync(fd) != 0) return error("fdatasync");
+        try {
+          p::io::write_file_atomic(path, state, 0600);
+        } catch (const std::exception& e) {
+          return e.what();
+        }
+        return {};
+      });
 }
 
 std::vector<std::uint8_t> Assembler::state_bytes() const {
@@ -208,9 +220,6 @@ Assembler::Result Assembler::on_symbol(const p::SymbolPacket& packet) {
     ++counters_.duplicates;
     return Result::duplicate;
   }
-  std::uint8_t* place =
-      packet.esi < k ? map_ + (plan_.first_symbol(packet.sbn) + packet.esi) * plan_.symbol_size()
-                     : nullptr;
   const auto chunk = chunks_.find(p::auth_leaf_index(packet.sbn, p::auth_chunk_of(packet.esi)));
   if (chunk == chunks_.end()) {  // kept aside until its chunk comes
     auto& copies = b.pending[packet.esi];
@@ -235,8 +244,8 @@ Assembler::Result Assembler::on_symbol(const p::SymbolPacket& packet) {
     return Result::forged;
   }
   ++counters_.symbols_useful;
-  if (place != nullptr) {
-    std::memcpy(place, packet.payload.data(), packet.payload.size());
+  if (packet.esi < k) {
+    write_symbols(plan_.first_symbol(packet.sbn) + packet.esi, packet.payload);
     accept(packet.sbn, packet.esi, {});
   } else {
     accept(packet.sbn, packet.esi, {packet.payload.begin(), packet.payload.end()});
@@ -268,7 +277,6 @@ void Assembler::accept(std::uint32_t sbn, std::uint8_t esi, std::vector<std::uin
 void Assembler::check_pending(std::uint32_t sbn, std::uint8_t chunk) {
   const auto hashes = chunks_.at(p::auth_leaf_index(sbn, chunk));  // a copy: accept() may erase
   const std::uint32_t k = plan_.source_symbols(sbn);
-  const std::size_t s = plan_.symbol_size();
   const std::uint32_t first = std::uint32_t{chunk} * p::kAuthChunkSymbols;
   for (std::uint32_t e = first; e < first + p::kAuthChunkSymbols; ++e) {
     Block& b = blocks_[sbn];
@@ -287,7 +295,7 @@ void Assembler::check_pending(std::uint32_t sbn, std::uint8_t chunk) {
       ++counters_.verified_late;
       ++counters_.symbols_useful;
       if (esi < k) {
-        std::memcpy(map_ + (plan_.first_symbol(sbn) + esi) * s, copy.data(), s);
+        write_symbols(plan_.first_symbol(sbn) + esi, copy);
         accept(sbn, esi, {});
       } else {
         accept(sbn, esi, std::move(copy));
@@ -354,15 +362,29 @@ void Assembler::decode_block(std::uint32_t sbn) {
   Block& b = blocks_[sbn];
   const std::uint32_t k = plan_.source_symbols(sbn);
   const std::size_t s = plan_.symbol_size();
-  std::uint8_t* data = map_ + plan_.first_symbol(sbn) * s;  // decoded in place
+  const std::uint8_t* data = map_ + plan_.first_symbol(sbn) * s;
+  // Decoded into memory, then each run of recovered symbols written (the codec does not touch
+  // the entries of held symbols).
+  decoded_.resize(std::size_t{k} * s);
   std::vector<fec::Symbol> symbols(fec::kMaxEncodingSymbols);
   std::vector<fec::MutableSymbol> recovered(k);
   for (std::uint32_t j = 0; j < k; ++j) {
     if (b.source[j]) symbols[j] = fec::Symbol(&data[j * s], s);
-    recovered[j] = fec::MutableSymbol(&data[j * s], s);
+    recovered[j] = fec::MutableSymbol(&decoded_[j * s], s);
   }
   for (const auto& [esi, bytes] : b.parity) symbols[esi] = fec::Symbol(bytes);
   if (codec_->decode(k, symbols, recovered) != fec::Status::ok) return;  // cannot happen: k held
+  for (std::uint32_t j = 0; j < k;) {
+    if (b.source[j]) {
+      ++j;
+      continue;
+    }
+    std::uint32_t end = j;
+    while (end < k && !b.source[end]) ++end;
+    write_symbols(plan_.first_symbol(sbn) + j, std::span<const std::uint8_t>(decoded_).subspan(
+                                                   std::size_t{j} * s, std::size_t{end - j} * s));
+    j = end;
+  }
   std::fill(b.source.begin(), b.source.end(), true);
   b.source_count = k;
   b.parity.clear();

@@ -92,8 +92,8 @@ class Assembler {
 
   // Makes received data durable and records it (before exiting, on ABORT, on a new session).
   void checkpoint();
-  // The same on a thread of its own (call periodically while receiving): msync and fdatasync
-  // of a part file on a busy disk take hundreds of milliseconds, in which the receive loop
+  // The same on a thread of its own (call periodically while receiving): fdatasync
+  // of a part file on a busy disk takes hundreds of milliseconds, in which the receive loop
   // would not drain the socket. The state written names only blocks complete when it was
   // called. Skipped while the previous one still runs; its failure is thrown by the next call.
   void checkpoint_async();
@@ -127,6 +127,8 @@ class Assembler {
   void check_pending(std::uint32_t sbn, std::uint8_t chunk);
   void load_state();
   void unmap();
+  // Writes whole symbols into the part file from symbol index `first` (pwrite; throws).
+  void write_symbols(std::size_t first, std::span<const std::uint8_t> bytes);
   // The state file's bytes for the blocks as they are now.
   std::vector<std::uint8_t> state_bytes() const;
   // Waits for the background checkpoint; throws its failure when `rethrow`.
@@ -139,7 +141,7 @@ class Assembler {
   std::filesystem::path final_path_;
   std::filesystem::path state_path_;
   int fd_ = -1;
-  std::uint8_t* map_ = nullptr;  // the padded part file, shared mapping
+  const std::uint8_t* map_ = nullptr;  // the padded part file, shared read-only mapping
   std::size_t map_size_ = 0;
   std::vector<Block> blocks_;
   std::uint32_t complete_blocks_ = 0;
@@ -148,6 +150,7 @@ class Assembler {
   std::unique_ptr<fec::Codec> codec_;
   std::vector<std::uint8_t> mix_;      // a MIXED packet's payload while it is being resolved
   std::vector<std::uint8_t> scratch_;  // one re-encoded parity symbol
+  std::vector<std::uint8_t> decoded_;  // a block being decoded
   std::size_t pending_bytes_ = 0;
   std::map<std::array<std::uint8_t, 16>, std::uint32_t> allowed_mixed_;  // hash -> round
   // Checked AUTH chunks of incomplete blocks, by leaf index (data_auth.hpp).
