@@ -24,6 +24,13 @@ constexpr std::uint32_t kStateVersion = 1;
   throw std::runtime_error(path.string() + ": " + what + ": " + std::strerror(errno));
 }
 
+// A checkpoint: the part file's data, then the state that names it (throws).
+void sync_and_record(int fd, const std::filesystem::path& part, const std::filesystem::path& path,
+                     std::span<const std::uint8_t> state) {
+  if (::fdatasync(fd) != 0) fail(part, "fdatasync");
+  p::io::write_file_atomic(path, state, 0600);
+}
+
 void fsync_dir(const std::filesystem::path& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0 || ::fsync(fd) != 0) fail(dir, "fsync");
@@ -143,9 +150,7 @@ void Assembler::load_state() {
 void Assembler::checkpoint() {
   wait_for_sync(true);
   if (!dirty_ || fd_ < 0) return;
-  // Data before the state that names it.
-  if (::fdatasync(fd_) != 0) fail(part_path_, "fdatasync");
-  p::io::write_file_atomic(state_path_, state_bytes(), 0600);
+  sync_and_record(fd_, part_path_, state_path_, state_bytes());
   dirty_ = false;
 }
 
@@ -155,24 +160,19 @@ void Assembler::checkpoint_async() {
     wait_for_sync(true);
   }
   if (!dirty_ || fd_ < 0) return;
-  // The blocks complete now were written (into the mapping) before now: the sync that starts
-  // after this moment makes them durable before the state that names them is written.
-  std::vector<std::uint8_t> state = state_bytes();
-  dirty_ = false;
+  // The blocks complete now were written before now: the sync that starts after this moment
+  // makes them durable before the state that names them is written.
   syncing_ = std::async(
       std::launch::async,
-      [fd = fd_, part = part_path_, path = state_path_, state = std::move(state)]() -> std::string {
-        const auto error = [&](const char* what) {
-          return part.string() + ": " + what + ": " + std::strerror(errno);
-        };
-        if (::fdatasync(fd) != 0) return error("fdatasync");
+      [fd = fd_, part = part_path_, path = state_path_, state = state_bytes()]() -> std::string {
         try {
-          p::io::write_file_atomic(path, state, 0600);
+          sync_and_record(fd, part, path, state);
         } catch (const std::exception& e) {
           return e.what();
         }
         return {};
       });
+  dirty_ = false;
 }
 
 std::vector<std::uint8_t> Assembler::state_bytes() const {

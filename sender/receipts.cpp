@@ -89,23 +89,24 @@ bool Receipts::on_command(std::string_view maced, const p::Endpoint& from, Clock
   return true;
 }
 
-HostReport* Receipts::maced_feedback(const p::SignedFeedback& feedback) {
+HostReport* Receipts::mac_checked(const p::SignedFeedback& feedback) {
   if (feedback.session != session_ || manager_ == nullptr) return nullptr;
   HostReport* h = host_by_key(feedback.signer);
-  if (h == nullptr || !h->registered) return nullptr;
+  if (h == nullptr) return nullptr;
   const p::MacKey* mac = mac_key(*h);
   return mac != nullptr && p::check_mac(feedback, *mac) ? h : nullptr;
 }
 
+HostReport* Receipts::maced_feedback(const p::SignedFeedback& feedback) {
+  HostReport* h = mac_checked(feedback);
+  return h != nullptr && h->registered ? h : nullptr;
+}
+
 HostReport* Receipts::verified_feedback(const p::SignedFeedback& feedback, const p::Endpoint& from,
                                         Clock::time_point now) {
-  if (feedback.session != session_ || manager_ == nullptr) return nullptr;
-  HostReport* h = host_by_key(feedback.signer);
-  if (h == nullptr) return nullptr;
   // The MAC first: a packet that copies a host's key ID costs one short keyed hash.
-  const p::MacKey* mac = mac_key(*h);
-  if (mac == nullptr || !p::check_mac(feedback, *mac)) return nullptr;
-  if (!p::verify_feedback(feedback, h->host->key)) return nullptr;
+  HostReport* h = mac_checked(feedback);
+  if (h == nullptr || !p::verify_feedback(feedback, h->host->key)) return nullptr;
   if (!h->registered) {
     h->registered = true;
     h->registered_at = now;

@@ -106,6 +106,9 @@ class Receipts {
 
  private:
   HostReport* host_by_key(protocol::KeyId id);
+  // The host whose key signed this packet of this session, when its MAC checks (the
+  // signature is not checked); nullptr otherwise.
+  HostReport* mac_checked(const protocol::SignedFeedback& feedback);
   const protocol::MacKey* mac_key(const HostReport& h);
 
   std::string name_;

@@ -178,6 +178,20 @@ std::int32_t RateControl::excess(std::size_t h, const Sample& s) const {
   return s.loss - base_[h] - chance;
 }
 
+std::pair<std::int32_t, std::size_t> RateControl::worst_excess(const Interval& i) const {
+  std::int32_t worst = 0;
+  std::size_t who = SIZE_MAX;
+  for (std::size_t h = 0; h < names_.size(); ++h) {
+    if (i.samples[h].loss < 0) continue;
+    const std::int32_t e = excess(h, i.samples[h]);
+    if (who == SIZE_MAX || e > worst) {
+      worst = e;
+      who = h;
+    }
+  }
+  return {worst, who};
+}
+
 bool RateControl::conclude_test(const Interval& done) {
   Test& t = *test_;
   // Each host's first report that covers only time at the lower rate; after the last interval
@@ -227,12 +241,7 @@ bool RateControl::conclude_test(const Interval& done) {
   const Test ended = std::move(t);
   test_.reset();
   for (const auto& [h, loss] : bases) base_[h] = std::max(base_[h], loss);
-  std::int32_t worst = 0;
-  for (std::size_t h = 0; h < names_.size(); ++h) {
-    const Sample& s = ended.before.samples[h];
-    if (s.loss >= 0) worst = std::max(worst, excess(h, s));
-  }
-  if (unexplained == SIZE_MAX || worst >= kCongestedLoss) return false;
+  if (unexplained == SIZE_MAX || worst_excess(ended.before).first >= kCongestedLoss) return false;
   ++stats_.restores;
   slow_start_ = ended.slow_start;
   congestion_rate_ = ended.congestion_rate;
@@ -255,16 +264,7 @@ void RateControl::decide(const Interval& done) {
   }
   // The worst excess over a host's base, less what chance alone explains over the packets its
   // report counted (a random loss of p over n packets varies by sqrt(p(1-p)/n)).
-  std::int32_t worst = 0;
-  std::size_t who = SIZE_MAX;
-  for (std::size_t h = 0; h < names_.size(); ++h) {
-    const Sample& s = done.samples[h];
-    if (s.loss < 0) continue;
-    if (who == SIZE_MAX || excess(h, s) > worst) {
-      worst = excess(h, s);
-      who = h;
-    }
-  }
+  const auto [worst, who] = worst_excess(done);
   // A host that limited the rate but did not report lost this probe, or its report: its loss
   // is not known to have fallen.
   const bool limiting_silent = limiting_ < names_.size() && done.samples[limiting_].loss < 0;

@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "protocol/data.hpp"
@@ -107,6 +108,8 @@ class RateControl {
   void decide(const Interval& done);
   // A report's loss beyond the host's base and what chance explains (0 or less: none).
   std::int32_t excess(std::size_t host, const Sample& s) const;
+  // The largest excess among the hosts that reported in `i`, and whose (SIZE_MAX: none).
+  std::pair<std::int32_t, std::size_t> worst_excess(const Interval& i) const;
   void set_rate(std::uint64_t r, std::string why);
   Clock::duration interval_length() const;
   std::string describe(std::size_t host, std::int32_t loss) const;
