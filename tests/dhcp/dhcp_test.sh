@@ -50,18 +50,16 @@ fleet=$top/tests/fleet/fleet.sh
 # shellcheck source=tests/wait.sh
 . "$top/tests/wait.sh"
 gone() { ! kill -0 "$1" 2>/dev/null; }
-if ! reason=$("$fleet" check 2>&1); then
-  echo "SKIP: $reason (DHCP tests need root and network namespaces)"
-  exit 77
-fi
+# shellcheck source=tests/dhcp/needs.sh
+. "$here/needs.sh"
+needs_namespaces "$fleet"
 case $server in
 dhcpd) tools="dhcpd busybox" ;;
 kea4) tools="kea-dhcp4 socat busybox" ;;
 *) echo "unknown server $server"; exit 2 ;;
 esac
-for tool in $tools; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (scripts/setup installs it)"; exit 77; }
-done
+# shellcheck disable=SC2086  # a list of tool names
+needs_tools $tools
 
 prefix=fd$$
 work=$(mktemp -d)

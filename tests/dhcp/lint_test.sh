@@ -16,9 +16,9 @@
 set -eu
 
 sender=$1 receiver=$2
-for tool in dhcpd kea-dhcp4; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (scripts/setup installs it)"; exit 77; }
-done
+# shellcheck source=tests/dhcp/needs.sh
+. "$(cd "$(dirname "$0")" && pwd)/needs.sh"
+needs_tools dhcpd kea-dhcp4
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
 fail() {

@@ -36,18 +36,16 @@ top=$(cd "$here/../.." && pwd)
 fleet=$top/tests/fleet/fleet.sh
 # shellcheck source=tests/wait.sh
 . "$top/tests/wait.sh"
-if ! reason=$("$fleet" check 2>&1); then
-  echo "SKIP: $reason (DHCP tests need root and network namespaces)"
-  exit 77
-fi
+# shellcheck source=tests/dhcp/needs.sh
+. "$here/needs.sh"
+needs_namespaces "$fleet"
 case $server in
 dhcpd) tools="dhcpd omshell busybox" ;;
 kea4) tools="kea-dhcp4 socat curl jq busybox" ;;
 *) echo "unknown server $server"; exit 2 ;;
 esac
-for tool in $tools; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (scripts/setup installs it)"; exit 77; }
-done
+# shellcheck disable=SC2086  # a list of tool names
+needs_tools $tools
 
 prefix=fp$$
 work=$(mktemp -d)
