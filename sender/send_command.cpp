@@ -100,10 +100,18 @@ int send_command(const SendOptions& o) {
               p::text::hex64(c.session.value).c_str());
   const bool tty = o.progress && ::isatty(STDOUT_FILENO);
   Clock::time_point next_progress = start;
+  std::uint32_t rate_events = 0;
   drive(session, io, [&](Clock::time_point now) {
     if (tty && now >= next_progress) {
       print_progress(session, start, now);
       next_progress = now + kProgressEvery;
+    }
+    // Into a log (no terminal): a line for each decrease of the rate and each one undone.
+    const RateStats& r = session.rate().stats();
+    if (o.progress && !tty && r.decreases + r.restores != rate_events) {
+      rate_events = r.decreases + r.restores;
+      std::printf("%8.3fs rate %s: %s\n", seconds_between(start, now),
+                  format_rate(session.rate().rate()).c_str(), session.rate().reason().c_str());
     }
   });
   const Clock::time_point end = Clock::now();
