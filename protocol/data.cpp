@@ -115,11 +115,16 @@ bool write_body(ByteWriter& w, const Probe& p) {
   return true;
 }
 bool write_body(ByteWriter& w, const LossReport& l) {
-  if (l.loss > kLossScale || l.received > l.expected || l.since >= l.probe) return false;
+  if (l.loss > kLossScale || l.received > l.expected || l.since >= l.probe ||
+      l.backlog > kLossScale) {
+    return false;
+  }
   w.u16(l.loss);
   w.u32(l.expected);
   w.u32(l.received);
   w.u32(l.since);
+  w.u16(l.backlog);
+  w.u32(l.elapsed_ms);
   return true;
 }
 
@@ -221,7 +226,10 @@ Result<Feedback> read_body(ByteReader& r, const Header& h) {
       l.expected = r.u32();
       l.received = r.u32();
       l.since = r.u32();
-      if (l.loss > kLossScale || l.received > l.expected || l.since >= l.probe) {
+      l.backlog = r.u16();
+      l.elapsed_ms = r.u32();
+      if (l.loss > kLossScale || l.received > l.expected || l.since >= l.probe ||
+          l.backlog > kLossScale) {
         return Failure{Error::out_of_range, "loss report"};
       }
       return Feedback(l);

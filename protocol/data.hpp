@@ -124,6 +124,9 @@ struct NakEntry {
 inline constexpr std::size_t kMaxNakEntries = 186;
 // Loss is reported in units of 1/10000 (0.01 %).
 inline constexpr std::uint16_t kLossScale = 10000;
+// A host answers a probe when its receive buffer is at least this full (per kLossScale), what
+// ever its loss: it is falling behind the data.
+inline constexpr std::uint16_t kBacklogReport = 2500;
 
 // Data authentication: the AUTH chunks (bit c: chunk c) of a block that a host lacks while it
 // holds symbols of them it could not check yet (the manager sends those chunks again).
@@ -193,6 +196,13 @@ struct LossReport {
   std::uint32_t expected = 0;  // packets the manager sent in the interval
   std::uint32_t received = 0;  // of them, packets this host took
   std::uint32_t since = 0;     // the probe that began the interval (the last one this host saw)
+  // Per kLossScale: how full this host's receive buffer was when it read the probe. A host
+  // that cannot keep up falls behind (its buffer fills) before it loses.
+  std::uint16_t backlog = 0;
+  // Milliseconds between this host reading probe `since` and this one: received / elapsed is
+  // what it takes per second when it is behind (what arrives, otherwise).
+  std::uint32_t elapsed_ms = 0;
+  bool operator==(const LossReport&) const = default;
 };
 
 using Feedback = std::variant<Complete, Nak, CompleteAck, Round, MixedTable, Probe, LossReport>;

@@ -436,15 +436,21 @@ void Agent::on_probe(const p::Probe& probe, Clock::time_point now) {
         static_cast<std::uint32_t>(std::min<std::uint64_t>(probe_packets_, expected));
     const auto loss = static_cast<std::uint16_t>(p::kLossScale - std::uint64_t{received} *
                                                                      p::kLossScale / expected);
-    if (loss >= probe.threshold || probe.limiting == key_.key_id()) {
-      report_ = p::LossReport{update_->file_id, probe.probe, probe.next_sequence, loss, expected,
-                              received,         probe_};
+    if (loss >= probe.threshold || backlog_ >= p::kBacklogReport ||
+        probe.limiting == key_.key_id()) {
+      report_ = p::LossReport{
+          update_->file_id, probe.probe, probe.next_sequence, loss, expected, received,
+          probe_,           backlog_};
+      report_->elapsed_ms = static_cast<std::uint32_t>(std::clamp<std::int64_t>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - probe_read_).count(), 0,
+          UINT32_MAX));
       report_at_ = now + uniform(std::chrono::milliseconds(probe.report_window_ms));
     }
   }
   probe_ = probe.probe;
   probe_seq_ = probe.next_sequence;
   probe_packets_ = 0;
+  probe_read_ = now;
 }
 
 // --- output ---------------------------------------------------------------------------------

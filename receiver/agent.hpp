@@ -86,6 +86,9 @@ class Agent {
   bool holds_fleet_key() const { return fleet_.has_value(); }
   void on_data(std::span<const std::uint8_t> bytes, Clock::time_point now,
                const protocol::Endpoint& from = {});
+  // How full the data socket's receive buffer is (per kLossScale), before its packets are
+  // read: a probe among them carries it back.
+  void on_backlog(std::uint16_t backlog) { backlog_ = backlog; }
   void tick(Clock::time_point now, protocol::Transport& unicast);
   Clock::time_point next_wakeup(Clock::time_point now) const;
 
@@ -187,6 +190,8 @@ class Agent {
   std::uint32_t probe_ = 0;
   std::uint32_t probe_seq_ = 0;
   std::uint64_t probe_packets_ = 0;
+  std::uint16_t backlog_ = 0;
+  Clock::time_point probe_read_{};  // when this host read probe_
   std::optional<protocol::LossReport> report_;
   Clock::time_point report_at_ = Clock::time_point::max();
   void on_probe(const protocol::Probe& p, Clock::time_point now);

@@ -258,7 +258,10 @@ int run_command(const RunOptions& o) {
       data.reset();
       if (wanted) {
         data = std::make_unique<p::io::UdpSocket>(wanted->port, ifindex);
-        data->set_buffer_sizes(16 << 20);
+        // Deep: a host busy elsewhere (its disk, other processes) falls behind for a while
+        // instead of losing, and says so (its backlog, in its loss reports) before it loses.
+        // Memory is taken only while packets wait.
+        data->set_buffer_sizes(64 << 20);
         // ff3x::/32 is source-specific multicast (RFC 4607): join (manager, group) only.
         const bool ssm = wanted->address[0] == 0xff && (wanted->address[1] >> 4) == 3;
         const auto source = agent.data_source();
@@ -288,8 +291,10 @@ int run_command(const RunOptions& o) {
     }
     if (data && (fds[2].revents & POLLIN)) {
       std::size_t received = 0;
+      agent.on_backlog(data->receive_backlog());
       for (int batch = 0; batch < 64; ++batch) {
         const auto got = data->receive(buffer, p::kMaxDataDatagram);
+        now = Clock::now();  // per batch: a probe's reading time (LossReport::elapsed_ms)
         for (const auto& r : got) {
           if (!drop.drop()) agent.on_data(r.bytes, now, r.from);
         }

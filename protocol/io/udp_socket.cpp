@@ -3,11 +3,13 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <linux/sock_diag.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -151,6 +153,19 @@ void UdpSocket::set_buffer_sizes(int bytes) {
   if (::setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0) {
     (void)::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
   }
+}
+
+std::uint16_t UdpSocket::receive_backlog() const {
+  // SO_MEMINFO (Linux 4.6): the memory the queued datagrams take against the buffer's size,
+  // both counted as the kernel charges them (per packet, more than its payload).
+  std::array<std::uint32_t, SK_MEMINFO_VARS> info{};
+  socklen_t len = sizeof info;
+  if (::getsockopt(fd_, SOL_SOCKET, SO_MEMINFO, info.data(), &len) != 0 ||
+      len < sizeof(std::uint32_t) * (SK_MEMINFO_RCVBUF + 1) || info[SK_MEMINFO_RCVBUF] == 0) {
+    return 0;
+  }
+  const std::uint64_t used = std::min(info[SK_MEMINFO_RMEM_ALLOC], info[SK_MEMINFO_RCVBUF]);
+  return static_cast<std::uint16_t>(used * 10000 / info[SK_MEMINFO_RCVBUF]);
 }
 
 std::size_t UdpSocket::send(std::span<const Datagram> datagrams) {

@@ -45,6 +45,8 @@ class UdpSocket : public Transport {
   // Outgoing multicast: interface, hop limit, and whether local listeners hear our own packets.
   void set_multicast(int hop_limit, bool loopback);
   void set_buffer_sizes(int bytes);
+  // How full the receive buffer is, per 10000 of its size (0 where the kernel cannot say).
+  std::uint16_t receive_backlog() const;
 
   // Sends each datagram; returns how many left (the rest hit EAGAIN / ENOBUFS: retry later).
   std::size_t send(std::span<const Datagram> datagrams) override;

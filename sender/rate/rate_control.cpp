@@ -17,9 +17,12 @@ constexpr double kStep = 0.01;               // of the last decrease's rate, per
 constexpr double kMargin = 0.85;             // below what the worst host took
 constexpr double kMaxCut = 0.5;              // a decrease at least keeps half
 constexpr double kMinCut = 0.875;            // and takes at least 1/8
-constexpr std::uint32_t kLateProbes = 8;     // reports of older probes still taken
+constexpr std::uint32_t kLateProbes = 32;    // reports of older probes still taken
+constexpr std::uint16_t kBehind = 5000;      // a receive buffer half full: falling behind
+constexpr double kMaxBehindCut = 0.75;       // a host falling behind cuts at most 3/4
 constexpr std::uint32_t kTestIntervals = 3;  // a decrease is tested over at most this many
 constexpr std::int32_t kSameLoss = 150;      // 1.5 %: within this, a loss did not change
+constexpr double kValidated = 1.5;           // of what an app-limited interval sent, at most
 constexpr double kAppLimited = 0.8;          // sent below 80 % of the rate: the rate did not bind
 
 std::string percent(std::int32_t loss) {
@@ -54,6 +57,7 @@ RateControl::RateControl(RateConfig config, std::vector<std::string> names,
                          std::vector<p::KeyId> keys)
     : config_(config), names_(std::move(names)), keys_(std::move(keys)) {
   base_.assign(names_.size(), 0);
+  backlog_.assign(names_.size(), 0);
   if (config_.fixed) {
     rate_ = config_.ceiling;
     reason_ = config_.ceiling == 0 ? "fixed: unlimited" : "fixed (--fixed-rate)";
@@ -156,13 +160,10 @@ void RateControl::on_report(std::size_t host, const p::LossReport& r) {
   }
   Interval* i = &*pending_;
   Sample& s = i->samples[host];
-  if (r.probe != i->probe && s.loss >= r.loss) return;  // keep the worse of two
   ++stats_.reports;
-  s.loss = r.loss;
-  s.since = r.since;
-  s.expected = r.expected;
   // What the manager sent per second over the intervals the report covers (a host that missed
-  // probes reports over several).
+  // probes reports over several). Not capped at the pending interval's rate: a late report's
+  // loss happened at the rate of its own intervals, which a decrease since may have answered.
   double bytes = 0, seconds = 0;
   for (const Sent& h : history_) {
     if (h.probe > r.since && h.probe <= r.probe) {
@@ -170,7 +171,20 @@ void RateControl::on_report(std::size_t host, const p::LossReport& r) {
       seconds += h.seconds;
     }
   }
-  s.rate = seconds > 0 ? std::min(static_cast<std::uint64_t>(bytes / seconds), i->rate) : i->rate;
+  const std::uint64_t rate = seconds > 0 ? static_cast<std::uint64_t>(bytes / seconds) : i->rate;
+  if (r.backlog >= s.backlog) {
+    s.backlog = r.backlog;
+    // What it read per second, as a share of what was sent per second then.
+    s.took = r.elapsed_ms > 0 && seconds > 0 && r.expected > 0
+                 ? static_cast<std::uint64_t>(static_cast<double>(rate) * r.received * seconds /
+                                              (r.expected * (r.elapsed_ms / 1000.0)))
+                 : 0;
+  }
+  if (r.probe != i->probe && s.loss >= r.loss) return;  // keep the worse of two
+  s.loss = r.loss;
+  s.since = r.since;
+  s.expected = r.expected;
+  s.rate = rate;
 }
 
 std::int32_t RateControl::excess(std::size_t h, const Sample& s) const {
@@ -190,6 +204,18 @@ std::pair<std::int32_t, std::size_t> RateControl::worst_excess(const Interval& i
     }
   }
   return {worst, who};
+}
+
+std::pair<std::uint16_t, std::size_t> RateControl::fullest(const Interval& i) const {
+  std::uint16_t most = 0;
+  std::size_t who = SIZE_MAX;
+  for (std::size_t h = 0; h < names_.size(); ++h) {
+    if (i.samples[h].loss >= 0 && i.samples[h].backlog > most) {
+      most = i.samples[h].backlog;
+      who = h;
+    }
+  }
+  return {most, who};
 }
 
 bool RateControl::conclude_test(const Interval& done) {
@@ -252,6 +278,12 @@ bool RateControl::conclude_test(const Interval& done) {
 }
 
 void RateControl::decide(const Interval& done) {
+  // Each host's receive buffer in the interval before this one (no report: below the
+  // threshold).
+  const std::vector<std::uint16_t> backlog_before = backlog_;
+  for (std::size_t h = 0; h < names_.size(); ++h) {
+    backlog_[h] = done.samples[h].loss >= 0 ? done.samples[h].backlog : 0;
+  }
   // The first interval at a lower rate: whose loss did not follow the rate?
   if (test_ && done.probe >= test_->probe && conclude_test(done)) return;
   // A base falls to a report clearly below it (the host got better, or the base was wrong).
@@ -295,6 +327,41 @@ void RateControl::decide(const Interval& done) {
     return;
   }
   if (test_) return;  // hold until the test ends
+  // A host whose receive buffer fills takes fewer packets per second than arrive: it loses
+  // once the buffer is full, however deep it is. Down before it does (once per event, as
+  // above), without a test: that is the rate's doing whatever the host's usual loss.
+  const auto [backlog, behind] = fullest(done);
+  // Falling behind is a buffer that kept filling over two reports. One that empties is a host
+  // catching up, and one first seen full a host that stalled (its reports waited in that
+  // buffer too): hold until it has caught up.
+  if (backlog >= kBehind && backlog_before[behind] >= p::kBacklogReport &&
+      backlog > backlog_before[behind] && done.samples[behind].rate <= rate_) {
+    const Sample& s = done.samples[behind];
+    ++stats_.decreases;
+    slow_start_ = false;
+    // Down to what it read per second (with the margin: its buffer drains meanwhile), by at
+    // least 1/8 and at most 3/4.
+    const double from = static_cast<double>(std::min(rate_, s.rate));
+    const double took = s.took > 0 ? static_cast<double>(s.took) : from;
+    congestion_rate_ = static_cast<std::uint64_t>(std::min(took, from));
+    limiting_ = behind;
+    last_loss_ = done.probe;
+    std::string why = "down: " + names_[behind] + " fell behind (receive buffer " +
+                      percent(backlog) + " full) at " + format_rate(s.rate);
+    if (s.took > 0) {
+      why += ", reading ";
+      why += format_rate(s.took);
+    }
+    set_rate(static_cast<std::uint64_t>(
+                 std::clamp(took * kMargin, from * (1 - kMaxBehindCut), from * kMinCut)),
+             std::move(why));
+    return;
+  }
+  if (backlog >= p::kBacklogReport) {
+    if (limiting_ == SIZE_MAX) limiting_ = behind;
+    reason_ = "hold: " + names_[behind] + "'s receive buffer is " + percent(backlog) + " full";
+    return;
+  }
   if (worst > kQuietLoss) {
     reason_ = "hold: " + describe(who, done.samples[who].loss);
     return;
@@ -308,7 +375,17 @@ void RateControl::decide(const Interval& done) {
     return;
   }
   if (done.app_limited) {
-    reason_ = "hold: the manager sent below the rate";
+    // A rate well above what the manager could send says nothing the hosts have shown they
+    // take: it would be sent in bursts whenever the manager's CPU frees up (as TCP's
+    // congestion window validation, RFC 7661). Not below the rate where hosts began to lose:
+    // a short repair round, or the wait for NAKs, sends little and says nothing either.
+    const auto validated = std::max(
+        congestion_rate_, static_cast<std::uint64_t>(kValidated * static_cast<double>(done.rate)));
+    if (rate_ > validated && !slow_start_) {
+      set_rate(validated, "hold: the manager sent below the rate");
+    } else {
+      reason_ = "hold: the manager sent below the rate";
+    }
     return;
   }
   if (config_.ceiling != 0 && rate_ >= config_.ceiling) return;

@@ -3,10 +3,12 @@
 //
 // While it streams, the session sends a PROBE every interval (150 ms to 1 s: at least 100
 // packets at the current rate). A host measures its loss between two probes from sequence
-// numbers and answers a probe when that loss reaches the probe's threshold. When the session
-// sends probe n it closes the interval that ended at probe n-1 (whose reports have arrived)
-// and decides the rate from it; the interval between n-1 and n is still in flight. A late
-// report (of a probe up to 8 back) counts in the interval deciding next.
+// numbers and answers a probe when that loss reaches the probe's threshold, or when its receive
+// buffer is a quarter full (protocol::kBacklogReport). When the session sends probe n it closes
+// the interval that ended at probe n-1 (whose reports have arrived) and decides the rate from
+// it; the interval between n-1 and n is still in flight. A late report (of a probe up to 32
+// back: a host behind reads its probes late) counts in the interval deciding next, at the rate
+// of the intervals it covers.
 //
 // The control law (protocol/README.md "Rate adaptation" compares it with TFMCC and NORM-CC):
 //   excess(h) = loss(h) - base(h)      base: the loss host h shows whatever the rate
@@ -28,6 +30,11 @@
 //                   interval until the first decrease (slow start) and beyond 1.1 x the rate
 //                   of the last decrease; x1.1 below 0.9 x that rate; in between, where the
 //                   hosts began to lose, + 1 % of it per interval
+//   behind          a host's receive buffer >= 50 % full and fuller than in the interval before
+//                   (>= 25 % then): down to what it read per second x 0.85, by 1/8 to 3/4;
+//                   no test. First seen full (a stall), emptying, or >= 25 %: hold
+//   app-limited     the manager sent below 80 % of the rate: hold, and after the first decrease
+//                   down to max(1.5 x what it sent, the rate of the last decrease)
 //   otherwise       hold
 // never below the floor, never above the ceiling (--rate). A fixed rate (--fixed-rate) skips
 // all of it: the ceiling is the rate (0: unlimited) and the probes are not sent.
@@ -97,7 +104,9 @@ class RateControl {
     std::int32_t loss = -1;  // per kLossScale; -1: no report (below the threshold, or lost)
     std::uint32_t since = 0;
     std::uint32_t expected = 0;
-    std::uint64_t rate = 0;  // the highest rate of the intervals the report covers
+    std::uint64_t rate = 0;     // the highest rate of the intervals the report covers
+    std::uint16_t backlog = 0;  // how full its receive buffer was, per kLossScale
+    std::uint64_t took = 0;     // bytes per second it read then (0: not known)
   };
   struct Interval {
     std::uint32_t probe = 0;      // the probe that ended it
@@ -110,6 +119,8 @@ class RateControl {
   std::int32_t excess(std::size_t host, const Sample& s) const;
   // The largest excess among the hosts that reported in `i`, and whose (SIZE_MAX: none).
   std::pair<std::int32_t, std::size_t> worst_excess(const Interval& i) const;
+  // The fullest receive buffer among the hosts that reported in `i`, and whose.
+  std::pair<std::uint16_t, std::size_t> fullest(const Interval& i) const;
   void set_rate(std::uint64_t r, std::string why);
   Clock::duration interval_length() const;
   std::string describe(std::size_t host, std::int32_t loss) const;
@@ -120,7 +131,8 @@ class RateControl {
   RateConfig config_;
   std::vector<std::string> names_;
   std::vector<protocol::KeyId> keys_;
-  std::vector<std::int32_t> base_;  // per host, per kLossScale
+  std::vector<std::int32_t> base_;      // per host, per kLossScale
+  std::vector<std::uint16_t> backlog_;  // per host: its receive buffer in the interval before
   std::uint64_t rate_ = 0;
   std::string reason_;
   RateStats stats_;

@@ -253,7 +253,7 @@ TEST(Data, FeedbackRoundTripsAndVerifies) {
       Round{9, 4, 1000, 250},
       MixedTable{9, 4, std::vector<std::array<std::uint8_t, 16>>(kMaxMixedTableHashes)},
       Probe{9, 4, 1000, 250'000, 25, KeyId{7}, 50},
-      LossReport{9, 4, 1000, 512, 2000, 1898, 3}};
+      LossReport{9, 4, 1000, 512, 2000, 1898, 3, 6100, 180}};
   for (const Feedback& f : all) {
     const auto bytes = encode(f);
     ASSERT_LE(bytes.size(), kMaxControlDatagram);
@@ -261,6 +261,9 @@ TEST(Data, FeedbackRoundTripsAndVerifies) {
     ASSERT_TRUE(parsed) << to_string(parsed.failure());
     const auto& fb = std::get<SignedFeedback>(parsed.value());
     EXPECT_EQ(fb.feedback.index(), f.index());
+    if (const auto* l = std::get_if<LossReport>(&f)) {
+      EXPECT_EQ(std::get<LossReport>(fb.feedback), *l) << "every field comes back";
+    }
     EXPECT_TRUE(verify_feedback(fb, testing::seeded_key(0).public_key()));
     EXPECT_FALSE(verify_feedback(fb, testing::seeded_key(1).public_key()));
     // Every packet carries a MAC (host feedback: host and manager; the manager's: the fleet).
@@ -308,6 +311,9 @@ TEST(Data, EncodersValidate) {
   EXPECT_FALSE(encode_feedback(LossReport{1, 2, 0, 0, 10, 11, 1}, kSession, key, buf, mac));
   EXPECT_FALSE(encode_feedback(LossReport{1, 2, 0, 0, 10, 10, 2}, kSession, key, buf, mac));
   EXPECT_TRUE(encode_feedback(LossReport{1, 2, 0, 0, 10, 10, 1}, kSession, key, buf, mac));
+  EXPECT_FALSE(
+      encode_feedback(LossReport{1, 2, 0, 0, 10, 10, 1, kLossScale + 1}, kSession, key, buf, mac))
+      << "a receive buffer fuller than full";
   EXPECT_FALSE(encode_feedback(Complete{1, {}}, kSession, key, std::span(buf).first(40), mac));
   std::vector<std::uint8_t> payload(kMinSymbolSize - 1);
   EXPECT_EQ(encode_symbol({false, 1, 0, 0, 0, payload}, buf), 0u);
@@ -379,6 +385,9 @@ TEST(Data, RejectsMalformedDatagrams) {
   EXPECT_EQ(failure_of(short_symbol).error, Error::truncated);
   auto report = encode(LossReport{3, 5, 100, 0, 10, 10, 4});
   report[37] = 11;  // received (body bytes 6-9 after the 28-byte head, low byte) above expected
+  EXPECT_EQ(failure_of(report).error, Error::out_of_range);
+  report = encode(LossReport{3, 5, 100, 0, 10, 10, 4});
+  report[42] = 0xff;  // backlog (body bytes 14-15, high byte) over 100 %
   EXPECT_EQ(failure_of(report).error, Error::out_of_range);
   auto ack = encode(CompleteAck{3, {KeyId{1}}});
   ack[11] = 1;  // FEC info must be zero in an ACK

@@ -182,5 +182,191 @@ TEST(RateControl, ASilentLimitingHostHoldsTheRate) {
   EXPECT_EQ(rc.rate(), 100 * kMbit);
 }
 
+// Hosts that each take at most `capacity` packets per second into a receive buffer of
+// `buffer` packets: above it the buffer fills, and a full buffer loses. A host reports its loss
+// and how full its buffer is when it reads a probe. `stalled(host, interval)`: the host reads
+// nothing in that interval (busy elsewhere); the probes wait in its buffer with the data, and it
+// answers them, late, when it resumes.
+struct Backlogged {
+  RateControl rc;
+  std::vector<double> capacity;  // packets per second
+  double buffer = 0;
+  std::function<bool(std::size_t, int)> stalled;
+  Clock::time_point now{};
+  std::vector<double> queue;
+  std::vector<std::vector<p::LossReport>> unread;  // probes a stalled host has not read yet
+  std::vector<double> lost;                        // per host, over the run
+  std::vector<std::uint64_t> rates;
+  std::vector<std::string> reasons;
+  int interval = 0;
+
+  Backlogged(
+      RateConfig c, std::vector<double> cap, double buf,
+      std::function<bool(std::size_t, int)> s = [](std::size_t, int) { return false; })
+      : rc(c, Fleet::names(cap.size()), Fleet::keys(cap.size())),
+        capacity(std::move(cap)),
+        buffer(buf),
+        stalled(std::move(s)),
+        queue(capacity.size()),
+        unread(capacity.size()),
+        lost(capacity.size()) {}
+
+  void run(int n) {
+    p::Probe probe = rc.probe(now, 0);
+    for (int i = 0; i < n; ++i, ++interval) {
+      const std::uint64_t rate = rc.rate();
+      rates.push_back(rate);
+      const auto length = rc.next_probe() - now;
+      now += length;
+      const double seconds = std::chrono::duration<double>(length).count();
+      const auto sent = static_cast<std::uint64_t>(static_cast<double>(rate) * seconds);
+      const double arrived = static_cast<double>(sent / 1300);
+      const p::Probe previous = probe;
+      probe = rc.probe(now, sent);
+      for (std::size_t h = 0; h < capacity.size(); ++h) {
+        const bool stall = stalled(h, interval);
+        const double took = stall ? 0 : std::min(queue[h] + arrived, capacity[h] * seconds);
+        double q = queue[h] + arrived - took;
+        const double over = std::max(0.0, q - buffer);
+        q = std::min(q, buffer);
+        queue[h] = q;
+        lost[h] += over;
+        const auto expected = static_cast<std::uint32_t>(arrived);
+        const auto received = static_cast<std::uint32_t>(arrived - over);
+        const auto loss = static_cast<std::uint16_t>(
+            p::kLossScale - std::uint64_t{received} * p::kLossScale / std::max(1u, expected));
+        p::LossReport report{1, probe.probe, 0, loss, expected, received, previous.probe};
+        report.backlog = static_cast<std::uint16_t>(q / buffer * p::kLossScale);
+        // Reading the interval's packets took as long as the interval, or longer when the host
+        // was behind (at its pace).
+        report.elapsed_ms = static_cast<std::uint32_t>(
+            1000 * std::max(seconds, q > 0 ? received / capacity[h] : 0.0));
+        if (stall) {
+          unread[h].push_back(report);
+          continue;
+        }
+        for (p::LossReport late : unread[h]) {  // read now: the buffer as it is now
+          late.backlog = report.backlog;
+          if (late.loss >= probe.threshold || late.backlog >= p::kBacklogReport) {
+            rc.on_report(h, late);
+          }
+        }
+        unread[h].clear();
+        if (loss >= probe.threshold || report.backlog >= p::kBacklogReport ||
+            probe.limiting == p::KeyId{h + 1}) {
+          rc.on_report(h, report);
+        }
+      }
+      reasons.push_back(rc.reason());
+    }
+  }
+  bool said(const std::string& what) const {
+    for (const auto& r : reasons) {
+      if (r.find(what) != std::string::npos) return true;
+    }
+    return false;
+  }
+};
+
+constexpr double kPacketsPerMbit = 125'000.0 / 1300;
+
+// A host that takes 300 Mbit/s of data with a deep buffer: its buffer fills when the rate
+// passes that, it says so, and the rate comes down before the buffer is full. Nothing is lost,
+// and the rate stays near what the host takes.
+TEST(RateControl, SlowsForAHostFallingBehindBeforeItLoses) {
+  Backlogged f(adaptive(1000),
+               {300 * kPacketsPerMbit, 2000 * kPacketsPerMbit, 2000 * kPacketsPerMbit}, 40'000);
+  f.run(200);
+  EXPECT_TRUE(f.said("down: r1 fell behind")) << f.reasons.back();
+  EXPECT_EQ(f.lost[0], 0) << "the buffer never overflowed";
+  double sum = 0;
+  for (std::size_t i = f.rates.size() - 100; i < f.rates.size(); ++i) {
+    sum += static_cast<double>(f.rates[i]);
+    EXPECT_LE(f.rates[i], 400 * kMbit);
+  }
+  EXPECT_GE(sum / 100, 200.0 * kMbit) << "mean rate once settled";
+  EXPECT_EQ(f.rc.stats().restores, 0u);
+}
+
+// A fast host that reads nothing for 1.2 s once (8 intervals; its buffer holds that) and then
+// catches up: its late answers report a full buffer that empties. That is a stall, not a rate
+// too high: the rate holds while the host catches up, and nothing is cut.
+TEST(RateControl, AStallIsNotCongestion) {
+  Backlogged f(adaptive(500), {2000 * kPacketsPerMbit, 2000 * kPacketsPerMbit}, 60'000,
+               [](std::size_t h, int i) { return h == 0 && i >= 30 && i < 38; });
+  f.run(60);
+  EXPECT_EQ(f.lost[0], 0);
+  EXPECT_EQ(f.rc.stats().decreases, 0u) << f.reasons[38] << " / " << f.reasons[39];
+  EXPECT_TRUE(f.said("receive buffer")) << "the full buffer held the rate";
+  EXPECT_EQ(f.rc.rate(), 500 * kMbit);
+}
+
+// A manager that cannot send at its rate (its CPU is busy) does not keep the rate: it comes down
+// to 1.5 x what was sent, so the manager never sends a burst at a rate no host has shown it
+// takes; never below the rate where a host last lost, which a short round says nothing about.
+TEST(RateControl, AnUnusedRateComesDown) {
+  RateControl rc(adaptive(), {"r1"}, {p::KeyId{1}});
+  Clock::time_point t{};
+  std::vector<p::Probe> probes{rc.probe(t, 0)};
+  const auto step = [&](double share) {  // the manager sends `share` of the rate
+    const auto sent = static_cast<std::uint64_t>(static_cast<double>(rc.rate()) * 0.15 * share);
+    t = rc.next_probe();
+    probes.push_back(rc.probe(t, sent));
+    if (probes.back().limiting == p::KeyId{1}) {  // named: r1 answers, having lost nothing
+      rc.on_report(0, p::LossReport{1, probes.back().probe, 0, 0, 1000, 1000,
+                                    probes[probes.size() - 2].probe});
+    }
+  };
+  for (int i = 0; i < 5; ++i) step(1);
+  const std::uint64_t lost_at = rc.rate();
+  step(1);
+  rc.on_report(0, p::LossReport{1, probes.back().probe, 0, 1000, 1000, 900,
+                                probes[probes.size() - 2].probe});  // 10 %: down
+  for (int i = 0; i < 30; ++i) step(1);  // tested (r1 lost nothing since), and up well beyond
+  const std::uint64_t high = rc.rate();
+  ASSERT_EQ(rc.stats().decreases, 1u);
+  ASSERT_GT(high, 3 * lost_at) << rc.reason();
+  for (int i = 0; i < 3; ++i) step(0.2);
+  EXPECT_LT(rc.rate(), high / 2) << rc.reason();
+  EXPECT_NE(rc.reason().find("sent below the rate"), std::string::npos) << rc.reason();
+  for (int i = 0; i < 20; ++i) step(0.01);
+  EXPECT_GE(rc.rate(), lost_at * 9 / 10) << "not below where r1 lost";
+  EXPECT_LE(rc.rate(), lost_at * 11 / 10);
+}
+
+// A loss reported late (the host read the probe long after; its buffer had held it) happened at
+// the rate of its own intervals. Once a decrease has answered it, that late report does not
+// cut the rate a second time.
+TEST(RateControl, ALateLossIsAnsweredOnce) {
+  RateControl rc(adaptive(), {"r1", "r2"}, {p::KeyId{1}, p::KeyId{2}});
+  Clock::time_point t{};
+  std::vector<p::Probe> probes{rc.probe(t, 0)};
+  const auto step = [&] {
+    const std::uint64_t sent = rc.rate() * 15 / 100;  // at the rate for 150 ms
+    t = rc.next_probe();
+    probes.push_back(rc.probe(t, sent));
+  };
+  for (int i = 0; i < 10; ++i) step();  // slow start: 100 Mbit/s x 1.25 a few times
+  const std::uint64_t high = rc.rate();
+  ASSERT_GT(high, 200 * kMbit);
+  step();
+  // r1 lost 30 % in the interval that ended at the last probe: down.
+  rc.on_report(0, p::LossReport{1, probes.back().probe, 0, 3000, 1000, 700,
+                                probes[probes.size() - 2].probe});
+  step();
+  const std::uint64_t lowered = rc.rate();
+  ASSERT_LT(lowered, high) << rc.reason();
+  ASSERT_EQ(rc.stats().decreases, 1u);
+  // The lower rate is tested: r2 (which lost nothing then) and r1 report nothing at it.
+  for (int i = 0; i < 4; ++i) step();
+  // r2's report of an interval before the decrease arrives now, 5 probes late: 30 % lost at the
+  // higher rate, already answered.
+  const std::size_t old = probes.size() - 7;
+  rc.on_report(1, p::LossReport{1, probes[old].probe, 0, 3000, 1000, 700, probes[old - 1].probe});
+  step();
+  EXPECT_EQ(rc.stats().decreases, 1u) << rc.reason();
+  EXPECT_GE(rc.rate(), lowered);
+}
+
 }  // namespace
 }  // namespace fleetcast::sender
