@@ -94,8 +94,8 @@ std::string_view to_string(Phase p) {
 Journal::Journal(const std::filesystem::path& db) {
   try {
     db_ = std::make_unique<io::Database>(db, io::Database::Journal::rollback);
-    db_->exec(kSchema);
-    if (!db_->compiles("SELECT mode FROM applies LIMIT 0")) db_->exec(kAddMode);
+    db_->exec_setup(kSchema);
+    if (!db_->compiles("SELECT mode FROM applies LIMIT 0")) db_->exec_setup(kAddMode);
   } catch (const io::SqliteError& e) {
     throw JournalError(std::string("journal: ") + e.what());
   }

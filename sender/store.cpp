@@ -84,7 +84,7 @@ std::string joined(const std::vector<std::string>& items) {
 Store::Store(const std::filesystem::path& state_dir) {
   std::filesystem::create_directories(state_dir);
   db_ = std::make_unique<io::Database>(state_dir / "manager.db", io::Database::Journal::wal);
-  db_->exec(kSchema);
+  db_->exec_setup(kSchema);
 }
 
 void Store::record_hosts(const std::vector<const Host*>& hosts) {

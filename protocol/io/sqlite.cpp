@@ -2,6 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
+#include <thread>
+
 namespace fleetcast::protocol::io {
 namespace {
 
@@ -19,8 +22,8 @@ Database::Database(const std::filesystem::path& path, Journal journal) : path_(p
   sqlite3_busy_timeout(db_, kBusyTimeoutMs);
   try {
     // FULL: a committed transaction survives power loss, not only a process crash.
-    exec(journal == Journal::wal ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                                 : "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;");
+    exec_setup(journal == Journal::wal ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                       : "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;");
   } catch (const SqliteError&) {
     // A damaged database: no destructor will run, so close it here.
     sqlite3_close(db_);
@@ -39,6 +42,24 @@ void Database::exec(const char* sql) {
     const std::string why = err ? err : "?";
     sqlite3_free(err);
     throw SqliteError(path_ + ": " + why);
+  }
+}
+
+void Database::exec_setup(const char* sql) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+  for (;;) {
+    try {
+      exec(sql);
+      return;
+    } catch (const SqliteError&) {
+      const int code = sqlite3_errcode(db_) & 0xff;
+      if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) ||
+          std::chrono::steady_clock::now() >= deadline) {
+        throw;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 }
 

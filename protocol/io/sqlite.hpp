@@ -55,6 +55,11 @@ class Database {
 
   Statement prepare(std::string_view sql);
   void exec(const char* sql);
+  // exec for opening and schema set-up: retried for up to the busy timeout while another
+  // process holds the lock. SQLite does not call its busy handler for every lock taken while a
+  // new database is set up (journal mode, first schema): two processes opening a new
+  // manager.db at once failed "database is locked" at once in 2 of 180 tries.
+  void exec_setup(const char* sql);
   std::int64_t last_insert_id() const;
   // True when `sql` compiles (e.g. a column exists): for adding columns to old databases.
   bool compiles(const char* sql) const;
