@@ -136,8 +136,10 @@ strangers)
     jq -r '"rate: \(.rate.decreases) decreases, \(.rate.restores) undone, \(.rate.min_bytes_per_s * 8 / 1e6) to \(.rate.max_bytes_per_s * 8 / 1e6) Mbit/s; wire \(.wire_ratio), \(.seconds) s"' \
       "$work/report.json"
     [ "$(jq '.rate.decreases' "$work/report.json")" -gt 0 ] || fail "the rate never came down"
-    [ "$(jq '.rate.min_bytes_per_s * 8 / 1e6 <= 60' "$work/report.json")" = true ] ||
-      fail "the rate never came down to the slow link's 50 Mbit/s"
+    # Within 30 % of the link: one decrease from about 100 Mbit/s with a quarter lost lands at
+    # about 61 (0.85 x what the host took, the limit's burst included).
+    [ "$(jq '.rate.min_bytes_per_s * 8 / 1e6 <= 65' "$work/report.json")" = true ] ||
+      fail "the rate never came down near the slow link's 50 Mbit/s (65 at most)"
     [ "$(jq '.wire_ratio <= 2.2' "$work/report.json")" = true ] ||
       fail "the slow host cost more than 2.2 wire bytes per file byte"
   fi
