@@ -57,8 +57,11 @@ Prepared prepare(const SendOptions& o) {
     }
     const p::bundle::Manifest m = p::bundle::read_manifest(content);
     if (m.kind == "dhcp-server") {
-      prep.dhcp_content.assign(content.begin(), content.end());
       prep.dhcp_server = m.setting("server");
+      // The lint models DHCPv4 configurations (dhcpd, kea4) only.
+      if (prep.dhcp_server == "dhcpd" || prep.dhcp_server == "kea4") {
+        prep.dhcp_content.assign(content.begin(), content.end());
+      }
       prep.dhcp_config = m.setting("config");
       prep.dhcp_keep_old_ranges = m.setting("keep-old-ranges") == "yes";
       prep.state = o.state;
@@ -117,7 +120,15 @@ void print_report(const lint::Report& r, const char* refusal_tag) {
 }  // namespace
 
 void refuse_dhcp_conflicts(const Prepared& prep, bool force) {
-  if (prep.dhcp_content.empty()) return;
+  if (prep.dhcp_content.empty()) {
+    if (!prep.dhcp_server.empty()) {
+      std::printf(
+          "  lint note: server = %s (DHCPv6) is not linted across hosts: each host's "
+          "server validates its own configuration\n",
+          prep.dhcp_server.c_str());
+    }
+    return;
+  }
   const lint::Report r = lint_dhcp(prep);
   print_report(r, force ? "FORCED (--force), lint" : "lint");
   if (!r.ok() && !force) {
@@ -131,7 +142,14 @@ void refuse_dhcp_conflicts(const Prepared& prep, bool force) {
 int bundle_lint_command(const SendOptions& o) {
   const Prepared prep = prepare(o);
   if (prep.dhcp_content.empty()) {
-    std::printf("%s: %s bundle: nothing for the DHCP lint\n", o.file.c_str(), prep.kind.c_str());
+    std::string server;
+    if (!prep.dhcp_server.empty()) {
+      server = " (server = ";
+      server += prep.dhcp_server;
+      server += ")";
+    }
+    std::printf("%s: %s bundle%s: nothing for the DHCP lint\n", o.file.c_str(), prep.kind.c_str(),
+                server.c_str());
     return 0;
   }
   const lint::Report r = lint_dhcp(prep);

@@ -204,8 +204,8 @@ Manifest parse_manifest(std::string_view ini) {
   }
   if (m.kind == "dhcp-server") {
     const std::string server = m.setting("server");
-    if (server != "dhcpd" && server != "kea4") {
-      fail("[dhcp-server]", "server must be dhcpd or kea4, not '" + server + "'");
+    if (server != "dhcpd" && server != "kea4" && server != "dhcpd6" && server != "kea6") {
+      fail("[dhcp-server]", "server must be dhcpd, kea4, dhcpd6 or kea6, not '" + server + "'");
     }
     if (m.setting("config").empty()) fail("[dhcp-server]", "config is required");
     check_yes_no(m, "keep-old-ranges");

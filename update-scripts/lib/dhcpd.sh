@@ -1,7 +1,14 @@
 # shellcheck shell=sh
 # shellcheck disable=SC2154  # phase, new_src, candidate, stop_timeout, ip_awk: set by dhcp-server and lib/dhcp.sh
-# dhcp-server, ISC dhcpd path (POSIX sh). Sourced by dhcp-server, which sets phase, new_src,
-# candidate and stop_timeout. Facts behind each step: update-scripts/README.md.
+# dhcp-server, ISC dhcpd path (POSIX sh), for dhcpd -4 (server = dhcpd) and dhcpd -6
+# (server = dhcpd6; its lease records and ranges: lib/dhcpd6.sh). Sourced by dhcp-server,
+# which sets phase, new_src, candidate, stop_timeout and family (4 or 6). Facts behind each
+# step: update-scripts/README.md.
+
+# shellcheck source=update-scripts/lib/ip6.sh
+. "$FLEETCAST_LIB/ip6.sh"
+# shellcheck source=update-scripts/lib/dhcpd6.sh
+. "$FLEETCAST_LIB/dhcpd6.sh"
 
 # --- dhcpd ----------------------------------------------------------------------------------
 
@@ -16,7 +23,8 @@ dhcpd_active_leases() {
 }
 
 # dhcpd_merge_leases KEPT LIVE: prints KEPT (the copy taken when the old server stopped), then
-# every complete lease record of LIVE that differs from KEPT's last record of that address.
+# every complete lease record of LIVE that differs from KEPT's last record of that address (or
+# IA: dhcpd -6 keeps records per IA, "ia-na "IAID+DUID" {").
 # dhcpd reads the file as a log (the last record of an address wins), so leases the new server
 # granted or renewed since KEPT was taken survive a rollback, and their addresses are not lent
 # a second time. A record cut off at the end of LIVE (a full disk) is left out.
@@ -26,7 +34,7 @@ dhcpd_merge_leases() {
   awk '
     function flush_block(dest) { if (ip != "") { if (dest == "kept") last[ip] = text; else if (last[ip] != text) printf "%s", text } ip = ""; text = "" }
     FNR == 1 { ip = ""; text = "" }
-    /^lease [0-9.]+ \{/ { ip = $2; text = $0 "\n"; next }
+    /^lease [0-9.]+ \{/ || /^ia-(na|ta|pd) .*\{[ \t]*$/ { ip = $0; text = $0 "\n"; next }
     ip != "" { text = text $0 "\n"; if ($0 ~ /^\}/) flush_block(FILENAME == kept ? "kept" : "live") }
   ' kept="$1" "$1" "$2"
 }
@@ -64,14 +72,26 @@ dhcpd_subnet_for() {
 dhcpd_make_candidate() {
   cp "$new_src" "$candidate" || die "cannot stage the new configuration"
   orphans="$FLEETCAST_WORK/orphans"
-  dhcpd_active_leases "$FLEETCAST_HOST_DHCPD_LEASES" > "$FLEETCAST_WORK/active"
-  dhcpd_orphans "$FLEETCAST_WORK/active" "$new_src" > "$orphans"
+  dhcpd_leases "$leases" > "$FLEETCAST_WORK/active"
+  if [ "$family" = 6 ]; then
+    dhcpd6_ranges "$new_src" > "$FLEETCAST_WORK/ranges.new"
+    outside_ranges6 "$FLEETCAST_WORK/active" "$FLEETCAST_WORK/ranges.new" > "$orphans"
+  else
+    dhcpd_orphans "$FLEETCAST_WORK/active" "$new_src" > "$orphans"
+  fi
   count=$(wc -l < "$orphans" | tr -d ' ')
   [ "$count" -eq 0 ] && return 0
   if [ "${FLEETCAST_SET_KEEP_OLD_RANGES:-no}" != yes ]; then
-    die "refused: $count active lease(s) lie outside the new ranges and dhcpd would drop them" \
-      "from $FLEETCAST_HOST_DHCPD_LEASES at start (first: $(head -n 1 "$orphans"));" \
+    die "refused: $count active lease(s) lie outside the new ranges and $dhcpd_name would drop them" \
+      "from $leases at start (first: $(head -n 1 "$orphans"));" \
       "set keep-old-ranges = yes to keep them as retired pools"
+  fi
+  if [ "$family" = 6 ]; then
+    dhcpd6_retire "$orphans"
+    dhcpd6_insert_retired > "$candidate.tmp" || die "cannot write the retired pools"
+    mv "$candidate.tmp" "$candidate"
+    say "keeping $count active lease(s) outside the new ranges as retired pools (deny all clients)"
+    return 0
   fi
   : > "$FLEETCAST_WORK/retired"
   while read -r ip; do
@@ -110,47 +130,61 @@ dhcpd_make_candidate() {
   say "keeping $count active lease(s) outside the new ranges as retired pools (deny all clients)"
 }
 
+# Active leases of this family's lease file: addresses (and, for dhcpd -6, prefix/len).
+dhcpd_leases() {
+  if [ "$family" = 6 ]; then dhcpd6_active_leases "$1"; else dhcpd_active_leases "$1"; fi
+}
+
+dhcpd_leases_line() {
+  if [ "$family" = 6 ]; then leases_line6 "$1"; else leases_line "$1"; fi
+}
+
 dhcpd_validate() {
-  out=$(dhcpd -t -cf "$1" 2>&1)
+  out=$(dhcpd "-$family" -t -cf "$1" 2>&1)
   rc=$?
   if [ "$rc" -ne 0 ]; then
     printf '%s\n' "$out" | awk '/^If you think/ { exit } { print }' |
       grep -v -e '^Internet Systems' -e '^Copyright' -e '^For info' -e '^Config file:' \
         -e '^Database file:' -e '^PID file:' -e '^$' | tail -n 6
-    die "dhcpd -t rejected the new configuration (exit $rc)"
+    die "$dhcpd_name -t rejected the new configuration (exit $rc)"
   fi
 }
 
 dhcpd_stop() {
-  pid=$(pid_from "$FLEETCAST_HOST_DHCPD_PID")
+  pid=$(pid_from "$pid_file")
   if [ -n "$pid" ] && pid_alive "$pid"; then
-    stop_pid "$pid" "$stop_timeout" || die "dhcpd (pid $pid) does not stop"
-    say "stopped dhcpd (pid $pid)"
+    stop_pid "$pid" "$stop_timeout" || die "$dhcpd_name (pid $pid) does not stop"
+    say "stopped $dhcpd_name (pid $pid)"
   fi
 }
 
 dhcpd_start() {
-  rm -f "$FLEETCAST_HOST_DHCPD_PID"
-  sh -c "$FLEETCAST_HOST_DHCPD_START" || { say "start command failed: $FLEETCAST_HOST_DHCPD_START"; return 1; }
+  rm -f "$pid_file"
+  sh -c "$start_command" || { say "start command failed: $start_command"; return 1; }
   i=0
   while [ "$i" -lt 50 ]; do
-    pid=$(pid_from "$FLEETCAST_HOST_DHCPD_PID")
+    pid=$(pid_from "$pid_file")
     if [ -n "$pid" ] && pid_alive "$pid"; then
-      say "dhcpd serving (pid $pid)"
+      say "$dhcpd_name serving (pid $pid)"
       return 0
     fi
     sleep 0.1
     i=$((i + 1))
   done
-  say "dhcpd did not come up (no live pid in $FLEETCAST_HOST_DHCPD_PID)"
+  say "$dhcpd_name did not come up (no live pid in $pid_file)"
   return 1
 }
 
 # The probe's address must lie in a range of CONF that is not retired.
 dhcpd_probe() {
   grep -v 'deny all clients' "$1" > "$FLEETCAST_WORK/serving.conf"
-  dhcpd_ranges "$FLEETCAST_WORK/serving.conf" > "$FLEETCAST_WORK/ranges.serving"
-  probe_in "$FLEETCAST_WORK/ranges.serving"
+  if [ "$family" = 6 ]; then
+    dhcpd6_ranges "$FLEETCAST_WORK/serving.conf" > "$FLEETCAST_WORK/ranges.serving"
+    probe_in6 "$FLEETCAST_WORK/ranges.serving"
+  else
+    dhcpd_ranges "$FLEETCAST_WORK/serving.conf" > "$FLEETCAST_WORK/ranges.serving"
+    probe_in "$FLEETCAST_WORK/ranges.serving"
+  fi
 }
 
 # --- failover (a dhcpd failover pair: its health gate) ----------------------------------------
@@ -221,7 +255,7 @@ dhcpd_failover_gate() {
   partner=${FLEETCAST_HOST_DHCPD_PARTNER_OMAPI:-${fo#* }:$port}
   limit=${FLEETCAST_SET_FAILOVER_TIMEOUT:-60}
   began=$(date +%s)
-  started=$(stat -c %Y "$FLEETCAST_HOST_DHCPD_PID" 2>/dev/null || echo "$began")
+  started=$(stat -c %Y "$pid_file" 2>/dev/null || echo "$began")
   while :; do
     here=$(dhcpd_failover_state 127.0.0.1 "$port" "$name")
     there=$(dhcpd_failover_state "${partner%:*}" "${partner##*:}" "$name")
@@ -241,9 +275,17 @@ dhcpd_failover_gate() {
 }
 
 dhcpd_phase() {
-  for f in DHCPD_CONF DHCPD_LEASES DHCPD_PID DHCPD_START; do need "FLEETCAST_HOST_$f"; done
-  conf=$FLEETCAST_HOST_DHCPD_CONF
-  leases=$FLEETCAST_HOST_DHCPD_LEASES
+  if [ "$family" = 6 ]; then
+    for f in DHCPD6_CONF DHCPD6_LEASES DHCPD6_PID DHCPD6_START; do need "FLEETCAST_HOST_$f"; done
+    conf=$FLEETCAST_HOST_DHCPD6_CONF leases=$FLEETCAST_HOST_DHCPD6_LEASES
+    pid_file=$FLEETCAST_HOST_DHCPD6_PID start_command=$FLEETCAST_HOST_DHCPD6_START
+    dhcpd_name="dhcpd -6"
+  else
+    for f in DHCPD_CONF DHCPD_LEASES DHCPD_PID DHCPD_START; do need "FLEETCAST_HOST_$f"; done
+    conf=$FLEETCAST_HOST_DHCPD_CONF leases=$FLEETCAST_HOST_DHCPD_LEASES
+    pid_file=$FLEETCAST_HOST_DHCPD_PID start_command=$FLEETCAST_HOST_DHCPD_START
+    dhcpd_name=dhcpd
+  fi
   case "$phase" in
     check)
       [ -f "$new_src" ] || die "the bundle has no $FLEETCAST_SET_CONFIG"
@@ -253,10 +295,10 @@ dhcpd_phase() {
       done
       dhcpd_make_candidate
       dhcpd_validate "$candidate"
-      dhcpd_failover_check "$candidate"
+      [ "$family" = 6 ] || dhcpd_failover_check "$candidate"
       show_diff "$conf" "$candidate" "$conf"
-      say "dhcpd -t: new configuration valid"
-      leases_line "$FLEETCAST_WORK/active"
+      say "$dhcpd_name -t: new configuration valid"
+      dhcpd_leases_line "$FLEETCAST_WORK/active"
       ;;
     backup)
       back_up "$conf" dhcpd.conf
@@ -269,20 +311,20 @@ dhcpd_phase() {
       # at its next start, even a failing one, so it is taken before any start.
       back_up "$leases" dhcpd.leases.stopped
       install_atomic "$candidate" "$conf" || die "cannot install $conf"
-      dhcpd_start || die "dhcpd failed to start with the new configuration"
+      dhcpd_start || die "$dhcpd_name failed to start with the new configuration"
       ;;
     verify)
-      pid=$(pid_from "$FLEETCAST_HOST_DHCPD_PID")
-      pid_alive "$pid" || die "dhcpd is not running"
-      dhcpd_active_leases "$FLEETCAST_BACKUP/dhcpd.leases.stopped" > "$FLEETCAST_WORK/before"
+      pid=$(pid_from "$pid_file")
+      pid_alive "$pid" || die "$dhcpd_name is not running"
+      dhcpd_leases "$FLEETCAST_BACKUP/dhcpd.leases.stopped" > "$FLEETCAST_WORK/before"
       lost=$(awk 'FNR == NR { have[$2] = 1; next } !($1 in have) { print $1 }' \
         "$leases" "$FLEETCAST_WORK/before" | head -n 1)
       [ -z "$lost" ] || die "lease $lost is missing from $leases after the start"
-      dhcpd_failover_gate "$conf"
+      [ "$family" = 6 ] || dhcpd_failover_gate "$conf"
       dhcpd_probe "$conf"
       health_gate
-      dhcpd_active_leases "$leases" > "$FLEETCAST_WORK/active.after"
-      leases_line "$FLEETCAST_WORK/active.after"
+      dhcpd_leases "$leases" > "$FLEETCAST_WORK/active.after"
+      dhcpd_leases_line "$FLEETCAST_WORK/active.after"
       ;;
     rollback)
       dhcpd_stop

@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# shellcheck disable=SC2154  # kea_socket and the kea_* helpers: set by lib/kea.sh
+# shellcheck disable=SC2154  # kea_socket, kea_top, family and the kea_* helpers: set by lib/kea.sh
 # dhcp-server, Kea High Availability (libdhcp_ha.so): the pair around a change and its health
 # gate (POSIX sh). Sourced by lib/kea.sh. Facts behind each step: update-scripts/README.md.
 #
@@ -13,7 +13,7 @@
 # with; backup servers are not partners) from FILE's HA hook parameters; all empty without HA.
 kea_ha_read() {
   ha_this="" ha_mode="" ha_partner=""
-  _ha=$(kea_json "$1" | jq -c '[.Dhcp4["hooks-libraries"][]? | select(.library | test("libdhcp_ha[.]so")) | .parameters["high-availability"][0]] | first // empty') || return 0
+  _ha=$(kea_json "$1" | jq -c --arg top "$kea_top" '[.[$top]["hooks-libraries"][]? | select(.library | test("libdhcp_ha[.]so")) | .parameters["high-availability"][0]] | first // empty') || return 0
   [ -n "$_ha" ] || return 0
   ha_this=$(printf '%s' "$_ha" | jq -r '.["this-server-name"] // ""')
   ha_mode=$(printf '%s' "$_ha" | jq -r '.mode // ""')
@@ -24,7 +24,7 @@ kea_ha_read() {
 # kea_ha_http COMMAND: sends COMMAND to the partner's HA URL; prints its reply (a JSON array).
 kea_ha_http() {
   curl -s -m 5 -X POST -H 'Content-Type: application/json' \
-    -d "{ \"command\": \"$1\", \"service\": [ \"dhcp4\" ] }" "$ha_partner" 2>&1
+    -d "{ \"command\": \"$1\", \"service\": [ \"dhcp$family\" ] }" "$ha_partner" 2>&1
 }
 
 kea_ha_state() {
