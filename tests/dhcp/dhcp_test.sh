@@ -115,16 +115,18 @@ chmod +x "$work/bound.sh"
 # writes beside itself.
 cat >"$work/bound6.sh" <<'SH'
 #!/bin/sh
-[ "$reason" = BOUND6 ] && echo "$new_ip6_address" >>"$0.out"
+[ "$reason" = BOUND6 ] && echo "${new_ip6_address:-${new_ip6_prefix:-}}" >>"$0.out"
 exit 0
 SH
 chmod +x "$work/bound6.sh"
 printf 'timeout 10;\nretry 1;\n' >"$work/dhclient6.conf"
 cat >"$work/lease6.sh" <<'SH'
 #!/bin/sh
-# lease6.sh WORK NAMESPACE INTERFACE MAC [release]: one DHCPv6 client, DUID-LL of MAC.
+# lease6.sh WORK NAMESPACE INTERFACE MAC [release|-] [pd]: one DHCPv6 client, DUID-LL of MAC;
+# pd: asks for a delegated prefix (prints it) instead of an address.
 set -u
-work=$1 ns=$2 iface=$3 mac=$4
+work=$1 ns=$2 iface=$3 mac=$4 pd=
+[ "${6:-}" = pd ] && pd=-P
 id=$(echo "$mac" | tr -d :)
 lf=$work/dhclient6-$id.leases pf=$work/dhclient6-$id.pid
 if [ ! -f "$lf" ]; then
@@ -133,7 +135,7 @@ if [ ! -f "$lf" ]; then
   printf 'default-duid "%s";\n' "$duid" >"$lf"
 fi
 : >"$work/bound6.sh.out"
-dhc() { ip netns exec "$ns" dhclient -6 "$@" -cf "$work/dhclient6.conf" -lf "$lf" -pf "$pf" -sf "$work/bound6.sh" "$iface" >>"$work/client.log" 2>&1; }
+dhc() { ip netns exec "$ns" dhclient -6 $pd "$@" -cf "$work/dhclient6.conf" -lf "$lf" -pf "$pf" -sf "$work/bound6.sh" "$iface" >>"$work/client.log" 2>&1; }
 dhc -1
 rc=$?
 tail -n 1 "$work/bound6.sh.out"
@@ -183,11 +185,14 @@ EOF2
 dhcpd6)
   conf=$work/dhcpd6.conf leases=$work/dhcpd6.leases pidfile=$work/dhcpd6.pid
   old_pool="range6 fd77::100 fd77::150;"
+  old_prefixes="# no prefix delegation"
+  [ "$mode" = upgrade-pd ] && old_prefixes="prefix6 fd77:1:: fd77:1:ff:: /64;"
   cat >"$conf" <<EOF2
 default-lease-time 600;
 max-lease-time 7200;
 subnet6 fd77::/64 {
   $old_pool
+  $old_prefixes
 }
 EOF2
   : >"$leases"
@@ -197,6 +202,8 @@ EOF2
 kea6)
   conf=$work/kea6.json leases=$work/leases6.csv pidfile=$work/kea6.kea-dhcp6.pid socket=$work/kea6.sock
   old_pool='"pool": "fd77::100 - fd77::150"'
+  pd_pools=""
+  [ "$mode" = upgrade-pd ] && pd_pools=', "pd-pools": [ { "prefix": "fd77:1::", "prefix-len": 48, "delegated-len": 64 } ]'
   cat >"$conf" <<EOF2
 // the school's DHCPv6 server (test)
 { "Dhcp6": {
@@ -205,7 +212,7 @@ kea6)
   "control-socket": { "socket-type": "unix", "socket-name": "$socket" },
   "lease-database": { "type": "memfile", "persist": true, "name": "$leases", "lfc-interval": 0 },
   "preferred-lifetime": 300, "valid-lifetime": 600,
-  "subnet6": [ { "id": 1, "subnet": "fd77::/64", "interface": "${prefix}s", "pools": [ { $old_pool } ] } ],
+  "subnet6": [ { "id": 1, "subnet": "fd77::/64", "interface": "${prefix}s", "pools": [ { $old_pool } ]$pd_pools } ],
   "loggers": [ { "name": "kea-dhcp6", "output_options": [ { "output": "stdout" } ], "severity": "INFO" } ]
 } }
 EOF2
@@ -252,6 +259,10 @@ fi
 first=$(lease 02:00:00:77:00:01)
 # shellcheck disable=SC2254  # a glob on purpose
 case $first in $in_old) ;; *) fail "no lease from the old pool: '$first'" ;; esac
+if [ "$mode" = upgrade-pd ]; then  # a router that asked for a prefix
+  pd_first=$("$work/lease6.sh" "$work" "$cli" "${prefix}v" 02:00:00:77:00:11 - pd)
+  case $pd_first in fd77:1:*/64) echo "old prefixes: a router was delegated $pd_first" ;; *) fail "no prefix delegated: '$pd_first'" ;; esac
+fi
 echo "old pool: client 02:00:00:77:00:01 leased $first"
 
 # --- keys, inventory, receiver ---------------------------------------------------------------
@@ -360,6 +371,8 @@ dhcpd)
 dhcpd6)
   new_pool="range6 fd77::200 fd77::220;"
   case $mode in
+  upgrade-pd)  # the delegated prefixes move: the delegated one is retired
+    sed 's|prefix6 fd77:1:: fd77:1:ff:: /64;|prefix6 fd77:2:: fd77:2:ff:: /64;|' "$conf" ;;
   no-offer | kill-rollback)  # valid, starts, offers nothing: the probe finds out
     sed "s/$old_pool/pool6 { range6 fd77::200 fd77::220; deny all clients; }/" "$conf" ;;
   invalid)  # a missing ';'
@@ -369,6 +382,8 @@ dhcpd6)
   ;;
 kea6)
   case $mode in
+  upgrade-pd)  # the delegated prefixes move
+    sed 's|"prefix": "fd77:1::"|"prefix": "fd77:2::"|' "$conf" ;;
   no-offer | kill-rollback)  # valid, but the pool is for a client class nobody is in
     sed 's/"pool": "fd77::100 - fd77::150"/"pool": "fd77::200 - fd77::220", "client-class": "nobody"/' "$conf" ;;
   invalid)  # a pool outside its subnet
@@ -513,6 +528,20 @@ upgrade | stopped | kill-check | kill-backup)
     ;;
   esac
   serves_from "$in_new" 02:00:00:77:00:02
+  ;;
+upgrade-pd)
+  expect applied
+  server_alive || fail "$server not running"
+  old_lease_kept
+  case $server in
+  dhcpd6)
+    grep -q "^ *iaprefix $pd_first " "$leases" || fail "prefix $pd_first is gone from the lease file"
+    grep -q "prefix6 ${pd_first%/*} ${pd_first%/*} /64; deny all clients" "$conf" || fail "no retired prefix written"
+    ;;
+  kea6) grep -q "^${pd_first%/*},.*,2,[0-9]*,64," "$leases" || fail "prefix $pd_first is gone from the lease file" ;;
+  esac
+  got=$("$work/lease6.sh" "$work" "$cli" "${prefix}v" 02:00:00:77:00:12 - pd)
+  case $got in fd77:2:*/64) echo "a new router was delegated $got" ;; *) fail "a new router got '$got', expected fd77:2::/48" ;; esac
   ;;
 refuse-drop)
   expect rejected
