@@ -13,18 +13,28 @@ outside_ranges() {
   ' "$2" "$1"
 }
 
-# probe_in RANGES: runs the host's DHCP probe (host fact dhcp-probe, unless the bundle says
-# probe = no); the address it bound must lie in a "LOW HIGH" range of RANGES.
+# probe_in RANGES: runs the host's DHCP probe (host fact dhcp-probe; DHCPv6: dhcp6-probe),
+# unless the bundle says probe = no; the address it bound must lie in a "LOW HIGH" range of
+# RANGES (integers; DHCPv6: 32 hex digits, lib/ip6.sh).
 probe_in() {
-  [ -n "${FLEETCAST_HOST_DHCP_PROBE:-}" ] || return 0
+  if [ "${family:-4}" = 6 ]; then
+    _probe=${FLEETCAST_HOST_DHCP6_PROBE:-} _what="DHCPv6 probe" _re='^[0-9a-fA-F:]+:[0-9a-fA-F:]*$'
+  else
+    _probe=${FLEETCAST_HOST_DHCP_PROBE:-} _what="DHCP probe" _re='^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$'
+  fi
+  [ -n "$_probe" ] || return 0
   [ "${FLEETCAST_SET_PROBE:-yes}" = yes ] || return 0
-  _out=$(sh -c "$FLEETCAST_HOST_DHCP_PROBE" 2>&1)
-  _got=$(printf '%s\n' "$_out" | grep -E '^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$' | tail -n 1)
-  [ -n "$_got" ] || die "DHCP probe got no address: $(printf '%s\n' "$_out" | tail -n 2 | tr '\n' ' ')"
+  _out=$(sh -c "$_probe" 2>&1)
+  _got=$(printf '%s\n' "$_out" | grep -E "$_re" | tail -n 1)
+  [ -n "$_got" ] || die "$_what got no address: $(printf '%s\n' "$_out" | tail -n 2 | tr '\n' ' ')"
   printf '%s\n' "$_got" > "$FLEETCAST_WORK/probe"
-  [ -z "$(outside_ranges "$FLEETCAST_WORK/probe" "$1")" ] ||
-    die "DHCP probe got $_got, which is not in the configured pools"
-  say "DHCP probe: offered and bound $_got"
+  if [ "${family:-4}" = 6 ]; then
+    _outside=$(outside_ranges6 "$FLEETCAST_WORK/probe" "$1")
+  else
+    _outside=$(outside_ranges "$FLEETCAST_WORK/probe" "$1")
+  fi
+  [ -z "$_outside" ] || die "$_what got $_got, which is not in the configured pools"
+  say "$_what: offered and bound $_got"
 }
 
 # leases_line FILE: the active leases of FILE (one address per line) as the last line of a

@@ -180,11 +180,10 @@ dhcpd_probe() {
   grep -v 'deny all clients' "$1" > "$FLEETCAST_WORK/serving.conf"
   if [ "$family" = 6 ]; then
     dhcpd6_ranges "$FLEETCAST_WORK/serving.conf" > "$FLEETCAST_WORK/ranges.serving"
-    probe_in6 "$FLEETCAST_WORK/ranges.serving"
   else
     dhcpd_ranges "$FLEETCAST_WORK/serving.conf" > "$FLEETCAST_WORK/ranges.serving"
-    probe_in "$FLEETCAST_WORK/ranges.serving"
   fi
+  probe_in "$FLEETCAST_WORK/ranges.serving"
 }
 
 # --- failover (a dhcpd failover pair: its health gate) ----------------------------------------

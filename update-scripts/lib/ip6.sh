@@ -79,20 +79,6 @@ outside_ranges6() {
   ' "$2" "$1"
 }
 
-# probe_in6 RANGES: runs the host's DHCPv6 probe (host fact dhcp6-probe, unless the bundle says
-# probe = no); the address it bound must lie in a "LO HI" range of RANGES.
-probe_in6() {
-  [ -n "${FLEETCAST_HOST_DHCP6_PROBE:-}" ] || return 0
-  [ "${FLEETCAST_SET_PROBE:-yes}" = yes ] || return 0
-  _out=$(sh -c "$FLEETCAST_HOST_DHCP6_PROBE" 2>&1)
-  _got=$(printf '%s\n' "$_out" | grep -E '^[0-9a-fA-F:]+:[0-9a-fA-F:]*$' | tail -n 1)
-  [ -n "$_got" ] || die "DHCPv6 probe got no address: $(printf '%s\n' "$_out" | tail -n 2 | tr '\n' ' ')"
-  printf '%s\n' "$_got" > "$FLEETCAST_WORK/probe"
-  [ -z "$(outside_ranges6 "$FLEETCAST_WORK/probe" "$1")" ] ||
-    die "DHCPv6 probe got $_got, which is not in the configured pools"
-  say "DHCPv6 probe: offered and bound $_got"
-}
-
 # leases_line6 FILE: the active leases of FILE (one address or prefix/len per line) as the last
 # line of a phase's output, which ends in the FIN: "leases: N active (a, b, ...)", at most 6
 # (then "...").

@@ -246,7 +246,7 @@ kea_phase() {
       kea_ha_read "$candidate"
       kea_ha_gate
       kea_pools "$candidate" > "$FLEETCAST_WORK/ranges.serving"
-      if [ "$family" = 6 ]; then probe_in6 "$FLEETCAST_WORK/ranges.serving"; else probe_in "$FLEETCAST_WORK/ranges.serving"; fi
+      probe_in "$FLEETCAST_WORK/ranges.serving"
       health_gate
       kea_active_leases "$leases" > "$FLEETCAST_WORK/active.after"
       kea_leases_line "$FLEETCAST_WORK/active.after"

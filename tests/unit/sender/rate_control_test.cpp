@@ -14,6 +14,28 @@ namespace {
 namespace p = protocol;
 constexpr std::uint64_t kMbit = 125'000;  // bytes per second
 
+// One interval at the current rate on the fake clock: the rate is recorded and the probe that
+// ends the interval sent (`probe` becomes it).
+struct Step {
+  std::uint64_t rate = 0;
+  double seconds = 0;
+  std::uint64_t sent = 0;  // bytes
+  p::Probe previous;       // the probe that began the interval
+};
+Step step(RateControl& rc, Clock::time_point& now, std::vector<std::uint64_t>& rates,
+          p::Probe& probe) {
+  Step s;
+  s.rate = rc.rate();
+  rates.push_back(s.rate);
+  const auto length = rc.next_probe() - now;
+  now += length;
+  s.seconds = std::chrono::duration<double>(length).count();
+  s.sent = static_cast<std::uint64_t>(static_cast<double>(s.rate) * s.seconds);
+  s.previous = probe;
+  probe = rc.probe(now, s.sent);
+  return s;
+}
+
 // A fleet of hosts whose loss at a rate (bytes/s) is `loss(host, rate)`, drawn per packet.
 struct Fleet {
   RateControl rc;
@@ -45,18 +67,12 @@ struct Fleet {
     double worst_sum = 0;
     p::Probe probe = rc.probe(now, 0);
     for (int i = 0; i < n; ++i) {
-      const std::uint64_t rate = rc.rate();
-      rates.push_back(rate);
-      const auto length = rc.next_probe() - now;
-      now += length;
-      const double seconds = std::chrono::duration<double>(length).count();
-      const auto sent = static_cast<std::uint64_t>(static_cast<double>(rate) * seconds);
-      const auto expected = static_cast<std::uint32_t>(sent / 1300);
-      const p::Probe previous = probe;
-      probe = rc.probe(now, sent);
+      const Step s = step(rc, now, rates, probe);
+      const auto expected = static_cast<std::uint32_t>(s.sent / 1300);
+      const p::Probe& previous = s.previous;
       double worst = 0;
       for (std::size_t h = 0; h < hosts; ++h) {
-        std::binomial_distribution<std::uint32_t> got(expected, 1.0 - loss(h, rate));
+        std::binomial_distribution<std::uint32_t> got(expected, 1.0 - loss(h, s.rate));
         const std::uint32_t received = got(rng);
         const auto lost = static_cast<std::uint16_t>(
             p::kLossScale - std::uint64_t{received} * p::kLossScale / std::max(1u, expected));
@@ -214,15 +230,10 @@ struct Backlogged {
   void run(int n) {
     p::Probe probe = rc.probe(now, 0);
     for (int i = 0; i < n; ++i, ++interval) {
-      const std::uint64_t rate = rc.rate();
-      rates.push_back(rate);
-      const auto length = rc.next_probe() - now;
-      now += length;
-      const double seconds = std::chrono::duration<double>(length).count();
-      const auto sent = static_cast<std::uint64_t>(static_cast<double>(rate) * seconds);
-      const double arrived = static_cast<double>(sent / 1300);
-      const p::Probe previous = probe;
-      probe = rc.probe(now, sent);
+      const Step s = step(rc, now, rates, probe);
+      const double seconds = s.seconds;
+      const double arrived = static_cast<double>(s.sent / 1300);
+      const p::Probe& previous = s.previous;
       for (std::size_t h = 0; h < capacity.size(); ++h) {
         const bool stall = stalled(h, interval);
         const double took = stall ? 0 : std::min(queue[h] + arrived, capacity[h] * seconds);
