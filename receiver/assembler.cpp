@@ -85,7 +85,9 @@ Assembler::~Assembler() {
 }
 
 void Assembler::unmap() {
-  wait_for_sync(true);  // the background checkpoint reads the mapping
+  // Unmapped to finalize (truncate, rename, then the final state): a background checkpoint
+  // still running would write its older state after that one.
+  wait_for_sync(true);
   if (map_ != nullptr) ::munmap(const_cast<std::uint8_t*>(map_), map_size_);
   map_ = nullptr;
 }

@@ -106,6 +106,13 @@ void RateControl::set_rate(std::uint64_t r, std::string why) {
   stats_.max_rate = std::max(stats_.max_rate, rate_);
 }
 
+void RateControl::decrease(std::uint64_t to, std::uint64_t congestion, std::string why) {
+  ++stats_.decreases;
+  slow_start_ = false;
+  congestion_rate_ = congestion;
+  set_rate(to, std::move(why));
+}
+
 p::Probe RateControl::probe(Clock::time_point now, std::uint64_t sent) {
   p::Probe out;
   if (config_.fixed) return out;
@@ -309,7 +316,6 @@ void RateControl::decide(const Interval& done) {
     if (s.rate > rate_ || test_) return;
     const double took = 1.0 - static_cast<double>(worst) / p::kLossScale;
     const double cut = std::clamp(took * kMargin, kMaxCut, kMinCut);
-    ++stats_.decreases;
     Interval before = done;
     before.rate = s.rate;
     // decide() runs as probe probe_ + 1 is sent: the new rate runs until probe probe_ + 2.
@@ -320,9 +326,7 @@ void RateControl::decide(const Interval& done) {
                  congestion_rate_,
                  probe_ + 1,
                  probe_ + 2};
-    slow_start_ = false;
-    congestion_rate_ = s.rate;
-    set_rate(static_cast<std::uint64_t>(static_cast<double>(std::min(rate_, s.rate)) * cut),
+    decrease(static_cast<std::uint64_t>(static_cast<double>(std::min(rate_, s.rate)) * cut), s.rate,
              "down: " + describe(who, s.loss) + " at " + format_rate(s.rate));
     return;
   }
@@ -337,13 +341,10 @@ void RateControl::decide(const Interval& done) {
   if (backlog >= kBehind && backlog_before[behind] >= p::kBacklogReport &&
       backlog > backlog_before[behind] && done.samples[behind].rate <= rate_) {
     const Sample& s = done.samples[behind];
-    ++stats_.decreases;
-    slow_start_ = false;
     // Down to what it read per second (with the margin: its buffer drains meanwhile), by at
     // least 1/8 and at most 3/4.
     const double from = static_cast<double>(std::min(rate_, s.rate));
     const double took = s.took > 0 ? static_cast<double>(s.took) : from;
-    congestion_rate_ = static_cast<std::uint64_t>(std::min(took, from));
     limiting_ = behind;
     last_loss_ = done.probe;
     std::string why = "down: " + names_[behind] + " fell behind (receive buffer " +
@@ -352,9 +353,9 @@ void RateControl::decide(const Interval& done) {
       why += ", reading ";
       why += format_rate(s.took);
     }
-    set_rate(static_cast<std::uint64_t>(
+    decrease(static_cast<std::uint64_t>(
                  std::clamp(took * kMargin, from * (1 - kMaxBehindCut), from * kMinCut)),
-             std::move(why));
+             static_cast<std::uint64_t>(std::min(took, from)), std::move(why));
     return;
   }
   if (backlog >= p::kBacklogReport) {
@@ -381,10 +382,11 @@ void RateControl::decide(const Interval& done) {
     // a short repair round, or the wait for NAKs, sends little and says nothing either.
     const auto validated = std::max(
         congestion_rate_, static_cast<std::uint64_t>(kValidated * static_cast<double>(done.rate)));
+    const char* why = "hold: the manager sent below the rate";
     if (rate_ > validated && !slow_start_) {
-      set_rate(validated, "hold: the manager sent below the rate");
+      set_rate(validated, why);
     } else {
-      reason_ = "hold: the manager sent below the rate";
+      reason_ = why;
     }
     return;
   }

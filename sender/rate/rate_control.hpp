@@ -122,6 +122,9 @@ class RateControl {
   // The fullest receive buffer among the hosts that reported in `i`, and whose.
   std::pair<std::uint16_t, std::size_t> fullest(const Interval& i) const;
   void set_rate(std::uint64_t r, std::string why);
+  // A decrease to `to`; `congestion`: the rate where the hosts began to lose (the increase is
+  // gentle near it).
+  void decrease(std::uint64_t to, std::uint64_t congestion, std::string why);
   Clock::duration interval_length() const;
   std::string describe(std::size_t host, std::int32_t loss) const;
   // The test of the last decrease, from `done`: true when it decided the rate (restored the

@@ -5,8 +5,12 @@
 ip_awk='function n(s,  p) { split(s, p, "."); return ((p[1] * 256 + p[2]) * 256 + p[3]) * 256 + p[4] }'
 
 # outside_ranges ADDRESSES RANGES: the addresses (one per line) that lie in no "LOW HIGH"
-# integer range of RANGES.
+# integer range of RANGES (DHCPv6: outside_ranges6, lib/ip6.sh).
 outside_ranges() {
+  if [ "${family:-4}" = 6 ]; then
+    outside_ranges6 "$1" "$2"
+    return
+  fi
   awk "$ip_awk"'
     FNR == NR { lo[NR] = $1; hi[NR] = $2; k = NR; next }
     { x = n($1); ok = 0; for (i = 1; i <= k; i++) if (x >= lo[i] && x <= hi[i]) ok = 1; if (!ok) print $1 }
@@ -28,19 +32,20 @@ probe_in() {
   _got=$(printf '%s\n' "$_out" | grep -E "$_re" | tail -n 1)
   [ -n "$_got" ] || die "$_what got no address: $(printf '%s\n' "$_out" | tail -n 2 | tr '\n' ' ')"
   printf '%s\n' "$_got" > "$FLEETCAST_WORK/probe"
-  if [ "${family:-4}" = 6 ]; then
-    _outside=$(outside_ranges6 "$FLEETCAST_WORK/probe" "$1")
-  else
-    _outside=$(outside_ranges "$FLEETCAST_WORK/probe" "$1")
-  fi
-  [ -z "$_outside" ] || die "$_what got $_got, which is not in the configured pools"
+  [ -z "$(outside_ranges "$FLEETCAST_WORK/probe" "$1")" ] ||
+    die "$_what got $_got, which is not in the configured pools"
   say "$_what: offered and bound $_got"
 }
 
 # leases_line FILE: the active leases of FILE (one address per line) as the last line of a
 # phase's output, which ends in the FIN: "leases: N active (A-B, C, ...)", runs of consecutive
 # addresses, at most 6 (then "..."). The manager's DHCP lint reads it from the receipt store.
+# DHCPv6: leases_line6 (lib/ip6.sh).
 leases_line() {
+  if [ "${family:-4}" = 6 ]; then
+    leases_line6 "$1"
+    return
+  fi
   sort -t. -k1,1n -k2,2n -k3,3n -k4,4n -u "$1" | awk "$ip_awk"'
     function ip(x) { return sprintf("%d.%d.%d.%d", int(x / 16777216), int(x / 65536) % 256, int(x / 256) % 256, x % 256) }
     function flush() { if (count == 0) return; runs++; if (runs <= 6) out = out (runs > 1 ? ", " : "") (lo == hi ? ip(lo) : ip(lo) "-" ip(hi)) }

@@ -5,16 +5,19 @@
 # which sets phase, new_src, candidate, stop_timeout and family (4 or 6). Facts behind each
 # step: update-scripts/README.md.
 
-# shellcheck source=update-scripts/lib/ip6.sh
-. "$FLEETCAST_LIB/ip6.sh"
 # shellcheck source=update-scripts/lib/dhcpd6.sh
 . "$FLEETCAST_LIB/dhcpd6.sh"
 
 # --- dhcpd ----------------------------------------------------------------------------------
 
-# Active leases (the last record of each address in the lease log wins): one address per line.
+# Active leases (the last record of each address in the lease log wins): one address per line
+# (dhcpd -6: dhcpd6_active_leases).
 dhcpd_active_leases() {
   [ -f "$1" ] || return 0
+  if [ "$family" = 6 ]; then
+    dhcpd6_active_leases "$1"
+    return
+  fi
   awk '
     /^lease [0-9.]+ \{/ { ip = $2; st = ""; next }
     /^[ \t]*binding state / { st = $3; sub(/;.*/, "", st); next }
@@ -39,8 +42,12 @@ dhcpd_merge_leases() {
   ' kept="$1" "$1" "$2"
 }
 
-# "LOW HIGH" integer pairs of every range statement in a dhcpd.conf.
+# "LOW HIGH" integer pairs of every range statement in a dhcpd.conf (dhcpd -6: dhcpd6_ranges).
 dhcpd_ranges() {
+  if [ "$family" = 6 ]; then
+    dhcpd6_ranges "$1"
+    return
+  fi
   # shellcheck disable=SC2020  # each of ; { } becomes a newline
   sed 's/#.*//' "$1" | tr ';{}' '\n\n\n' | awk "$ip_awk"'
     $1 == "range" {
@@ -72,13 +79,8 @@ dhcpd_subnet_for() {
 dhcpd_make_candidate() {
   cp "$new_src" "$candidate" || die "cannot stage the new configuration"
   orphans="$FLEETCAST_WORK/orphans"
-  dhcpd_leases "$leases" > "$FLEETCAST_WORK/active"
-  if [ "$family" = 6 ]; then
-    dhcpd6_ranges "$new_src" > "$FLEETCAST_WORK/ranges.new"
-    outside_ranges6 "$FLEETCAST_WORK/active" "$FLEETCAST_WORK/ranges.new" > "$orphans"
-  else
-    dhcpd_orphans "$FLEETCAST_WORK/active" "$new_src" > "$orphans"
-  fi
+  dhcpd_active_leases "$leases" > "$FLEETCAST_WORK/active"
+  dhcpd_orphans "$FLEETCAST_WORK/active" "$new_src" > "$orphans"
   count=$(wc -l < "$orphans" | tr -d ' ')
   [ "$count" -eq 0 ] && return 0
   if [ "${FLEETCAST_SET_KEEP_OLD_RANGES:-no}" != yes ]; then
@@ -130,15 +132,6 @@ dhcpd_make_candidate() {
   say "keeping $count active lease(s) outside the new ranges as retired pools (deny all clients)"
 }
 
-# Active leases of this family's lease file: addresses (and, for dhcpd -6, prefix/len).
-dhcpd_leases() {
-  if [ "$family" = 6 ]; then dhcpd6_active_leases "$1"; else dhcpd_active_leases "$1"; fi
-}
-
-dhcpd_leases_line() {
-  if [ "$family" = 6 ]; then leases_line6 "$1"; else leases_line "$1"; fi
-}
-
 dhcpd_validate() {
   out=$(dhcpd "-$family" -t -cf "$1" 2>&1)
   rc=$?
@@ -178,11 +171,7 @@ dhcpd_start() {
 # The probe's address must lie in a range of CONF that is not retired.
 dhcpd_probe() {
   grep -v 'deny all clients' "$1" > "$FLEETCAST_WORK/serving.conf"
-  if [ "$family" = 6 ]; then
-    dhcpd6_ranges "$FLEETCAST_WORK/serving.conf" > "$FLEETCAST_WORK/ranges.serving"
-  else
-    dhcpd_ranges "$FLEETCAST_WORK/serving.conf" > "$FLEETCAST_WORK/ranges.serving"
-  fi
+  dhcpd_ranges "$FLEETCAST_WORK/serving.conf" > "$FLEETCAST_WORK/ranges.serving"
   probe_in "$FLEETCAST_WORK/ranges.serving"
 }
 
@@ -297,7 +286,7 @@ dhcpd_phase() {
       [ "$family" = 6 ] || dhcpd_failover_check "$candidate"
       show_diff "$conf" "$candidate" "$conf"
       say "$dhcpd_name -t: new configuration valid"
-      dhcpd_leases_line "$FLEETCAST_WORK/active"
+      leases_line "$FLEETCAST_WORK/active"
       ;;
     backup)
       back_up "$conf" dhcpd.conf
@@ -315,15 +304,15 @@ dhcpd_phase() {
     verify)
       pid=$(pid_from "$pid_file")
       pid_alive "$pid" || die "$dhcpd_name is not running"
-      dhcpd_leases "$FLEETCAST_BACKUP/dhcpd.leases.stopped" > "$FLEETCAST_WORK/before"
+      dhcpd_active_leases "$FLEETCAST_BACKUP/dhcpd.leases.stopped" > "$FLEETCAST_WORK/before"
       lost=$(awk 'FNR == NR { have[$2] = 1; next } !($1 in have) { print $1 }' \
         "$leases" "$FLEETCAST_WORK/before" | head -n 1)
       [ -z "$lost" ] || die "lease $lost is missing from $leases after the start"
       [ "$family" = 6 ] || dhcpd_failover_gate "$conf"
       dhcpd_probe "$conf"
       health_gate
-      dhcpd_leases "$leases" > "$FLEETCAST_WORK/active.after"
-      dhcpd_leases_line "$FLEETCAST_WORK/active.after"
+      dhcpd_active_leases "$leases" > "$FLEETCAST_WORK/active.after"
+      leases_line "$FLEETCAST_WORK/active.after"
       ;;
     rollback)
       dhcpd_stop

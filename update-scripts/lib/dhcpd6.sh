@@ -42,24 +42,18 @@ dhcpd6_first_subnet() {
 }
 
 # dhcpd6_retire ORPHANS: writes "SUBNET|POOL STATEMENT" lines to $FLEETCAST_WORK/retired: each
-# run of consecutive orphaned addresses as one range6, each orphaned prefix as its own prefix6.
+# run of consecutive orphaned addresses of one subnet6 as one range6, each orphaned prefix as
+# its own prefix6.
 dhcpd6_retire() {
-  : > "$FLEETCAST_WORK/retired"
-  grep -v / "$1" | awk "$ip6_awk"'{ print x6($1), $1 }' | sort > "$FLEETCAST_WORK/orphans.na"
-  last="" first_ip="" last_ip="" sub=""
-  while read -r x ip; do
-    s=$(dhcpd6_subnet_for "$new_src" "$ip")
-    [ -n "$s" ] || die "refused: active lease $ip lies in no subnet6 of the new configuration"
-    if [ -n "$last" ] && [ "$s" = "$sub" ] &&
-      [ "$(echo "$last" | awk "$ip6_awk"'{ print inc6($1) }')" = "$x" ]; then
-      last_ip=$ip
-    else
-      [ -n "$sub" ] && printf '%s|range6 %s %s\n' "$sub" "$first_ip" "$last_ip" >> "$FLEETCAST_WORK/retired"
-      sub=$s first_ip=$ip last_ip=$ip
-    fi
-    last=$x
-  done < "$FLEETCAST_WORK/orphans.na"
-  [ -n "$sub" ] && printf '%s|range6 %s %s\n' "$sub" "$first_ip" "$last_ip" >> "$FLEETCAST_WORK/retired"
+  grep -v / "$1" | while read -r ip; do
+    printf '%s %s\n' "$(dhcpd6_subnet_for "$new_src" "$ip")" "$ip"
+  done > "$FLEETCAST_WORK/orphans.na"
+  ip=$(awk 'NF < 2 { print $1; exit }' "$FLEETCAST_WORK/orphans.na")
+  [ -z "$ip" ] || die "refused: active lease $ip lies in no subnet6 of the new configuration"
+  awk "$ip6_awk"'{ print $1, x6($2), $2 }' "$FLEETCAST_WORK/orphans.na" | sort | awk "$ip6_awk"'
+    $1 == net && ("" $2) == inc6(last) { hi = $3; last = $2; next }
+    { if (net != "") print net "|range6 " lo " " hi; net = $1; lo = $3; hi = $3; last = $2 }
+    END { if (net != "") print net "|range6 " lo " " hi }' > "$FLEETCAST_WORK/retired"
   first=$(dhcpd6_first_subnet "$new_src")
   grep / "$1" > "$FLEETCAST_WORK/orphans.pd"
   while read -r p; do

@@ -138,10 +138,6 @@ kea_start() {
   return 1
 }
 
-kea_leases_line() {
-  if [ "$family" = 6 ]; then leases_line6 "$1"; else leases_line "$1"; fi
-}
-
 # The same pools (as address ranges) in both configurations.
 kea_same_pools() {
   kea_pools "$1" | sort > "$FLEETCAST_WORK/pools.a"
@@ -157,11 +153,7 @@ kea_same_pools() {
 # one is given lifetime 0 for it and an address of the new pools: what dhcpd's retired pools do.
 kea_orphans() {
   kea_pools "$new_src" > "$FLEETCAST_WORK/ranges.new"
-  if [ "$family" = 6 ]; then
-    outside_ranges6 "$1" "$FLEETCAST_WORK/ranges.new"
-  else
-    outside_ranges "$1" "$FLEETCAST_WORK/ranges.new"
-  fi > "$FLEETCAST_WORK/orphans"
+  outside_ranges "$1" "$FLEETCAST_WORK/ranges.new" > "$FLEETCAST_WORK/orphans"
   count=$(wc -l < "$FLEETCAST_WORK/orphans" | tr -d ' ')
   [ "$count" -eq 0 ] ||
     say "$count active lease(s) lie outside the new pools (first: $(head -n 1 "$FLEETCAST_WORK/orphans")):" \
@@ -211,7 +203,7 @@ kea_phase() {
       say "$kea_bin -t: new configuration valid"
       kea_active_leases "$leases" > "$FLEETCAST_WORK/active"
       kea_orphans "$FLEETCAST_WORK/active"
-      kea_leases_line "$FLEETCAST_WORK/active"
+      leases_line "$FLEETCAST_WORK/active"
       ;;
     backup)
       back_up "$conf" "kea-dhcp$family.conf"
@@ -249,7 +241,7 @@ kea_phase() {
       probe_in "$FLEETCAST_WORK/ranges.serving"
       health_gate
       kea_active_leases "$leases" > "$FLEETCAST_WORK/active.after"
-      kea_leases_line "$FLEETCAST_WORK/active.after"
+      leases_line "$FLEETCAST_WORK/active.after"
       ;;
     rollback)
       [ -f "$FLEETCAST_BACKUP/kea-dhcp$family.conf" ] || die "no backup of $conf to restore"
