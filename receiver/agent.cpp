@@ -308,14 +308,22 @@ void Agent::on_activate(const p::Activate& a) {
 }
 
 bool Agent::check_envelope(Clock::time_point now) {
-  const auto head = assembler_->received_prefix();
-  if (head.size() < p::bundle::kCryptMagic.size()) return true;  // not enough yet
-  if (!p::bundle::is_encrypted(head)) {
-    envelope_checked_ = true;
-    return true;
+  // The recipient table: first as much as 744 recipients take, then as much as the most can.
+  constexpr std::size_t kMostHead = p::bundle::kCryptMagic.size() + 4 +
+                                    p::bundle::kMaxRecipients * (8 + p::bundle::kSealedKeyBytes);
+  std::optional<std::vector<p::KeyId>> readers;
+  for (const std::size_t want : {std::size_t{64} << 10, kMostHead}) {
+    const auto head = assembler_->received_prefix(want);
+    if (head.size() < p::bundle::kCryptMagic.size()) return true;  // not enough yet
+    if (!p::bundle::is_encrypted(head)) {
+      envelope_checked_ = true;
+      return true;
+    }
+    readers = p::bundle::recipients(head);
+    if (readers) break;
+    if (head.size() < want) return true;  // the table is longer than what arrived so far
   }
-  const auto readers = p::bundle::recipients(head);
-  if (!readers) return true;  // the recipient table is longer than what arrived so far
+  if (!readers) return true;
   envelope_checked_ = true;
   if (std::find(readers->begin(), readers->end(), key_.key_id()) != readers->end()) return true;
   const std::string reason = "encrypted for " + std::to_string(readers->size()) +

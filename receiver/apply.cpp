@@ -123,29 +123,30 @@ std::optional<ApplyOutcome> Applier::apply(const ApplyJob& job) {
   const fs::path work = config_.state / "apply" / std::to_string(rec.id);
   fs::remove_all(work);
   fs::create_directories(work);
-  std::vector<std::uint8_t> bytes;
+  std::shared_ptr<const p::io::InputFile> bundle;
   try {
-    bytes = p::io::read_file(job.bundle);
-    p::io::write_file_atomic(work / "bundle.fcb", bytes, 0600);
+    p::io::copy_file_atomic(job.bundle, work / "bundle.fcb", 0600);
+    bundle = p::io::InputFile::open(work / "bundle.fcb");
   } catch (const std::exception& e) {
     return finish(rec, p::FinStatus::failed, std::string("cannot stage the bundle: ") + e.what());
   }
-  return run(rec, &job, bytes);
+  return run(rec, &job, *bundle);
 }
 
 std::vector<ApplyOutcome> Applier::recover() {
   std::vector<ApplyOutcome> out;
   for (ApplyRecord rec : journal_->unfinished()) {
     log_(rec.file_name + ": unfinished apply found in phase " + std::string(to_string(rec.phase)));
-    std::vector<std::uint8_t> bytes;
+    std::shared_ptr<const p::io::InputFile> bundle;
     try {
-      bytes = p::io::read_file(config_.state / "apply" / std::to_string(rec.id) / "bundle.fcb");
+      bundle =
+          p::io::InputFile::open(config_.state / "apply" / std::to_string(rec.id) / "bundle.fcb");
     } catch (const std::exception& e) {
       out.push_back(
           finish(rec, p::FinStatus::failed, std::string("staged bundle lost: ") + e.what()));
       continue;
     }
-    out.push_back(run(rec, nullptr, bytes));
+    out.push_back(run(rec, nullptr, *bundle));
   }
   return out;
 }
@@ -212,36 +213,42 @@ ApplyOutcome Applier::roll_back(const ApplyRecord& rec, const Context& ctx,
   return finish(rec, p::FinStatus::failed, why + "; ROLLBACK FAILED: " + tail);
 }
 
-ApplyOutcome Applier::run(ApplyRecord rec, const ApplyJob* job,
-                          std::span<const std::uint8_t> bytes) {
+ApplyOutcome Applier::run(ApplyRecord rec, const ApplyJob* job, const p::io::InputFile& bundle) {
   const Phase resumed_in = rec.phase;
   Context ctx;
   ctx.work = config_.state / "apply" / std::to_string(rec.id);
   ctx.payload = ctx.work / "payload";
 
   // 1. The seal, before anything of the bundle is read.
-  if (p::text::hex(p::digest(bytes)) != rec.digest) {
+  // Read in pieces, never whole: a big bundle costs no memory (an encrypted one is decrypted in
+  // memory).
+  if (p::text::hex(bundle.digest()) != rec.digest) {
     return finish(rec, p::FinStatus::rejected, "digest differs from the announced digest");
   }
-  const b::Opened opened = b::open(bytes, config_.manager);
+  const b::Opened opened = b::open(bundle, config_.manager);
   if (!opened.ok) return finish(rec, p::FinStatus::rejected, "bundle refused: " + opened.reason);
+  const std::uint64_t content_size = opened.seal.content_size;
+  std::vector<std::uint8_t> head(std::min<std::uint64_t>(content_size, b::kCryptMagic.size()));
+  bundle.read(0, head);
   // An encrypted bundle: decrypted after the seal verified, with this host's key, in memory.
-  std::span<const std::uint8_t> content = opened.content;
   b::Decrypted decrypted;
-  if (b::is_encrypted(content)) {
+  const bool encrypted = b::is_encrypted(head);
+  if (encrypted) {
     if (!config_.own_key) {
       return finish(rec, p::FinStatus::rejected, "bundle refused: encrypted, and no host key");
     }
-    decrypted = b::decrypt(content, *config_.own_key);
+    std::vector<std::uint8_t> sealed(static_cast<std::size_t>(content_size));
+    bundle.read(0, sealed);
+    decrypted = b::decrypt(sealed, *config_.own_key);
     if (!decrypted.ok) {
       return finish(rec, p::FinStatus::rejected, "bundle refused: " + decrypted.reason);
     }
-    content = decrypted.plain;
   }
 
   // 2. Manifest, announcement, policy, version.
   try {
-    ctx.manifest = b::read_manifest(content);
+    ctx.manifest =
+        encrypted ? b::read_manifest(decrypted.plain) : b::read_manifest(bundle, content_size);
   } catch (const std::exception& e) {
     return finish(rec, p::FinStatus::rejected, std::string("bundle refused: ") + e.what());
   }
@@ -295,7 +302,11 @@ ApplyOutcome Applier::run(ApplyRecord rec, const ApplyJob* job,
     try {
       fs::remove_all(ctx.work / "staging");
       fs::remove_all(ctx.payload);
-      b::extract(content, ctx.work / "staging", config_.limits);
+      if (encrypted) {
+        b::extract(decrypted.plain, ctx.work / "staging", config_.limits);
+      } else {
+        b::extract(bundle, content_size, ctx.work / "staging", config_.limits);
+      }
       b::resolve_for_host(ctx.work / "staging", config_.host_name, ctx.payload);
       fs::remove_all(ctx.work / "staging");
       const std::string table = files_table(m);

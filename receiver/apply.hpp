@@ -84,7 +84,7 @@ class Applier {
  private:
   struct Context;
   // `bytes`: the staged copy of the bundle (<work>/bundle.fcb), read once.
-  ApplyOutcome run(ApplyRecord rec, const ApplyJob* job, std::span<const std::uint8_t> bytes);
+  ApplyOutcome run(ApplyRecord rec, const ApplyJob* job, const protocol::io::InputFile& bundle);
   ApplyOutcome finish(const ApplyRecord& rec, protocol::FinStatus status,
                       const std::string& message, bool installed = false);
   ApplyOutcome roll_back(const ApplyRecord& rec, const Context& ctx, const std::string& why);

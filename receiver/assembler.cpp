@@ -1,9 +1,9 @@
 #include "receiver/assembler.hpp"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -46,8 +46,10 @@ Assembler::Assembler(const p::Update& update, std::filesystem::path spool,
       part_path_(spool / ("." + update.name + ".part")),
       final_path_(spool / update.name),
       state_path_(state / (update.name + ".state")),
-      codec_(fec::make_isal_codec()) {
+      codec_(fec::make_isal_codec()),
+      state_dir_(std::move(state)) {
   blocks_.resize(plan_.block_count());
+  chunk_held_.assign(std::size_t{plan_.block_count()} * p::kAuthChunksPerBlock, false);
   for (std::uint32_t b = 0; b < plan_.block_count(); ++b) {
     blocks_[b].source.assign(plan_.source_symbols(b), false);
   }
@@ -55,23 +57,19 @@ Assembler::Assembler(const p::Update& update, std::filesystem::path spool,
   if (finalized_) return;  // already verified and in the spool: nothing to receive
   fd_ = ::open(part_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd_ < 0) fail(part_path_, "open");
-  map_size_ = static_cast<std::size_t>(plan_.symbol_count() * plan_.symbol_size());
-  if (map_size_ > 0) {
+  part_size_ = plan_.symbol_count() * plan_.symbol_size();
+  if (part_size_ > 0) {
     // A part file of another, larger object under this name keeps nothing useful: its tail
     // would stay reserved. Then reserve every block now: a full disk fails here, cleanly, not
-    // as SIGBUS in the mapping.
-    if (::ftruncate(fd_, static_cast<off_t>(map_size_)) != 0) fail(part_path_, "ftruncate");
-    if (const int err = ::posix_fallocate(fd_, 0, static_cast<off_t>(map_size_)); err != 0) {
+    // halfway through. Written with pwrite and read back with pread, never mapped: on ext4,
+    // first writes through a shared mapping of a freshly reserved file stall the writer for up
+    // to seconds when several processes write at once (4 writers: 2.3 s, against 66 ms with
+    // pwrite), and a mapping read back counts the whole object as resident.
+    if (::ftruncate(fd_, static_cast<off_t>(part_size_)) != 0) fail(part_path_, "ftruncate");
+    if (const int err = ::posix_fallocate(fd_, 0, static_cast<off_t>(part_size_)); err != 0) {
       errno = err;
-      fail(part_path_, ("cannot reserve " + std::to_string(map_size_) + " bytes").c_str());
+      fail(part_path_, ("cannot reserve " + std::to_string(part_size_) + " bytes").c_str());
     }
-    // Read through the mapping, written with pwrite: on ext4, first writes through a shared
-    // mapping of a freshly reserved file stall the writer for up to seconds when several
-    // processes write at once (4 writers: 2.3 s, against 66 ms with pwrite), and a receive
-    // loop that stalls loses what its socket cannot hold.
-    void* m = ::mmap(nullptr, map_size_, PROT_READ, MAP_SHARED, fd_, 0);
-    if (m == MAP_FAILED) fail(part_path_, "mmap");
-    map_ = static_cast<std::uint8_t*>(m);
   }
   for (const Block& b : blocks_) {
     if (!b.complete) counters_.lacked_at_open += b.source.size() - b.source_count;
@@ -80,20 +78,27 @@ Assembler::Assembler(const p::Update& update, std::filesystem::path spool,
 
 Assembler::~Assembler() {
   wait_for_sync(false);  // a failure here changes nothing: the state names what was synced
-  unmap();
   if (fd_ >= 0) ::close(fd_);
 }
 
-void Assembler::unmap() {
-  // Unmapped to finalize (truncate, rename, then the final state): a background checkpoint
-  // still running would write its older state after that one.
-  wait_for_sync(true);
-  if (map_ != nullptr) ::munmap(const_cast<std::uint8_t*>(map_), map_size_);
-  map_ = nullptr;
+void Assembler::read_symbols(std::uint64_t first, std::span<std::uint8_t> out) const {
+  read_at(first * plan_.symbol_size(), out);
 }
 
-void Assembler::write_symbols(std::size_t first, std::span<const std::uint8_t> bytes) {
-  const std::size_t s = plan_.symbol_size();
+void Assembler::read_at(std::uint64_t offset, std::span<std::uint8_t> out) const {
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n =
+        ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail(part_path_, "read");
+    if (n == 0) throw std::runtime_error(part_path_.string() + ": shorter than reserved");
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+void Assembler::write_symbols(std::uint64_t first, std::span<const std::uint8_t> bytes) {
+  const std::uint64_t s = plan_.symbol_size();
   std::size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done,
@@ -205,7 +210,10 @@ std::vector<std::uint8_t> Assembler::state_bytes() const {
 
 bool Assembler::holds(std::uint32_t sbn, std::uint8_t esi) const {
   const Block& b = blocks_[sbn];
-  return b.complete || (esi < b.source.size() ? b.source[esi] : b.parity.count(esi) != 0);
+  return b.complete ||
+         (esi < b.source.size() ? b.source[esi]
+                                : std::any_of(b.parity.begin(), b.parity.end(),
+                                              [&](const auto& e) { return e.first == esi; }));
 }
 
 Assembler::Result Assembler::on_symbol(const p::SymbolPacket& packet) {
@@ -222,8 +230,8 @@ Assembler::Result Assembler::on_symbol(const p::SymbolPacket& packet) {
     ++counters_.duplicates;
     return Result::duplicate;
   }
-  const auto chunk = chunks_.find(p::auth_leaf_index(packet.sbn, p::auth_chunk_of(packet.esi)));
-  if (chunk == chunks_.end()) {  // kept aside until its chunk comes
+  const auto expected = expected_hash(packet.sbn, packet.esi);
+  if (!expected) {  // kept aside until its chunk comes
     auto& copies = b.pending[packet.esi];
     for (const auto& c : copies) {
       if (std::equal(c.begin(), c.end(), packet.payload.begin(), packet.payload.end())) {
@@ -240,30 +248,63 @@ Assembler::Result Assembler::on_symbol(const p::SymbolPacket& packet) {
     if (copies.empty()) b.pending.erase(packet.esi);
     return Result::unverified;
   }
-  const p::SymbolHash& expected = chunk->second[packet.esi % p::kAuthChunkSymbols];
-  if (p::symbol_hash(packet.sbn, packet.esi, packet.payload) != expected) {
+  if (p::symbol_hash(packet.sbn, packet.esi, packet.payload) != *expected) {
     ++counters_.forged;
     return Result::forged;
   }
   ++counters_.symbols_useful;
-  if (packet.esi < k) {
-    write_symbols(plan_.first_symbol(packet.sbn) + packet.esi, packet.payload);
-    accept(packet.sbn, packet.esi, {});
-  } else {
-    accept(packet.sbn, packet.esi, {packet.payload.begin(), packet.payload.end()});
-  }
+  accept(packet.sbn, packet.esi, packet.payload);
   return Result::stored;
 }
 
-void Assembler::accept(std::uint32_t sbn, std::uint8_t esi, std::vector<std::uint8_t> parity) {
+std::optional<p::SymbolHash> Assembler::expected_hash(std::uint32_t sbn, std::uint8_t esi) const {
+  const std::uint64_t leaf = p::auth_leaf_index(sbn, p::auth_chunk_of(esi));
+  if (!chunk_held_[leaf]) return std::nullopt;
+  p::SymbolHash h;
+  chunk_hashes_->read((leaf * p::kAuthChunkSymbols + esi % p::kAuthChunkSymbols) * h.size(), h);
+  return h;
+}
+
+namespace {
+
+// A slot of block `b` (a source symbol it lacks) that no parity symbol occupies, other than
+// `except`. One exists while the block holds fewer than k symbols.
+template <class Block>
+std::uint8_t free_slot(const Block& b, std::uint32_t except) {
+  for (std::uint32_t j = 0; j < b.source.size(); ++j) {
+    if (b.source[j] || j == except) continue;
+    if (std::none_of(b.parity.begin(), b.parity.end(),
+                     [&](const auto& e) { return e.second == j; })) {
+      return static_cast<std::uint8_t>(j);
+    }
+  }
+  throw std::logic_error("no free slot in a block that holds fewer than k symbols");
+}
+
+}  // namespace
+
+void Assembler::accept(std::uint32_t sbn, std::uint8_t esi, std::span<const std::uint8_t> symbol) {
   Block& b = blocks_[sbn];
   const std::uint32_t k = plan_.source_symbols(sbn);
+  const std::uint64_t first = plan_.first_symbol(sbn);
   if (esi < k) {
+    // A parity symbol kept in this slot moves to another free one first.
+    const auto displaced = std::find_if(b.parity.begin(), b.parity.end(),
+                                        [&](const auto& e) { return e.second == esi; });
+    if (displaced != b.parity.end()) {
+      scratch_.resize(plan_.symbol_size());
+      read_symbols(first + esi, scratch_);
+      displaced->second = free_slot(b, esi);
+      write_symbols(first + displaced->second, scratch_);
+    }
+    write_symbols(first + esi, symbol);
     b.source[esi] = true;
     ++b.source_count;
     dirty_ = true;
   } else {
-    b.parity.emplace(esi, std::move(parity));
+    const std::uint8_t slot = free_slot(b, k);
+    write_symbols(first + slot, symbol);
+    b.parity.emplace_back(esi, slot);
   }
   if (b.source_count == k) {
     b.complete = true;
@@ -277,8 +318,9 @@ void Assembler::accept(std::uint32_t sbn, std::uint8_t esi, std::vector<std::uin
 }
 
 void Assembler::check_pending(std::uint32_t sbn, std::uint8_t chunk) {
-  const auto hashes = chunks_.at(p::auth_leaf_index(sbn, chunk));  // a copy: accept() may erase
-  const std::uint32_t k = plan_.source_symbols(sbn);
+  std::array<p::SymbolHash, p::kAuthChunkSymbols> hashes;
+  chunk_hashes_->read(p::auth_leaf_index(sbn, chunk) * sizeof hashes,
+                      std::span(reinterpret_cast<std::uint8_t*>(hashes.data()), sizeof hashes));
   const std::uint32_t first = std::uint32_t{chunk} * p::kAuthChunkSymbols;
   for (std::uint32_t e = first; e < first + p::kAuthChunkSymbols; ++e) {
     Block& b = blocks_[sbn];
@@ -296,12 +338,7 @@ void Assembler::check_pending(std::uint32_t sbn, std::uint8_t chunk) {
       found = true;
       ++counters_.verified_late;
       ++counters_.symbols_useful;
-      if (esi < k) {
-        write_symbols(plan_.first_symbol(sbn) + esi, copy);
-        accept(sbn, esi, {});
-      } else {
-        accept(sbn, esi, std::move(copy));
-      }
+      accept(sbn, esi, copy);
     }
   }
 }
@@ -331,7 +368,7 @@ Assembler::Result Assembler::on_mixed(const p::MixedPacket& packet) {
     return Result::unverified;
   }
   // ... and not for a symbol that cannot be checked.
-  if (!chunks_.count(p::auth_leaf_index(wanted->sbn, p::auth_chunk_of(wanted->esi)))) {
+  if (!chunk_held_[p::auth_leaf_index(wanted->sbn, p::auth_chunk_of(wanted->esi))]) {
     ++counters_.symbols_received;
     ++counters_.unverified;
     return Result::unverified;
@@ -343,13 +380,15 @@ Assembler::Result Assembler::on_mixed(const p::MixedPacket& packet) {
   for (const p::SymbolId& id : packet.ids()) {
     if (&id == wanted) continue;
     const std::uint32_t kb = plan_.source_symbols(id.sbn);
-    const std::uint8_t* data = map_ + plan_.first_symbol(id.sbn) * s;
     if (id.esi < kb) {
-      fec::add_symbol(mix_, fec::Symbol(&data[id.esi * s], s));
+      read_symbols(plan_.first_symbol(id.sbn) + id.esi, scratch_);
+      fec::add_symbol(mix_, scratch_);
       continue;
     }
+    block_.resize(std::size_t{kb} * s);
+    read_symbols(plan_.first_symbol(id.sbn), block_);
     source.clear();
-    for (std::uint32_t j = 0; j < kb; ++j) source.emplace_back(&data[j * s], s);
+    for (std::uint32_t j = 0; j < kb; ++j) source.emplace_back(&block_[j * s], s);
     const fec::MutableSymbol out(scratch_);
     if (codec_->encode(source, std::span(&id.esi, 1), std::span(&out, 1)) != fec::Status::ok) {
       return Result::invalid;  // cannot happen: a decoded block and a parity ESI
@@ -364,17 +403,19 @@ void Assembler::decode_block(std::uint32_t sbn) {
   Block& b = blocks_[sbn];
   const std::uint32_t k = plan_.source_symbols(sbn);
   const std::size_t s = plan_.symbol_size();
-  const std::uint8_t* data = map_ + plan_.first_symbol(sbn) * s;
-  // Decoded into memory, then each run of recovered symbols written (the codec does not touch
-  // the entries of held symbols).
+  // The block read back (its source symbols, and its parity in their slots), decoded into
+  // memory, then each run of recovered symbols written (the codec does not touch the entries
+  // of held symbols).
+  block_.resize(std::size_t{k} * s);
+  read_symbols(plan_.first_symbol(sbn), block_);
   decoded_.resize(std::size_t{k} * s);
   std::vector<fec::Symbol> symbols(fec::kMaxEncodingSymbols);
   std::vector<fec::MutableSymbol> recovered(k);
   for (std::uint32_t j = 0; j < k; ++j) {
-    if (b.source[j]) symbols[j] = fec::Symbol(&data[j * s], s);
+    if (b.source[j]) symbols[j] = fec::Symbol(&block_[j * s], s);
     recovered[j] = fec::MutableSymbol(&decoded_[j * s], s);
   }
-  for (const auto& [esi, bytes] : b.parity) symbols[esi] = fec::Symbol(bytes);
+  for (const auto& [esi, slot] : b.parity) symbols[esi] = fec::Symbol(&block_[slot * s], s);
   if (codec_->decode(k, symbols, recovered) != fec::Status::ok) return;  // cannot happen: k held
   for (std::uint32_t j = 0; j < k;) {
     if (b.source[j]) {
@@ -404,9 +445,6 @@ void Assembler::allow_mixed(std::uint32_t round,
 }
 
 void Assembler::block_complete(std::uint32_t sbn) {
-  for (std::uint8_t c = 0; c < p::kAuthChunksPerBlock; ++c) {
-    chunks_.erase(p::auth_leaf_index(sbn, c));
-  }
   Block& b = blocks_[sbn];
   for (const auto& [esi, copies] : b.pending) {
     for (const auto& c : copies) pending_bytes_ -= c.size();
@@ -419,7 +457,7 @@ Assembler::Result Assembler::on_auth(const p::AuthPacket& packet) {
     return Result::invalid;
   }
   const std::uint64_t index = p::auth_leaf_index(packet.sbn, packet.chunk);
-  if (blocks_[packet.sbn].complete || chunks_.count(index)) return Result::duplicate;
+  if (blocks_[packet.sbn].complete || chunk_held_[index]) return Result::duplicate;
   std::array<p::SymbolHash, p::kAuthChunkSymbols> hashes;
   std::memcpy(hashes.data(), packet.hashes.data(), sizeof hashes);
   std::array<p::SymbolHash, p::kMaxAuthDepth> path;
@@ -432,7 +470,13 @@ Assembler::Result Assembler::on_auth(const p::AuthPacket& packet) {
     ++counters_.forged;
     return Result::forged;
   }
-  chunks_.emplace(index, hashes);
+  if (!chunk_hashes_) {
+    chunk_hashes_ = std::make_unique<p::io::ScratchFile>("the checked AUTH hashes", state_dir_);
+  }
+  chunk_hashes_->write(
+      index * sizeof hashes,
+      std::span(reinterpret_cast<const std::uint8_t*>(hashes.data()), sizeof hashes));
+  chunk_held_[index] = true;
   ++counters_.auth_chunks;
   check_pending(packet.sbn, packet.chunk);
   return Result::stored;
@@ -444,13 +488,16 @@ std::uint32_t Assembler::complete_prefix() const {
   return n;
 }
 
-std::span<const std::uint8_t> Assembler::received_prefix() const {
+std::vector<std::uint8_t> Assembler::received_prefix(std::size_t max) const {
   const std::uint32_t blocks = complete_prefix();
-  if (map_ == nullptr || blocks == 0) return {};
+  if (fd_ < 0 || blocks == 0) return {};
   const std::uint64_t end = blocks == plan_.block_count()
                                 ? update_.size
                                 : plan_.first_symbol(blocks) * plan_.symbol_size();
-  return std::span<const std::uint8_t>(map_, static_cast<std::size_t>(std::min(end, update_.size)));
+  std::vector<std::uint8_t> head(
+      static_cast<std::size_t>(std::min<std::uint64_t>({end, update_.size, max})));
+  read_at(0, head);
+  return head;
 }
 
 std::vector<p::NakEntry> Assembler::missing(std::size_t max_entries) const {
@@ -481,7 +528,7 @@ std::vector<p::ChunkRequest> Assembler::missing_chunks(std::size_t max_requests)
     unsigned mask = 0;
     for (const auto& [esi, copies] : blk.pending) {
       const std::uint8_t c = p::auth_chunk_of(esi);
-      if (!chunks_.count(p::auth_leaf_index(b, c))) mask |= 1u << c;
+      if (!chunk_held_[p::auth_leaf_index(b, c)]) mask |= 1u << c;
     }
     if (mask != 0) out.push_back(p::ChunkRequest{b, static_cast<std::uint8_t>(mask)});
   }
@@ -491,7 +538,16 @@ std::vector<p::ChunkRequest> Assembler::missing_chunks(std::size_t max_requests)
 std::optional<std::string> Assembler::finalize() {
   if (finalized_) return std::nullopt;
   if (!all_blocks()) return "not every block received";
-  const p::Digest got = p::digest(std::span<const std::uint8_t>(map_, update_.size));
+  p::Hasher whole;
+  decoded_.resize(std::size_t{1} << 20);
+  for (std::uint64_t at = 0; at < update_.size;) {
+    const auto n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(decoded_.size(), update_.size - at));
+    read_at(at, std::span(decoded_).first(n));
+    whole.update(std::span(decoded_).first(n));
+    at += n;
+  }
+  const p::Digest got = whole.finish();
   if (got != update_.digest) {
     // Start over: the data cannot be trusted (a forged or corrupted symbol reached us).
     for (Block& b : blocks_) {
@@ -504,7 +560,9 @@ std::optional<std::string> Assembler::finalize() {
     checkpoint();
     return "digest mismatch: discarded, receiving again";
   }
-  unmap();
+  // Finalized (truncate, rename, then the final state) only once a background checkpoint is
+  // done: it would write its older state after that one.
+  wait_for_sync(true);
   if (::ftruncate(fd_, static_cast<off_t>(update_.size)) != 0) fail(part_path_, "ftruncate");
   if (::fsync(fd_) != 0) fail(part_path_, "fsync");
   if (::rename(part_path_.c_str(), final_path_.c_str()) != 0) fail(final_path_, "rename");

@@ -1,10 +1,13 @@
 #pragma once
 // Reassembles one announced object into the spool directory, with resume.
 //
-// Source symbols are copied to their offset in <spool>/.<name>.part as they arrive (the part file
-// is preallocated with posix_fallocate, so a full disk is a clean error when reception starts,
-// and memory-mapped, so a symbol costs a copy instead of a system call); parity symbols are held
-// in memory per incomplete block; a block with k distinct symbols is decoded in place. Which
+// Source symbols are written to their offset in <spool>/.<name>.part as they arrive (the part
+// file is preallocated with posix_fallocate, so a full disk is a clean error when reception
+// starts). A parity symbol is written into the slot of one of its block's missing source symbols
+// (a block holding fewer than k symbols always has one free); a block with k distinct symbols is
+// read back and decoded in place. The checked AUTH hashes go to an unlinked scratch file in the
+// state directory. So memory holds a few words per block, one block while it is decoded, and
+// the symbols kept aside for their hashes (kMaxPendingBytes), whatever the object's size. Which
 // symbols are on disk is persisted in <state>/<name>.state (the part file is fdatasync'ed before
 // the state that describes it is renamed into place), so a receiver killed at any moment resumes
 // with what it had at its last checkpoint and never trusts data it did not write. finalize()
@@ -27,6 +30,7 @@
 #include "protocol/control.hpp"
 #include "protocol/data.hpp"
 #include "protocol/data_auth.hpp"
+#include "protocol/io/random_access.hpp"
 
 namespace fleetcast::receiver {
 
@@ -82,8 +86,9 @@ class Assembler {
   std::uint32_t complete_blocks() const { return complete_blocks_; }
   // Every block below this one is complete.
   std::uint32_t complete_prefix() const;
-  // The object's first bytes, as far as the complete leading blocks reach (checked data).
-  std::span<const std::uint8_t> received_prefix() const;
+  // The object's first bytes, as far as the complete leading blocks reach (checked data), at
+  // most `max` of them.
+  std::vector<std::uint8_t> received_prefix(std::size_t max) const;
   // What each incomplete block still needs, as ascending runs; at most max_entries runs.
   // Symbols kept aside count as held: the chunk requests bring what checks them.
   std::vector<protocol::NakEntry> missing(std::size_t max_entries) const;
@@ -110,7 +115,9 @@ class Assembler {
   struct Block {
     std::vector<bool> source;  // which source symbols are on disk
     std::uint32_t source_count = 0;
-    std::map<std::uint8_t, std::vector<std::uint8_t>> parity;  // held in memory only
+    // Parity symbols held, as (ESI, slot): each is in the part file at the place of source
+    // symbol `slot`, one the block still lacks (never recorded in the state: lost on restart).
+    std::vector<std::pair<std::uint8_t, std::uint8_t>> parity;
     bool complete = false;
     // Symbols kept aside until their chunk of hashes arrives, per ESI the distinct copies heard
     // (at most kMaxCandidates; never persisted).
@@ -120,15 +127,18 @@ class Assembler {
   bool holds(std::uint32_t sbn, std::uint8_t esi) const;
   void decode_block(std::uint32_t sbn);
   void block_complete(std::uint32_t sbn);  // drops its AUTH chunks and what waits for them
-  // A checked symbol: stored (parity), marked (source, already in place); may complete or
-  // decode the block.
-  void accept(std::uint32_t sbn, std::uint8_t esi, std::vector<std::uint8_t> parity);
+  // A checked symbol: written to the part file (a parity symbol into a free slot), recorded;
+  // may complete or decode the block.
+  void accept(std::uint32_t sbn, std::uint8_t esi, std::span<const std::uint8_t> symbol);
+  // The checked hash of (sbn, esi), or nullopt while its AUTH chunk has not come.
+  std::optional<protocol::SymbolHash> expected_hash(std::uint32_t sbn, std::uint8_t esi) const;
   // Checks the symbols kept aside for chunk `chunk` of block `sbn`, now that its hashes came.
   void check_pending(std::uint32_t sbn, std::uint8_t chunk);
   void load_state();
-  void unmap();
-  // Writes whole symbols into the part file from symbol index `first` (pwrite; throws).
-  void write_symbols(std::size_t first, std::span<const std::uint8_t> bytes);
+  // Writes / reads whole symbols of the part file from symbol index `first` (throw).
+  void write_symbols(std::uint64_t first, std::span<const std::uint8_t> bytes);
+  void read_symbols(std::uint64_t first, std::span<std::uint8_t> out) const;
+  void read_at(std::uint64_t offset, std::span<std::uint8_t> out) const;
   // The state file's bytes for the blocks as they are now.
   std::vector<std::uint8_t> state_bytes() const;
   // Waits for the background checkpoint; throws its failure when `rethrow`.
@@ -141,21 +151,23 @@ class Assembler {
   std::filesystem::path final_path_;
   std::filesystem::path state_path_;
   int fd_ = -1;
-  const std::uint8_t* map_ = nullptr;  // the padded part file, shared read-only mapping
-  std::size_t map_size_ = 0;
+  std::uint64_t part_size_ = 0;  // the object padded to whole symbols
   std::vector<Block> blocks_;
   std::uint32_t complete_blocks_ = 0;
   bool dirty_ = false;
   bool finalized_ = false;
   std::unique_ptr<fec::Codec> codec_;
   std::vector<std::uint8_t> mix_;      // a MIXED packet's payload while it is being resolved
-  std::vector<std::uint8_t> scratch_;  // one re-encoded parity symbol
+  std::vector<std::uint8_t> scratch_;  // one re-encoded parity symbol, or a symbol read back
+  std::vector<std::uint8_t> block_;    // a block read back (decode, MIXED re-encode)
   std::vector<std::uint8_t> decoded_;  // a block being decoded
   std::size_t pending_bytes_ = 0;
   std::map<std::array<std::uint8_t, 16>, std::uint32_t> allowed_mixed_;  // hash -> round
-  // Checked AUTH chunks of incomplete blocks, by leaf index (data_auth.hpp).
-  std::unordered_map<std::uint64_t, std::array<protocol::SymbolHash, protocol::kAuthChunkSymbols>>
-      chunks_;
+  // Checked AUTH chunks by leaf index (data_auth.hpp): which came, and their hashes (at leaf
+  // index x 51 x 16 in the scratch file).
+  std::vector<bool> chunk_held_;
+  std::filesystem::path state_dir_;
+  std::unique_ptr<protocol::io::ScratchFile> chunk_hashes_;  // made by the first chunk
   AssemblerCounters counters_;
 };
 

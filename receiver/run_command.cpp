@@ -16,6 +16,7 @@
 
 #include "protocol/io/file.hpp"
 #include "protocol/io/key_file.hpp"
+#include "protocol/io/random_access.hpp"
 #include "protocol/io/udp_socket.hpp"
 #include "receiver/agent.hpp"
 #include "receiver/apply.hpp"
@@ -148,7 +149,7 @@ int apply_command(const RunOptions& o) {
   ApplyJob job;
   job.bundle = o.bundle;
   job.file_name = o.bundle.filename().string();
-  job.digest = p::digest(p::io::read_file(o.bundle));
+  job.digest = p::io::InputFile::open(o.bundle)->digest();
   job.mode = o.dry_run ? p::ApplyMode::dry_run : p::ApplyMode::now;
   const ApplyOutcome r = applier.apply(job).value();  // a local apply always has an outcome
   std::printf("FIN %s %s version %llu: %s\n", std::string(p::to_string(r.status)).c_str(),

@@ -4,8 +4,10 @@
 // parity ESIs up to 254, encoded once for this) and the Merkle tree over them. The UPDATE
 // carries the root; each round starts with the AUTH packets of the chunks its symbols belong to.
 //
-// Cost: one parity encode of the whole ESI range and one BLAKE2b pass over about twice the
-// file, once per session; 16 bytes per symbol (and the tree) of memory.
+// Cost: one read of the file, one parity encode of the whole ESI range and one BLAKE2b pass
+// over about twice the file, once per session. The symbol hashes (16 bytes a symbol, 49 MB for
+// a 4 GiB file) go to a scratch file and are read back per AUTH packet; memory holds one block
+// and the tree (about 0.1 % of the file).
 
 #include <cstdint>
 #include <span>
@@ -14,15 +16,18 @@
 #include "fec/block_plan.hpp"
 #include "protocol/data.hpp"
 #include "protocol/data_auth.hpp"
+#include "protocol/io/random_access.hpp"
 
 namespace fleetcast::sender {
 
 class DataAuth {
  public:
-  // `file`: the object padded to whole symbols.
-  DataAuth(const fec::BlockPlan& plan, std::span<const std::uint8_t> file);
+  // Reads `file` once (zeros past its end pad the last symbol).
+  DataAuth(const fec::BlockPlan& plan, const protocol::io::InputFile& file);
 
   const protocol::Digest& root() const { return tree_.root(); }
+  // The file's BLAKE2b-256 (protocol::digest), from the same read.
+  const protocol::Digest& digest() const { return digest_; }
   // The AUTH packet of chunk `chunk` of block `sbn` into `out`; its length (0: out too small).
   std::size_t build(std::uint32_t sbn, std::uint8_t chunk, std::uint16_t file_id,
                     std::uint32_t sequence, std::span<std::uint8_t> out) const;
@@ -30,11 +35,10 @@ class DataAuth {
   std::size_t datagram_bytes() const;
 
  private:
-  static protocol::AuthTree make_tree(const fec::BlockPlan& plan,
-                                      std::span<const std::uint8_t> file,
-                                      std::vector<protocol::SymbolHash>& hashes);
+  protocol::AuthTree make_tree(const fec::BlockPlan& plan, const protocol::io::InputFile& file);
 
-  std::vector<protocol::SymbolHash> hashes_;  // block * 255 + ESI
+  protocol::io::ScratchFile hashes_{"the symbol hashes"};  // (block * 255 + ESI) * 16
+  protocol::Digest digest_{};
   protocol::AuthTree tree_;
 };
 

@@ -29,23 +29,32 @@ Prepared prepare(const SendOptions& o) {
       prep.targets.push_back(h);
     }
   }
-  prep.file = p::io::read_file(o.file);
+  // Read block by block while it is sent: the manager's memory does not grow with the file.
+  prep.file = p::io::InputFile::open(o.file);
   prep.kind = o.kind;
   prep.version = o.bundle_version;
   if (o.push) {
     // Push only what verifies here: the hosts check the same seal with the same key.
-    const auto opened = p::bundle::open(prep.file, prep.key.public_key());
+    const auto opened = p::bundle::open(*prep.file, prep.key.public_key());
     if (!opened.ok) throw std::runtime_error(o.file.string() + ": " + opened.reason);
-    std::vector<std::uint8_t> plain;
-    std::span<const std::uint8_t> content = opened.content;
-    if (p::bundle::is_encrypted(content)) {
+    const std::uint64_t content_size = opened.seal.content_size;
+    auto read_content = [&] {
+      std::vector<std::uint8_t> bytes(static_cast<std::size_t>(content_size));
+      prep.file->read(0, bytes);
+      return bytes;
+    };
+    std::vector<std::uint8_t> head(
+        std::min<std::uint64_t>(content_size, p::bundle::kCryptMagic.size()));
+    prep.file->read(0, head);
+    std::vector<std::uint8_t> plain;  // the decrypted content (encrypted bundles, in memory)
+    if (p::bundle::is_encrypted(head)) {
       // The manager is a recipient of what it encrypted: it reads the manifest; only the hosts
       // the content key was sealed to are targeted (the others could not read it).
-      auto d = p::bundle::decrypt(content, prep.key);
+      const auto sealed = read_content();
+      auto d = p::bundle::decrypt(sealed, prep.key);
       if (!d.ok) throw std::runtime_error(o.file.string() + ": " + d.reason);
       plain = std::move(d.plain);
-      content = plain;
-      const auto readers = p::bundle::recipients(opened.content).value();
+      const auto readers = p::bundle::recipients(sealed).value();
       auto reads = [&](const Host* h) {
         return std::find(readers.begin(), readers.end(), p::key_id(h->key)) != readers.end();
       };
@@ -55,12 +64,14 @@ Prepared prepare(const SendOptions& o) {
       std::erase_if(prep.targets, [&](const Host* h) { return !reads(h); });
       prep.encrypted = true;
     }
-    const p::bundle::Manifest m = p::bundle::read_manifest(content);
+    const p::bundle::Manifest m = prep.encrypted
+                                      ? p::bundle::read_manifest(plain)
+                                      : p::bundle::read_manifest(*prep.file, content_size);
     if (m.kind == "dhcp-server") {
       prep.dhcp_server = m.setting("server");
       // The lint models DHCPv4 configurations (dhcpd, kea4) only.
       if (prep.dhcp_server == "dhcpd" || prep.dhcp_server == "kea4") {
-        prep.dhcp_content.assign(content.begin(), content.end());
+        prep.dhcp_content = prep.encrypted ? std::move(plain) : read_content();
       }
       prep.dhcp_config = m.setting("config");
       prep.dhcp_keep_old_ranges = m.setting("keep-old-ranges") == "yes";

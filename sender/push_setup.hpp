@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "protocol/io/random_access.hpp"
 #include "protocol/io/udp_socket.hpp"
 #include "sender/config.hpp"
 #include "sender/inventory.hpp"
@@ -28,7 +29,7 @@ struct Prepared {
   // Inventory hosts the bundle's own targets= leave out (shown by rollout plan).
   std::vector<const Host*> not_targeted;
   protocol::SecretKey key;
-  std::vector<std::uint8_t> file;
+  std::shared_ptr<const protocol::io::InputFile> file;
   std::string kind = "file";
   std::uint64_t version = 0;
   std::string bundle_name;  // manifest name (bundles)

@@ -96,9 +96,29 @@ std::uint32_t repair_symbols(double need, double loss) {
   return c;
 }
 
+void RoundPackets::add_single(std::uint32_t block, std::uint32_t count) {
+  if (count == 0) return;
+  if (!singles_.empty() && singles_.back().block == block) {
+    singles_.back().count += count;
+  } else {
+    singles_.push_back(Run{block, count});
+  }
+  single_packets_ += count;
+}
+
 void RoundPackets::add(std::span<const std::uint32_t> blocks) {
+  if (blocks.size() == 1) return add_single(blocks[0], 1);
   blocks_.insert(blocks_.end(), blocks.begin(), blocks.end());
   first_.push_back(static_cast<std::uint32_t>(blocks_.size()));
+}
+
+std::span<const std::uint32_t> RoundPackets::packet(std::size_t i) const {
+  if (i >= single_packets_) return multi(i - single_packets_);
+  for (const Run& r : singles_) {  // tests only: linear
+    if (i < r.count) return std::span(&r.block, 1);
+    i -= r.count;
+  }
+  return {};
 }
 
 RoundPackets plan_repair(const RepairInput& in) {
@@ -136,7 +156,7 @@ RoundPackets plan_repair(const RepairInput& in) {
     }
     count[b] = repair_symbols(n, in.loss);
     if (dense) {
-      for (std::uint32_t i = 0; i < count[b]; ++i) out.add(std::span(&b, 1));
+      out.add_single(b, count[b]);
     } else {
       sparse.push_back(b);
     }

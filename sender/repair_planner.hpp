@@ -38,17 +38,34 @@ inline constexpr std::size_t kPackScan = 2048;
 std::uint32_t repair_symbols(double need, double loss);
 
 // One round's packets as block lists: packet i sends one symbol of each block in packet(i).
+// Packets of one block are kept as runs (block, count), so a round that sends every symbol of
+// a big file costs memory per block, not per packet; packets of several blocks are listed.
 class RoundPackets {
  public:
-  std::size_t size() const { return first_.size() - 1; }
-  std::span<const std::uint32_t> packet(std::size_t i) const {
+  // `count` packets of one symbol of `block` each.
+  void add_single(std::uint32_t block, std::uint32_t count);
+  // One packet of one symbol of each of these blocks (a MIXED packet when several).
+  void add(std::span<const std::uint32_t> blocks);
+
+  std::size_t size() const { return single_packets() + multi_count(); }
+  // Packet i: the single-block packets in the order added, then the multi-block ones.
+  std::span<const std::uint32_t> packet(std::size_t i) const;
+
+  struct Run {
+    std::uint32_t block;
+    std::uint32_t count;
+  };
+  std::span<const Run> singles() const { return singles_; }
+  std::size_t single_packets() const { return single_packets_; }
+  std::size_t multi_count() const { return first_.size() - 1; }
+  std::span<const std::uint32_t> multi(std::size_t i) const {
     return std::span(blocks_).subspan(first_[i], first_[i + 1] - first_[i]);
   }
-  void add(std::span<const std::uint32_t> blocks);
-  std::size_t parts() const { return blocks_.size(); }
 
  private:
-  std::vector<std::uint32_t> blocks_;
+  std::vector<Run> singles_;
+  std::size_t single_packets_ = 0;
+  std::vector<std::uint32_t> blocks_;  // of the multi-block packets
   std::vector<std::uint32_t> first_{0};
 };
 

@@ -98,6 +98,15 @@ void print_summary(const SenderSession& s, Clock::time_point start, Clock::time_
   }
 }
 
+namespace {
+
+nlohmann::json feedback_json(const RoundFeedback& r) {
+  return {{"naks", r.naks},   {"completes", r.completes}, {"loss_reports", r.loss_reports},
+          {"lines", r.lines}, {"dropped", r.dropped},     {"plan_ms", r.plan_ms}};
+}
+
+}  // namespace
+
 void write_report(const std::filesystem::path& path, const std::string& file,
                   const std::string& name, const SenderSession& s, Clock::time_point start,
                   Clock::time_point end) {
@@ -122,6 +131,8 @@ void write_report(const std::filesystem::path& path, const std::string& file,
     hosts.push_back(j);
   }
   const SessionStats& st = s.stats();
+  nlohmann::json by_round = nlohmann::json::array();
+  for (const RoundFeedback& r : st.by_round) by_round.push_back(feedback_json(r));
   nlohmann::json report = {
       {"file", file},
       {"name", name},
@@ -139,6 +150,8 @@ void write_report(const std::filesystem::path& path, const std::string& file,
                                                   static_cast<double>(s.plan().object_size())
                                             : 0.0},
       {"feedback_dropped", st.feedback_dropped},
+      {"feedback_by_round", by_round},
+      {"feedback_fin_phase", feedback_json(st.fin_phase)},
       {"rate",
        {{"adaptive", s.rate().adaptive()},
         {"final_bytes_per_s", s.rate().rate()},

@@ -181,7 +181,7 @@ class Runner {
         plan_(rollout_waves(prep_, r)),
         waves_(plan_.waves),
         c_(session_config(o, prep_, p::ApplyMode::hold)),
-        digest_(p::digest(prep_.file)),
+        digest_(prep_.file->digest()),
         io_(o),
         start_(Clock::now()),
         hosts_(prep_.targets.size()),

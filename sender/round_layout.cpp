@@ -16,6 +16,12 @@ std::uint8_t esi_of(std::uint32_t t) {
   return static_cast<std::uint8_t>(t % fec::kMaxEncodingSymbols);
 }
 
+// How many of a block's symbols 0 .. t-1 (ESI t mod 255) are parity (ESI >= k).
+std::uint64_t parity_before(std::uint32_t t, std::uint32_t k) {
+  const std::uint32_t n = fec::kMaxEncodingSymbols;
+  return std::uint64_t{t / n} * (n - k) + (t % n > k ? t % n - k : 0);
+}
+
 }  // namespace
 
 std::uint32_t auth_copies(double loss, bool measured) {
@@ -25,47 +31,45 @@ std::uint32_t auth_copies(double loss, bool measured) {
   return static_cast<std::uint32_t>(std::clamp(c, 1.0, 4.0));
 }
 
-RoundLayout::RoundLayout(const fec::BlockPlan& plan, std::span<const std::uint8_t> file,
+RoundLayout::RoundLayout(const fec::BlockPlan& plan, const p::io::InputFile& file,
                          std::uint16_t file_id)
     : plan_(plan), file_(file), file_id_(file_id), codec_(fec::make_isal_codec()) {
   sent_.assign(plan_.block_count(), 0);
+  sym_.resize(plan_.symbol_size());
   mix_.resize(plan_.symbol_size());
 }
 
-// Gives each part the block's next ESI, each parity part a slot (a block's slots are contiguous,
-// in ESI order, so encode_parity codes them in place), and each packet its lane (the block of
+// Gives each block's symbols of the round their t (one-symbol packets first, then the block's
+// parts of MIXED packets), each block its parity slots, and each packet its lane (the block of
 // its first part) for interleaving.
 std::uint64_t RoundLayout::lay_out(
     const RoundPackets& packets, std::uint64_t per_datagram,
     std::span<const std::pair<std::uint32_t, std::uint8_t>> requested) {
   const std::uint32_t blocks = plan_.block_count();
+  const std::size_t s = plan_.symbol_size();
+  start_ = sent_;
+  single_.assign(blocks, 0);
+  for (const RoundPackets::Run& r : packets.singles()) {
+    single_[r.block] += r.count;
+    sent_[r.block] += r.count;
+  }
+  std::uint64_t total = packets.single_packets() * (p::kHeaderBytes + s + per_datagram);
+  std::vector<std::uint32_t> lane_count(blocks, 0);
   parts_.clear();
   packet_first_.assign(1, 0);
-  parity_first_.assign(blocks + 1, 0);
-  std::vector<std::uint32_t> lane_count(blocks, 0);
-  std::uint64_t total = 0;
-  for (std::size_t i = 0; i < packets.size(); ++i) {
-    const auto blocks_of = packets.packet(i);
-    for (const std::uint32_t b : blocks_of) {
-      const auto esi = esi_of(sent_[b]++);
-      parts_.push_back(Part{b, esi, 0});
-      if (esi >= plan_.source_symbols(b)) ++parity_first_[b + 1];
-    }
+  for (std::size_t i = 0; i < packets.multi_count(); ++i) {
+    const auto blocks_of = packets.multi(i);
+    for (const std::uint32_t b : blocks_of) parts_.push_back(Part{b, sent_[b]++});
     packet_first_.push_back(static_cast<std::uint32_t>(parts_.size()));
     ++lane_count[blocks_of[0]];
-    total += (blocks_of.size() > 1 ? p::mixed_datagram_bytes(blocks_of.size(), plan_.symbol_size())
-                                   : p::kHeaderBytes + plan_.symbol_size()) +
-             per_datagram;
+    total += p::mixed_datagram_bytes(blocks_of.size(), s) + per_datagram;
   }
-  for (std::uint32_t b = 0; b < blocks; ++b) parity_first_[b + 1] += parity_first_[b];
-  slot_esi_.resize(parity_first_[blocks]);
-  std::vector<std::uint32_t> free_slot(parity_first_.begin(), parity_first_.end() - 1);
-  for (Part& part : parts_) {
-    if (part.esi < plan_.source_symbols(part.block)) continue;
-    part.slot = free_slot[part.block]++;
-    slot_esi_[part.slot] = part.esi;
+  parity_first_.assign(blocks + 1, 0);
+  for (std::uint32_t b = 0; b < blocks; ++b) {
+    const std::uint32_t k = plan_.source_symbols(b);
+    parity_first_[b + 1] =
+        parity_first_[b] + parity_before(sent_[b], k) - parity_before(start_[b], k);
   }
-  parity_.assign(slot_esi_.size() * plan_.symbol_size(), 0);
 
   // AUTH packets first: every chunk the round's symbols belong to or a host asked for once, then
   // the chunks sent for the first time or asked for again (auth_copies_ in all); a chunk sent
@@ -74,7 +78,14 @@ std::uint64_t RoundLayout::lay_out(
   auth_sent_ = 0;
   if (auth_ != nullptr) {
     std::vector<std::pair<std::uint32_t, std::uint8_t>> chunks;
-    for (const Part& part : parts_) chunks.emplace_back(part.block, p::auth_chunk_of(part.esi));
+    for (std::uint32_t b = 0; b < blocks; ++b) {
+      unsigned mask = 0;
+      const std::uint32_t end = std::min(sent_[b], start_[b] + 255);
+      for (std::uint32_t t = start_[b]; t < end; ++t) mask |= 1u << p::auth_chunk_of(esi_of(t));
+      for (std::uint8_t c = 0; c < p::kAuthChunksPerBlock; ++c) {
+        if (mask & (1u << c)) chunks.emplace_back(b, c);
+      }
+    }
     std::vector<std::pair<std::uint32_t, std::uint8_t>> wanted(requested.begin(), requested.end());
     std::sort(wanted.begin(), wanted.end());
     chunks.insert(chunks.end(), wanted.begin(), wanted.end());
@@ -97,19 +108,20 @@ std::uint64_t RoundLayout::lay_out(
 
   lane_first_.assign(blocks + 1, 0);
   for (std::uint32_t b = 0; b < blocks; ++b) lane_first_[b + 1] = lane_first_[b] + lane_count[b];
-  lanes_.resize(packets.size());
+  lanes_.resize(packets.multi_count());
   std::vector<std::uint32_t> fill(lane_first_.begin(), lane_first_.end() - 1);
-  for (std::uint32_t i = 0; i < packets.size(); ++i) {
+  for (std::uint32_t i = 0; i < packets.multi_count(); ++i) {
     lanes_[fill[parts_[packet_first_[i]].block]++] = i;
   }
+  for (std::uint32_t b = 0; b < blocks; ++b) lane_count[b] += single_[b];
   order_ = std::make_unique<fec::Interleaver>(std::move(lane_count));
   encode_parity();
   // The hash of every MIXED packet of the round, for the signed table hosts check them with.
   mixed_hashes_.clear();
-  for (std::size_t i = 0; i < packets.size(); ++i) {
+  for (std::size_t i = 0; i < packets.multi_count(); ++i) {
     const auto parts =
         std::span(parts_).subspan(packet_first_[i], packet_first_[i + 1] - packet_first_[i]);
-    if (parts.size() > 1) mixed_hashes_.push_back(p::mixed_hash(mixed(parts, 0)));
+    mixed_hashes_.push_back(p::mixed_hash(mixed(parts, 0)));
   }
   tables_sent_ = 0;
   if (sign_table_) total += 2 * tables() * (p::kMaxControlDatagram + per_datagram);
@@ -120,50 +132,66 @@ std::size_t RoundLayout::tables() const {
   return (mixed_hashes_.size() + p::kMaxMixedTableHashes - 1) / p::kMaxMixedTableHashes;
 }
 
-// Encodes every parity symbol of the round, one codec call per block.
+// Encodes every parity symbol of the round, one codec call per block, into the scratch file.
 void RoundLayout::encode_parity() {
   const std::size_t s = plan_.symbol_size();
+  std::vector<std::uint8_t> block;
+  std::vector<std::uint8_t> parity;
+  std::vector<std::uint8_t> esis;
   std::vector<fec::Symbol> src;
   std::vector<fec::MutableSymbol> out;
   for (std::uint32_t b = 0; b < plan_.block_count(); ++b) {
-    const std::uint32_t first = parity_first_[b];
-    const std::uint32_t count = parity_first_[b + 1] - first;
+    const auto count = static_cast<std::size_t>(parity_first_[b + 1] - parity_first_[b]);
     if (count == 0) continue;
-    out.clear();
-    for (std::uint32_t i = first; i < first + count; ++i) out.emplace_back(&parity_[i * s], s);
-    src.clear();
-    const std::uint64_t first_symbol = plan_.first_symbol(b);
-    for (std::uint32_t j = 0; j < plan_.source_symbols(b); ++j) {
-      src.emplace_back(&file_[(first_symbol + j) * s], s);
+    const std::uint32_t k = plan_.source_symbols(b);
+    esis.clear();
+    for (std::uint32_t t = start_[b]; t < sent_[b]; ++t) {
+      if (esi_of(t) >= k) esis.push_back(esi_of(t));
     }
-    if (codec_->encode(src, std::span(slot_esi_).subspan(first, count), out) != fec::Status::ok) {
+    block.resize(std::size_t{k} * s);
+    file_.read(plan_.first_symbol(b) * s, block);
+    src.clear();
+    for (std::uint32_t j = 0; j < k; ++j) src.emplace_back(&block[j * s], s);
+    parity.resize(count * s);
+    out.clear();
+    for (std::size_t i = 0; i < count; ++i) out.emplace_back(&parity[i * s], s);
+    if (codec_->encode(src, esis, out) != fec::Status::ok) {
       throw std::logic_error("encode failed for a valid block");
     }
+    parity_.write(parity_first_[b] * s, parity);
   }
 }
 
 p::MixedPacket RoundLayout::mixed(std::span<const Part> parts, std::uint32_t sequence) {
-  const std::size_t s = plan_.symbol_size();
   p::MixedPacket m;
   m.file_id = file_id_;
   m.sequence = sequence;
   m.count = static_cast<std::uint8_t>(parts.size());
-  for (std::size_t i = 0; i < parts.size(); ++i) m.parts[i] = {parts[i].block, parts[i].esi};
+  for (std::size_t i = 0; i < parts.size(); ++i) m.parts[i] = {parts[i].block, esi_of(parts[i].t)};
   std::sort(m.parts.begin(), m.parts.begin() + m.count,
             [](const p::SymbolId& a, const p::SymbolId& b) { return a.sbn < b.sbn; });
-  std::copy_n(symbol(parts[0]), s, mix_.begin());
-  for (std::size_t i = 1; i < parts.size(); ++i) {
-    fec::add_symbol(mix_, fec::Symbol(symbol(parts[i]), s));
-  }
+  const auto first = symbol(parts[0]);
+  std::copy(first.begin(), first.end(), mix_.begin());
+  for (std::size_t i = 1; i < parts.size(); ++i) fec::add_symbol(mix_, symbol(parts[i]));
   m.payload = mix_;
   return m;
 }
 
-const std::uint8_t* RoundLayout::symbol(const Part& part) const {
+bool RoundLayout::is_parity(const Part& part) const {
+  return esi_of(part.t) >= plan_.source_symbols(part.block);
+}
+
+std::span<const std::uint8_t> RoundLayout::symbol(const Part& part) {
   const std::size_t s = plan_.symbol_size();
-  return part.esi < plan_.source_symbols(part.block)
-             ? &file_[(plan_.first_symbol(part.block) + part.esi) * s]
-             : &parity_[part.slot * s];
+  const std::uint32_t k = plan_.source_symbols(part.block);
+  if (is_parity(part)) {
+    const std::uint64_t slot =
+        parity_first_[part.block] + parity_before(part.t, k) - parity_before(start_[part.block], k);
+    parity_.read(slot * s, sym_);
+  } else {
+    file_.read((plan_.first_symbol(part.block) + esi_of(part.t)) * s, sym_);
+  }
+  return sym_;
 }
 
 std::optional<RoundLayout::Built> RoundLayout::build_next(std::uint32_t sequence,
@@ -185,21 +213,21 @@ std::optional<RoundLayout::Built> RoundLayout::build_next(std::uint32_t sequence
   }
   fec::BlockSymbol next{};
   if (!order_ || !order_->next(next)) return std::nullopt;
-  const std::uint32_t packet = lanes_[lane_first_[next.block] + next.index];
-  const std::size_t s = plan_.symbol_size();
-  const auto parts = std::span(parts_).subspan(packet_first_[packet],
-                                               packet_first_[packet + 1] - packet_first_[packet]);
   std::size_t n = 0;
   PacketKind kind = PacketKind::mixed;
-  if (parts.size() == 1) {
-    const Part& part = parts[0];
-    const bool parity = part.esi >= plan_.source_symbols(part.block);
+  if (next.index < single_[next.block]) {
+    const Part part{next.block, start_[next.block] + next.index};
+    const bool parity = is_parity(part);
     kind = parity ? PacketKind::parity : PacketKind::source;
-    n = p::encode_symbol(p::SymbolPacket{parity, file_id_, sequence, part.block, part.esi,
-                                         std::span(symbol(part), s)},
-                         out);
+    n = p::encode_symbol(
+        p::SymbolPacket{parity, file_id_, sequence, part.block, esi_of(part.t), symbol(part)}, out);
   } else {
-    n = p::encode_mixed(mixed(parts, sequence), out);
+    const std::uint32_t packet = lanes_[lane_first_[next.block] + next.index - single_[next.block]];
+    n = p::encode_mixed(
+        mixed(std::span(parts_).subspan(packet_first_[packet],
+                                        packet_first_[packet + 1] - packet_first_[packet]),
+              sequence),
+        out);
   }
   if (n == 0) throw std::logic_error("a data packet does not encode");
   return Built{n, kind};

@@ -6,7 +6,9 @@
 // blocks (fec/interleave.hpp) so a loss burst spreads over many blocks. A packet of several
 // blocks is a MIXED packet: the sum of one symbol of each.
 //
-// Owns the round's parity symbols; reads the file's source symbols in place.
+// Reads each source symbol from the file when its packet is built, and encodes a round's parity
+// block by block into a scratch file: memory grows with the number of blocks (a few words per
+// block) and with the round's MIXED packets, not with the file or the round's parity.
 
 #include <array>
 #include <cstdint>
@@ -19,6 +21,7 @@
 #include "fec/block_plan.hpp"
 #include "fec/codec.hpp"
 #include "fec/interleave.hpp"
+#include "protocol/io/random_access.hpp"
 #include "sender/repair_planner.hpp"
 
 namespace fleetcast::sender {
@@ -37,8 +40,8 @@ std::uint32_t auth_copies(double loss, bool measured);
 
 class RoundLayout {
  public:
-  // `file`: the whole object padded to whole symbols; it must outlive the layout.
-  RoundLayout(const fec::BlockPlan& plan, std::span<const std::uint8_t> file,
+  // `file` (read with zeros past its end) must outlive the layout.
+  RoundLayout(const fec::BlockPlan& plan, const protocol::io::InputFile& file,
               std::uint16_t file_id);
   // From now on each round starts with the AUTH packets of the chunks it sends symbols of.
   void authenticate_with(const DataAuth* auth) { auth_ = auth; }
@@ -70,35 +73,43 @@ class RoundLayout {
   std::optional<Built> build_next(std::uint32_t sequence, std::span<std::uint8_t> out);
 
  private:
-  // One symbol of a packet of the current round.
+  // One symbol of a packet of the current round: the block's t-th symbol ever assigned
+  // (ESI t mod 255).
   struct Part {
     std::uint32_t block;
-    std::uint8_t esi;
-    std::uint32_t slot;  // parity symbols: index into parity_
+    std::uint32_t t;
   };
   void encode_parity();
   std::size_t tables() const;  // MIXED table packets of the round (one pass)
   // The MIXED packet of these parts (its payload in mix_).
   protocol::MixedPacket mixed(std::span<const Part> parts, std::uint32_t sequence);
-  const std::uint8_t* symbol(const Part& part) const;
+  // Reads the part's symbol (from the file, or the round's parity) into sym_.
+  std::span<const std::uint8_t> symbol(const Part& part);
+  bool is_parity(const Part& part) const;
 
   const fec::BlockPlan& plan_;
-  std::span<const std::uint8_t> file_;
+  const protocol::io::InputFile& file_;
   std::uint16_t file_id_;
   std::unique_ptr<fec::Codec> codec_;
-  // Per block: symbols assigned to rounds so far (the next ESI is sent_ mod 255).
+  // Per block: symbols assigned to rounds so far (the next ESI is sent_ mod 255), and when the
+  // current round started. The round assigns block b's t in [start_[b], sent_[b]): first to its
+  // single_[b] one-symbol packets, then to its parts of the MIXED packets in order.
   std::vector<std::uint32_t> sent_;
-  // Packet i sends parts_[packet_first_[i] .. packet_first_[i + 1]); packets are interleaved by
-  // lane (the block of their first part): lane b = lanes_[lane_first_[b] ..].
+  std::vector<std::uint32_t> start_;
+  std::vector<std::uint32_t> single_;
+  // MIXED packet i sends parts_[packet_first_[i] .. packet_first_[i + 1]). Packets are
+  // interleaved by lane (the block of their first part): lane b sends its single_[b] packets,
+  // then the MIXED packets lanes_[lane_first_[b] ..].
   std::vector<Part> parts_;
   std::vector<std::uint32_t> packet_first_;
   std::vector<std::uint32_t> lanes_;
   std::vector<std::uint32_t> lane_first_;
   std::unique_ptr<fec::Interleaver> order_;
-  // Parity symbols of this round by slot; block b owns slots parity_first_[b] .. [b + 1].
-  std::vector<std::uint8_t> parity_;
-  std::vector<std::uint32_t> parity_first_;
-  std::vector<std::uint8_t> slot_esi_;
+  // Parity symbols of this round by slot, in a scratch file: block b owns the slots from
+  // parity_first_[b], in the order of t.
+  protocol::io::ScratchFile parity_{"a round's parity symbols"};
+  std::vector<std::uint64_t> parity_first_;
+  std::vector<std::uint8_t> sym_;  // the symbol being sent
   std::vector<std::uint8_t> mix_;  // payload of the MIXED packet being built
   std::vector<std::array<std::uint8_t, 16>> mixed_hashes_;  // of this round's MIXED packets
   TableSigner sign_table_;

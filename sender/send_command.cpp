@@ -91,7 +91,7 @@ int send_command(const SendOptions& o) {
   SessionConfig c = session_config(o, prep, apply);
   Sockets io(o);
   const Clock::time_point start = Clock::now();
-  SenderSession session(c, std::move(prep.file), prep.targets, prep.key, start);
+  SenderSession session(c, prep.file, prep.targets, prep.key, start);
   auto store = open_store(o, c, prep, session.digest());  // before any reply is read
   session.observe(record_into(store.get(), c.session));
   std::printf("sending %s (%llu bytes, %u blocks) to %zu hosts on %s, session %s\n", o.name.c_str(),

@@ -22,13 +22,6 @@ std::uint64_t max_packet_cost(std::size_t max_parts, std::uint32_t symbol_size) 
          kWireOverhead;
 }
 
-// The file zero-padded to whole symbols (the tail of the last one), as the rounds read it.
-std::span<const std::uint8_t> pad_to_symbols(std::vector<std::uint8_t>& file,
-                                             const fec::BlockPlan& plan) {
-  file.resize(plan.symbol_count() * plan.symbol_size(), 0);
-  return file;
-}
-
 RateConfig rate_config(RateConfig c, std::uint32_t symbol_size) {
   c.packet_bytes = symbol_size + p::kHeaderBytes + kWireOverhead;
   return c;
@@ -46,20 +39,20 @@ std::vector<p::KeyId> keys_of(const std::vector<const Host*>& hosts) {
 
 }  // namespace
 
-SenderSession::SenderSession(SessionConfig config, std::vector<std::uint8_t> file,
+SenderSession::SenderSession(SessionConfig config, std::shared_ptr<const p::io::InputFile> file,
                              std::vector<const Host*> targets, const p::SecretKey& key,
                              Clock::time_point now)
     : config_(std::move(config)),
       file_(std::move(file)),
       key_(key),
       fleet_(p::fleet_key(key_)),
-      plan_(fec::BlockPlan::make(file_.size(), config_.symbol_size, config_.max_k).value()),
-      digest_(p::digest(file_)),
+      plan_(fec::BlockPlan::make(file_->size(), config_.symbol_size, config_.max_k).value()),
       rate_(rate_config(config_.rate, config_.symbol_size), names_of(targets), keys_of(targets)),
       pacer_(rate_.rate(), 64 * (config_.symbol_size + p::kHeaderBytes + kWireOverhead)),
       receipts_(targets, config_.name, config_.session),
-      layout_(plan_, pad_to_symbols(file_, plan_), config_.file_id),
-      auth_(plan_, file_),
+      layout_(plan_, *file_, config_.file_id),
+      auth_(plan_, *file_),
+      digest_(auth_.digest()),
       created_(now),
       start_(now),
       max_packet_cost_(max_packet_cost(config_.max_parts, plan_.symbol_size())),
@@ -280,12 +273,14 @@ void SenderSession::announce(Clock::time_point now, p::Transport& t) {
 
 // Round 0: every source symbol plus the proactive parity. Later rounds: what the NAKs ask for.
 void SenderSession::start_round(Clock::time_point now) {
+  const auto planning = std::chrono::steady_clock::now();  // real time, whatever `now` is
+  file_->check_unchanged();  // the hosts check every symbol against the hashes made at the start
   RoundPackets packets;
   if (stats_.rounds == 0) {
     for (std::uint32_t b = 0; b < plan_.block_count(); ++b) {
       const std::uint32_t k = plan_.source_symbols(b);
       const auto c = k + static_cast<std::uint32_t>(std::ceil(config_.proactive * k));
-      for (std::uint32_t i = 0; i < c; ++i) packets.add(std::span(&b, 1));
+      packets.add_single(b, c);
     }
   } else {
     packets =
@@ -298,6 +293,9 @@ void SenderSession::start_round(Clock::time_point now) {
   round_total_bytes_ = layout_.lay_out(packets, kWireOverhead, requested_chunks_);
   requested_chunks_.clear();
   round_ = ++stats_.rounds;
+  stats_.by_round.emplace_back().plan_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - planning)
+          .count();
   round_sent_bytes_ = 0;
   phase_ = Phase::stream;
   rate_.resume();
@@ -377,8 +375,15 @@ void SenderSession::on_datagram(std::span<const std::uint8_t> bytes, const p::En
     on_feedback(bytes, from, now);
   } else {
     const std::string_view line(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-    ++(receipts_.on_command(line, from, now) ? stats_.feedback_received : stats_.feedback_dropped);
+    const bool taken = receipts_.on_command(line, from, now);
+    ++(taken ? stats_.feedback_received : stats_.feedback_dropped);
+    ++(taken ? feedback_now().lines : feedback_now().dropped);
   }
+}
+
+RoundFeedback& SenderSession::feedback_now() {
+  return phase_ == Phase::fin || phase_ == Phase::done ? stats_.fin_phase
+                                                       : stats_.by_round[stats_.rounds];
 }
 
 void SenderSession::on_feedback(std::span<const std::uint8_t> bytes, const p::Endpoint& from,
@@ -389,21 +394,25 @@ void SenderSession::on_feedback(std::span<const std::uint8_t> bytes, const p::En
     HostReport* from_host = receipts_.maced_feedback(*fb);
     if (from_host == nullptr || report->file_id != config_.file_id) {
       ++stats_.feedback_dropped;
+      ++feedback_now().dropped;
       return;
     }
     ++stats_.feedback_received;
     ++stats_.loss_reports;
+    ++feedback_now().loss_reports;
     rate_.on_report(receipts_.index_of(*from_host), *report);
     return;
   }
   HostReport* h = fb != nullptr ? receipts_.verified_feedback(*fb, from, now) : nullptr;
   if (h == nullptr) {
     ++stats_.feedback_dropped;
+    ++feedback_now().dropped;
     return;
   }
   if (const auto* nak = std::get_if<p::Nak>(&fb->feedback)) {
     if (nak->file_id != config_.file_id) return;
     ++stats_.feedback_received;
+    ++feedback_now().naks;
     ++h->naks;
     h->last_nak_round = nak->round;
     if (nak->round == round_) {
@@ -413,9 +422,11 @@ void SenderSession::on_feedback(std::span<const std::uint8_t> bytes, const p::En
   } else if (const auto* c = std::get_if<p::Complete>(&fb->feedback)) {
     if (c->file_id != config_.file_id || c->digest != digest_) {
       ++stats_.feedback_dropped;
+      ++feedback_now().dropped;
       return;
     }
     ++stats_.feedback_received;
+    ++feedback_now().completes;
     if (receipts_.complete(*h, c->digest, now)) {
       host_needs_[receipts_.index_of(*h)].clear();
       receipts_.note(*h, "COMPLETE", p::text::hex(bytes));
@@ -429,6 +440,7 @@ void SenderSession::on_feedback(std::span<const std::uint8_t> bytes, const p::En
     }
   } else {
     ++stats_.feedback_dropped;
+    ++feedback_now().dropped;
   }
 }
 

@@ -11,12 +11,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "fec/block_plan.hpp"
 #include "protocol/control.hpp"
 #include "protocol/data.hpp"
+#include "protocol/io/random_access.hpp"
 #include "protocol/transport.hpp"
 #include "sender/data_auth.hpp"
 #include "sender/datagram_queue.hpp"
@@ -72,6 +74,17 @@ struct SessionConfig {
   bool leave_silent_hosts = false;
 };
 
+// The replies the manager took while one round was current (the feedback implosion figure),
+// and what planning that round cost.
+struct RoundFeedback {
+  std::uint64_t naks = 0;          // NAK packets (a host may send several for one round)
+  std::uint64_t completes = 0;     // COMPLETE packets, repeats included
+  std::uint64_t loss_reports = 0;  // LOSS-REPORTs
+  std::uint64_t lines = 0;         // RECV / DENY / FIN lines
+  std::uint64_t dropped = 0;       // malformed, unknown key, bad MAC or signature, other session
+  double plan_ms = 0;              // laying out the round (repair planning, parity encoding)
+};
+
 struct SessionStats {
   std::uint32_t rounds = 0;             // transmission rounds started
   std::uint64_t data_packets = 0;       // source symbols sent
@@ -84,12 +97,16 @@ struct SessionStats {
   std::uint64_t feedback_dropped = 0;   // malformed, unknown key, bad signature, other session
   double loss_estimate = 0.0;
   std::uint64_t loss_reports = 0;  // LOSS-REPORTs taken (rate adaptation)
+  // [0]: before the first round (registration); [r]: while round r was sent or awaited.
+  std::vector<RoundFeedback> by_round = std::vector<RoundFeedback>(1);
+  RoundFeedback fin_phase;  // after delivery, while FINs are collected
 };
 
 class SenderSession {
  public:
-  // file: the whole object; targets: the inventory hosts this session is for.
-  SenderSession(SessionConfig config, std::vector<std::uint8_t> file,
+  // file: the object, read block by block while the session runs (it must not change: each round
+  // checks); targets: the inventory hosts this session is for.
+  SenderSession(SessionConfig config, std::shared_ptr<const protocol::io::InputFile> file,
                 std::vector<const Host*> targets, const protocol::SecretKey& key,
                 Clock::time_point now);
   // The round layout reads the file and the plan in place: a session stays where it was made.
@@ -139,13 +156,13 @@ class SenderSession {
   void queue_probe(Clock::time_point now);
   Clock::duration nak_window() const;
   void request_status(Clock::time_point now, protocol::Transport& t);
+  RoundFeedback& feedback_now();  // the current round's (or the FIN phase's) counters
 
   SessionConfig config_;
-  std::vector<std::uint8_t> file_;  // padded to whole symbols
+  std::shared_ptr<const protocol::io::InputFile> file_;
   protocol::SecretKey key_;
   protocol::MacKey fleet_;  // fleet_key.hpp: on every line and packet this session signs
   fec::BlockPlan plan_;
-  protocol::Digest digest_{};
   protocol::Update update_;  // announced again with a fresh time= each time
   // The manager's wall clock at `now`, seconds since the epoch (from config.wall_time).
   std::uint64_t wall_time(Clock::time_point now) const;
@@ -156,7 +173,8 @@ class SenderSession {
   RoundLayout layout_;
   // AUTH chunks hosts asked for since the last round was laid out: (block, chunk).
   std::vector<std::pair<std::uint32_t, std::uint8_t>> requested_chunks_;
-  DataAuth auth_;  // after layout_: built from the padded file
+  DataAuth auth_;            // reads the whole file once, for the hashes and the digest
+  protocol::Digest digest_;  // after auth_
   SessionStats stats_;
 
   Phase phase_ = Phase::announce;

@@ -54,6 +54,46 @@ Reader open_reader(std::span<const std::uint8_t> content) {
   return r;
 }
 
+// The same from the first `size` bytes of a file, read 256 KiB at a time.
+struct FileRange {
+  const io::InputFile* file;
+  std::uint64_t size;
+  std::uint64_t at = 0;
+  std::vector<std::uint8_t> buffer = std::vector<std::uint8_t>(std::size_t{1} << 18);
+};
+
+la_ssize_t read_range(archive* a, void* data, const void** out) {
+  auto* f = static_cast<FileRange*>(data);
+  const auto n =
+      static_cast<std::size_t>(std::min<std::uint64_t>(f->buffer.size(), f->size - f->at));
+  try {
+    f->file->read(f->at, std::span(f->buffer).first(n));
+  } catch (const std::exception& e) {
+    archive_set_error(a, EIO, "%s", e.what());
+    return -1;
+  }
+  f->at += n;
+  *out = f->buffer.data();
+  return static_cast<la_ssize_t>(n);
+}
+
+int close_range(archive*, void* data) {
+  delete static_cast<FileRange*>(data);
+  return ARCHIVE_OK;
+}
+
+Reader open_reader(const io::InputFile& file, std::uint64_t size) {
+  Reader r(archive_read_new());
+  if (!r) fail("libarchive: out of memory");
+  archive_read_support_filter_zstd(r.get());
+  archive_read_support_format_tar(r.get());
+  auto* range = new FileRange{&file, std::min(size, file.size())};
+  if (archive_read_open(r.get(), range, nullptr, read_range, close_range) != ARCHIVE_OK) {
+    fail(std::string("not a zstd-compressed tar archive: ") + archive_error_string(r.get()));
+  }
+  return r;
+}
+
 // Next header, or false at the end. Truncated or corrupt input throws.
 bool next_header(archive* a, archive_entry** e) {
   const int rc = archive_read_next_header(a, e);
@@ -266,8 +306,9 @@ std::vector<Entry> list_entries(std::span<const std::uint8_t> content, const Lim
   return out;
 }
 
-Manifest read_manifest(std::span<const std::uint8_t> content) {
-  Reader r = open_reader(content);
+namespace {
+
+Manifest read_manifest_from(Reader r) {
   archive_entry* e = nullptr;
   if (!next_header(r.get(), &e) || entry_path(e) != kManifestName ||
       archive_entry_filetype(e) != AE_IFREG) {
@@ -287,9 +328,8 @@ Manifest read_manifest(std::span<const std::uint8_t> content) {
   return parse_manifest(text);
 }
 
-void extract(std::span<const std::uint8_t> content, const fs::path& staging, const Limits& limits) {
+void extract_from(Reader r, const fs::path& staging, const Limits& limits) {
   if (::mkdir(staging.c_str(), 0700) != 0) fail(staging.string() + ": mkdir: " + errno_text());
-  Reader r = open_reader(content);
   archive_entry* e = nullptr;
   std::uint64_t entries = 0, total = 0;
   std::set<std::string> files;
@@ -348,6 +388,25 @@ void extract(std::span<const std::uint8_t> content, const fs::path& staging, con
            "' resolves outside the staging directory");
     }
   }
+}
+
+}  // namespace
+
+Manifest read_manifest(std::span<const std::uint8_t> content) {
+  return read_manifest_from(open_reader(content));
+}
+
+Manifest read_manifest(const io::InputFile& bundle, std::uint64_t content_size) {
+  return read_manifest_from(open_reader(bundle, content_size));
+}
+
+void extract(std::span<const std::uint8_t> content, const fs::path& staging, const Limits& limits) {
+  extract_from(open_reader(content), staging, limits);
+}
+
+void extract(const io::InputFile& bundle, std::uint64_t content_size, const fs::path& staging,
+             const Limits& limits) {
+  extract_from(open_reader(bundle, content_size), staging, limits);
 }
 
 void resolve_for_host(const fs::path& staging, std::string_view host, const fs::path& payload) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "protocol/bundle/manifest.hpp"
+#include "protocol/io/random_access.hpp"
 
 namespace fleetcast::protocol::bundle {
 
@@ -44,11 +45,15 @@ std::vector<Entry> list_entries(std::span<const std::uint8_t> content, const Lim
 
 // manifest.ini, which must be the first entry. Throws ArchiveError / ManifestError.
 Manifest read_manifest(std::span<const std::uint8_t> content);
+// The same from the first `content_size` bytes of a bundle file, read in pieces.
+Manifest read_manifest(const io::InputFile& bundle, std::uint64_t content_size);
 
 // Extracts into `staging`, which must not exist yet (created 0700). Throws ArchiveError naming
 // the entry and the reason; the caller removes the partial staging directory.
 void extract(std::span<const std::uint8_t> content, const std::filesystem::path& staging,
              const Limits& limits);
+void extract(const io::InputFile& bundle, std::uint64_t content_size,
+             const std::filesystem::path& staging, const Limits& limits);
 
 // The tree one host applies: <staging>/<path> overlaid by <staging>/hosts/<host>/<path>, copied
 // into `payload` (must not exist). Other hosts' files are not copied.

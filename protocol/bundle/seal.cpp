@@ -1,6 +1,7 @@
 #include "protocol/bundle/seal.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include "protocol/text.hpp"
 #include "protocol/wire.hpp"
@@ -35,12 +36,16 @@ std::vector<std::uint8_t> seal(std::vector<std::uint8_t> content, const SecretKe
   return content;
 }
 
-bool read_seal(std::span<const std::uint8_t> bundle, Seal& out, std::string& reason) {
-  if (bundle.size() < kSealBytes) {
-    reason = "truncated: " + std::to_string(bundle.size()) + " bytes is shorter than a seal";
+namespace {
+
+// The seal of a bundle of `size` bytes whose last kSealBytes (or all, if fewer) are `tail`.
+bool parse_seal(std::span<const std::uint8_t> tail, std::uint64_t size, Seal& out,
+                std::string& reason) {
+  if (size < kSealBytes) {
+    reason = "truncated: " + std::to_string(size) + " bytes is shorter than a seal";
     return false;
   }
-  ByteReader r(bundle.last(kSealBytes));
+  ByteReader r(tail.last(kSealBytes));
   const auto header = r.view(sizeof kFrameHeader);
   const auto magic = r.view(kSealMagic.size());
   if (!std::equal(header.begin(), header.end(), std::begin(kFrameHeader)) ||
@@ -51,18 +56,22 @@ bool read_seal(std::span<const std::uint8_t> bundle, Seal& out, std::string& rea
   out.signer = KeyId{r.u64()};
   out.content_size = r.u64();
   r.bytes(out.content_digest);
-  if (out.content_size != bundle.size() - kSealBytes) {
+  if (out.content_size != size - kSealBytes) {
     reason = "length mismatch: the seal covers " + std::to_string(out.content_size) +
-             " bytes, the file holds " + std::to_string(bundle.size() - kSealBytes);
+             " bytes, the file holds " + std::to_string(size - kSealBytes);
     return false;
   }
   return true;
 }
 
-Opened open(std::span<const std::uint8_t> bundle, const PublicKey& manager) {
+// Everything but the content digest; `content_digest` hashes the content once the signature
+// verified.
+template <class DigestOf>
+Opened open_sealed(std::span<const std::uint8_t> tail, std::uint64_t size, const PublicKey& manager,
+                   DigestOf content_digest) {
   Opened o;
-  if (!read_seal(bundle, o.seal, o.reason)) return o;
-  const auto payload = bundle.last(kSealPayload);
+  if (!parse_seal(tail, size, o.seal, o.reason)) return o;
+  const auto payload = tail.last(kSealPayload);
   if (o.seal.signer != key_id(manager)) {
     o.reason = "signed by key " + text::hex64(o.seal.signer.value) +
                ", not by the trusted manager " + text::hex64(key_id(manager).value);
@@ -74,14 +83,34 @@ Opened open(std::span<const std::uint8_t> bundle, const PublicKey& manager) {
     o.reason = "bad signature on the seal";
     return o;
   }
-  const auto content = bundle.first(o.seal.content_size);
-  if (digest(content) != o.seal.content_digest) {
+  if (content_digest(o.seal.content_size) != o.seal.content_digest) {
     o.reason = "digest mismatch: the content was modified after signing";
     return o;
   }
   o.ok = true;
-  o.content = content;
   return o;
+}
+
+}  // namespace
+
+bool read_seal(std::span<const std::uint8_t> bundle, Seal& out, std::string& reason) {
+  return parse_seal(bundle, bundle.size(), out, reason);
+}
+
+Opened open(std::span<const std::uint8_t> bundle, const PublicKey& manager) {
+  Opened o = open_sealed(bundle, bundle.size(), manager,
+                         [&](std::uint64_t n) { return digest(bundle.first(n)); });
+  if (o.ok) o.content = bundle.first(o.seal.content_size);
+  return o;
+}
+
+Opened open(const io::InputFile& bundle, const PublicKey& manager) {
+  std::array<std::uint8_t, kSealBytes> tail{};
+  const std::uint64_t size = bundle.size();
+  const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(size, kSealBytes));
+  bundle.read(size - n, std::span(tail).last(n));
+  return open_sealed(std::span(tail).last(n), size, manager,
+                     [&](std::uint64_t len) { return bundle.digest(0, len); });
 }
 
 }  // namespace fleetcast::protocol::bundle

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "protocol/io/random_access.hpp"
 #include "protocol/keys.hpp"
 #include "protocol/signature.hpp"
 
@@ -43,6 +44,9 @@ struct Opened {
 
 // Verifies the seal against the trusted manager key. Reads nothing past the seal on failure.
 Opened open(std::span<const std::uint8_t> bundle, const PublicKey& manager);
+// The same for a bundle file, read in pieces; `content` stays empty (the content is the file's
+// first seal.content_size bytes).
+Opened open(const io::InputFile& bundle, const PublicKey& manager);
 
 // The seal as found, unverified (for `bundle inspect` of a foreign bundle).
 bool read_seal(std::span<const std::uint8_t> bundle, Seal& out, std::string& reason);

@@ -78,29 +78,62 @@ void sync_directory(const std::filesystem::path& dir) {
   if (::fsync(d.get()) != 0) fail(dir, "fsync");
 }
 
-void write_file_atomic(const std::filesystem::path& path, std::span<const std::uint8_t> bytes,
-                       unsigned mode) {
+namespace {
+
+// Writes path.tmp from what `next` gives (an empty span: the end), fsyncs it, renames it over
+// `path` and fsyncs the directory.
+template <class Next>
+void write_atomic(const std::filesystem::path& path, unsigned mode, Next next) {
   const std::filesystem::path tmp = path.string() + ".tmp";
   {
     UniqueFd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode));
     if (f.get() < 0) fail(tmp, "open");
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n = ::write(f.get(), bytes.data() + done, bytes.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        const int e = errno;
-        ::unlink(tmp.c_str());
-        errno = e;
-        fail(tmp, "write");
+    for (std::span<const std::uint8_t> bytes = next(); !bytes.empty(); bytes = next()) {
+      std::size_t done = 0;
+      while (done < bytes.size()) {
+        const ssize_t n = ::write(f.get(), bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          const int e = errno;
+          ::unlink(tmp.c_str());
+          errno = e;
+          fail(tmp, "write");
+        }
+        done += static_cast<std::size_t>(n);
       }
-      done += static_cast<std::size_t>(n);
     }
     if (::fchmod(f.get(), mode) != 0) fail(tmp, "fchmod");
     if (::fsync(f.get()) != 0) fail(tmp, "fsync");
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) fail(path, "rename");
   sync_directory(path.parent_path());
+}
+
+}  // namespace
+
+void write_file_atomic(const std::filesystem::path& path, std::span<const std::uint8_t> bytes,
+                       unsigned mode) {
+  bool given = false;
+  write_atomic(path, mode, [&]() -> std::span<const std::uint8_t> {
+    if (given) return {};
+    given = true;
+    return bytes;
+  });
+}
+
+void copy_file_atomic(const std::filesystem::path& from, const std::filesystem::path& to,
+                      unsigned mode) {
+  UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
+  if (in.get() < 0) fail(from, "open");
+  std::vector<std::uint8_t> piece(std::size_t{1} << 20);
+  write_atomic(to, mode, [&]() -> std::span<const std::uint8_t> {
+    for (;;) {
+      const ssize_t n = ::read(in.get(), piece.data(), piece.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) fail(from, "read");
+      return std::span(piece.data(), static_cast<std::size_t>(n));
+    }
+  });
 }
 
 }  // namespace fleetcast::protocol::io

@@ -60,6 +60,10 @@ std::vector<std::uint8_t> read_file(const std::filesystem::path& path);
 void write_file_atomic(const std::filesystem::path& path, std::span<const std::uint8_t> bytes,
                        unsigned mode = 0644);
 
+// The same for a copy of the file `from`, read and written 1 MiB at a time.
+void copy_file_atomic(const std::filesystem::path& from, const std::filesystem::path& to,
+                      unsigned mode = 0644);
+
 // fsync of a directory (after creating, renaming or removing entries in it).
 void sync_directory(const std::filesystem::path& dir);
 

@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
 
   // Manager, once per session.
   auto t0 = Clock::now();
-  const fleetcast::sender::DataAuth auth(plan, file);
+  const fleetcast::sender::DataAuth auth(plan,
+                                         *fleetcast::protocol::io::InputFile::from_bytes(file));
   const double precompute = std::chrono::duration<double>(Clock::now() - t0).count();
   std::printf("file %zu MiB, S = %zu, k = %zu, %u blocks\n", mib, s, k, plan.block_count());
   std::printf(

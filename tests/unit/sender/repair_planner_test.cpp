@@ -46,7 +46,8 @@ TEST(RepairPlanner, WithoutMixingTheWorstHostSizesEachBlock) {
   const auto by_block = packets_by_block(r);
   EXPECT_EQ(by_block.at(3).size(), repair_symbols(2, 0.1));
   EXPECT_EQ(by_block.at(4).size(), repair_symbols(9, 0.1));
-  EXPECT_EQ(r.parts(), r.size());
+  EXPECT_EQ(r.multi_count(), 0u);
+  EXPECT_EQ(r.single_packets(), r.size());
 }
 
 // Random sparse needs of 40 hosts: no packet holds two blocks one host needs, each block gets its

@@ -131,7 +131,8 @@ class Fleet : public ::testing::Test {
     c.wall_time = wall(now_);
     std::vector<const sender::Host*> hosts;
     for (const auto& t : targets) hosts.push_back(inventory_.find(t));
-    return std::make_unique<sender::SenderSession>(c, file_, hosts, manager_, now_);
+    return std::make_unique<sender::SenderSession>(c, p::io::InputFile::from_bytes(file_), hosts,
+                                                   manager_, now_);
   }
 
   // Delivers everything in flight; data-group packets are lost per host at its loss rate.
