@@ -13,7 +13,7 @@
 #   fleet.sh check                exit 0 when namespaces, veth, bridges and nftables work here
 #
 # Addresses: manager fd00:fc::1, receiver I fd00:fc::I+100 (hex), interface eth0 everywhere.
-# IPv4 (only for IPv4-only peers in benchmarks, e.g. udpcast): 10.250.0.1 and 10.250.0.I+100.
+# IPv4 (only for IPv4-only peers in benchmarks, e.g. udpcast): 10.250.0.1 and 10.250.0.0/16 + I+100.
 set -eu
 
 cmd=${1:-}
@@ -54,14 +54,15 @@ NFT
   i=0
   while [ "$i" -le "$n" ]; do
     if [ "$i" -eq 0 ]; then ns=${prefix}mgr port=m0 addr=fd00:fc::1 addr4=10.250.0.1; else
-      ns=${prefix}r$i port=p$i addr=$(addr_of "$i") addr4=10.250.0.$((100 + i)); fi
+      ns=${prefix}r$i port=p$i addr=$(addr_of "$i")
+      addr4=10.250.$(((100 + i) / 256)).$(((100 + i) % 256)); fi
     ip netns add "$ns"
     ip -n "$ns" link set lo up
     ip -n "$hub" link add "$port" type veth peer name eth0 netns "$ns"
     ip -n "$hub" link set "$port" master br0 up
     ns_exec "$ns" sysctl -qw net.ipv6.conf.eth0.accept_dad=0
     ip -n "$ns" addr add "$addr/64" dev eth0 nodad
-    ip -n "$ns" addr add "$addr4/24" dev eth0
+    ip -n "$ns" addr add "$addr4/16" dev eth0
     ip -n "$ns" link set eth0 up
     ip -n "$ns" route add 224.0.0.0/4 dev eth0 2>/dev/null || true
     # Multicast leaves through eth0 (no default route exists in the namespace).
