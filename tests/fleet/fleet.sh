@@ -93,7 +93,10 @@ clear)
   ;;
 down)
   prefix=$1
-  for ns in $(ip netns list | awk '{print $1}' | grep "^${prefix}" || true); do
+  for ns in $(ip netns list | awk '{print $1}' | grep -E "^${prefix}(hub|mgr|r[0-9]+)$" || true); do
+    # Processes still inside (a daemon that forked away from the PID its test kept) were all
+    # started by the test or benchmark that made the namespace.
+    for p in $(ip netns pids "$ns" 2>/dev/null || true); do kill -9 "$p" 2>/dev/null || true; done
     ip netns del "$ns" 2>/dev/null || true
   done
   ;;
