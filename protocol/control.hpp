@@ -172,12 +172,16 @@ struct StatusRequest {
   std::string name;
   SessionId session;
   std::uint64_t time = 0;
+  // The hosts asked (a batch of those whose FIN the manager lacks), so that a fleet of 1,000
+  // does not answer every STATUS in full; `*`: every host of the session.
+  Targets targets = Targets::all();
 
   template <class Self, class V>
   static void fields(Self& s, V& v) {
     v.pos("name", s.name, Kind::file_name);
     v.named("session", s.session);
     v.named("time", s.time);
+    v.named("targets", s.targets);
   }
   std::optional<Failure> check() const { return std::nullopt; }
 };

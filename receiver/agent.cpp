@@ -170,6 +170,7 @@ void Agent::on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now,
   } else if (const auto* act = std::get_if<p::Activate>(&parsed->command)) {
     on_activate(*act);
   } else if (const auto* s = std::get_if<p::StatusRequest>(&parsed->command)) {
+    if (!s->targets.includes(config_.host_name, config_.groups)) return;  // others asked: silent
     if (!fresh("STATUS", s->name, s->time)) return;
     for (FinOut& f : fins_) {
       if (f.fin.session == s->session)

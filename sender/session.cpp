@@ -107,7 +107,18 @@ std::uint64_t SenderSession::wall_time(Clock::time_point now) const {
 
 // STATUS on the ctrl group: every host of the session re-sends its FIN (or RECV).
 void SenderSession::request_status(Clock::time_point now, p::Transport& t) {
-  const p::StatusRequest s{config_.name, config_.session, wall_time(now)};
+  p::StatusRequest s{config_.name, config_.session, wall_time(now), {}};
+  // The next batch of the hosts whose FIN is missing, in turn: each STATUS asks at most
+  // kMaxTargets of them (hosts send their FIN three times by themselves; this is for those
+  // whose copies were all lost, or that restarted).
+  const auto& hs = hosts();
+  std::size_t i = 0;
+  for (; i < hs.size() && s.targets.entries.size() < p::kMaxTargets; ++i) {
+    const HostReport& h = hs[(status_next_ + i) % hs.size()];
+    if (h.completed && !h.fin) s.targets.entries.push_back(h.host->name);
+  }
+  status_next_ = (status_next_ + i) % std::max<std::size_t>(hs.size(), 1);
+  if (s.targets.entries.empty()) s.targets = p::Targets::all();
   if (auto line = p::encode_maced_command(s, key_, fleet_)) {
     queue(p::as_bytes(line.value()), config_.ctrl_group);
     ++stats_.control_packets;

@@ -187,6 +187,7 @@ class SenderSession {
   Clock::time_point second_round_marker_{};
   Clock::time_point fin_deadline_{};
   Clock::time_point next_status_{};
+  std::size_t status_next_ = 0;  // the host the next STATUS's batch starts from
   bool round_marker_repeated_ = false;
 
   // Per host (hosts_ index): the NAK entries of its latest round, ascending, until the next

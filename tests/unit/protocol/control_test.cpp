@@ -151,8 +151,8 @@ TEST(Control, GoldenEveryOtherCommand) {
       "b78612630914b3aab88f6f5c720314b9e4f51509a05bc0039dae1c43447d495efba849c0edf4dfffdca95b03e8"
       "4d0170ee82d87c5cff3dac22794d0c747dc80d";
   const std::string sig_status =
-      "939ecb422441f3fb3f448a4a56f91ce5a59eef850253cd8a3e73a4c5ce053c3a2e6c312eb39228efc59625a1c8"
-      "00ba16a7bb03c0928359dd1e98def400318e0d";
+      "155a70b3859200946629a1741e99ba1640d749ee69db2e2fef8a3940e387e016d1009cedfa6eb5ef19f98da0ab"
+      "d8966dbee31cd1dd3f9a708e1baae4259d2f0d";
   const std::string sig_abort =
       "a94b2e110cd5d5c6fc7f9f0856c2cbaef3087b566b2586e7099580b3bcfdbfd4d6edbbdbf88a9d4733a28fcde2"
       "9e627fba0fb56c196b24339115a57376fd5008";
@@ -166,8 +166,11 @@ TEST(Control, GoldenEveryOtherCommand) {
             "DENY update.tar.gz h1.example kind%20dhcp-server%20not%20allowed "
             "session=000000000000002a" +
                 id + sig_deny);
-  EXPECT_EQ(encode(StatusRequest{"update.tar.gz", {42}, 1795000001}),
-            "STATUS update.tar.gz session=000000000000002a time=1795000001" + id + sig_status);
+  EXPECT_EQ(
+      encode(StatusRequest{"update.tar.gz", {42}, 1795000001, Targets{{"h1.example", "@lab"}}}),
+      "STATUS update.tar.gz session=000000000000002a time=1795000001 "
+      "targets=h1.example,@lab" +
+          id + sig_status);
   EXPECT_EQ(encode(Abort{"update.tar.gz", "", {42}, 1795000002}),
             "ABORT update.tar.gz - session=000000000000002a time=1795000002" + id + sig_abort);
   EXPECT_EQ(encode(Activate{

@@ -251,6 +251,37 @@ TEST_F(Fleet, StatusAfterAckLeavesHostsIdle) {
   }
 }
 
+// A STATUS that names hosts is answered by those alone: a manager missing a few FINs of a
+// 1,000-host push asks them, not the whole fleet.
+TEST_F(Fleet, StatusAsksOnlyTheHostsItNames) {
+  add_host("h1", 0.0);
+  add_host("h2", 0.0);
+  auto s = make_session({"h1", "h2"});
+  run(*s, 200000);
+  ASSERT_TRUE(s->success());
+  // What the hosts still had to say (the RECV of the last announcement) goes out first.
+  now_ += 2s;
+  for (auto& h : hosts_) {
+    Outbox out(q_, h->address);
+    h->agent->tick(now_, out);
+  }
+  q_.clear();
+  p::StatusRequest status{"bundle.bin", {0x1234}, wall(now_), p::Targets{{"h2"}}};
+  const std::string line =
+      p::encode_maced_command(status, manager_, p::fleet_key(manager_)).value();
+  for (auto& h : hosts_) h->agent->on_ctrl(p::as_bytes(line), now_);
+  now_ += 200ms;  // past the reply spread
+  std::map<std::string, int> answers;
+  for (auto& h : hosts_) {
+    Outbox out(q_, h->address);
+    h->agent->tick(now_, out);
+    for (const Packet& pk : q_) answers[h->name] += pk.from == h->address;
+    q_.clear();
+  }
+  EXPECT_EQ(answers["h1"], 0);
+  EXPECT_EQ(answers["h2"], 1);
+}
+
 // The registration window opens with the first announcement: a manager that spends 10 s
 // preparing (the hashes of a big file) after the session was made still gives its hosts the
 // whole window. Nobody answering is a clear give-up that names the silent hosts.
