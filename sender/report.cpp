@@ -101,8 +101,13 @@ void print_summary(const SenderSession& s, Clock::time_point start, Clock::time_
 namespace {
 
 nlohmann::json feedback_json(const RoundFeedback& r) {
-  return {{"naks", r.naks},   {"completes", r.completes}, {"loss_reports", r.loss_reports},
-          {"lines", r.lines}, {"dropped", r.dropped},     {"plan_ms", r.plan_ms}};
+  return {{"naks", r.naks},
+          {"completes", r.completes},
+          {"loss_reports", r.loss_reports},
+          {"lines", r.lines},
+          {"dropped", r.dropped},
+          {"plan_ms", r.plan_ms},
+          {"plan_cpu_ms", r.plan_cpu_ms}};
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <ctime>
 #include <stdexcept>
 
 #include "protocol/verify.hpp"
@@ -20,6 +21,12 @@ std::uint64_t max_packet_cost(std::size_t max_parts, std::uint32_t symbol_size) 
   return (parts >= 2 ? p::mixed_datagram_bytes(parts, symbol_size)
                      : p::kHeaderBytes + symbol_size) +
          kWireOverhead;
+}
+
+double thread_cpu_ms() {
+  timespec t{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
 }
 
 RateConfig rate_config(RateConfig c, std::uint32_t symbol_size) {
@@ -285,6 +292,7 @@ void SenderSession::announce(Clock::time_point now, p::Transport& t) {
 // Round 0: every source symbol plus the proactive parity. Later rounds: what the NAKs ask for.
 void SenderSession::start_round(Clock::time_point now) {
   const auto planning = std::chrono::steady_clock::now();  // real time, whatever `now` is
+  const double planning_cpu = thread_cpu_ms();
   file_->check_unchanged();  // the hosts check every symbol against the hashes made at the start
   RoundPackets packets;
   if (stats_.rounds == 0) {
@@ -304,9 +312,10 @@ void SenderSession::start_round(Clock::time_point now) {
   round_total_bytes_ = layout_.lay_out(packets, kWireOverhead, requested_chunks_);
   requested_chunks_.clear();
   round_ = ++stats_.rounds;
-  stats_.by_round.emplace_back().plan_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - planning)
-          .count();
+  RoundFeedback& r = stats_.by_round.emplace_back();
+  r.plan_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - planning)
+                  .count();
+  r.plan_cpu_ms = thread_cpu_ms() - planning_cpu;
   round_sent_bytes_ = 0;
   phase_ = Phase::stream;
   rate_.resume();

@@ -83,6 +83,8 @@ struct RoundFeedback {
   std::uint64_t lines = 0;         // RECV / DENY / FIN lines
   std::uint64_t dropped = 0;       // malformed, unknown key, bad MAC or signature, other session
   double plan_ms = 0;              // laying out the round (repair planning, parity encoding)
+  double plan_cpu_ms = 0;          // the same in this thread's CPU time (wall time also counts
+                                   // waiting for a CPU shared with busy processes)
 };
 
 struct SessionStats {
