@@ -228,18 +228,14 @@ ApplyOutcome Applier::run(ApplyRecord rec, const ApplyJob* job, const p::io::Inp
   const b::Opened opened = b::open(bundle, config_.manager);
   if (!opened.ok) return finish(rec, p::FinStatus::rejected, "bundle refused: " + opened.reason);
   const std::uint64_t content_size = opened.seal.content_size;
-  std::vector<std::uint8_t> head(std::min<std::uint64_t>(content_size, b::kCryptMagic.size()));
-  bundle.read(0, head);
   // An encrypted bundle: decrypted after the seal verified, with this host's key, in memory.
   b::Decrypted decrypted;
-  const bool encrypted = b::is_encrypted(head);
+  const bool encrypted = opened.encrypted;
   if (encrypted) {
     if (!config_.own_key) {
       return finish(rec, p::FinStatus::rejected, "bundle refused: encrypted, and no host key");
     }
-    std::vector<std::uint8_t> sealed(static_cast<std::size_t>(content_size));
-    bundle.read(0, sealed);
-    decrypted = b::decrypt(sealed, *config_.own_key);
+    decrypted = b::decrypt(b::read_content(bundle, opened.seal), *config_.own_key);
     if (!decrypted.ok) {
       return finish(rec, p::FinStatus::rejected, "bundle refused: " + decrypted.reason);
     }

@@ -86,27 +86,15 @@ void Assembler::read_symbols(std::uint64_t first, std::span<std::uint8_t> out) c
 }
 
 void Assembler::read_at(std::uint64_t offset, std::span<std::uint8_t> out) const {
-  std::size_t done = 0;
-  while (done < out.size()) {
-    const ssize_t n =
-        ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail(part_path_, "read");
-    if (n == 0) throw std::runtime_error(part_path_.string() + ": shorter than reserved");
-    done += static_cast<std::size_t>(n);
+  const std::ptrdiff_t got = p::io::pread_full(fd_, out, offset);
+  if (got < 0) fail(part_path_, "read");
+  if (static_cast<std::size_t>(got) < out.size()) {
+    throw std::runtime_error(part_path_.string() + ": shorter than reserved");
   }
 }
 
 void Assembler::write_symbols(std::uint64_t first, std::span<const std::uint8_t> bytes) {
-  const std::uint64_t s = plan_.symbol_size();
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done,
-                               static_cast<off_t>(first * s + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail(part_path_, "write");
-    done += static_cast<std::size_t>(n);
-  }
+  if (!p::io::pwrite_full(fd_, bytes, first * plan_.symbol_size())) fail(part_path_, "write");
 }
 
 void Assembler::wait_for_sync(bool rethrow) {

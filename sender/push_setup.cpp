@@ -38,19 +38,11 @@ Prepared prepare(const SendOptions& o) {
     const auto opened = p::bundle::open(*prep.file, prep.key.public_key());
     if (!opened.ok) throw std::runtime_error(o.file.string() + ": " + opened.reason);
     const std::uint64_t content_size = opened.seal.content_size;
-    auto read_content = [&] {
-      std::vector<std::uint8_t> bytes(static_cast<std::size_t>(content_size));
-      prep.file->read(0, bytes);
-      return bytes;
-    };
-    std::vector<std::uint8_t> head(
-        std::min<std::uint64_t>(content_size, p::bundle::kCryptMagic.size()));
-    prep.file->read(0, head);
     std::vector<std::uint8_t> plain;  // the decrypted content (encrypted bundles, in memory)
-    if (p::bundle::is_encrypted(head)) {
+    if (opened.encrypted) {
       // The manager is a recipient of what it encrypted: it reads the manifest; only the hosts
       // the content key was sealed to are targeted (the others could not read it).
-      const auto sealed = read_content();
+      const auto sealed = p::bundle::read_content(*prep.file, opened.seal);
       auto d = p::bundle::decrypt(sealed, prep.key);
       if (!d.ok) throw std::runtime_error(o.file.string() + ": " + d.reason);
       plain = std::move(d.plain);
@@ -71,7 +63,8 @@ Prepared prepare(const SendOptions& o) {
       prep.dhcp_server = m.setting("server");
       // The lint models DHCPv4 configurations (dhcpd, kea4) only.
       if (prep.dhcp_server == "dhcpd" || prep.dhcp_server == "kea4") {
-        prep.dhcp_content = prep.encrypted ? std::move(plain) : read_content();
+        prep.dhcp_content =
+            prep.encrypted ? std::move(plain) : p::bundle::read_content(*prep.file, opened.seal);
       }
       prep.dhcp_config = m.setting("config");
       prep.dhcp_keep_old_ranges = m.setting("keep-old-ranges") == "yes";

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "protocol/bundle/crypt.hpp"
 #include "protocol/text.hpp"
 #include "protocol/wire.hpp"
 
@@ -109,8 +110,21 @@ Opened open(const io::InputFile& bundle, const PublicKey& manager) {
   const std::uint64_t size = bundle.size();
   const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(size, kSealBytes));
   bundle.read(size - n, std::span(tail).last(n));
-  return open_sealed(std::span(tail).last(n), size, manager,
-                     [&](std::uint64_t len) { return bundle.digest(0, len); });
+  Opened o = open_sealed(std::span(tail).last(n), size, manager,
+                         [&](std::uint64_t len) { return bundle.digest(0, len); });
+  if (o.ok) {
+    std::vector<std::uint8_t> head(
+        std::min<std::uint64_t>(o.seal.content_size, kCryptMagic.size()));
+    bundle.read(0, head);
+    o.encrypted = is_encrypted(head);
+  }
+  return o;
+}
+
+std::vector<std::uint8_t> read_content(const io::InputFile& bundle, const Seal& seal) {
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(seal.content_size));
+  bundle.read(0, bytes);
+  return bytes;
 }
 
 }  // namespace fleetcast::protocol::bundle

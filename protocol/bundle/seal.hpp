@@ -40,13 +40,16 @@ struct Opened {
   std::string reason;                     // when !ok
   Seal seal;                              // when ok
   std::span<const std::uint8_t> content;  // the compressed tar, only when ok
+  bool encrypted = false;                 // open(InputFile): the content is an envelope (crypt.hpp)
 };
 
 // Verifies the seal against the trusted manager key. Reads nothing past the seal on failure.
 Opened open(std::span<const std::uint8_t> bundle, const PublicKey& manager);
 // The same for a bundle file, read in pieces; `content` stays empty (the content is the file's
-// first seal.content_size bytes).
+// first seal.content_size bytes) and `encrypted` tells whether it is an envelope.
 Opened open(const io::InputFile& bundle, const PublicKey& manager);
+// The content of an opened bundle file, in memory (an envelope to decrypt).
+std::vector<std::uint8_t> read_content(const io::InputFile& bundle, const Seal& seal);
 
 // The seal as found, unverified (for `bundle inspect` of a foreign bundle).
 bool read_seal(std::span<const std::uint8_t> bundle, Seal& out, std::string& reason);

@@ -22,7 +22,8 @@ std::int64_t mtime_ns(const struct stat& st) {
   return std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
 }
 
-// pread until `out` is full or the end of the file; the bytes read, or -1 (errno set).
+}  // namespace
+
 std::ptrdiff_t pread_full(int fd, std::span<std::uint8_t> out, std::uint64_t offset) {
   std::size_t done = 0;
   while (done < out.size()) {
@@ -36,7 +37,17 @@ std::ptrdiff_t pread_full(int fd, std::span<std::uint8_t> out, std::uint64_t off
   return static_cast<std::ptrdiff_t>(done);
 }
 
-}  // namespace
+bool pwrite_full(int fd, std::span<const std::uint8_t> bytes, std::uint64_t offset) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n =
+        ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
 
 InputFile::InputFile(int fd, std::string name) : fd_(fd), name_(std::move(name)) {
   struct stat st {};
@@ -93,12 +104,6 @@ void InputFile::read(std::uint64_t offset, std::span<std::uint8_t> out) const {
   std::fill(out.begin() + static_cast<std::ptrdiff_t>(got), out.end(), std::uint8_t{0});
 }
 
-std::vector<std::uint8_t> InputFile::read_all() const {
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size_));
-  read(0, bytes);
-  return bytes;
-}
-
 Digest InputFile::digest(std::uint64_t offset, std::uint64_t length) const {
   const std::uint64_t end = offset + std::min(length, size_ - std::min(offset, size_));
   std::vector<std::uint8_t> piece(std::size_t{1} << 20);
@@ -141,16 +146,8 @@ ScratchFile::~ScratchFile() {
 }
 
 void ScratchFile::write(std::uint64_t offset, std::span<const std::uint8_t> bytes) {
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n =
-        ::pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      fail("scratch file for " + purpose_ + " in " + dir_, "write");
-    }
-    done += static_cast<std::size_t>(n);
-  }
+  if (!pwrite_full(fd_, bytes, offset))
+    fail("scratch file for " + purpose_ + " in " + dir_, "write");
 }
 
 void ScratchFile::read(std::uint64_t offset, std::span<std::uint8_t> out) const {

@@ -31,8 +31,6 @@ class InputFile {
   const std::string& name() const { return name_; }
   // Fills `out` from `offset`; zeros past the end.
   void read(std::uint64_t offset, std::span<std::uint8_t> out) const;
-  // The whole file, or [offset, offset + length), into memory (small files only).
-  std::vector<std::uint8_t> read_all() const;
   // BLAKE2b-256 of [offset, offset + length) (default: the whole file), read in 1 MiB pieces.
   Digest digest(std::uint64_t offset = 0, std::uint64_t length = UINT64_MAX) const;
   // Throws when the file changed size or modification time since it was opened.
@@ -46,6 +44,11 @@ class InputFile {
   std::uint64_t size_ = 0;
   std::int64_t mtime_ns_ = 0;
 };
+
+// pread until `out` is full or the file ends: the bytes read, or -1 (errno set). EINTR retried.
+std::ptrdiff_t pread_full(int fd, std::span<std::uint8_t> out, std::uint64_t offset);
+// pwrite all of `bytes` at `offset`: false on an error (errno set). EINTR retried.
+bool pwrite_full(int fd, std::span<const std::uint8_t> bytes, std::uint64_t offset);
 
 // An unlinked file in `dir` (default: the temporary directory, $TMPDIR, else /tmp), read and
 // written at offsets; the kernel frees it when it is closed or the process dies, so nothing is
