@@ -24,6 +24,8 @@ constexpr std::uint32_t kTestIntervals = 3;  // a decrease is tested over at mos
 constexpr std::int32_t kSameLoss = 150;      // 1.5 %: within this, a loss did not change
 constexpr double kValidated = 1.5;           // of what an app-limited interval sent, at most
 constexpr double kAppLimited = 0.8;          // sent below 80 % of the rate: the rate did not bind
+constexpr std::int32_t kBaseWeight = 8;      // a base moves by 1/8 towards a usual report
+constexpr double kChanceFalseAlarm = 0.1;    // per interval, over all hosts (chance_reach)
 
 std::string percent(std::int32_t loss) {
   char buf[32];
@@ -31,12 +33,21 @@ std::string percent(std::int32_t loss) {
   return buf;
 }
 
-// Three standard deviations of a random loss `loss` measured over `packets`, at least `least`
+// `z` standard deviations of a random loss `loss` measured over `packets`, at least `least`
 // (all per kLossScale).
-std::int32_t noise(std::int32_t loss, std::uint32_t packets, std::int32_t least) {
+std::int32_t noise(double z, std::int32_t loss, std::uint32_t packets, std::int32_t least) {
   const double share = static_cast<double>(loss) / p::kLossScale;
   const double sigma = std::sqrt(share * (1 - share) / std::max(1.0, static_cast<double>(packets)));
-  return std::max(least, static_cast<std::int32_t>(3 * sigma * p::kLossScale));
+  return std::max(least, static_cast<std::int32_t>(z * sigma * p::kLossScale));
+}
+
+// How many standard deviations chance reaches in one interval among `hosts` hosts whose loss is
+// random: the largest of n independent normal draws passes sqrt(2 ln(n / a)) with a probability
+// of about a (here 10 %). Three for a few hosts; 4.0 for 300, 4.3 for 1,000. Judged one by one at
+// three, 300 hosts would show "more than usual" somewhere in every third interval.
+double chance_reach(std::size_t hosts) {
+  return std::max(3.0, std::sqrt(2 * std::log(static_cast<double>(std::max<std::size_t>(hosts, 1)) /
+                                              kChanceFalseAlarm)));
 }
 
 }  // namespace
@@ -55,7 +66,10 @@ std::string format_rate(std::uint64_t bytes_per_second) {
 
 RateControl::RateControl(RateConfig config, std::vector<std::string> names,
                          std::vector<p::KeyId> keys)
-    : config_(config), names_(std::move(names)), keys_(std::move(keys)) {
+    : config_(config),
+      names_(std::move(names)),
+      keys_(std::move(keys)),
+      z_(chance_reach(names_.size())) {
   base_.assign(names_.size(), 0);
   backlog_.assign(names_.size(), 0);
   if (config_.fixed) {
@@ -195,7 +209,7 @@ void RateControl::on_report(std::size_t host, const p::LossReport& r) {
 }
 
 std::int32_t RateControl::excess(std::size_t h, const Sample& s) const {
-  const std::int32_t chance = base_[h] > 0 ? noise(base_[h], s.expected, 0) : 0;
+  const std::int32_t chance = base_[h] > 0 ? noise(z_, base_[h], s.expected, 0) : 0;
   return s.loss - base_[h] - chance;
 }
 
@@ -257,7 +271,7 @@ bool RateControl::conclude_test(const Interval& done) {
     // A full link loses less at a lower rate; loss that stays where it was (within 1.5
     // points, or what chance explains over that many packets) is not the rate's.
     const std::int32_t tolerance =
-        noise(before.loss, std::min(before.expected, after.expected), kSameLoss);
+        noise(z_, before.loss, std::min(before.expected, after.expected), kSameLoss);
     // And clearly not what a full link would give: as many packets per second as before, so a
     // share grown by the rate's ratio (near 100 % loss both give nearly the same loss: the
     // packets a host still takes tell them apart), less three standard deviations.
@@ -297,8 +311,12 @@ void RateControl::decide(const Interval& done) {
   // A missing report says nothing: the probe or the report may have been lost.
   for (std::size_t h = 0; h < names_.size(); ++h) {
     const Sample& s = done.samples[h];
-    if (s.loss >= 0 && s.loss < base_[h] - noise(base_[h], s.expected, kSameLoss)) {
+    if (s.loss >= 0 && s.loss < base_[h] - noise(z_, base_[h], s.expected, kSameLoss)) {
       base_[h] = s.loss;
+    } else if (s.loss >= 0 && base_[h] > 0 && excess(h, s) <= 0) {
+      // Within what chance explains: the base is a mean of such reports (one report's is
+      // a noisy estimate, and 1,000 hosts hold some that are off by three deviations).
+      base_[h] += (s.loss - base_[h]) / kBaseWeight;
     }
   }
   // The worst excess over a host's base, less what chance alone explains over the packets its

@@ -11,7 +11,10 @@
 // of the intervals it covers.
 //
 // The control law (protocol/README.md "Rate adaptation" compares it with TFMCC and NORM-CC):
-//   excess(h) = loss(h) - base(h)      base: the loss host h shows whatever the rate
+//   excess(h) = loss(h) - base(h) - z sigma   base: the loss host h shows whatever the rate;
+//                                     sigma: of a random loss base over the report's packets;
+//                                     z: how far chance reaches among N hosts (3 for a few,
+//                                     4.3 for 1,000); a report within it moves the base by 1/8
 //   worst     = max excess over the hosts that reported (others lost less than the threshold)
 //   worst >= 2 %    down: to rate x (1 - worst) x 0.85 (what the worst host took, with a
 //                   margin), at least halved, at most -12.5 %; only when the interval ran at
@@ -21,7 +24,7 @@
 //                   rate (a host that misses probes reports over several intervals; up to 3
 //                   more intervals are waited for): a full link or a busy host loses less at
 //                   a lower rate; a host whose loss stayed where it was (within 1.5 points or
-//                   three standard deviations of a random loss) although the rate fell by at least
+//                   z standard deviations of a random loss) although the rate fell by at least
 //                   1/10 lost packets for another reason than the rate (a lossy link, its own input
 //                   drop): its loss becomes its base, and if that explains the decrease, the rate
 //                   before it is restored
@@ -134,6 +137,7 @@ class RateControl {
   RateConfig config_;
   std::vector<std::string> names_;
   std::vector<protocol::KeyId> keys_;
+  double z_;  // standard deviations of a random loss that chance reaches among these hosts
   std::vector<std::int32_t> base_;      // per host, per kLossScale
   std::vector<std::uint16_t> backlog_;  // per host: its receive buffer in the interval before
   std::uint64_t rate_ = 0;

@@ -141,6 +141,36 @@ TEST(RateControl, RandomLossIsNotCongestion) {
   EXPECT_EQ(f.rc.rate(), 800 * kMbit) << f.rc.reason();
 }
 
+// 300 hosts that each lose 5 % at random, independently: in every interval some host loses
+// more than usual by chance (three standard deviations are passed by 0.13 % of hosts, so by one
+// of 300 in every third interval). That is not congestion: the rate still climbs to the ceiling
+// and stays near it, with few decreases.
+TEST(RateControl, ManyHostsWithRandomLossAreNotCongestion) {
+  auto f = make(adaptive(800), 300, [](std::size_t, std::uint64_t) { return 0.05; });
+  f.run(100);
+  double sum = 0;
+  for (std::size_t i = f.rates.size() - 50; i < f.rates.size(); ++i) {
+    sum += static_cast<double>(f.rates[i]);
+  }
+  EXPECT_GE(sum / 50, 700.0 * kMbit) << "mean rate over the last 50 intervals; " << f.rc.reason();
+  EXPECT_LE(f.rc.stats().decreases, 3u);
+}
+
+// The same 300 hosts, one of them also behind a 200 Mbit/s link: what chance explains among
+// 300 does not hide a full link. The rate settles near the link.
+TEST(RateControl, ManyHostsWithRandomLossAndOneSlowLink) {
+  auto f = make(adaptive(800), 300, [](std::size_t h, std::uint64_t rate) {
+    return 1.0 - 0.95 * (1.0 - link(200)(h, rate));
+  });
+  f.run(150);
+  double sum = 0;
+  for (std::size_t i = f.rates.size() - 50; i < f.rates.size(); ++i) {
+    sum += static_cast<double>(f.rates[i]);
+    EXPECT_LE(f.rates[i], 280 * kMbit) << i;
+  }
+  EXPECT_GE(sum / 50, 120.0 * kMbit) << "mean rate over the last 50 intervals; " << f.rc.reason();
+}
+
 // Random loss on a host that also sits behind a slow link: its usual loss is learned, and
 // the link still holds the rate down.
 TEST(RateControl, RandomLossAndASlowLink) {
