@@ -45,7 +45,9 @@ Agent::Agent(AgentConfig config, p::SecretKey key, Log log, std::uint64_t seed,
   std::ifstream in(update_path());
   const std::string line((std::istreambuf_iterator<char>(in)), {});
   if (auto u = verified_update(line)) {
-    log_("resuming " + u->name + " from " + update_path().string());
+    log_(log::info("FC2111", "resuming")
+             .with("bundle", u->name)
+             .with("from", update_path().string()));
     on_update(*u, now, true);
   }
 }
@@ -62,9 +64,10 @@ void Agent::on_keys(std::string_view line) {
   try {
     p::io::write_file_atomic(fleet_key_path(), p::as_bytes(p::text::hex(k->bytes) + "\n"), 0600);
   } catch (const std::exception& e) {
-    log_(std::string("cannot keep the fleet key: ") + e.what());
+    log_(log::warning("FC2131", "fleet-key-not-kept").with("reason", e.what()));
   }
-  log_("learned the manager's fleet key: lines and packets without its MAC are dropped unverified");
+  // From now on lines and packets without its MAC are dropped unverified.
+  log_(log::info("FC2130", "fleet-key-learned"));
 }
 
 const p::PublicKey* Agent::manager_key(p::KeyId id) const {
@@ -154,12 +157,15 @@ void Agent::on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now,
       try {
         p::io::write_file_atomic(update_path(), p::as_bytes(line), 0600);
       } catch (const std::exception& e) {
-        log_(std::string("cannot keep the announcement for a restart: ") + e.what());
+        log_(log::warning("FC2112", "announcement-not-kept")
+                 .with("bundle", u->name)
+                 .with("reason", e.what()));
       }
     }
   } else if (const auto* a = std::get_if<p::Abort>(&parsed->command)) {
     if (update_ && a->session == update_->session && fresh("ABORT", a->name, a->time)) {
-      log_("ABORT " + a->name + ": " + a->reason + " (partial data kept for resume)");
+      // The partial data is kept for a resume.
+      log_(log::notice("FC2113", "aborted").with("bundle", a->name).with("reason", a->reason));
       checkpoint();
       std::error_code ec;
       std::filesystem::remove(update_path(), ec);
@@ -212,10 +218,13 @@ void Agent::on_update(const p::Update& u, Clock::time_point now, bool resumed) {
     ++counters_.replays;
     if (replay_logged_ != u.session) {
       replay_logged_ = u.session;
-      log_("ignoring UPDATE " + u.name + " of session " + p::text::hex64(u.session.value) +
-           ": announced at " + std::to_string(u.time) + ", before session " +
-           p::text::hex64(update_->session.value) + " (" + std::to_string(session_time_) +
-           "): a replayed announcement");
+      // Announced before the session being received: a replayed announcement.
+      log_(log::warning("FC2133", "replay-ignored")
+               .with("bundle", u.name)
+               .with("session", p::text::hex64(u.session.value))
+               .with("announced", u.time)
+               .with("current", p::text::hex64(update_->session.value))
+               .with("current_announced", session_time_));
     }
     return;
   }
@@ -230,7 +239,7 @@ void Agent::on_update(const p::Update& u, Clock::time_point now, bool resumed) {
   }
   if (denied_session_ == u.session) return;
   if (auto reason = refuse_reason(u)) {
-    log_("refusing " + u.name + ": " + *reason);
+    log_(log::notice("FC2120", "refused").with("bundle", u.name).with("reason", *reason));
     deny_ = p::Deny{u.name, config_.host_name, *reason, u.session};
     denied_session_ = u.session;
     update_ = u;  // for the reply address
@@ -243,7 +252,7 @@ void Agent::on_update(const p::Update& u, Clock::time_point now, bool resumed) {
   try {
     assembler_ = std::make_unique<Assembler>(u, config_.spool, config_.state);
   } catch (const std::exception& e) {
-    log_(std::string("cannot receive ") + u.name + ": " + e.what());
+    log_(log::error("FC2114", "receive-failed").with("bundle", u.name).with("reason", e.what()));
     deny_ = p::Deny{u.name, config_.host_name, e.what(), u.session};
     denied_session_ = u.session;
     update_ = u;
@@ -263,9 +272,11 @@ void Agent::on_update(const p::Update& u, Clock::time_point now, bool resumed) {
   nak_at_ = complete_at_ = report_at_ = Clock::time_point::max();
   last_data_ = now;
   recv_at_ = now + uniform(config_.reply_spread);
-  log_("UPDATE " + u.name + " version " + std::to_string(u.version) + ", " +
-       std::to_string(u.size) + " bytes: receiving (" +
-       std::to_string(assembler_->complete_blocks()) + " blocks already held)");
+  log_(log::info("FC2110", "receiving")
+           .with("bundle", u.name)
+           .with("version", u.version)
+           .with("bytes", u.size)
+           .with("blocks_held", assembler_->complete_blocks()));
   if (assembler_->finalized()) {
     // Held already (a re-push of the same bundle): nothing to receive, but the manager still
     // wants this session's FIN; the applier reports "already applied" or finishes the apply.
@@ -285,11 +296,14 @@ bool Agent::fresh(std::string_view verb, std::string_view name, std::uint64_t ti
   // One line per kind of command and name would do; a flood of replays is counted, and logged
   // once every 64 times.
   if (counters_.stale % 64 == 1) {
-    log_("ignoring " + std::string(verb) + " " + std::string(name) + ": its time is " +
-         std::to_string(skew) + " s " + (time < wall ? "behind" : "ahead of") +
-         " this host's clock (window " + std::to_string(config_.max_clock_skew) +
-         " s): a replay, or a clock that is off (" + std::to_string(counters_.stale) +
-         " such commands so far)");
+    // A replay, or a clock that is off.
+    log_(log::warning("FC2132", "stale-command")
+             .with("command", verb)
+             .with("bundle", name)
+             .with("skew_s", skew)
+             .with("clock", time < wall ? "behind" : "ahead")
+             .with("window_s", config_.max_clock_skew)
+             .with("stale_total", counters_.stale));
   }
   return false;
 }
@@ -330,7 +344,7 @@ bool Agent::check_envelope(Clock::time_point now) {
   const std::string reason = "encrypted for " + std::to_string(readers->size()) +
                              " other key(s), not for this host (key ID " +
                              p::text::hex64(key_.key_id().value) + ")";
-  log_("refusing " + update_->name + ": " + reason);
+  log_(log::notice("FC2120", "refused").with("bundle", update_->name).with("reason", reason));
   deny_ = p::Deny{update_->name, config_.host_name, reason, update_->session};
   denied_session_ = update_->session;
   assembler_.reset();  // the ciphertext received so far stays a .part (retention removes it)
@@ -385,10 +399,14 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now,
     if (round_packets_++ == 0) round_first_seq_ = sequence;
     if (assembler_->all_blocks()) {
       if (auto error = assembler_->finalize()) {
-        log_(update_->name + ": " + *error);
+        log_(log::error("FC2115", "verify-failed")
+                 .with("bundle", update_->name)
+                 .with("reason", *error));
       } else {
-        log_(update_->name + ": complete, digest verified, stored as " +
-             assembler_->final_path().string());
+        // The whole file's digest verified.
+        log_(log::info("FC2116", "complete")
+                 .with("bundle", update_->name)
+                 .with("stored", assembler_->final_path().string()));
         queue_apply();
         ++counters_.sessions_completed;
         std::error_code ec;
@@ -492,7 +510,11 @@ void Agent::tick(Clock::time_point now, p::Transport& t) {
   if (now >= recv_at_) {
     recv_at_ = Clock::time_point::max();
     if (deny_) {
-      if (!send_line(*deny_, t)) log_("cannot send DENY: " + deny_->reason);
+      if (!send_line(*deny_, t)) {
+        log_(log::warning("FC2121", "deny-not-sent")
+                 .with("bundle", deny_->name)
+                 .with("reason", deny_->reason));
+      }
     } else if (assembler_) {
       (void)send_line(p::Recv{update_->name, config_.host_name, update_->session,
                               assembler_->complete_blocks()},

@@ -19,6 +19,7 @@
 
 #include "protocol/control.hpp"
 #include "protocol/data.hpp"
+#include "protocol/log/log.hpp"
 #include "protocol/transport.hpp"
 #include "protocol/verify_budget.hpp"
 #include "receiver/apply.hpp"
@@ -54,8 +55,8 @@ struct AgentConfig {
   static constexpr std::uint64_t kDefaultClockSkew = 300;
 };
 
-// Things worth telling the operator, reported through the log callback.
-using Log = std::function<void(std::string_view)>;
+// Things worth telling the operator (protocol/log: message IDs FC21xx), through this callback.
+using Log = std::function<void(const log::Event&)>;
 
 struct AgentCounters {
   std::uint64_t ctrl_dropped = 0;  // malformed, unsigned, forged, not for us

@@ -94,7 +94,15 @@ ApplyOutcome Applier::finish(const ApplyRecord& rec, p::FinStatus status,
                              const std::string& message, bool installed) {
   journal_->finish(rec.id, std::string(p::to_string(status)), message, installed);
   ApplyOutcome o{status, message, *journal_->get(rec.id)};
-  log_(rec.file_name + ": " + std::string(p::to_string(status)) + ": " + message);
+  const bool good = status != p::FinStatus::failed && status != p::FinStatus::rolled_back &&
+                    status != p::FinStatus::rejected;
+  log_(log::Event(good ? log::Level::notice : log::Level::warning, "FC2201", "apply-result")
+           .with("bundle", rec.file_name)
+           .with("name", rec.name)
+           .with("version", rec.version)
+           .with("kind", rec.kind)
+           .with("status", p::to_string(status))
+           .with("reason", message));
   // The finished apply's bundle copy and payload, and what the limits no longer keep.
   prune_state(config_.state, *journal_, config_.retention);
   return o;
@@ -136,7 +144,10 @@ std::optional<ApplyOutcome> Applier::apply(const ApplyJob& job) {
 std::vector<ApplyOutcome> Applier::recover() {
   std::vector<ApplyOutcome> out;
   for (ApplyRecord rec : journal_->unfinished()) {
-    log_(rec.file_name + ": unfinished apply found in phase " + std::string(to_string(rec.phase)));
+    // Left by a crash or a kill: finished or rolled back now.
+    log_(log::notice("FC2210", "apply-recovering")
+             .with("bundle", rec.file_name)
+             .with("phase", to_string(rec.phase)));
     std::shared_ptr<const p::io::InputFile> bundle;
     try {
       bundle =
@@ -187,7 +198,7 @@ bool Applier::run_phase(const ApplyRecord& rec, const Context& ctx, Phase phase,
                         std::string& tail) {
   const std::string name(to_string(phase));
   const fs::path script = config_.scripts / ctx.manifest.kind;
-  log_(rec.file_name + ": phase " + name);
+  log_(log::info("FC2202", "apply-phase").with("bundle", rec.file_name).with("phase", name));
   const ScriptResult r = run_script({script.string(), name}, environment(rec, ctx, name),
                                     ctx.manifest.apply_timeout, ctx.work / (name + ".log"));
   tail = output_tail(r.output, kFinTail);

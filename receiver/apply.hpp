@@ -24,6 +24,7 @@
 
 #include "protocol/bundle/archive.hpp"
 #include "protocol/control.hpp"
+#include "protocol/log/log.hpp"
 #include "receiver/journal.hpp"
 #include "receiver/retention.hpp"
 #include "receiver/target_policy.hpp"
@@ -68,7 +69,8 @@ struct ApplyOutcome {
   ApplyRecord record;
 };
 
-using ApplyLog = std::function<void(std::string_view)>;
+// Events (protocol/log: message IDs FC22xx).
+using ApplyLog = std::function<void(const log::Event&)>;
 
 class Applier {
  public:

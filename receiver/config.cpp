@@ -85,6 +85,10 @@ po::options_description run_options() {
       "backup versions kept per bundle name")(
       "keep-spool", po::value<unsigned>()->default_value(3),
       "applied bundles kept in the spool (a re-push of one is not received again)")(
+      "log-level", po::value<std::string>()->default_value("info"),
+      "the least important events logged: debug, info, notice, warning or error")(
+      "syslog", po::bool_switch(),
+      "also send every event to syslog (facility daemon); in the INI file: syslog = true")(
       "test-drop-model", po::value<std::string>(),
       "TEST ONLY: drop data packets on input, Gilbert-Elliott 'ge:P_GB,P_BG,LOSS_BAD'");
   return o;
@@ -240,6 +244,14 @@ Invocation parse_command_line(int argc, char** argv) {
     throw ConfigError(e.what());
   }
   if (vm.count("help")) return inv;
+  inv.log.program = "fleetcast-receiver";
+  const std::string level = vm["log-level"].as<std::string>();
+  const auto parsed_level = log::parse_level(level);
+  if (!parsed_level) {
+    throw ConfigError("--log-level: '" + level + "' is not debug, info, notice, warning or error");
+  }
+  inv.log.level = *parsed_level;
+  inv.log.syslog = vm["syslog"].as<bool>();
   if (vm.count("version")) {
     inv.command = Command::version;
     return inv;

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "protocol/log/log.hpp"
+
 namespace fleetcast::receiver {
 
 class ConfigError : public std::runtime_error {
@@ -59,6 +61,7 @@ struct Invocation {
   std::string host_name;
   std::filesystem::path key_file;
   RunOptions run;
+  log::Config log;  // --log-level, --syslog
 };
 
 Invocation parse_command_line(int argc, char** argv);

@@ -11,6 +11,7 @@ namespace {
 int run(const fleetcast::receiver::Invocation& inv) {
   using fleetcast::receiver::Command;
   namespace io = fleetcast::protocol::io;
+  fleetcast::log::configure(inv.log);
   switch (inv.command) {
     case Command::help:
       std::fputs(inv.help_text.c_str(), stdout);

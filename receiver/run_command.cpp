@@ -31,12 +31,8 @@ void on_signal(int) {
   g_stop = 1;
 }
 
-void log_line(std::string_view message) {
-  const std::time_t t = std::time(nullptr);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%H:%M:%S", std::localtime(&t));
-  std::printf("%s %.*s\n", stamp, static_cast<int>(message.size()), message.data());
-  std::fflush(stdout);
+void log_event(const log::Event& e) {
+  log::emit(e);
 }
 
 void make_private_dir(const std::filesystem::path& dir) {
@@ -74,26 +70,24 @@ class DropModel {
 void print_counters(const Agent& agent) {
   if (const Assembler* a = agent.current()) {
     const auto& c = a->counters();
-    std::printf(
-        "counters: lacked_at_open=%llu symbols_received=%llu useful=%llu duplicates=%llu "
-        "blocks_decoded=%llu naks_sent=%llu auth_chunks=%llu forged=%llu unverified=%llu "
-        "verified_late=%llu refused=%llu stale=%llu replays=%llu mac_dropped=%llu "
-        "loss_reports=%llu\n",
-        static_cast<unsigned long long>(c.lacked_at_open),
-        static_cast<unsigned long long>(c.symbols_received),
-        static_cast<unsigned long long>(c.symbols_useful),
-        static_cast<unsigned long long>(c.duplicates),
-        static_cast<unsigned long long>(c.blocks_decoded),
-        static_cast<unsigned long long>(agent.counters().naks_sent),
-        static_cast<unsigned long long>(c.auth_chunks), static_cast<unsigned long long>(c.forged),
-        static_cast<unsigned long long>(c.unverified),
-        static_cast<unsigned long long>(c.verified_late),
-        static_cast<unsigned long long>(agent.counters().refused),
-        static_cast<unsigned long long>(agent.counters().stale),
-        static_cast<unsigned long long>(agent.counters().replays),
-        static_cast<unsigned long long>(agent.counters().mac_dropped),
-        static_cast<unsigned long long>(agent.counters().loss_reports_sent));
-    std::fflush(stdout);
+    const AgentCounters& g = agent.counters();
+    log::emit(log::info("FC2104", "counters")
+                  .with("bundle", a->update().name)
+                  .with("lacked_at_open", c.lacked_at_open)
+                  .with("symbols_received", c.symbols_received)
+                  .with("useful", c.symbols_useful)
+                  .with("duplicates", c.duplicates)
+                  .with("blocks_decoded", c.blocks_decoded)
+                  .with("naks_sent", g.naks_sent)
+                  .with("auth_chunks", c.auth_chunks)
+                  .with("forged", c.forged)
+                  .with("unverified", c.unverified)
+                  .with("verified_late", c.verified_late)
+                  .with("refused", g.refused)
+                  .with("stale", g.stale)
+                  .with("replays", g.replays)
+                  .with("mac_dropped", g.mac_dropped)
+                  .with("loss_reports", g.loss_reports_sent));
   }
 }
 
@@ -141,7 +135,7 @@ ApplyConfig make_apply_config(const RunOptions& o, const p::PublicKey& manager) 
 int apply_command(const RunOptions& o) {
   make_private_dir(o.state);
   const p::PublicKey manager = p::io::load_public_key(o.manager_pub).key;
-  Applier applier(make_apply_config(o, manager), log_line);
+  Applier applier(make_apply_config(o, manager), log_event);
   for (const auto& r : applier.recover()) {
     std::printf("recovered %s: %s: %s\n", r.record.file_name.c_str(),
                 std::string(p::to_string(r.status)).c_str(), r.message.c_str());
@@ -164,8 +158,10 @@ namespace {
 
 void log_freed(std::string_view what, const Freed& f) {
   if (f.files == 0) return;
-  log_line(std::string(what) + ": removed " + std::to_string(f.files) + " file(s), " +
-           std::to_string(f.bytes) + " bytes");
+  log::emit(log::info("FC2301", "retention-freed")
+                .with("what", what)
+                .with("files", f.files)
+                .with("bytes", f.bytes));
 }
 
 // The name of the reception a running receiver keeps in <state>/current.update, or "".
@@ -229,10 +225,10 @@ int run_command(const RunOptions& o) {
 
   std::random_device entropy;
   const std::uint64_t seed = (std::uint64_t{entropy()} << 32) | entropy();
-  Agent agent(cfg, key, log_line, seed);
+  Agent agent(cfg, key, log_event, seed);
   // The apply pipeline runs on one worker thread (scripts take seconds; the loop keeps
   // answering). Unfinished applies from before a crash are finished or rolled back first.
-  Applier applier(make_apply_config(o, cfg.manager), log_line);
+  Applier applier(make_apply_config(o, cfg.manager), log_event);
   // Results of earlier sessions answer a manager's STATUS (status --refresh, rollout resume).
   for (ApplyRecord& r : applier.journal().latest_results(Agent::kMaxFins)) {
     auto status = p::fin_status_from(r.status);
@@ -242,14 +238,18 @@ int run_command(const RunOptions& o) {
   for (const auto& r : applier.recover()) agent.on_applied(r, Clock::now());
   // The spool is pruned only while no apply runs (the worker owns the journal then).
   auto prune = [&] {
-    log_freed("spool retention",
+    log_freed("spool",
               prune_spool(o.spool, o.state, applier.journal(), retention(o), agent.receiving()));
   };
   prune();
   std::future<std::optional<ApplyOutcome>> applying;
   DropModel drop(o, seed ^ 0x5eed);
-  log_line("fleetcast-receiver " + o.name + " listening on " + o.iface + " for " +
-           p::fingerprint(cfg.manager));
+  log::emit(log::info("FC2101", "listening")
+                .with("host", o.name)
+                .with("iface", o.iface)
+                .with("group", o.ctrl_group)
+                .with("manager", p::fingerprint(cfg.manager))
+                .with("version", FLEETCAST_VERSION));
 
   std::vector<std::uint8_t> buffer(64 * p::kMaxDataDatagram);
   std::uint64_t completed_reported = 0;
@@ -277,7 +277,7 @@ int run_command(const RunOptions& o) {
         {ctrl.fd(), POLLIN, 0}, {unicast.fd(), POLLIN, 0}, {data ? data->fd() : -1, POLLIN, 0}};
     if (::poll(fds, 3, static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, 200))) < 0 &&
         errno != EINTR) {
-      log_line(std::string("poll: ") + std::strerror(errno));
+      log::emit(log::error("FC2105", "poll-failed").with("reason", std::strerror(errno)));
     }
     now = Clock::now();
     // Only sockets poll() reported readable: an idle socket costs no system call per wakeup.
@@ -312,7 +312,8 @@ int run_command(const RunOptions& o) {
       try {
         if (auto outcome = applying.get()) agent.on_applied(*outcome, now);
       } catch (const std::exception& e) {
-        log_line(std::string("apply: ") + e.what());  // the journal keeps it for recovery
+        // The journal keeps it for recovery.
+        log::emit(log::error("FC2203", "apply-error").with("reason", e.what()));
       }
       if (!agent.apply_job_pending()) prune();
     }
@@ -334,11 +335,11 @@ int run_command(const RunOptions& o) {
   }
   agent.checkpoint();
   print_counters(agent);
-  if (drop.dropped() > 0)
-    std::printf("test drop model: %llu packets dropped\n",
-                static_cast<unsigned long long>(drop.dropped()));
+  if (drop.dropped() > 0) {
+    log::emit(log::info("FC2106", "test-drop-model").with("dropped", drop.dropped()));
+  }
   if (applying.valid()) applying.wait();  // SIGTERM: let the phase end (SIGKILL: recovery)
-  log_line("stopped");
+  log::emit(log::info("FC2102", "stopped"));
   return 0;
 }
 

@@ -136,7 +136,13 @@ po::options_description send_options() {
       "push: seconds to wait for the hosts' FIN after delivery")(
       "state", po::value<std::string>(),
       "the manager's state directory: every host's signed replies are kept in its receipt "
-      "store (manager.db) for status and receipts verify");
+      "store (manager.db) for status and receipts verify")(
+      "log-level", po::value<std::string>(),
+      "the least important events logged to standard error: debug, info, notice, warning or "
+      "error (default: info for serve, warning otherwise: the other commands report on "
+      "standard output)")("syslog", po::bool_switch(),
+                          "also send every event to syslog (facility daemon); in the INI file: "
+                          "syslog = true");
   return o;
 }
 
@@ -382,6 +388,17 @@ Invocation parse_command_line(int argc, char** argv) {
     throw ConfigError(e.what());
   }
   if (vm.count("help")) return inv;
+  inv.log.program = "fleetcast-sender";
+  inv.log.syslog = vm["syslog"].as<bool>();
+  const bool daemon = vm.count("command") && vm["command"].as<std::string>() == "serve";
+  const std::string level = vm.count("log-level") ? vm["log-level"].as<std::string>()
+                            : daemon              ? "info"
+                                                  : "warning";
+  const auto parsed_level = log::parse_level(level);
+  if (!parsed_level) {
+    throw ConfigError("--log-level: '" + level + "' is not debug, info, notice, warning or error");
+  }
+  inv.log.level = *parsed_level;
   if (vm.count("version")) {
     inv.command = Command::version;
     return inv;

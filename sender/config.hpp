@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "protocol/log/log.hpp"
 #include "sender/bundle_command.hpp"
 #include "sender/rollout/waves.hpp"
 
@@ -131,6 +132,7 @@ struct Invocation {
   SendOptions send;
   RolloutOptions rollout;
   StatusOptions status;
+  log::Config log;  // --log-level (default: info for serve, warning otherwise), --syslog
   std::vector<std::string> argv;  // as given (a rollout keeps it, so `rollout resume` can rerun)
   BundleOptions bundle;
 };

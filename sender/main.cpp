@@ -15,6 +15,7 @@ namespace {
 int run(const fleetcast::sender::Invocation& inv) {
   using fleetcast::sender::Command;
   namespace io = fleetcast::protocol::io;
+  fleetcast::log::configure(inv.log);
   switch (inv.command) {
     case Command::help:
       std::fputs(inv.help_text.c_str(), stdout);

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "protocol/io/file.hpp"
+#include "protocol/log/log.hpp"
 #include "protocol/text.hpp"
 #include "sender/push_setup.hpp"
 #include "sender/report.hpp"
@@ -290,6 +291,12 @@ class Runner {
     std::printf("%s %s (session %s) to %zu host(s): they check it and hold it\n",
                 catch_up ? "catch-up: delivering" : "distributing", o_.name.c_str(),
                 p::text::hex64(c_.session.value).c_str(), missing.size());
+    log::emit(log::info("FC1201", catch_up ? "rollout-catch-up" : "rollout-distributing")
+                  .with("rollout", static_cast<std::uint64_t>(rollout_id_))
+                  .with("bundle", prep_.bundle_name)
+                  .with("version", prep_.version)
+                  .with("session", p::text::hex64(c_.session.value))
+                  .with("hosts", missing.size()));
     std::fflush(stdout);  // progress in a log file as it happens
     SenderSession dist(c_, prep_.file, missing, prep_.key, Clock::now());
     dist.observe(record_into(store_.get(), c_.session));
@@ -448,6 +455,11 @@ class Runner {
     }
     std::printf("wave %zu: activating %zu host(s): %s\n", w + 1, wave_hosts.size(),
                 names(prep_.targets, index).c_str());
+    log::emit(log::info("FC1202", "wave-activating")
+                  .with("rollout", static_cast<std::uint64_t>(rollout_id_))
+                  .with("bundle", prep_.bundle_name)
+                  .with("wave", w + 1)
+                  .with("hosts", wave_hosts.size()));
     std::fflush(stdout);
     ActivationConfig ac;
     ac.name = c_.name;
@@ -476,6 +488,11 @@ class Runner {
       hosts_[index[i]].message = "no result within --activate-timeout";
       std::printf("  %-20s %-12s %s\n", wave_hosts[i]->name.c_str(), "silent",
                   hosts_[index[i]].message.c_str());
+      log::emit(log::warning("FC1203", "host-result")
+                    .with("rollout", static_cast<std::uint64_t>(rollout_id_))
+                    .with("host", wave_hosts[i]->name)
+                    .with("status", "silent")
+                    .with("reason", hosts_[index[i]].message));
       tracker_.result(index[i], false);
     }
   }
@@ -487,6 +504,12 @@ class Runner {
     known_[h] = result;
     std::printf("  %-20s %-12s %s\n", prep_.targets[h]->name.c_str(),
                 std::string(p::to_string(result)).c_str(), message.c_str());
+    log::emit(log::Event(result == p::FinStatus::applied ? log::Level::info : log::Level::warning,
+                         "FC1203", "host-result")
+                  .with("rollout", static_cast<std::uint64_t>(rollout_id_))
+                  .with("host", prep_.targets[h]->name)
+                  .with("status", p::to_string(result))
+                  .with("reason", message));
     std::fflush(stdout);
     tracker_.result(h, result == p::FinStatus::applied);
   }
@@ -542,6 +565,21 @@ class Runner {
                            since(Clock::now()));
     }
     const bool ok = !tracker_.halted() && counts["applied"] == hosts_.size();
+    const std::string ended = tracker_.halted()         ? "halted"
+                              : request_ == "pause"     ? "paused"
+                              : request_ == "interrupt" ? "interrupted"
+                              : request_ == "abort"     ? "aborted"
+                              : ok                      ? "done"
+                                                        : "incomplete";
+    log::emit(log::Event(ok ? log::Level::notice : log::Level::warning, "FC1204", "rollout-ended")
+                  .with("rollout", static_cast<std::uint64_t>(rollout_id_))
+                  .with("bundle", prep_.bundle_name)
+                  .with("version", prep_.version)
+                  .with("state", ended)
+                  .with("waves", tracker_.waves_started())
+                  .with("applied", counts["applied"])
+                  .with("hosts", hosts_.size())
+                  .with("reason", tracker_.halted() ? tracker_.halt_reason() : ""));
     std::printf("%s: %zu of %zu hosts applied\n", ok ? "rolled out" : "ROLLOUT INCOMPLETE",
                 counts["applied"], hosts_.size());
     return ok ? 0 : 1;
@@ -740,6 +778,7 @@ int serve_command(const std::filesystem::path& state) {
   const auto interrupted = [] { return g_stop != 0; };
   std::printf("serving rollouts from %s\n", state.c_str());
   std::fflush(stdout);
+  log::emit(log::info("FC1101", "serving").with("state", state.string()));
   while (!g_stop) {
     Store store(state);
     // A running rollout whose lock nobody holds lost its manager: resume it.
@@ -749,20 +788,31 @@ int serve_command(const std::filesystem::path& state) {
         if (!probe.try_lock(state / ("rollout-" + std::to_string(rec.id) + ".lock"))) continue;
       }
       std::printf("resuming rollout %lld (its manager is gone)\n", static_cast<long long>(rec.id));
+      std::fflush(stdout);
+      const auto id = static_cast<std::uint64_t>(rec.id);
+      log::emit(log::notice("FC1102", "rollout-resuming").with("rollout", id));
       try {
         run_stored(std::move(rec), true, interrupted);
       } catch (const std::exception& e) {
-        std::printf("rollout %lld: %s\n", static_cast<long long>(rec.id), e.what());
+        std::printf("rollout %llu: %s\n", static_cast<unsigned long long>(id), e.what());
+        log::emit(
+            log::error("FC1104", "rollout-failed").with("rollout", id).with("reason", e.what()));
       }
       if (g_stop) break;
     }
     if (auto due = store.due_rollout(wall_now().time_since_epoch().count()); due && !g_stop) {
       std::printf("starting scheduled rollout %lld\n", static_cast<long long>(due->id));
+      std::fflush(stdout);
       const std::int64_t id = due->id;
+      log::emit(log::notice("FC1103", "rollout-starting")
+                    .with("rollout", static_cast<std::uint64_t>(id)));
       try {
         run_stored(std::move(*due), false, interrupted);
       } catch (const std::exception& e) {
         std::printf("rollout %lld cannot start: %s\n", static_cast<long long>(id), e.what());
+        log::emit(log::error("FC1104", "rollout-failed")
+                      .with("rollout", static_cast<std::uint64_t>(id))
+                      .with("reason", e.what()));
         store.end_rollout(id, "failed", e.what());
       }
     }
@@ -772,6 +822,8 @@ int serve_command(const std::filesystem::path& state) {
     }
   }
   std::printf("serve: stopped\n");
+  std::fflush(stdout);
+  log::emit(log::info("FC1105", "stopped"));
   return 0;
 }
 

@@ -346,7 +346,7 @@ wait_until 300 normal || fail "the pair is not back to normal after the rollout 
 case $mode in
 rollout)
   [ "$rc" -eq 0 ] || fail "the rollout failed (exit $rc)"
-  if [ "$server" = dhcpd ]; then gate='failover peer "pair": normal here and at the partner'; else gate='kea HA: hot-standby here and at the partner'; fi
+  if [ "$server" = dhcpd ]; then gate='failover peer .*pair.*: normal here and at the partner'; else gate='kea HA: hot-standby here and at the partner'; fi
   for i in 1 2; do
     grep -q "$new_from" "$work/r$i/$conf_name" || fail "r$i: the new pool is not live"
     grep -q "$gate" "$work/r$i/receiver.log" || fail "r$i: no health gate in its log"

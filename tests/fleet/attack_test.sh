@@ -86,12 +86,12 @@ attack() {
   attacker_pid=$!
   pids="$pids $attacker_pid"
 }
-# counter NAME: the sum of a receiver counter over every host's last "counters:" line
+# counter NAME: the sum of a receiver counter over every host's last counters event (FC2104)
 counter() {
   sum=0
   i=1
   while [ "$i" -le "$n" ]; do
-    c=$(grep "counters:" "$work/r$i.log" | tail -n 1 | sed -n "s/.* $1=\([0-9]*\).*/\1/p")
+    c=$(grep "FC2104 counters" "$work/r$i.log" | tail -n 1 | sed -n "s/.* $1=\([0-9]*\).*/\1/p")
     sum=$((sum + ${c:-0}))
     i=$((i + 1))
   done
@@ -229,7 +229,7 @@ encrypted)
   [ "$rc" -ne 0 ] || fail "the send to a non-recipient exited 0"
   [ "$(jq -r '.hosts[] | select(.host=="r4") | .denied' "$work/send.json")" = true ] ||
     fail "r4 did not DENY the encrypted bundle"
-  grep -q "refusing enc-as-file.fcb: encrypted for 4 other key(s), not for this host" "$work/r4.log" ||
+  grep -q 'FC2120 refused bundle=enc-as-file.fcb reason="encrypted for 4 other key(s), not for this host' "$work/r4.log" ||
     fail "r4's log does not say why it refused"
   for i in 1 2 3; do
     cmp -s "$work/enc.fcb" "$work/r$i/spool/enc-as-file.fcb" || fail "r$i: the file differs"

@@ -45,7 +45,7 @@ gib)
   pids="$pids $sender_pid"
   # r2 starts 10 s after the first announcement reached r1 (the manager first hashes every
   # symbol it may send, several seconds for 1 GiB): it joins the running session.
-  wait_until 900 grep -q "UPDATE file.bin" "$work/r1.log" || fail "r1 never heard the announcement"
+  wait_until 900 grep -q "FC2110 receiving bundle=file.bin" "$work/r1.log" || fail "r1 never heard the announcement"
   sleep 10
   start_receiver 2
   echo "r2 started $(($(date +%s) - t0)) s after the send, 10 s after the first announcement"

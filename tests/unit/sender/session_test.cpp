@@ -100,7 +100,7 @@ class Fleet : public ::testing::Test {
     c.reply_spread = 20ms;
     c.wall_clock = [this] { return wall(now_); };
     h.agent = std::make_unique<receiver::Agent>(
-        c, h.key, [&h](std::string_view line) { h.log.emplace_back(line); },
+        c, h.key, [&h](const log::Event& e) { h.log.push_back(e.text()); },
         std::hash<std::string>{}(h.name), now_);
   }
 
@@ -440,7 +440,7 @@ TEST_F(Fleet, ReplayedCommandsChangeNothing) {
         << h->name;
     EXPECT_GT(h->agent->counters().replays, 0u) << h->name;
     const auto named = std::count_if(h->log.begin(), h->log.end(), [](const std::string& l) {
-      return l.find("a replayed announcement") != std::string::npos;
+      return l.find("FC2133 replay-ignored") != std::string::npos;
     });
     EXPECT_EQ(named, 1) << h->name;
   }
