@@ -127,7 +127,7 @@ strangers)
     i=$((i + 1))
   done
   if [ "$mode" = gilbert ]; then
-    dropped=$(cat "$work"/r*.log | sed -n 's/^test drop model: \([0-9]*\) packets dropped/\1/p' |
+    dropped=$(cat "$work"/r*.log | sed -n 's/.* FC2106 test-drop-model dropped=\([0-9]*\).*/\1/p' |
       awk '{ s += $1 } END { print s + 0 }')
     echo "Gilbert-Elliott model dropped $dropped packets across the receivers"
     [ "$dropped" -gt 0 ] || fail "the drop model dropped nothing"
