@@ -11,7 +11,8 @@
 #   5. bash completion completes commands and options (from --help)
 #   6. the installed example configs work: run without a name is a configuration error (exit 2);
 #      with one, the daemons' command lines (run, serve) start and stop on SIGTERM, logging the
-#      events with their message IDs
+#      events with their message IDs; with --syslog the events reach /dev/log as daemon.info
+#      (where no syslog daemon owns /dev/log: the test listens there itself, then removes it)
 #   7. one fleet test (tests/fleet/rollout_test.sh waves: 8 hosts, a rollout in waves through
 #      the installed update scripts) with the installed binaries
 #   8. dpkg --purge both: nothing of them is left but the manager's key pair (kept on purge by
@@ -39,8 +40,10 @@ fi
 work=$(mktemp -d /tmp/fleetcast-pkgtest.XXXXXX)
 installed=0
 bg=""  # background programs this test started
+made_log=0
 cleanup() {
   for p in $bg; do kill "$p" 2>/dev/null || true; done
+  if [ "$made_log" -eq 1 ]; then rm -f /dev/log; fi
   if [ "$installed" -eq 1 ]; then
     dpkg --purge fleetcast-receiver fleetcast-manager >/dev/null 2>&1 || true
     rm -rf /etc/fleetcast /var/lib/fleetcast /var/lib/fleetcast-manager /var/spool/fleetcast
@@ -178,6 +181,34 @@ kill -TERM "$run"
 wait "$run" || fail "run did not exit 0 on SIGTERM"
 grep -q "info FC2102 stopped" "$work/run.log" || { cat "$work/run.log"; fail "run logged no stop"; }
 [ "$(stat -c %a /var/lib/fleetcast)" = 700 ] || fail "the state directory is not private"
+# --syslog: the same events reach syslog (facility daemon). Checked where no syslog daemon owns
+# /dev/log: this test listens there itself (socat) and removes the socket afterwards.
+if [ ! -e /dev/log ] && command -v socat >/dev/null; then
+  made_log=1
+  socat -u UNIX-RECV:/dev/log OPEN:"$work/syslog",creat,append &
+  sock=$!
+  bg="$bg $sock"
+  wait_until 50 test -S /dev/log || fail "socat did not listen on /dev/log"
+  /usr/bin/fleetcast-receiver run --config /etc/fleetcast/receiver.conf --name t1 --iface lo \
+    --syslog >"$work/run.log" 2>&1 &
+  run=$!
+  bg="$bg $run"
+  wait_until 100 grep -q "FC2101 listening host=t1" "$work/syslog" ||
+    { kill "$run"; cat "$work/run.log"; fail "--syslog: nothing reached /dev/log"; }
+  kill -TERM "$run"
+  wait "$run" || true
+  kill "$sock" 2>/dev/null || true
+  wait "$sock" 2>/dev/null || true
+  rm -f /dev/log
+  made_log=0
+  # <30>: facility daemon (3 x 8) + info (6), from fleetcast-receiver with its pid.
+  grep -q "<30>.*fleetcast-receiver\[$run\]: FC2101 listening host=t1" "$work/syslog" ||
+    { cat "$work/syslog"; fail "--syslog: not daemon.info from fleetcast-receiver"; }
+  # (datagrams, not lines: count the IDs)
+  echo "--syslog: $(grep -o 'FC2[0-9]*' "$work/syslog" | wc -l) events reached syslog as daemon.info"
+else
+  echo "--syslog not checked: /dev/log belongs to this machine's syslog daemon"
+fi
 /usr/bin/fleetcast-sender serve --config /etc/fleetcast/manager.conf >"$work/serve.log" 2>&1 &
 serve=$!
 bg="$bg $serve"
