@@ -13,6 +13,8 @@
 #      with one, the daemons' command lines (run, serve) start and stop on SIGTERM, logging the
 #      events with their message IDs; with --syslog the events reach /dev/log as daemon.info
 #      (where no syslog daemon owns /dev/log: the test listens there itself, then removes it)
+#   6b. the README's administrator tour against the installed /etc/fleetcast/manager.conf:
+#      inventory add, bundle create from a template, bundle lint, rollout plan, status
 #   7. one fleet test (tests/fleet/rollout_test.sh waves: 8 hosts, a rollout in waves through
 #      the installed update scripts) with the installed binaries
 #   8. dpkg --purge both: nothing of them is left but the manager's key pair (kept on purge by
@@ -218,6 +220,31 @@ kill -TERM "$serve"
 wait "$serve" || fail "serve did not exit 0 on SIGTERM"
 grep -q "info FC1105 stopped" "$work/serve.log" || { cat "$work/serve.log"; fail "serve logged no stop"; }
 echo "receiver.conf and manager.conf parse; run and serve start (FC2101, FC1101) and stop on SIGTERM"
+
+echo "== 6b. the README's administrator tour, with /etc/fleetcast/manager.conf"
+/usr/bin/fleetcast-receiver keygen --out "$work/school-1" --name school-1.example >/dev/null
+/usr/bin/fleetcast-sender inventory add --inventory /etc/fleetcast/inventory \
+  --name school-1.example --pub "$work/school-1/host.pub" --group schools >/dev/null ||
+  fail "inventory add"
+mkdir -p "$work/school-dhcp"
+printf '[bundle]\nname = school-dhcp\nversion = 7\nkind = dhcp-server\n[dhcp-server]\nserver = dhcpd\nconfig = dhcpd.conf\n' \
+  >"$work/school-dhcp/manifest.ini"
+printf 'subnet {{ net }}.0 netmask 255.255.255.0 {\n  option routers {{ net }}.1;\n  range {{ net }}.100 {{ net }}.199;\n}\n' \
+  >"$work/school-dhcp/dhcpd.conf.tmpl"
+printf '[school-1.example]\nnet = 192.168.11\n' >"$work/school-dhcp/hosts.ini"
+/usr/bin/fleetcast-sender bundle create "$work/school-dhcp" -o "$work/school-dhcp-7.fcb" \
+  --key /etc/fleetcast/manager.key >"$work/tour.log" 2>&1 || { cat "$work/tour.log"; fail "bundle create"; }
+for step in "bundle lint" "rollout plan"; do
+  # shellcheck disable=SC2086  # the step is two words
+  /usr/bin/fleetcast-sender $step "$work/school-dhcp-7.fcb" --config /etc/fleetcast/manager.conf \
+    --iface lo >>"$work/tour.log" 2>&1 || { cat "$work/tour.log"; fail "$step with manager.conf"; }
+done
+grep -q "school-dhcp, 1 server(s) (dhcpd): OK" "$work/tour.log" || { cat "$work/tour.log"; fail "bundle lint did not pass"; }
+grep -q "wave 1 canary (1, tolerates 0): school-1.example" "$work/tour.log" ||
+  { cat "$work/tour.log"; fail "rollout plan did not plan school-1.example"; }
+/usr/bin/fleetcast-sender status --state /var/lib/fleetcast-manager >>"$work/tour.log" 2>&1 ||
+  { cat "$work/tour.log"; fail "status on the installed state directory"; }
+echo "inventory add, bundle create from a template, bundle lint, rollout plan and status work as the README shows"
 
 echo "== 7. a fleet test with the installed binaries"
 rc=0
