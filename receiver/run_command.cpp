@@ -31,10 +31,6 @@ void on_signal(int) {
   g_stop = 1;
 }
 
-void log_event(const log::Event& e) {
-  log::emit(e);
-}
-
 void make_private_dir(const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir);
   ::chmod(dir.c_str(), 0700);
@@ -135,7 +131,7 @@ ApplyConfig make_apply_config(const RunOptions& o, const p::PublicKey& manager) 
 int apply_command(const RunOptions& o) {
   make_private_dir(o.state);
   const p::PublicKey manager = p::io::load_public_key(o.manager_pub).key;
-  Applier applier(make_apply_config(o, manager), log_event);
+  Applier applier(make_apply_config(o, manager), log::emit);
   for (const auto& r : applier.recover()) {
     std::printf("recovered %s: %s: %s\n", r.record.file_name.c_str(),
                 std::string(p::to_string(r.status)).c_str(), r.message.c_str());
@@ -225,10 +221,10 @@ int run_command(const RunOptions& o) {
 
   std::random_device entropy;
   const std::uint64_t seed = (std::uint64_t{entropy()} << 32) | entropy();
-  Agent agent(cfg, key, log_event, seed);
+  Agent agent(cfg, key, log::emit, seed);
   // The apply pipeline runs on one worker thread (scripts take seconds; the loop keeps
   // answering). Unfinished applies from before a crash are finished or rolled back first.
-  Applier applier(make_apply_config(o, cfg.manager), log_event);
+  Applier applier(make_apply_config(o, cfg.manager), log::emit);
   // Results of earlier sessions answer a manager's STATUS (status --refresh, rollout resume).
   for (ApplyRecord& r : applier.journal().latest_results(Agent::kMaxFins)) {
     auto status = p::fin_status_from(r.status);

@@ -291,12 +291,12 @@ class Runner {
     std::printf("%s %s (session %s) to %zu host(s): they check it and hold it\n",
                 catch_up ? "catch-up: delivering" : "distributing", o_.name.c_str(),
                 p::text::hex64(c_.session.value).c_str(), missing.size());
-    log::emit(log::info("FC1201", catch_up ? "rollout-catch-up" : "rollout-distributing")
-                  .with("rollout", static_cast<std::uint64_t>(rollout_id_))
-                  .with("bundle", prep_.bundle_name)
-                  .with("version", prep_.version)
-                  .with("session", p::text::hex64(c_.session.value))
-                  .with("hosts", missing.size()));
+    log::emit(
+        event(log::Level::info, "FC1201", catch_up ? "rollout-catch-up" : "rollout-distributing")
+            .with("bundle", prep_.bundle_name)
+            .with("version", prep_.version)
+            .with("session", p::text::hex64(c_.session.value))
+            .with("hosts", missing.size()));
     std::fflush(stdout);  // progress in a log file as it happens
     SenderSession dist(c_, prep_.file, missing, prep_.key, Clock::now());
     dist.observe(record_into(store_.get(), c_.session));
@@ -455,8 +455,7 @@ class Runner {
     }
     std::printf("wave %zu: activating %zu host(s): %s\n", w + 1, wave_hosts.size(),
                 names(prep_.targets, index).c_str());
-    log::emit(log::info("FC1202", "wave-activating")
-                  .with("rollout", static_cast<std::uint64_t>(rollout_id_))
+    log::emit(event(log::Level::info, "FC1202", "wave-activating")
                   .with("bundle", prep_.bundle_name)
                   .with("wave", w + 1)
                   .with("hosts", wave_hosts.size()));
@@ -488,8 +487,7 @@ class Runner {
       hosts_[index[i]].message = "no result within --activate-timeout";
       std::printf("  %-20s %-12s %s\n", wave_hosts[i]->name.c_str(), "silent",
                   hosts_[index[i]].message.c_str());
-      log::emit(log::warning("FC1203", "host-result")
-                    .with("rollout", static_cast<std::uint64_t>(rollout_id_))
+      log::emit(event(log::Level::warning, "FC1203", "host-result")
                     .with("host", wave_hosts[i]->name)
                     .with("status", "silent")
                     .with("reason", hosts_[index[i]].message));
@@ -504,9 +502,8 @@ class Runner {
     known_[h] = result;
     std::printf("  %-20s %-12s %s\n", prep_.targets[h]->name.c_str(),
                 std::string(p::to_string(result)).c_str(), message.c_str());
-    log::emit(log::Event(result == p::FinStatus::applied ? log::Level::info : log::Level::warning,
-                         "FC1203", "host-result")
-                  .with("rollout", static_cast<std::uint64_t>(rollout_id_))
+    log::emit(event(result == p::FinStatus::applied ? log::Level::info : log::Level::warning,
+                    "FC1203", "host-result")
                   .with("host", prep_.targets[h]->name)
                   .with("status", p::to_string(result))
                   .with("reason", message));
@@ -571,8 +568,7 @@ class Runner {
                               : request_ == "abort"     ? "aborted"
                               : ok                      ? "done"
                                                         : "incomplete";
-    log::emit(log::Event(ok ? log::Level::notice : log::Level::warning, "FC1204", "rollout-ended")
-                  .with("rollout", static_cast<std::uint64_t>(rollout_id_))
+    log::emit(event(ok ? log::Level::notice : log::Level::warning, "FC1204", "rollout-ended")
                   .with("bundle", prep_.bundle_name)
                   .with("version", prep_.version)
                   .with("state", ended)
@@ -583,6 +579,11 @@ class Runner {
     std::printf("%s: %zu of %zu hosts applied\n", ok ? "rolled out" : "ROLLOUT INCOMPLETE",
                 counts["applied"], hosts_.size());
     return ok ? 0 : 1;
+  }
+
+  // An event of this rollout (protocol/log, FC12xx): it names the rollout.
+  log::Event event(log::Level level, std::string_view id, std::string_view name) const {
+    return log::Event(level, id, name).with("rollout", static_cast<std::uint64_t>(rollout_id_));
   }
 
   const SendOptions& o_;

@@ -139,32 +139,41 @@ void configure(const Config& config) {
   }
 }
 
-std::string line(const Event& event) {
-  const bool journal = state().journal;
+namespace {
+
+// The standard error line of an event whose text() is `body`.
+std::string line_of(Level level, std::string_view body, bool journal) {
   // The prefix is formatted in place (appending to an empty string trips GCC 12's -Wrestrict).
   char prefix[48];
   if (journal) {
-    std::snprintf(prefix, sizeof prefix, "<%d>", static_cast<int>(event.level()));
+    std::snprintf(prefix, sizeof prefix, "<%d>", static_cast<int>(level));
   } else {
     const std::time_t t = std::time(nullptr);
     std::tm tm{};
     ::gmtime_r(&t, &tm);
     char stamp[32];
     std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    const std::string_view level = to_string(event.level());
-    std::snprintf(prefix, sizeof prefix, "%s %.*s ", stamp, static_cast<int>(level.size()),
-                  level.data());
+    const std::string_view name = to_string(level);
+    std::snprintf(prefix, sizeof prefix, "%s %.*s ", stamp, static_cast<int>(name.size()),
+                  name.data());
   }
   std::string out(prefix);
-  out += event.text();
+  out += body;
   out += '\n';
   return out;
+}
+
+}  // namespace
+
+std::string line(const Event& event) {
+  return line_of(event.level(), event.text(), state().journal);
 }
 
 void emit(const Event& event) {
   State& s = state();
   if (static_cast<int>(event.level()) > static_cast<int>(s.config.level)) return;
-  const std::string text = line(event);
+  const std::string body = event.text();  // once, for standard error and syslog
+  const std::string text = line_of(event.level(), body, s.journal);
   const std::lock_guard lock(s.mutex);
   std::size_t done = 0;
   while (done < text.size()) {
@@ -173,10 +182,7 @@ void emit(const Event& event) {
     if (n <= 0) break;  // nowhere to log: nothing else to do
     done += static_cast<std::size_t>(n);
   }
-  if (s.config.syslog) {
-    const std::string body = event.text();
-    ::syslog(static_cast<int>(event.level()), "%s", body.c_str());
-  }
+  if (s.config.syslog) ::syslog(static_cast<int>(event.level()), "%s", body.c_str());
 }
 
 }  // namespace fleetcast::log

@@ -38,6 +38,8 @@ fleet=$top/tests/fleet/fleet.sh
 . "$top/tests/wait.sh"
 # shellcheck source=tests/dhcp/needs.sh
 . "$here/needs.sh"
+# shellcheck source=tests/dhcp/lan.sh
+. "$here/lan.sh"
 needs_namespaces "$fleet"
 case $server in
 dhcpd) tools="dhcpd omshell busybox" ;;
@@ -77,15 +79,7 @@ ip netns add "$lan"
 ip -n "$lan" link add br0 type bridge
 ip -n "$lan" link set br0 up
 # plug NS IFNAME ADDRESS: a veth from NS (named IFNAME there) to the LAN bridge.
-plug() {
-  ip -n "$lan" link add "l-$1" type veth peer name "$2" netns "$1"
-  ip -n "$lan" link set "l-$1" master br0 up
-  [ -z "$3" ] || ip -n "$1" addr add "$3" dev "$2"
-  ip -n "$1" link set lo up
-  ip -n "$1" link set "$2" up
-  # Servers open their sockets at start: the link must have its carrier by then.
-  wait_until 50 sh -c "ip -n '$1' link show '$2' | grep -q LOWER_UP" || fail "$1: $2 has no carrier"
-}
+plug() { lan_plug "$lan" "$@" || fail "$1: $2 has no carrier"; }
 plug "${prefix}r1" lan0 192.168.77.1/16
 plug "${prefix}r2" lan0 192.168.77.2/16
 for c in c1 c2 c3 c4 p; do
@@ -93,24 +87,11 @@ for c in c1 c2 c3 c4 p; do
   plug "${prefix}$c" cli ""
 done
 
-cat >"$work/bound.sh" <<'SH'
-#!/bin/sh
-[ "$1" = bound ] && echo "$ip $serverid"
-exit 0
-SH
-chmod +x "$work/bound.sh"
+bound_script "$work/bound.sh"
 
 # --- the pair: one configuration rendered per host from a template ----------------------------
 mkdir -p "$work/r1" "$work/r2" "$work/b1"
 old_from=192.168.100.1 old_to=192.168.101.254 new_from=192.168.102.1 new_to=192.168.103.254
-# render FILE VALUES...: FILE with each {{ key }} replaced (VALUES: key=value, in order).
-render() {
-  _f=$1
-  shift
-  _s=""
-  for kv in "$@"; do _s="$_s;s|{{ ${kv%%=*} }}|${kv#*=}|g"; done
-  sed "${_s#;}" "$_f"
-}
 if [ "$server" = dhcpd ]; then
   pools_old="    range $old_from $old_to;"
   pools_new="$pools_old
@@ -175,15 +156,16 @@ template "$pools_old" >"$work/live.tmpl"
 for i in 1 2; do
   d=$work/r$i
   if [ "$server" = dhcpd ]; then
-    render "$work/live.tmpl" "$(if [ "$i" = 1 ]; then echo "$values1"; else echo "$values2"; fi)" >"$d/dhcpd.conf"
+    if [ "$i" = 1 ]; then echo "$values1"; else echo "$values2"; fi | render "$work/live.tmpl" >"$d/dhcpd.conf"
     : >"$d/dhcpd.leases"
     start="dhcpd -4 -q -cf $d/dhcpd.conf -lf $d/dhcpd.leases -pf $d/dhcpd.pid lan0"
     ip netns exec "${prefix}r$i" sh -c "$start" || fail "dhcpd r$i does not start"
     printf '[host]\ndhcpd-conf = %s\ndhcpd-leases = %s\ndhcpd-pid = %s\ndhcpd-start = %s\n' \
       "$d/dhcpd.conf" "$d/dhcpd.leases" "$d/dhcpd.pid" "$start" >"$work/r$i.ini"
   else
-    # shellcheck disable=SC2046  # the values are split on purpose (no spaces inside)
-    render "$work/live.tmpl" $(if [ "$i" = 1 ]; then echo "$values1"; else echo "$values2"; fi) >"$d/kea4.json"
+    # The values, split on purpose (no spaces inside), one per line.
+    if [ "$i" = 1 ]; then echo "$values1"; else echo "$values2"; fi | tr ' ' '\n' |
+      render "$work/live.tmpl" >"$d/kea4.json"
     echo 'address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context' >"$d/leases4.csv"
     start="KEA_PIDFILE_DIR=$d KEA_LOCKFILE_DIR=$d setsid kea-dhcp4 -c $d/kea4.json >>$d/kea4.log 2>&1 &"
     ip netns exec "${prefix}r$i" sh -c "$start"
@@ -199,9 +181,7 @@ done
 # kea4 its HA state and the partner's last state.
 state() {
   if [ "$server" = dhcpd ]; then
-    printf 'server 127.0.0.1\nport 7911\nconnect\nnew failover-state\nset name = "pair"\nopen\n' |
-      ip netns exec "${prefix}r$1" omshell 2>/dev/null |
-      awk '$1 == "local-state" { l = $3 } $1 == "partner-state" { p = $3 } END { sub(/.*:/, "", l); sub(/.*:/, "", p); print l + 0, p + 0 }'
+    failover_state "${prefix}r$1"
   else
     echo '{ "command": "status-get" }' | socat -t 5 - "UNIX-CONNECT:$work/r$1/kea4.sock" 2>/dev/null |
       jq -r '.arguments["high-availability"][0]["ha-servers"] | "\(.local.state) \(.remote["last-state"])"' 2>/dev/null
