@@ -12,61 +12,71 @@ LineHash VerifyBudget::hash(std::span<const std::uint8_t> bytes) {
   return h;
 }
 
-bool VerifyBudget::known(const LineHash& h) const {
-  return cached_.count(h) != 0;
+void VerifiedCache::add(const LineHash& h) {
+  if (!cached_.insert(h).second) return;
+  order_.push_back(h);
+  if (order_.size() > size_) {
+    cached_.erase(order_.front());
+    order_.pop_front();
+  }
 }
 
-VerifyBudget::Source& VerifyBudget::source(const text::Endpoint& from, Clock::time_point now) {
-  constexpr std::size_t kMaxSources = 1024;
-  if (sources_.size() >= kMaxSources && !sources_.count(from.address)) {
-    // Forget sources that are neither trusted nor waiting out a penalty (a flood from many
-    // addresses must not grow this map).
-    std::erase_if(sources_, [&](const auto& s) {
-      return s.second.trusted_until <= now && s.second.penalty_until <= now;
-    });
-    if (sources_.size() >= kMaxSources) sources_.erase(sources_.begin());
+bool SecondWindow::take(Clock::time_point now, std::uint32_t limit) {
+  if (now - start_ >= std::chrono::seconds(1)) {
+    start_ = now;
+    used_ = 0;
   }
-  Source& s = sources_[from.address];
-  if (now - s.second >= std::chrono::seconds(1)) {
-    s.second = now;
-    s.failures = 0;
+  if (used_ >= limit) return false;
+  ++used_;
+  return true;
+}
+
+VerifyBudget::Source* VerifyBudget::source(const Address& from, Clock::time_point now) {
+  auto it = sources_.find(from);
+  if (it == sources_.end()) {
+    if (sources_.size() >= kMaxSources) {
+      // A flood from many addresses must not grow the table: forget the sources that are
+      // neither waiting out a penalty nor counting in the current second.
+      std::erase_if(sources_, [&](const auto& s) {
+        return s.second.penalty_until <= now && !s.second.window.busy(now);
+      });
+      if (sources_.size() >= kMaxSources) return nullptr;
+    }
+    it = sources_.emplace(from, Source{}).first;
   }
-  return s;
+  return &it->second;
 }
 
 bool VerifyBudget::admit(const text::Endpoint& from, Clock::time_point now) {
-  Source& s = source(from, now);
-  if (s.trusted_until > now) {
-    if (s.failures < limits_.trusted_failures) return true;
-  } else if (s.penalty_until <= now) {
-    if (now - second_ >= std::chrono::seconds(1)) {
-      second_ = now;
-      untrusted_ = 0;
-    }
-    if (untrusted_ < limits_.untrusted_per_second) {
-      ++untrusted_;
-      return true;
-    }
+  for (Pinned& p : pinned_) {
+    if (p.address != from.address) continue;
+    if (p.window.take(now, limits_.pinned)) return true;
+    ++refused_;
+    return false;
   }
-  ++refused_;
-  return false;
-}
-
-void VerifyBudget::verified(const LineHash& h, const text::Endpoint& from, Clock::time_point now) {
-  if (cached_.insert(h).second) {
-    cache_.push_back(h);
-    if (cache_.size() > kVerifiedCache) {
-      cached_.erase(cache_.front());
-      cache_.pop_front();
-    }
-  }
-  source(from, now).trusted_until = now + kTrustedFor;
+  Source* s = source(from.address, now);
+  const bool ok =
+      (s == nullptr || (s->penalty_until <= now && s->window.take(now, limits_.per_source))) &&
+      shared_.take(now, limits_.shared);
+  if (!ok) ++refused_;
+  return ok;
 }
 
 void VerifyBudget::failed(const text::Endpoint& from, Clock::time_point now) {
-  Source& s = source(from, now);
-  ++s.failures;
-  if (s.trusted_until <= now) s.penalty_until = now + kPenalty;
+  if (pinned(from.address)) return;  // its budget bounds a spoofed flood already
+  if (Source* s = source(from.address, now)) s->penalty_until = now + kPenalty;
+}
+
+void VerifyBudget::pin(const Address& address) {
+  if (pinned(address)) return;
+  if (pinned_.size() == kMaxPinned) pinned_.erase(pinned_.begin());
+  pinned_.push_back(Pinned{address, {}});
+  sources_.erase(address);
+}
+
+bool VerifyBudget::pinned(const Address& address) const {
+  return std::any_of(pinned_.begin(), pinned_.end(),
+                     [&](const Pinned& p) { return p.address == address; });
 }
 
 }  // namespace fleetcast::protocol

@@ -48,7 +48,8 @@ Agent::Agent(AgentConfig config, p::SecretKey key, Log log, std::uint64_t seed,
     log_(log::info("FC2111", "resuming")
              .with("bundle", u->name)
              .with("from", update_path().string()));
-    on_update(*u, now, true);
+    budget_.pin(u->reply.address);
+    on_update(*u, now);
   }
 }
 
@@ -118,12 +119,77 @@ bool Agent::signed_by_manager(std::span<const std::uint8_t> bytes, const p::Endp
     ++counters_.refused;  // over the verification budget: dropped unverified
     return false;
   }
+  ++counters_.verifications;
   if (!verify()) {
     budget_.failed(from, now);
     return false;
   }
-  budget_.verified(h, from, now);
+  budget_.verified(h);
   return true;
+}
+
+bool Agent::names_this_host(const p::Command& c) const {
+  return std::visit(
+      [&](const auto& x) {
+        if constexpr (requires { x.targets; }) {
+          return x.targets.includes(config_.host_name, config_.groups);
+        } else {
+          return true;
+        }
+      },
+      c);
+}
+
+bool Agent::admissible(const p::SignedCommand& c, const p::Stamp& s, std::string_view line,
+                       const p::Endpoint& from, Clock::time_point now) {
+  if (!fresh(s.verb, s.name, s.time)) {
+    if (const auto* u = std::get_if<p::Update>(&c.command)) deny_stale(c, *u, line, from, now);
+    return false;
+  }
+  // An older announcement of another session while a newer one runs, or a line older than the
+  // newest of its kind in its session: a replay.
+  const auto* u = std::get_if<p::Update>(&c.command);
+  const bool older_session =
+      u && update_ && update_->session != u->session && u->time < session_time_;
+  if (!older_session && !freshness_.older(s)) return true;
+  ++counters_.replays;
+  if (replay_logged_ != s.session) {
+    replay_logged_ = s.session;
+    log_(log::warning("FC2133", "replay-ignored")
+             .with("command", s.verb)
+             .with("bundle", s.name)
+             .with("session", p::text::hex64(s.session.value))
+             .with("announced", s.time)
+             .with("current", update_ ? p::text::hex64(update_->session.value) : "")
+             .with("current_announced", session_time_));
+  }
+  return false;
+}
+
+// Tell the manager once per session why this host does not join (its clock may be the one that
+// is off), without leaving the session being received: at most one DENY a second, and only for
+// an announcement that verifies (a keyless host cannot make this host sign for it).
+void Agent::deny_stale(const p::SignedCommand& c, const p::Update& u, std::string_view line,
+                       const p::Endpoint& from, Clock::time_point now) {
+  if (now < next_clock_deny_ ||
+      std::find(clock_denied_.begin(), clock_denied_.end(), u.session) != clock_denied_.end()) {
+    return;
+  }
+  if (!signed_by_manager(p::as_bytes(line), from, now,
+                         [&] { return p::verify_command(c, config_.manager); })) {
+    return;
+  }
+  next_clock_deny_ = now + kClockDenyEvery;
+  clock_denied_.push_back(u.session);
+  if (clock_denied_.size() > kClockDeniedKept) clock_denied_.pop_front();
+  const std::uint64_t wall = config_.wall_clock();
+  clock_deny_ = {
+      p::Deny{u.name, config_.host_name,
+              "clock: the announcement's time " + std::to_string(u.time) + " is more than " +
+                  std::to_string(config_.max_clock_skew) + " s from this host's clock " +
+                  std::to_string(wall) + " (a replay, or NTP is off on one side)",
+              u.session},
+      u.reply};
 }
 
 void Agent::on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now,
@@ -144,16 +210,30 @@ void Agent::on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now,
     ++counters_.mac_dropped;
     return;
   }
+  // Only then the signature: lines for other hosts, stale lines and replays cost no more than
+  // the parse (and the MAC).
+  const auto stamp = p::stamp_of(parsed->command);
+  if (!stamp) {
+    ++counters_.ctrl_dropped;  // a host's verb naming the manager's key
+    return;
+  }
+  if (!names_this_host(parsed->command)) return;  // others asked: silent
+  if (!admissible(parsed.value(), *stamp, line, from, now)) return;
   if (!signed_by_manager(p::as_bytes(line), from, now,
                          [&] { return p::verify_command(parsed.value(), config_.manager); })) {
     ++counters_.ctrl_dropped;
     return;
   }
+  freshness_.seen(*stamp);
   if (const auto* u = std::get_if<p::Update>(&parsed->command)) {
+    // The manager's address, from what it signed (not from who sent it): its own budget.
+    budget_.pin(u->reply.address);
     const bool is_new = !update_ || update_->session != u->session;
     on_update(*u, now);
-    if (is_new && assembler_ && update_ && update_->session == u->session) {
-      // Keep the signed announcement for a restart (verified again on load).
+    if (is_new && assembler_ && !assembler_->finalized() && update_ &&
+        update_->session == u->session) {
+      // Keep the signed announcement for a restart (verified again on load). Not for a file
+      // held already: a restart would queue its apply again.
       try {
         p::io::write_file_atomic(update_path(), p::as_bytes(line), 0600);
       } catch (const std::exception& e) {
@@ -163,71 +243,47 @@ void Agent::on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now,
       }
     }
   } else if (const auto* a = std::get_if<p::Abort>(&parsed->command)) {
-    if (update_ && a->session == update_->session && fresh("ABORT", a->name, a->time)) {
-      // The partial data is kept for a resume.
-      log_(log::notice("FC2113", "aborted").with("bundle", a->name).with("reason", a->reason));
-      checkpoint();
-      std::error_code ec;
-      std::filesystem::remove(update_path(), ec);
-      assembler_.reset();
-      update_.reset();
-      recv_at_ = nak_at_ = complete_at_ = Clock::time_point::max();
-    }
+    on_abort(*a);
   } else if (const auto* act = std::get_if<p::Activate>(&parsed->command)) {
-    on_activate(*act);
-  } else if (const auto* s = std::get_if<p::StatusRequest>(&parsed->command)) {
-    if (!s->targets.includes(config_.host_name, config_.groups)) return;  // others asked: silent
-    if (!fresh("STATUS", s->name, s->time)) return;
-    for (FinOut& f : fins_) {
-      if (f.fin.session == s->session)
-        f.next = std::min(f.next, now + uniform(config_.reply_spread));
-    }
-    if (update_ && s->session == update_->session) {
-      recv_at_ = std::min(recv_at_, now + uniform(config_.reply_spread));
-      // COMPLETE again only while the manager has not acknowledged it (a STATUS after the ACK
-      // must not arm a timer that tick() never clears: that was a busy loop).
-      if (assembler_ && assembler_->finalized() && !acked_) {
-        complete_at_ = std::min(complete_at_, recv_at_);
-      }
-    }
-  } else {
-    ++counters_.ctrl_dropped;
+    if (freshness_.act(*stamp)) on_activate(*act);  // once per manager second
+  } else if (const auto* st = std::get_if<p::StatusRequest>(&parsed->command)) {
+    if (freshness_.act(*stamp)) on_status(*st, now);  // once per manager second
   }
 }
 
-void Agent::on_update(const p::Update& u, Clock::time_point now, bool resumed) {
+// A finalized session is never reset: the bundle is held, and resetting would let a replayed
+// announcement of the session queue its apply again.
+void Agent::on_abort(const p::Abort& a) {
+  if (!update_ || a.session != update_->session || (assembler_ && assembler_->finalized())) {
+    return;
+  }
+  // The partial data is kept for a resume.
+  log_(log::notice("FC2113", "aborted").with("bundle", a.name).with("reason", a.reason));
+  checkpoint();
+  std::error_code ec;
+  std::filesystem::remove(update_path(), ec);
+  freshness_.close_announcements(a.session, a.time);  // its announcements are over
+  assembler_.reset();
+  update_.reset();
+  recv_at_ = nak_at_ = complete_at_ = Clock::time_point::max();
+}
+
+void Agent::on_status(const p::StatusRequest& s, Clock::time_point now) {
+  for (FinOut& f : fins_) {
+    if (f.fin.session == s.session) f.next = std::min(f.next, now + uniform(config_.reply_spread));
+  }
+  if (update_ && s.session == update_->session) {
+    recv_at_ = std::min(recv_at_, now + uniform(config_.reply_spread));
+    // COMPLETE again only while the manager has not acknowledged it (a STATUS after the ACK
+    // must not arm a timer that tick() never clears: that was a busy loop).
+    if (assembler_ && assembler_->finalized() && !acked_) {
+      complete_at_ = std::min(complete_at_, recv_at_);
+    }
+  }
+}
+
+void Agent::on_update(const p::Update& u, Clock::time_point now) {
   if (!u.targets.includes(config_.host_name, config_.groups)) return;  // not for us: silent
-  if (!resumed && !fresh("UPDATE", u.name, u.time)) {
-    // Tell the manager once per session why this host does not join (its clock may be the one
-    // that is off), without leaving the session being received.
-    if (clock_denied_ != u.session) {
-      const std::uint64_t wall = config_.wall_clock();
-      clock_denied_ = u.session;
-      clock_deny_ = {
-          p::Deny{u.name, config_.host_name,
-                  "clock: the announcement's time " + std::to_string(u.time) + " is more than " +
-                      std::to_string(config_.max_clock_skew) + " s from this host's clock " +
-                      std::to_string(wall) + " (a replay, or NTP is off on one side)",
-                  u.session},
-          u.reply};
-    }
-    return;
-  }
-  if (update_ && update_->session != u.session && u.time < session_time_) {
-    // An older announcement of this manager while a newer session runs: a replay.
-    ++counters_.replays;
-    if (replay_logged_ != u.session) {
-      replay_logged_ = u.session;
-      // Announced before the session being received: a replayed announcement.
-      log_(log::warning("FC2133", "replay-ignored")
-               .with("bundle", u.name)
-               .with("session", p::text::hex64(u.session.value))
-               .with("announced", u.time)
-               .with("current", p::text::hex64(update_->session.value))
-               .with("current_announced", session_time_));
-    }
-    return;
-  }
   if (update_ && update_->session == u.session) {
     session_time_ = std::max(session_time_, u.time);
     // Re-announcement: the manager may not have our RECV yet.
@@ -309,8 +365,6 @@ bool Agent::fresh(std::string_view verb, std::string_view name, std::uint64_t ti
 }
 
 void Agent::on_activate(const p::Activate& a) {
-  if (!a.targets.includes(config_.host_name, config_.groups)) return;  // another wave: silent
-  if (!fresh("ACTIVATE", a.name, a.time)) return;
   if (apply_job_) return;  // one queued at a time; the manager repeats ACTIVATE
   ApplyJob job;
   job.bundle = config_.spool / a.name;
@@ -425,7 +479,7 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now,
     ++counters_.mac_dropped;
     return;
   }
-  if (fb.session != update_->session || fb.signer != manager_id_ ||
+  if (fb.session != update_->session || fb.signer != manager_id_ || !wanted(fb.feedback) ||
       !signed_by_manager(bytes, from, now,
                          [&] { return p::verify_feedback(fb, config_.manager); })) {
     ++counters_.data_dropped;
@@ -448,6 +502,19 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now,
       complete_at_ = Clock::time_point::max();
     }
   }
+}
+
+// Feedback that would change nothing (a replayed or late ROUND, PROBE or ACK): dropped before
+// its signature is checked.
+bool Agent::wanted(const p::Feedback& f) const {
+  if (const auto* r = std::get_if<p::Round>(&f)) {
+    return !assembler_->finalized() && r->round > nak_round_;
+  }
+  if (const auto* probe = std::get_if<p::Probe>(&f)) {
+    return !assembler_->finalized() && probe->probe > probe_;
+  }
+  if (std::holds_alternative<p::CompleteAck>(f)) return !acked_;
+  return true;
 }
 
 // The loss since the previous probe: from sequence numbers, as the manager counts its packets.

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <ctime>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -19,6 +20,7 @@
 
 #include "protocol/control.hpp"
 #include "protocol/data.hpp"
+#include "protocol/freshness.hpp"
 #include "protocol/log/log.hpp"
 #include "protocol/transport.hpp"
 #include "protocol/verify_budget.hpp"
@@ -48,9 +50,11 @@ struct AgentConfig {
   // this from the host's clock is a replay, or one of the clocks is off: it is ignored with a
   // log line saying which (an UPDATE that names this host is also answered with a DENY giving
   // both times). The manager signs every copy it sends with its current time, so a fresh one
-  // always follows. What makes a replay inside the window harmless: a host never leaves the
-  // session it receives for an announcement older than that session's newest; a held bundle is
-  // activated at most once; STATUS and ABORT only act on the session they name.
+  // always follows. What makes a replay inside the window harmless, and cheap: a line older
+  // than the newest of its kind and session, or an older session's announcement, is dropped
+  // before its signature is checked (protocol/freshness.hpp); STATUS and ACTIVATE act at most
+  // once per manager second; a bundle is applied at most once per (digest, session) (the
+  // journal, apply.hpp); ABORT acts only on the session being received, never a finished one.
   std::uint64_t max_clock_skew = kDefaultClockSkew;
   static constexpr std::uint64_t kDefaultClockSkew = 300;
 };
@@ -65,10 +69,13 @@ struct AgentCounters {
   std::uint64_t sessions_completed = 0;
   std::uint64_t stale = 0;    // commands outside the time window (replayed, or a clock off)
   std::uint64_t refused = 0;  // naming the manager's key, dropped unverified (over budget)
-  std::uint64_t replays = 0;  // announcements older than the session being received
+  // Manager lines older than the newest of their kind (or an older session's announcement),
+  // dropped before their signature was checked.
+  std::uint64_t replays = 0;
   // Naming the manager's key without the fleet key's MAC (fleet_key.hpp): dropped unverified.
   std::uint64_t mac_dropped = 0;
   std::uint64_t loss_reports_sent = 0;  // answers to the manager's rate probes
+  std::uint64_t verifications = 0;      // Ed25519 verifications done (the budget's spending)
 };
 
 class Agent {
@@ -119,8 +126,19 @@ class Agent {
   bool complete_acknowledged() const { return acked_; }
 
  private:
-  // `resumed`: the announcement this host accepted before a restart (no freshness check).
-  void on_update(const protocol::Update& u, Clock::time_point now, bool resumed = false);
+  // A verified announcement that passed admissible() (or the one kept for a restart).
+  void on_update(const protocol::Update& u, Clock::time_point now);
+  void on_abort(const protocol::Abort& a);
+  void on_status(const protocol::StatusRequest& s, Clock::time_point now);
+  // The line's targets include this host (commands without targets: yes).
+  bool names_this_host(const protocol::Command& c) const;
+  // Before any signature: inside the time window, and not older than the newest line of its
+  // kind (freshness.hpp) nor an older session's announcement. A stale UPDATE may earn a DENY.
+  bool admissible(const protocol::SignedCommand& c, const protocol::Stamp& s, std::string_view line,
+                  const protocol::Endpoint& from, Clock::time_point now);
+  void deny_stale(const protocol::SignedCommand& c, const protocol::Update& u,
+                  std::string_view line, const protocol::Endpoint& from, Clock::time_point now);
+  bool wanted(const protocol::Feedback& f) const;
   // Inside the time window; otherwise logs (what, how far off) and counts it.
   bool fresh(std::string_view verb, std::string_view name, std::uint64_t time);
   std::optional<protocol::Update> verified_update(std::string_view line) const;
@@ -175,10 +193,15 @@ class Agent {
   // older than this is a replay and changes nothing.
   std::uint64_t session_time_ = 0;
   protocol::SessionId replay_logged_;  // the last replayed session named in the log
+  protocol::Freshness freshness_;      // newest time per (command, session)
   // DENY for an announcement whose time is outside the window, with its reply address; sent
-  // once per session, without touching the session being received.
+  // once per session (the last kClockDeniedKept remembered), at most one a second, without
+  // touching the session being received.
+  static constexpr std::size_t kClockDeniedKept = 64;
+  static constexpr auto kClockDenyEvery = std::chrono::seconds(1);
   std::optional<std::pair<protocol::Deny, protocol::Endpoint>> clock_deny_;
-  protocol::SessionId clock_denied_;
+  std::deque<protocol::SessionId> clock_denied_;
+  Clock::time_point next_clock_deny_{};
   Clock::time_point recv_at_ = Clock::time_point::max();
   Clock::time_point nak_at_ = Clock::time_point::max();
   std::uint32_t nak_round_ = 0;

@@ -115,16 +115,28 @@ std::optional<ApplyOutcome> Applier::apply(const ApplyJob& job) {
   rec.session = job.session;
   rec.reply = job.reply;
   rec.mode = job.mode;
-  if (job.activation) {
+  // At most one apply per (digest, session), whatever the mode, across restarts and replays:
+  // a delivered bundle whose session already has a result reports that result again and runs
+  // nothing (a re-announcement after a restart, a replayed UPDATE or ACTIVATE). The one
+  // exception is the ACTIVATE of a bundle held for it. A local apply (no session) always runs.
+  if (!rec.session.empty()) {
     const auto latest = journal_->finished_for(rec.digest, rec.session);
-    if (!latest) return std::nullopt;
-    if (latest->status != p::to_string(p::FinStatus::held)) {
-      // Activated before (or never held): report that result again, run nothing.
+    if (job.activation && !latest) return std::nullopt;  // not held here
+    const bool activates_held =
+        job.activation && latest->status == p::to_string(p::FinStatus::held);
+    if (latest && !activates_held) {
+      log_(log::info("FC2204", "apply-once")
+               .with("bundle", rec.file_name)
+               .with("session", rec.session)
+               .with("status", latest->status)
+               .with("apply", std::to_string(latest->id)));
       const auto status = p::fin_status_from(latest->status).value_or(p::FinStatus::failed);
       return ApplyOutcome{status, latest->message, *latest};
     }
-    rec.reply = latest->reply;
-    rec.mode = p::ApplyMode::now;
+    if (activates_held) {
+      rec.reply = latest->reply;
+      rec.mode = p::ApplyMode::now;
+    }
   }
   rec.id = journal_->begin(rec);
   // The apply works on its own copy: a later delivery of the same name cannot change it.

@@ -83,7 +83,8 @@ void print_counters(const Agent& agent) {
                   .with("stale", g.stale)
                   .with("replays", g.replays)
                   .with("mac_dropped", g.mac_dropped)
-                  .with("loss_reports", g.loss_reports_sent));
+                  .with("loss_reports", g.loss_reports_sent)
+                  .with("verifications", g.verifications));
   }
 }
 

@@ -60,7 +60,7 @@ bool Receipts::on_command(std::string_view maced, const p::Endpoint& from, Clock
       budget_.failed(from, now);
       return false;
     }
-    budget_.verified(hash, from, now);
+    budget_.verified(hash);
   }
   if (const auto* r = std::get_if<p::Recv>(&parsed->command)) {
     if (r->session != session_ || r->host != h->host->name || r->name != name_) return false;
@@ -102,17 +102,29 @@ HostReport* Receipts::maced_feedback(const p::SignedFeedback& feedback) {
   return h != nullptr && h->registered ? h : nullptr;
 }
 
-HostReport* Receipts::verified_feedback(const p::SignedFeedback& feedback, const p::Endpoint& from,
-                                        Clock::time_point now) {
+Receipts::Verified Receipts::verified_feedback(
+    const p::SignedFeedback& feedback, std::span<const std::uint8_t> bytes, const p::Endpoint& from,
+    Clock::time_point now, const std::function<bool(const HostReport&)>& wanted) {
   // The MAC first: a packet that copies a host's key ID costs one short keyed hash.
   HostReport* h = mac_checked(feedback);
-  if (h == nullptr || !p::verify_feedback(feedback, h->host->key)) return nullptr;
+  if (h == nullptr || !wanted(*h)) return {};
+  const p::LineHash hash = p::VerifyBudget::hash(bytes);
+  const bool repeat = feedback_cache_.known(hash);
+  if (!repeat) {
+    if (!feedback_spent_[index_of(*h)].take(now, kFeedbackPerSecond)) {
+      ++feedback_refused_;
+      return {};
+    }
+    ++feedback_verifications_;
+    if (!p::verify_feedback(feedback, h->host->key)) return {};
+    feedback_cache_.add(hash);
+  }
   if (!h->registered) {
     h->registered = true;
     h->registered_at = now;
     h->from = from;
   }
-  return h;
+  return {h, repeat};
 }
 
 bool Receipts::complete(HostReport& h, const p::Digest& digest, Clock::time_point now) {

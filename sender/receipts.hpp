@@ -60,6 +60,7 @@ class Receipts {
     mac_keys_.assign(hosts_.size(), std::nullopt);
     wrap_keys_.assign(hosts_.size(), std::nullopt);
     keys_sent_.assign(hosts_.size(), 0);
+    feedback_spent_.assign(hosts_.size(), {});
   }
   // The hosts a KEYS line should hand the fleet key to now: each host until it registered and
   // in at least kKeysCopies announcements (a host that joined without it catches up). Counts
@@ -73,8 +74,24 @@ class Receipts {
   // manager derive, is proof enough (no signature check: a report per host per probe). Only
   // from a registered host; nullptr otherwise.
   HostReport* maced_feedback(const protocol::SignedFeedback& feedback);
-  HostReport* verified_feedback(const protocol::SignedFeedback& feedback,
-                                const protocol::Endpoint& from, Clock::time_point now);
+  //
+  // Any other feedback is verified once per distinct packet (`bytes`, the packet as received):
+  // a copy of a packet that verified is `repeat` and costs one hash. `wanted`, asked after the
+  // MAC and before the signature, drops what would change nothing (an older round's NAK); and
+  // each host's packets cost at most kFeedbackPerSecond verifications a second, so a keyless
+  // host replaying a captured stream of another host's packets cannot buy the manager's CPU.
+  static constexpr std::uint32_t kFeedbackPerSecond = 64;
+  static constexpr std::size_t kFeedbackCache = 16384;  // ~16 packets of 1,000 hosts
+  struct Verified {
+    HostReport* host = nullptr;  // nullptr: dropped
+    bool repeat = false;         // these bytes verified before
+  };
+  Verified verified_feedback(const protocol::SignedFeedback& feedback,
+                             std::span<const std::uint8_t> bytes, const protocol::Endpoint& from,
+                             Clock::time_point now,
+                             const std::function<bool(const HostReport&)>& wanted);
+  std::uint64_t feedback_refused() const { return feedback_refused_; }
+  std::uint64_t feedback_verifications() const { return feedback_verifications_; }
   // Marks a host complete with the digest it verified; false when it already was.
   bool complete(HostReport& host, const protocol::Digest& digest, Clock::time_point now);
 
@@ -117,12 +134,17 @@ class Receipts {
   std::unordered_map<std::uint64_t, std::size_t> index_;  // key ID -> hosts_ index
   Observer observer_;
   // Host lines: every host's first line comes from a source not heard before, so those share
-  // a budget large enough for a thousand hosts registering at once (about 15 % of a core).
-  protocol::VerifyBudget budget_{protocol::VerifyBudget::Limits{16, 4096}};
+  // a budget large enough for a thousand hosts registering at once (about 15 % of a core), and
+  // the cache holds a few lines of each of them.
+  protocol::VerifyBudget budget_{protocol::VerifyBudget::Limits{16, 4096, 0, 8192}};
   const protocol::SecretKey* manager_ = nullptr;
   std::vector<std::optional<protocol::MacKey>> mac_keys_;   // per host, derived when first needed
   std::vector<std::optional<protocol::MacKey>> wrap_keys_;  // likewise (KEYS lines)
   std::vector<std::uint32_t> keys_sent_;
+  protocol::VerifiedCache feedback_cache_{kFeedbackCache};
+  std::vector<protocol::SecondWindow> feedback_spent_;  // per host
+  std::uint64_t feedback_refused_ = 0;                  // over a host's budget: unverified
+  std::uint64_t feedback_verifications_ = 0;
 };
 
 }  // namespace fleetcast::sender

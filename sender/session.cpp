@@ -67,6 +67,9 @@ SenderSession::SenderSession(SessionConfig config, std::shared_ptr<const p::io::
            std::max<std::size_t>(max_packet_cost_ - kWireOverhead, p::kMaxControlDatagram)) {
   host_needs_.resize(targets.size());
   host_needs_round_.assign(targets.size(), 0);
+  last_report_probe_.assign(targets.size(), 0);
+  repeat_nak_at_.assign(targets.size(), Clock::time_point{});
+  acked_at_.assign(targets.size(), Clock::time_point{});
   receipts_.authenticate(key_);
   layout_.authenticate_with(&auth_);
   // The signed table of each round's MIXED packets (hosts check them before subtracting).
@@ -412,25 +415,46 @@ void SenderSession::on_feedback(std::span<const std::uint8_t> bytes, const p::En
   const auto* fb = parsed ? std::get_if<p::SignedFeedback>(&parsed.value()) : nullptr;
   if (const auto* report = fb ? std::get_if<p::LossReport>(&fb->feedback) : nullptr) {
     HostReport* from_host = receipts_.maced_feedback(*fb);
-    if (from_host == nullptr || report->file_id != config_.file_id) {
+    // One report per host per probe: a copy, or an older report replayed, counts no more.
+    std::uint32_t* last = from_host ? &last_report_probe_[receipts_.index_of(*from_host)] : nullptr;
+    if (from_host == nullptr || report->file_id != config_.file_id || report->probe <= *last) {
       ++stats_.feedback_dropped;
       ++feedback_now().dropped;
       return;
     }
+    *last = report->probe;
     ++stats_.feedback_received;
     ++stats_.loss_reports;
     ++feedback_now().loss_reports;
     rate_.on_report(receipts_.index_of(*from_host), *report);
     return;
   }
-  HostReport* h = fb != nullptr ? receipts_.verified_feedback(*fb, from, now) : nullptr;
+  // Before the signature: a NAK of a host that completed, or of a round older than the one it
+  // last asked in, changes nothing (a replay, or a late copy).
+  const auto wanted = [&](const HostReport& host) {
+    const auto* nak = std::get_if<p::Nak>(&fb->feedback);
+    return nak == nullptr ||
+           (!host.completed && nak->round >= host_needs_round_[receipts_.index_of(host)]);
+  };
+  const auto verified = fb != nullptr ? receipts_.verified_feedback(*fb, bytes, from, now, wanted)
+                                      : Receipts::Verified{};
+  HostReport* h = verified.host;
   if (h == nullptr) {
     ++stats_.feedback_dropped;
     ++feedback_now().dropped;
     return;
   }
+  const std::size_t i = receipts_.index_of(*h);
   if (const auto* nak = std::get_if<p::Nak>(&fb->feedback)) {
     if (nak->file_id != config_.file_id) return;
+    // A copy of a NAK that verified before (a host repeating itself when no round marker
+    // reaches it, or a replay) is acted on at most once a second.
+    if (verified.repeat && now < repeat_nak_at_[i] + kRepeatEvery) {
+      ++stats_.feedback_dropped;
+      ++feedback_now().dropped;
+      return;
+    }
+    repeat_nak_at_[i] = now;
     ++stats_.feedback_received;
     ++feedback_now().naks;
     ++h->naks;
@@ -451,7 +475,10 @@ void SenderSession::on_feedback(std::span<const std::uint8_t> bytes, const p::En
       host_needs_[receipts_.index_of(*h)].clear();
       receipts_.note(*h, "COMPLETE", p::text::hex(bytes));
     }
-    // Acknowledge every COMPLETE (the host repeats it until acknowledged).
+    // Acknowledge COMPLETE (the host repeats it until acknowledged), at most once per
+    // kAckEvery for each host: replayed copies cost neither a signature nor a reflected packet.
+    if (now < acked_at_[i] + kAckEvery) return;
+    acked_at_[i] = now;
     p::CompleteAck ack{config_.file_id, {fb->signer}};
     std::array<std::uint8_t, p::kMaxControlDatagram> buf{};
     if (auto n = p::encode_feedback(ack, config_.session, key_, buf, fleet_); n && !out_.full()) {

@@ -196,6 +196,13 @@ class SenderSession {
   // round is planned from them.
   std::vector<std::vector<protocol::NakEntry>> host_needs_;
   std::vector<std::uint32_t> host_needs_round_;
+  // Replays of a host's genuine feedback (issue 26): its newest LOSS-REPORT probe, when a copy
+  // of a NAK that verified before was last acted on, when its COMPLETE was last acknowledged.
+  static constexpr auto kRepeatEvery = std::chrono::seconds(1);
+  static constexpr auto kAckEvery = std::chrono::milliseconds(250);  // hosts repeat every 300+
+  std::vector<std::uint32_t> last_report_probe_;
+  std::vector<Clock::time_point> repeat_nak_at_;
+  std::vector<Clock::time_point> acked_at_;
   double round_loss_ = -1;             // worst loss reported for the current round (-1: no NAK yet)
   std::uint64_t max_packet_cost_ = 0;  // wire bytes of the largest packet a round sends
   std::uint32_t round_ = 0;
