@@ -211,7 +211,14 @@ int run_command(const RunOptions& o) {
 
   p::io::UdpSocket ctrl(o.ctrl_port, ifindex);
   ctrl.join(p::text::parse_address(o.ctrl_group, o.ctrl_port, "ctrl").value());
-  p::io::UdpSocket unicast(0, ifindex);
+  // Replies, feedback and the manager's answers: an exclusive socket on this host's address
+  // (no other user can bind its port and take the COMPLETE-ACKs), [::] where it has none yet.
+  std::array<std::uint8_t, 16> own_address{};
+  try {
+    own_address = p::io::interface_address(o.iface);
+  } catch (const p::io::SocketError&) {
+  }
+  p::io::UdpSocket unicast(own_address, 0, ifindex);
   std::unique_ptr<p::io::UdpSocket> data;
   std::optional<p::Endpoint> joined;
 

@@ -86,19 +86,35 @@ std::size_t interface_mtu(const std::string& name) {
 }
 
 UdpSocket::UdpSocket(std::uint16_t port, unsigned interface) : interface_(interface) {
+  bind_to({}, port, true);
+}
+
+UdpSocket::UdpSocket(const std::array<std::uint8_t, 16>& address, std::uint16_t port,
+                     unsigned interface)
+    : interface_(interface) {
+  bind_to(address, port, false);
+}
+
+void UdpSocket::bind_to(const std::array<std::uint8_t, 16>& address, std::uint16_t port,
+                        bool shared) {
   fd_ = ::socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) fail("socket", errno);
   const int on = 1;
-  set_option(fd_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on, "SO_REUSEADDR");
+  if (shared) set_option(fd_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on, "SO_REUSEADDR");
   set_option(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on, "IPV6_V6ONLY");
-  sockaddr_in6 sa{};
-  sa.sin6_family = AF_INET6;
-  sa.sin6_port = htons(port);
-  sa.sin6_addr = in6addr_any;
+  if (address != std::array<std::uint8_t, 16>{}) {
+    set_option(fd_, IPPROTO_IPV6, IPV6_FREEBIND, &on, sizeof on, "IPV6_FREEBIND");
+  }
+  Endpoint e;
+  e.address = address;
+  e.port = port;
+  sockaddr_in6 sa = to_sockaddr(e, 0);
+  if (IN6_IS_ADDR_LINKLOCAL(&sa.sin6_addr)) sa.sin6_scope_id = interface_;
   if (::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
     const int err = errno;
     ::close(fd_);
-    fail("bind [::]:" + std::to_string(port), err);
+    fd_ = -1;
+    fail("bind " + text::format_endpoint(e), err);
   }
   received_.reserve(kMaxBatch);
 }
@@ -201,6 +217,31 @@ std::size_t UdpSocket::send(std::span<const Datagram> datagrams) {
 bool UdpSocket::send(std::span<const std::uint8_t> bytes, const Endpoint& to) {
   const Datagram d{bytes, to};
   return send(std::span(&d, 1)) == 1;
+}
+
+bool UdpSocket::send_from(std::span<const std::uint8_t> bytes, const Endpoint& to,
+                          const std::array<std::uint8_t, 16>& source) {
+  sockaddr_in6 sa = to_sockaddr(to, interface_);
+  iovec iov{const_cast<std::uint8_t*>(bytes.data()), bytes.size()};
+  alignas(cmsghdr) std::array<std::uint8_t, CMSG_SPACE(sizeof(in6_pktinfo))> control{};
+  msghdr msg{};
+  msg.msg_name = &sa;
+  msg.msg_namelen = sizeof sa;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.data();
+  msg.msg_controllen = control.size();
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = IPPROTO_IPV6;
+  c->cmsg_type = IPV6_PKTINFO;
+  c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+  in6_pktinfo info{};
+  std::memcpy(&info.ipi6_addr, source.data(), 16);
+  info.ipi6_ifindex = interface_;
+  std::memcpy(CMSG_DATA(c), &info, sizeof info);
+  if (::sendmsg(fd_, &msg, 0) == static_cast<ssize_t>(bytes.size())) return true;
+  ++send_errors_;
+  return false;
 }
 
 std::span<const UdpSocket::Received> UdpSocket::receive(std::span<std::uint8_t> buffer,

@@ -33,8 +33,14 @@ std::size_t interface_mtu(const std::string& name);
 
 class UdpSocket : public Transport {
  public:
-  // Binds [::]:port (0 = ephemeral) with SO_REUSEADDR, non-blocking.
+  // A socket that receives a multicast group's datagrams: binds [::]:port (0 = ephemeral) with
+  // SO_REUSEADDR (several receivers of one host may listen on the group's port), non-blocking.
   UdpSocket(std::uint16_t port, unsigned interface);
+  // A unicast socket (replies, feedback, and what a manager sends): binds [address]:port
+  // (all zeros: [::]) WITHOUT SO_REUSEADDR, so no other user of the machine can bind the same
+  // port, on this address or any, and take its datagrams. IPV6_FREEBIND: the address may still
+  // be tentative (duplicate address detection on an interface just brought up).
+  UdpSocket(const std::array<std::uint8_t, 16>& address, std::uint16_t port, unsigned interface);
   UdpSocket(const UdpSocket&) = delete;
   UdpSocket& operator=(const UdpSocket&) = delete;
   ~UdpSocket() override;
@@ -51,6 +57,10 @@ class UdpSocket : public Transport {
   // Sends each datagram; returns how many left (the rest hit EAGAIN / ENOBUFS: retry later).
   std::size_t send(std::span<const Datagram> datagrams) override;
   bool send(std::span<const std::uint8_t> bytes, const Endpoint& to);
+  // The same from the given source address (IPV6_PKTINFO), one of this host's addresses (a
+  // multi-homed sender; the test attacker sends from many).
+  bool send_from(std::span<const std::uint8_t> bytes, const Endpoint& to,
+                 const std::array<std::uint8_t, 16>& source);
 
   // Receives up to `slots` datagrams into buffers of `slot_size` bytes (one recvmmsg call).
   struct Received {
@@ -64,6 +74,7 @@ class UdpSocket : public Transport {
   std::uint64_t send_errors() const { return send_errors_; }
 
  private:
+  void bind_to(const std::array<std::uint8_t, 16>& address, std::uint16_t port, bool shared);
   int fd_ = -1;
   unsigned interface_ = 0;
   std::uint64_t send_errors_ = 0;

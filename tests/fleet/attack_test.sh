@@ -43,6 +43,10 @@
 #                   them every 50 ms while the next version is pushed: the push completes on
 #                   every host, every host applied each version exactly once (its reload ran
 #                   twice in all), and every host's log names the replayed announcement.
+#       replay-flood  the attacker records every signed line of three rollouts, then replays
+#                   them at 20,000 lines/s from 1,000 source addresses through a fourth: every host applies each
+#                   version once; the fourth rollout within 1.5x the clean ones' time (plus
+#                   1 s); the hosts' CPU for each rollout is printed.
 # Exits 77 (CTest: skipped) when network namespaces cannot be made here. Cleans up on any exit.
 set -eu
 
@@ -109,6 +113,30 @@ push() {
     cmp -s "$work/file.bin" "$work/r$i/spool/$1" || fail "r$i: $1 differs"
     i=$((i + 1))
   done
+}
+
+gone() { ! kill -0 "$1" 2>/dev/null; }
+# bundle VERSION: a config-files bundle of $work/etc/motd whose reload notes each run.
+bundle() {
+  d=$work/b$1
+  mkdir -p "$d"
+  printf '[bundle]\nname = motd\nversion = %s\nkind = config-files\n[config-files]\nreload = date +%%s.%%N >> %s/etc/reloads\n' "$1" "$work" >"$d/manifest.ini"
+  printf '[file:motd]\nsource = motd\ntarget = %s/etc/motd\nmode = 0644\n' "$work" >>"$d/manifest.ini"
+  printf 'motd of version %s\n' "$1" >"$d/motd"
+  "$sender" bundle create "$d" -o "$work/motd-$1.fcb" --key "$work/mgr/manager.key" >/dev/null
+}
+# rollout VERSION [OPTIONS]: a rollout of motd-VERSION in 2 waves; its seconds in $took, the
+# hosts' CPU ticks it cost in $ticks
+rollout() {
+  c0=$(cpu_ticks) t0=$(date +%s.%N)
+  # shellcheck disable=SC2086  # $2: options split on purpose
+  ip netns exec "${prefix}mgr" "$sender" rollout run "$work/motd-$1.fcb" ${2:-} --inventory "$work/inv" \
+    --key "$work/mgr/manager.key" --iface eth0 --deadline 60 --fin-timeout 60 \
+    --activate-timeout 60 --no-progress --waves 1,100% >"$work/rollout-$1.log" 2>&1 ||
+    fail "the rollout of version $1 failed: $(cat "$work/rollout-$1.log")"
+  took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+  ticks=$(($(cpu_ticks) - c0))
+  echo "rollout of version $1: ${took} s, hosts' CPU $ticks ticks"
 }
 
 case $mode in
@@ -246,15 +274,6 @@ encrypted)
   echo "the capture ($captured bytes of both sessions) and r4 hold no byte of the secret"
   ;;
 replay)
-  # bundle VERSION: a config-files bundle of $work/etc/motd whose reload notes each run.
-  bundle() {
-    d=$work/b$1
-    mkdir -p "$d"
-    printf '[bundle]\nname = motd\nversion = %s\nkind = config-files\n[config-files]\nreload = date +%%s.%%N >> %s/etc/reloads\n' "$1" "$work" >"$d/manifest.ini"
-    printf '[file:motd]\nsource = motd\ntarget = %s/etc/motd\nmode = 0644\n' "$work" >>"$d/manifest.ini"
-    printf 'motd of version %s\n' "$1" >"$d/motd"
-    "$sender" bundle create "$d" -o "$work/motd-$1.fcb" --key "$work/mgr/manager.key" >/dev/null
-  }
   bundle 2
   bundle 3
   attack replay --iface eth0 --seconds 20
@@ -279,6 +298,49 @@ replay)
     i=$((i + 1))
   done
   echo "every host applied versions 2 and 3 once each while the attacker replayed"
+  ;;
+replay-flood)
+  # Issue 26, item 1, on the LAN: the attacker records every signed line of three rollouts
+  # (versions 2 to 4), then, from the fourth rollout's first announcement on, replays them at
+  # 20,000 lines a second from 1,000 source addresses. Every host applies each version once;
+  # the fourth rollout takes at most 1.5x the clean ones (plus 1 s). (Hundreds of distinct
+  # lines, a few minutes of a real fleet: budget_fleet.ReplayedGenuineLinesCostNoVerification.)
+  bundle 2
+  bundle 3
+  bundle 4
+  bundle 5
+  seq 1 1000 | awk '{ printf "addr add fd99::%x/128 dev eth0 nodad\n", $1 }' |
+    ip -6 -n "${prefix}r$((n + 1))" -batch - || fail "cannot add the attacker's addresses"
+  attack replay --iface eth0 --seconds 15 --sessions 3 --rate 20000
+  sleep 0.5
+  rollout 2
+  rollout 3
+  clean3=$took ticks3=$ticks
+  rollout 4
+  clean=$took ticks_clean=$ticks
+  rollout 5
+  attacked=$took ticks4=$ticks
+  wait_until 300 gone "$attacker_pid" || fail "the attacker did not stop"
+  cat "$work/attacker.log"
+  lines=$(sed -n 's/^attacker: recorded \([0-9]*\) signed lines.*/\1/p' "$work/attacker.log")
+  rate=$(sed -n 's/^attacker: sent .* replayed lines in .* s (\([0-9]*\)\/s)$/\1/p' "$work/attacker.log")
+  [ -n "$rate" ] || fail "the attacker never replayed"
+  echo "recorded $lines lines; replayed at $rate lines/s from 1,000 addresses"
+  [ "$rate" -ge 16000 ] || fail "the attacker replayed only $rate lines/s"
+  i=1
+  while [ "$i" -le "$n" ]; do
+    grep -qx 'motd of version 5' "$work/r$i/etc/motd" || fail "r$i: version 5 not installed"
+    runs=$(wc -l <"$work/r$i/etc/reloads")
+    [ "$runs" -eq 4 ] || fail "r$i: the reload ran $runs times, expected 4 (versions 2 to 5 once each)"
+    i=$((i + 1))
+  done
+  replays=$(counter replays)
+  verifications=$(counter verifications)
+  echo "hosts: $replays replayed lines dropped before their signature, $verifications verifications in all"
+  [ "$lines" -ge 10 ] || fail "the attacker recorded only $lines lines"
+  echo "rollouts: clean ${clean3} s and ${clean} s (hosts' CPU $ticks3 and $ticks_clean ticks), under replay ${attacked} s ($ticks4 ticks)"
+  awk -v a="$attacked" -v c="$clean3" -v d="$clean" 'BEGIN { m = c > d ? c : d; exit !(a <= 1.5 * m + 1) }' ||
+    fail "the rollout under replay took ${attacked} s, more than 1.5x the clean ${clean3} s / ${clean} s"
   ;;
 *) fail "unknown mode $mode" ;;
 esac

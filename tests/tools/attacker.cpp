@@ -2,7 +2,8 @@
 // hears and sends what any LAN host can send.
 //
 //   fleetcast-attacker spray-data --iface IF --seconds S --rate PPS [--ctrl-group G --ctrl-port P]
-//   fleetcast-attacker replay --iface IF --seconds S [--ctrl-group G --ctrl-port P]
+//   fleetcast-attacker replay --iface IF --seconds S [--sessions N] [--rate LPS] [--ctrl-group G
+//                      --ctrl-port P]
 //   fleetcast-attacker junk-feedback --iface IF --seconds S --rate PPS [--key-ids HEX,HEX...]
 //   fleetcast-attacker forge-ctrl --iface IF --seconds S --rate PPS
 //   fleetcast-attacker capture --iface IF --seconds S --out FILE
@@ -12,8 +13,10 @@
 // sends forged DATA packets to the session's data group for S seconds at PPS packets per second:
 // the session's file ID, a valid SBN and source ESI, random symbol bytes. Prints what it sent.
 // replay: records every signed line on the ctrl group (UPDATE, ACTIVATE, STATUS, ABORT) until
-// an UPDATE of another session appears, then sends every recorded line again, as recorded,
-// every 50 ms for S seconds. Prints what it recorded and sent.
+// an UPDATE of a session after the first N (default 1) appears, then sends every recorded line
+// again, as recorded, every 50 ms for S seconds; with --rate, in a cycle at LPS lines a second,
+// each from the next of this host's global addresses (add many to the interface: the hosts see
+// that many sources). Prints what it recorded and sent.
 // junk-feedback: waits for an UPDATE, then sends NAK-shaped packets to the manager's reply
 // address for S seconds at PPS: the session's ID and file ID, valid-looking entries, random MAC
 // and signature; the signer is a random key ID, or (every other packet) one of --key-ids, the
@@ -28,6 +31,7 @@
 // once it has heard a real UPDATE, every other packet a ROUND of that session with a random
 // signature to its data group. Against a host that trusts the manager's address as such, this
 // costs a verification per packet and fills its budget for failures.
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -38,6 +42,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <random>
 #include <span>
@@ -98,6 +103,25 @@ void paced(double seconds, double rate, const char* what, SendOne&& send_one) {
               what, took, static_cast<double>(sent) / took);
 }
 
+// Every global address of the interface (the sources a replay rotates through).
+std::vector<std::array<std::uint8_t, 16>> interface_addresses(const std::string& iface) {
+  std::vector<std::array<std::uint8_t, 16>> out;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return out;
+  for (ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
+    if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET6 || iface != a->ifa_name) {
+      continue;
+    }
+    const auto* sa = reinterpret_cast<const sockaddr_in6*>(a->ifa_addr);
+    if (IN6_IS_ADDR_LINKLOCAL(&sa->sin6_addr)) continue;
+    std::array<std::uint8_t, 16> addr{};
+    std::memcpy(addr.data(), &sa->sin6_addr, 16);
+    out.push_back(addr);
+  }
+  ::freeifaddrs(list);
+  return out;
+}
+
 std::optional<p::SessionId> session_of(const p::Command& c) {
   return std::visit(
       [](const auto& v) -> std::optional<p::SessionId> {
@@ -111,9 +135,11 @@ std::optional<p::SessionId> session_of(const p::Command& c) {
 }
 
 // Records the ctrl group until an UPDATE of a second session, then replays what it recorded.
-int replay(p::io::UdpSocket& ctrl, unsigned ifindex, const p::Endpoint& group, double seconds) {
+int replay(p::io::UdpSocket& ctrl, const std::string& iface, unsigned ifindex,
+           const p::Endpoint& group, double seconds, std::size_t sessions, double rate) {
   std::vector<std::uint8_t> buffer(64 * p::kMaxDataDatagram);
   std::vector<std::string> recorded;
+  std::vector<p::SessionId> seen;
   std::optional<p::SessionId> first;
   bool second = false;
   const auto give_up = Clock::now() + std::chrono::seconds(300);
@@ -127,9 +153,10 @@ int replay(p::io::UdpSocket& ctrl, unsigned ifindex, const p::Endpoint& group, d
       const auto session = session_of(parsed->command);
       if (std::holds_alternative<p::Update>(parsed->command)) {
         if (!first) first = session;
-        if (session != first) second = true;
+        if (std::find(seen.begin(), seen.end(), *session) == seen.end()) seen.push_back(*session);
+        if (seen.size() > sessions) second = true;
       }
-      if (!second && recorded.size() < 4096 &&
+      if (!second && recorded.size() < 65536 &&
           std::find(recorded.begin(), recorded.end(), line) == recorded.end()) {
         recorded.push_back(line);
       }
@@ -139,11 +166,24 @@ int replay(p::io::UdpSocket& ctrl, unsigned ifindex, const p::Endpoint& group, d
     std::fprintf(stderr, "attacker: no second session announced within 300 s\n");
     return 1;
   }
-  std::printf("attacker: recorded %zu signed lines of session %s; replaying them every 50 ms\n",
-              recorded.size(), p::text::hex64(first->value).c_str());
+  std::printf(
+      "attacker: recorded %zu signed lines of %zu session(s) from %s on; replaying them "
+      "%s\n",
+      recorded.size(), sessions, p::text::hex64(first->value).c_str(),
+      rate > 0 ? "in a cycle" : "every 50 ms");
   std::fflush(stdout);
   p::io::UdpSocket out(0, ifindex);
   out.set_multicast(16, false);
+  if (rate > 0) {
+    const auto sources = interface_addresses(iface);
+    std::printf("attacker: from %zu source addresses at %.0f lines/s\n", sources.size(), rate);
+    std::fflush(stdout);
+    paced(seconds, rate, "replayed lines", [&](std::uint64_t n) {
+      return out.send_from(p::as_bytes(recorded[n % recorded.size()]), group,
+                           sources[n % sources.size()]);
+    });
+    return 0;
+  }
   std::uint64_t sent = 0;
   const auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                       std::chrono::duration<double>(seconds));
@@ -359,6 +399,7 @@ int main(int argc, char** argv) {
   std::uint16_t ctrl_port = 4710;
   std::vector<std::uint64_t> key_ids;
   std::string out_path, manager;
+  std::size_t sessions = 1;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string opt = argv[i], val = argv[i + 1];
     if (opt == "--iface") {
@@ -377,6 +418,8 @@ int main(int argc, char** argv) {
       }
     } else if (opt == "--manager") {
       manager = val;
+    } else if (opt == "--sessions") {
+      sessions = static_cast<std::size_t>(std::atoi(val.c_str()));
     } else if (opt == "--out") {
       out_path = val;
     } else if (opt == "--ctrl-port") {
@@ -387,12 +430,13 @@ int main(int argc, char** argv) {
   }
   if (iface.empty() || !(seconds > 0 && seconds <= 600)) usage();
   if (mode != "replay" && mode != "capture" && !(rate > 0 && rate <= 1e6)) usage();
+  if (sessions < 1 || rate < 0 || rate > 1e6) usage();
   if (mode == "capture" && out_path.empty()) usage();
   const unsigned ifindex = p::io::interface_index(iface);
   p::io::UdpSocket ctrl(ctrl_port, ifindex);
   const auto group = p::text::parse_address(ctrl_group, ctrl_port, "ctrl").value();
   ctrl.join(group);
-  if (mode == "replay") return replay(ctrl, ifindex, group, seconds);
+  if (mode == "replay") return replay(ctrl, iface, ifindex, group, seconds, sessions, rate);
   if (mode == "spoof-manager") {
     if (manager.empty() || key_ids.size() != 1) usage();
     return spoof_manager(ctrl, group, manager, key_ids[0], ifindex, seconds, rate);
