@@ -326,6 +326,8 @@ ApplyOutcome Applier::run(ApplyRecord rec, const ApplyJob* job, const p::io::Inp
       } else {
         b::extract(bundle, content_size, ctx.work / "staging", config_.limits);
       }
+      // This host's overlay, when it came sealed to this host alone (bundle create --encrypt).
+      if (config_.own_key) b::open_overlays(ctx.work / "staging", *config_.own_key, config_.limits);
       b::resolve_for_host(ctx.work / "staging", config_.host_name, ctx.payload);
       fs::remove_all(ctx.work / "staging");
       const std::string table = files_table(m);

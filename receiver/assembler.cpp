@@ -228,6 +228,7 @@ Assembler::Result Assembler::on_symbol(const p::SymbolPacket& packet) {
       }
     }
     ++counters_.unverified;
+    if (!copies.empty()) forgery_seen_ = true;  // two different copies: one is forged
     if (copies.size() < kMaxCandidates &&
         pending_bytes_ + packet.payload.size() <= kMaxPendingBytes) {
       copies.emplace_back(packet.payload.begin(), packet.payload.end());
@@ -238,6 +239,7 @@ Assembler::Result Assembler::on_symbol(const p::SymbolPacket& packet) {
   }
   if (p::symbol_hash(packet.sbn, packet.esi, packet.payload) != *expected) {
     ++counters_.forged;
+    forgery_seen_ = true;
     return Result::forged;
   }
   ++counters_.symbols_useful;
@@ -320,7 +322,10 @@ void Assembler::check_pending(std::uint32_t sbn, std::uint8_t chunk) {
     for (auto& copy : node.mapped()) {
       pending_bytes_ -= copy.size();
       if (found || p::symbol_hash(sbn, esi, copy) != hashes[e - first]) {
-        if (!found) ++counters_.forged;
+        if (!found) {
+          ++counters_.forged;
+          forgery_seen_ = true;
+        }
         continue;
       }
       found = true;
@@ -456,6 +461,7 @@ Assembler::Result Assembler::on_auth(const p::AuthPacket& packet) {
                            p::auth_leaf(packet.sbn, packet.chunk, hashes),
                            std::span(path.data(), depth))) {
     ++counters_.forged;
+    forgery_seen_ = true;
     return Result::forged;
   }
   if (!chunk_hashes_) {
@@ -493,8 +499,9 @@ std::vector<p::NakEntry> Assembler::missing(std::size_t max_entries) const {
   for (std::uint32_t b = 0; b < blocks_.size() && out.size() <= max_entries; ++b) {
     const Block& blk = blocks_[b];
     if (blk.complete) continue;
-    const std::uint32_t held = blk.source_count + static_cast<std::uint32_t>(blk.parity.size()) +
-                               static_cast<std::uint32_t>(blk.pending.size());
+    const std::uint32_t held =
+        blk.source_count + static_cast<std::uint32_t>(blk.parity.size()) +
+        (forgery_seen_ ? 0u : static_cast<std::uint32_t>(blk.pending.size()));
     if (held >= plan_.source_symbols(b)) continue;  // enough, once the chunk requests are met
     const auto need = static_cast<std::uint8_t>(plan_.source_symbols(b) - held);
     if (!out.empty() && out.back().need == need && out.back().first_block + out.back().run == b &&

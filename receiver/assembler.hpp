@@ -90,7 +90,10 @@ class Assembler {
   // most `max` of them.
   std::vector<std::uint8_t> received_prefix(std::size_t max) const;
   // What each incomplete block still needs, as ascending runs; at most max_entries runs.
-  // Symbols kept aside count as held: the chunk requests bring what checks them.
+  // Symbols kept aside count as held (the chunk requests bring what checks them) until this
+  // session showed a forgery (a symbol that failed its hash, or two different copies of one
+  // symbol): from then on only checked symbols count, so forged symbols for chunks the host
+  // lacks cannot make its NAK say it needs nothing.
   std::vector<protocol::NakEntry> missing(std::size_t max_entries) const;
   // AUTH chunks of incomplete blocks that symbols kept aside wait for (ascending blocks).
   std::vector<protocol::ChunkRequest> missing_chunks(std::size_t max_requests) const;
@@ -162,6 +165,7 @@ class Assembler {
   std::vector<std::uint8_t> block_;    // a block read back (decode, MIXED re-encode)
   std::vector<std::uint8_t> decoded_;  // a block being decoded
   std::size_t pending_bytes_ = 0;
+  bool forgery_seen_ = false;                                            // see missing()
   std::map<std::array<std::uint8_t, 16>, std::uint32_t> allowed_mixed_;  // hash -> round
   // Checked AUTH chunks by leaf index (data_auth.hpp): which came, and their hashes (at leaf
   // index x 51 x 16 in the scratch file).

@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 
 #include "protocol/bundle/archive.hpp"
 #include "protocol/bundle/crypt.hpp"
 #include "protocol/bundle/render.hpp"
 #include "protocol/bundle/seal.hpp"
+#include "protocol/control.hpp"
 #include "protocol/io/file.hpp"
 #include "protocol/io/key_file.hpp"
 #include "protocol/text.hpp"
@@ -50,11 +52,61 @@ b::Opened open_verified(const std::vector<std::uint8_t>& bytes, const BundleOpti
   return opened;
 }
 
+std::string manifest_text(const std::filesystem::path& dir) {
+  const auto bytes = p::io::read_file(dir / b::kManifestName);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+// The hosts an encrypted bundle is for: the inventory hosts the manifest targets (all when it
+// names none), narrowed by --hosts, which may name only such hosts.
+std::vector<const Host*> encryption_readers(const Inventory& inv, const BundleOptions& o,
+                                            const b::Manifest& m) {
+  const p::Targets targets = m.targets.empty() ? p::Targets::all() : p::Targets{m.targets};
+  std::vector<const Host*> out;
+  for (const std::string& name : o.encrypt_hosts) {
+    const Host* h = inv.find(name);
+    if (!h) throw std::runtime_error("--hosts: " + name + " is not in the inventory");
+    if (!targets.includes(h->name, h->groups)) {
+      throw std::runtime_error("--hosts: " + name + " is not among the manifest's targets");
+    }
+  }
+  for (const Host& h : inv.hosts()) {
+    if (!targets.includes(h.name, h.groups)) continue;
+    if (!o.encrypt_hosts.empty() && std::find(o.encrypt_hosts.begin(), o.encrypt_hosts.end(),
+                                              h.name) == o.encrypt_hosts.end()) {
+      continue;
+    }
+    out.push_back(&h);
+  }
+  if (out.empty()) throw std::runtime_error("--encrypt: no host to encrypt for");
+  return out;
+}
+
 }  // namespace
 
 int bundle_create_command(const BundleOptions& o) {
   if (!o.key) throw std::runtime_error("bundle create: --key is required");
   const p::SecretKey key = p::io::load_secret_key(*o.key);
+  // --encrypt: the hosts that may read it, by default the manifest's targets (narrowed by
+  // --hosts), and each host's overlay sealed to that host alone.
+  std::vector<const Host*> readers;
+  std::optional<Inventory> inv;
+  if (o.encrypt_for) {
+    inv = Inventory::load(*o.encrypt_for);
+    readers = encryption_readers(*inv, o, b::parse_manifest(manifest_text(o.input)));
+  }
+  const b::OverlaySealer seal =
+      [&](const std::string& host,
+          std::span<const std::uint8_t> tar) -> std::optional<std::vector<std::uint8_t>> {
+    const auto it = std::find_if(readers.begin(), readers.end(),
+                                 [&](const Host* h) { return h->name == host; });
+    if (it == readers.end()) {
+      std::printf("hosts/%s/: left out (not a reader of this encrypted bundle)\n", host.c_str());
+      return std::nullopt;
+    }
+    return b::encrypt(tar, {key.public_key(), (*it)->key});
+  };
+  const b::OverlaySealer no_seal;
   b::Manifest manifest;
   std::vector<std::uint8_t> content;
   if (b::has_templates(o.input)) {
@@ -62,27 +114,13 @@ int bundle_create_command(const BundleOptions& o) {
     const p::io::TempDir scratch("fleetcast-render");
     const auto hosts = b::render_directory(o.input, scratch.path() / "dir");
     std::printf("rendered templates for %zu host(s)\n", hosts.size());
-    content = b::pack_directory(scratch.path() / "dir", &manifest);
+    content = b::pack_directory(scratch.path() / "dir", &manifest, inv ? seal : no_seal);
   } else {
-    content = b::pack_directory(o.input, &manifest);
+    content = b::pack_directory(o.input, &manifest, inv ? seal : no_seal);
   }
-  std::size_t readers = 0;
-  if (o.encrypt_for) {
-    const Inventory inv = Inventory::load(*o.encrypt_for);
+  if (inv) {
     std::vector<p::PublicKey> recipients{key.public_key()};  // the manager reads its manifest
-    for (const Host& h : inv.hosts()) {
-      if (!o.encrypt_hosts.empty() && std::find(o.encrypt_hosts.begin(), o.encrypt_hosts.end(),
-                                                h.name) == o.encrypt_hosts.end()) {
-        continue;
-      }
-      recipients.push_back(h.key);
-    }
-    for (const auto& name : o.encrypt_hosts) {
-      if (!inv.find(name))
-        throw std::runtime_error("--hosts: " + name + " is not in the inventory");
-    }
-    readers = recipients.size() - 1;
-    if (readers == 0) throw std::runtime_error("--encrypt: no host to encrypt for");
+    for (const Host* h : readers) recipients.push_back(h->key);
     content = b::encrypt(content, recipients);
   }
   const auto sealed = b::seal(std::move(content), key);
@@ -90,7 +128,11 @@ int bundle_create_command(const BundleOptions& o) {
   std::printf("%s: %s version %llu (%s), %zu bytes, digest %s", o.output.c_str(),
               manifest.name.c_str(), static_cast<unsigned long long>(manifest.version),
               manifest.kind.c_str(), sealed.size(), p::text::hex(p::digest(sealed)).c_str());
-  if (readers > 0) std::printf(", encrypted for %zu host(s) and this manager", readers);
+  if (inv) {
+    std::string names;
+    for (const Host* h : readers) names += (names.empty() ? "" : ",") + h->name;
+    std::printf(", encrypted for %zu host(s) (%s) and this manager", readers.size(), names.c_str());
+  }
   std::printf("\n");
   return 0;
 }

@@ -94,6 +94,8 @@ lint::Report lint_dhcp(const Prepared& prep) {
   const p::io::TempDir scratch("fleetcast-lint");
   try {
     p::bundle::extract(prep.dhcp_content, scratch.path() / "staging", p::bundle::Limits{});
+    // Overlays sealed to each host: the manager is a reader of every one.
+    p::bundle::open_overlays(scratch.path() / "staging", prep.key, p::bundle::Limits{});
   } catch (const std::exception& e) {
     // What the hosts themselves refuse (an archive with '..', links out): theirs to say.
     lint::Report r;
@@ -231,9 +233,12 @@ Receipts::Observer record_into(Store* store, p::SessionId s) {
   };
 }
 
+// Both bound to the address the announcements name as reply= (session_config), without
+// SO_REUSEADDR: no other user of this machine can take the hosts' replies, and what the manager
+// multicasts comes from the address hosts pin (protocol/verify_budget.hpp).
 Sockets::Sockets(const SendOptions& o)
-    : out(0, p::io::interface_index(o.iface)),
-      replies(o.reply_port, p::io::interface_index(o.iface)) {
+    : out(p::io::interface_address(o.iface), 0, p::io::interface_index(o.iface)),
+      replies(p::io::interface_address(o.iface), o.reply_port, p::io::interface_index(o.iface)) {
   out.set_multicast(o.hop_limit, true);
   out.set_buffer_sizes(8 << 20);
   replies.set_buffer_sizes(8 << 20);

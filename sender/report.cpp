@@ -167,7 +167,8 @@ void write_report(const std::filesystem::path& path, const std::string& file,
         {"loss_reports", s.rate().stats().reports},
         {"reason", s.rate().reason()}}},
       {"hosts", hosts}};
-  p::io::write_file_atomic(path, p::as_bytes(report.dump(2) + "\n"));
+  // 0600: it holds every host's FIN text (script output, whatever a host reported).
+  p::io::write_file_atomic(path, p::as_bytes(report.dump(2) + "\n"), 0600);
 }
 
 }  // namespace fleetcast::sender

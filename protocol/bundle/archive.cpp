@@ -1,5 +1,7 @@
 #include "protocol/bundle/archive.hpp"
 
+#include "protocol/bundle/crypt.hpp"
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
@@ -9,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <set>
 
@@ -207,6 +210,21 @@ void write_entry(archive* a, const std::string& rel, const fs::path& path, bool 
   }
 }
 
+// A file written from memory (a sealed overlay), root-owned, 0600.
+void write_bytes_entry(archive* a, const std::string& rel, std::span<const std::uint8_t> data) {
+  std::unique_ptr<archive_entry, EntryDeleter> e(archive_entry_new());
+  archive_entry_set_pathname(e.get(), rel.c_str());
+  archive_entry_set_filetype(e.get(), AE_IFREG);
+  archive_entry_set_perm(e.get(), 0600);
+  archive_entry_set_uname(e.get(), "root");
+  archive_entry_set_gname(e.get(), "root");
+  archive_entry_set_size(e.get(), static_cast<la_int64_t>(data.size()));
+  if (archive_write_header(a, e.get()) != ARCHIVE_OK ||
+      archive_write_data(a, data.data(), data.size()) != static_cast<la_ssize_t>(data.size())) {
+    fail(rel + ": " + archive_error_string(a));
+  }
+}
+
 la_ssize_t append_output(archive*, void* out, const void* buf, std::size_t n) {
   auto* v = static_cast<std::vector<std::uint8_t>*>(out);
   const auto* b = static_cast<const std::uint8_t*>(buf);
@@ -214,9 +232,36 @@ la_ssize_t append_output(archive*, void* out, const void* buf, std::size_t n) {
   return static_cast<la_ssize_t>(n);
 }
 
+// `entries` of `dir` (relative paths, is-directory), after `manifest` when given, then the
+// in-memory `files`: a zstd-compressed pax tar, as every receiver reads it.
+std::vector<std::uint8_t> write_tar(
+    const fs::path& dir, const std::vector<std::pair<std::string, bool>>& entries,
+    const std::vector<std::pair<std::string, std::vector<std::uint8_t>>>& files,
+    const fs::path* manifest) {
+  std::vector<std::uint8_t> out;
+  Writer w(archive_write_new());
+  if (!w) fail("libarchive: out of memory");
+  if (archive_write_add_filter_zstd(w.get()) != ARCHIVE_OK ||
+      archive_write_set_filter_option(w.get(), "zstd", "compression-level",
+                                      std::to_string(kZstdLevel).c_str()) != ARCHIVE_OK ||
+      archive_write_set_format_pax_restricted(w.get()) != ARCHIVE_OK ||
+      archive_write_set_bytes_in_last_block(w.get(), 1) != ARCHIVE_OK ||
+      archive_write_open(w.get(), &out, nullptr, append_output, nullptr) != ARCHIVE_OK) {
+    fail(std::string("libarchive: ") + archive_error_string(w.get()));
+  }
+  if (manifest) write_entry(w.get(), std::string(kManifestName), *manifest, false);
+  for (const auto& [rel, is_dir] : entries) write_entry(w.get(), rel, dir / rel, is_dir);
+  for (const auto& [rel, bytes] : files) write_bytes_entry(w.get(), rel, bytes);
+  if (archive_write_close(w.get()) != ARCHIVE_OK) {
+    fail(std::string("libarchive: ") + archive_error_string(w.get()));
+  }
+  return out;
+}
+
 }  // namespace
 
-std::vector<std::uint8_t> pack_directory(const fs::path& dir, Manifest* manifest_out) {
+std::vector<std::uint8_t> pack_directory(const fs::path& dir, Manifest* manifest_out,
+                                         const OverlaySealer& seal) {
   const fs::path manifest_path = dir / kManifestName;
   const auto manifest_bytes = io::read_file(manifest_path);
   const Manifest manifest = parse_manifest(std::string_view(
@@ -254,24 +299,62 @@ std::vector<std::uint8_t> pack_directory(const fs::path& dir, Manifest* manifest
     if (!found) fail("the manifest names '" + p + "' but the bundle has no such file");
   }
 
-  std::vector<std::uint8_t> out;
-  Writer w(archive_write_new());
-  if (!w) fail("libarchive: out of memory");
-  if (archive_write_add_filter_zstd(w.get()) != ARCHIVE_OK ||
-      archive_write_set_filter_option(w.get(), "zstd", "compression-level",
-                                      std::to_string(kZstdLevel).c_str()) != ARCHIVE_OK ||
-      archive_write_set_format_pax_restricted(w.get()) != ARCHIVE_OK ||
-      archive_write_set_bytes_in_last_block(w.get(), 1) != ARCHIVE_OK ||
-      archive_write_open(w.get(), &out, nullptr, append_output, nullptr) != ARCHIVE_OK) {
-    fail(std::string("libarchive: ") + archive_error_string(w.get()));
+  // Each host's overlay sealed to that host: its own tar, in the bundle as hosts/<host>.fcc.
+  std::vector<std::pair<std::string, std::vector<std::uint8_t>>> sealed;
+  if (seal) {
+    const std::string prefix = std::string(kHostsDir) + "/";
+    std::map<std::string, std::vector<std::pair<std::string, bool>>> overlays;
+    std::erase_if(entries, [&](const std::pair<std::string, bool>& e) {
+      if (!e.first.starts_with(prefix)) return false;
+      const std::string rest = e.first.substr(prefix.size());
+      const auto slash = rest.find('/');
+      if (slash == std::string::npos) {
+        if (!e.second) fail(e.first + ": a file where a host's overlay directory belongs");
+        overlays[rest];  // the overlay's own directory entry
+        return true;
+      }
+      overlays[rest.substr(0, slash)].emplace_back(rest.substr(slash + 1), e.second);
+      return true;
+    });
+    for (const auto& [host, files] : overlays) {
+      const auto tar = write_tar(dir / kHostsDir / host, files, {}, nullptr);
+      if (auto envelope = seal(host, tar)) sealed.emplace_back(prefix + host + ".fcc", *envelope);
+    }
   }
-  write_entry(w.get(), std::string(kManifestName), manifest_path, false);
-  for (const auto& [rel, is_dir] : entries) write_entry(w.get(), rel, dir / rel, is_dir);
-  if (archive_write_close(w.get()) != ARCHIVE_OK) {
-    fail(std::string("libarchive: ") + archive_error_string(w.get()));
-  }
+  auto out = write_tar(dir, entries, sealed, &manifest_path);
   if (manifest_out) *manifest_out = manifest;
   return out;
+}
+
+std::vector<std::string> open_overlays(const fs::path& staging, const SecretKey& key,
+                                       const Limits& limits) {
+  const fs::path hosts = staging / kHostsDir;
+  std::vector<std::string> opened;
+  if (!fs::is_directory(fs::symlink_status(hosts))) return opened;
+  std::vector<fs::path> sealed;
+  for (const auto& e : fs::directory_iterator(hosts)) {
+    if (e.path().extension() == ".fcc" && fs::is_regular_file(e.symlink_status())) {
+      sealed.push_back(e.path());
+    }
+  }
+  std::sort(sealed.begin(), sealed.end());
+  for (const fs::path& path : sealed) {
+    const std::string host = path.stem().string();
+    const auto bytes = io::read_file(path);
+    fs::remove(path);  // another host's stays unread
+    Decrypted d = decrypt(bytes, key);
+    if (!d.ok) continue;
+    const fs::path into = hosts / host;
+    if (fs::exists(fs::symlink_status(into))) {
+      fail(std::string(kHostsDir) + "/" + host + ": an overlay both sealed and in clear");
+    }
+    const fs::path part = hosts / (host + ".opening");
+    fs::remove_all(part);
+    extract(d.plain, part, limits);
+    fs::rename(part, into);
+    opened.push_back(host);
+  }
+  return opened;
 }
 
 std::vector<Entry> list_entries(std::span<const std::uint8_t> content, const Limits& limits) {

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -14,6 +16,7 @@
 
 #include "protocol/bundle/manifest.hpp"
 #include "protocol/io/random_access.hpp"
+#include "protocol/keys.hpp"
 
 namespace fleetcast::protocol::bundle {
 
@@ -38,7 +41,21 @@ struct Entry {
 // tar.zst of `dir`: manifest.ini first, then every entry in path order, owned by root:root.
 // Validates the manifest and that every payload path it names is in the bundle (at the top level
 // or under hosts/<host>/). Throws ArchiveError / ManifestError with the reason.
-std::vector<std::uint8_t> pack_directory(const std::filesystem::path& dir, Manifest* manifest);
+//
+// With `seal` (bundle create --encrypt), each host's overlay hosts/<host>/ is packed as a tar of
+// its own and replaced by hosts/<host>.fcc, what `seal(host, tar)` returns: an envelope
+// (crypt.hpp) only that host and the manager can open, so the hosts that read the bundle do not
+// read each other's overlays. nullopt: the host reads no overlay (it is no recipient).
+using OverlaySealer = std::function<std::optional<std::vector<std::uint8_t>>(
+    const std::string& host, std::span<const std::uint8_t> tar)>;
+std::vector<std::uint8_t> pack_directory(const std::filesystem::path& dir, Manifest* manifest,
+                                         const OverlaySealer& seal = {});
+
+// After extract: opens each sealed overlay hosts/<host>.fcc of `staging` that `key` can
+// decrypt into hosts/<host>/ (within `limits`) and removes every sealed overlay (another
+// host's stays unread). Returns the hosts whose overlay it opened. Throws ArchiveError.
+std::vector<std::string> open_overlays(const std::filesystem::path& staging, const SecretKey& key,
+                                       const Limits& limits);
 
 // Every entry, in archive order (reads headers only; limits apply).
 std::vector<Entry> list_entries(std::span<const std::uint8_t> content, const Limits& limits);

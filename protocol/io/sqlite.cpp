@@ -1,6 +1,9 @@
 #include "protocol/io/sqlite.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <thread>
@@ -10,9 +13,28 @@ namespace {
 
 constexpr int kBusyTimeoutMs = 5000;
 
+// A store holds what hosts reported (FIN text, receipts): created 0600 (SQLite gives its journal
+// and WAL files the same mode), tightened to 0600 when this user owns a looser one, refused when
+// another non-root user owns it (it could swap the content under the manager).
+void own_private(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return;  // sqlite3_open_v2 reports why
+  struct stat st {};
+  if (::fstat(fd, &st) == 0) {
+    if (st.st_uid != ::geteuid() && st.st_uid != 0 && ::geteuid() != 0) {
+      ::close(fd);
+      throw SqliteError(path.string() + ": owned by uid " + std::to_string(st.st_uid) +
+                        ", not by this user (uid " + std::to_string(::geteuid()) + ")");
+    }
+    if (st.st_uid == ::geteuid() && (st.st_mode & 077) != 0) ::fchmod(fd, 0600);
+  }
+  ::close(fd);
+}
+
 }  // namespace
 
 Database::Database(const std::filesystem::path& path, Journal journal) : path_(path.string()) {
+  own_private(path);
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
       SQLITE_OK) {
     const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";

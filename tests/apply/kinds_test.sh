@@ -37,6 +37,18 @@
 #                       refused by bundle create
 #       retention       100 versions applied, then 20 repeats of the last: apply directories,
 #                       backups and the state size stay within the retention limits
+#       secret-restore  a 0600 file holding a secret is snapshotted, then made world-readable
+#                       with other content: the restore's dry run shows digests, not the
+#                       snapshot's content
+#       secret-redact   a world-readable file's diff shows every line except those that name a
+#                       secret (password, token, key...): those show their first word only
+#       harden-ancestor a target whose own directory is root's but whose parent belongs to an
+#                       unprivileged user (who could swap the directory for a link before the
+#                       write), or lies behind a link: rejected at check, nothing written
+#       secret-encrypt  bundle create --encrypt: readers default to the manifest's targets (a
+#                       host it does not target cannot decrypt it), and a host's overlay
+#                       hosts/<host>/ is readable by that host only (another reader of the same
+#                       bundle gets the common file, and no trace of the other's secret)
 # Exits 77 (CTest: skipped) when not root (owners and dpkg need it). Cleans up on any exit.
 set -eu
 
@@ -116,7 +128,7 @@ INI
   expect checked
   grep -q '+motd of version 2' "$work/out" || fail "dry run shows no diff of the world-readable motd"
   case $fin in *hunter2* | *CHANGEME* | *db_password*) fail "a secret travels in the FIN: $fin" ;; esac
-  case $fin in *"not shown: sha256 "*"(2 lines) -> "*"(2 lines)"*) ;;
+  case $fin in *"sha256 "*" (2 lines) -> "*" (2 lines), +2 -2 lines"*) ;;
   *) fail "the FIN does not describe the secret file by digest: $fin" ;; esac
   cmp -s "$etc/site.conf" "$work/site.before" || fail "dry run changed a file"
   apply web-2
@@ -158,6 +170,119 @@ INI
   apply web-1
   expect rejected "not newer than the installed version 2"
   grep -qx 'listen 8080;' "$etc/site.conf" || fail "an older version changed site.conf"
+  ;;
+
+secret-restore)
+  etc=$work/etc
+  mkdir -p "$etc"
+  printf 'omapi-secret = Zm9yLXRoZS10ZXN0;\n' >"$etc/app.conf"
+  chmod 0600 "$etc/app.conf"
+  manifest snap 1 backup
+  printf '[file:app]\ntarget = %s/app.conf\n' "$etc" >>"$work/b/snap-1/manifest.ini"
+  bundle snap 1
+  apply snap-1
+  expect applied
+  printf 'public = yes;\n' >"$etc/app.conf"
+  chmod 0644 "$etc/app.conf"
+  manifest back 1 restore
+  printf '[restore]\nbackup = snap\n[file:app]\ntarget = %s/app.conf\n' "$etc" >>"$work/b/back-1/manifest.ini"
+  bundle back 1
+  apply back-1 --dry-run
+  expect checked "not world-readable, content not shown: sha256 "
+  grep -q 'Zm9yLXRoZS10ZXN0\|omapi-secret' "$work/out" && fail "the snapshot's secret is in the FIN: $fin"
+  apply back-1
+  expect applied
+  [ "$(meta "$etc/app.conf")" = "600 root:root" ] || fail "mode not restored: $(meta "$etc/app.conf")"
+  ;;
+
+secret-redact)
+  etc=$work/etc
+  mkdir -p "$etc"
+  printf 'listen 80;\n' >"$etc/app.conf"
+  chmod 0644 "$etc/app.conf"
+  manifest app 2 config-files
+  printf 'listen 8080;\napi_token = dG9rZW4tdmFsdWU;\n  PrivateKey: c2VjcmV0;\n' >"$work/b/app-2/app.conf"
+  printf '[file:app]\nsource = app.conf\ntarget = %s/app.conf\nmode = 0644\n' "$etc" >>"$work/b/app-2/manifest.ini"
+  bundle app 2
+  apply app-2 --dry-run
+  expect checked "+listen 8080;"
+  case $fin in *"+api_token [redacted]"*"+PrivateKey [redacted]"*) ;; *) fail "no redacted lines: $fin" ;; esac
+  grep -q 'dG9rZW4tdmFsdWU\|c2VjcmV0' "$work/out" && fail "a secret is in the FIN: $fin"
+  ;;
+
+harden-ancestor)
+  mkdir -p "$work/user/etc" "$work/real"
+  chown nobody "$work/user"  # the parent: nobody's; the target's directory: root's, 0755
+  chmod 0755 "$work/user"
+  ln -s "$work/real" "$work/via-link"
+  for target in "$work/user/etc/app.conf" "$work/via-link/app.conf"; do
+    manifest app 1 config-files
+    printf 'listen 1;\n' >"$work/b/app-1/app.conf"
+    printf '[file:app]\nsource = app.conf\ntarget = %s\nmode = 0644\n' "$target" >>"$work/b/app-1/manifest.ini"
+    bundle app 1
+    apply app-1
+    expect rejected
+    case $fin in *"belongs to uid 65534"* | *"is a link"*) ;; *) fail "no reason: $fin" ;; esac
+    [ ! -e "$target" ] || fail "$target was written"
+    rm -rf "$work/b/app-1" "$work/state"
+  done
+  [ -z "$(ls -A "$work/real")" ] || fail "a file was written through the link"
+  ;;
+
+secret-encrypt)
+  etc=$work/etc
+  mkdir -p "$etc"
+  for h in school-1 school-2 school-3; do
+    "$receiver" keygen --out "$work/$h" --name "$h" >/dev/null
+    "$sender" inventory add --inventory "$work/inv" --name "$h" --pub "$work/$h/host.pub" >/dev/null
+  done
+  # host_apply HOST NAME-VERSION: the local apply on HOST, with its own key; sets $fin, $status.
+  host_apply() {
+    set +e
+    "$receiver" apply "$work/$2.fcb" --name "$1" --key "$work/$1/host.key" \
+      --manager-pub "$work/mgr/manager.pub" --state "$work/state-$1" --config "$work/host.ini" \
+      >"$work/out" 2>&1
+    set -e
+    fin=$(grep '^FIN ' "$work/out" | tail -n 1)
+    status=$(printf '%s\n' "$fin" | cut -d' ' -f2)
+    echo "$1 $2: $fin"
+  }
+  # 1. targets = school-1: the only reader (and this manager), without --hosts.
+  manifest omapi 1 config-files
+  printf 'targets = school-1\n' >>"$work/b/omapi-1/manifest.ini"
+  printf 'key omapi { secret "T25lLWhvc3Qtb25seQ"; }\n' >"$work/b/omapi-1/omapi.conf"
+  printf '[file:omapi]\nsource = omapi.conf\ntarget = %s/omapi-1.conf\nmode = 0600\n' "$etc" \
+    >>"$work/b/omapi-1/manifest.ini"
+  "$sender" bundle create "$work/b/omapi-1" -o "$work/omapi-1.fcb" --key "$work/mgr/manager.key" \
+    --encrypt --inventory "$work/inv" >"$work/create.log"
+  grep -q "encrypted for 1 host(s) (school-1)" "$work/create.log" || fail "readers: $(cat "$work/create.log")"
+  host_apply school-3 omapi-1
+  expect rejected "not for this host"
+  host_apply school-1 omapi-1
+  expect applied
+  # 2. every host a reader; school-1's secret in its overlay, readable by school-1 alone.
+  manifest omapi 2 config-files
+  printf 'key none;\n' >"$work/b/omapi-2/omapi.conf"
+  mkdir -p "$work/b/omapi-2/hosts/school-1"
+  printf 'key omapi { secret "U2Nob29sLTEtb25seQ"; }\n' >"$work/b/omapi-2/hosts/school-1/omapi.conf"
+  printf '[file:omapi]\nsource = omapi.conf\ntarget = %s/omapi-2.conf\nmode = 0600\n' "$etc" \
+    >>"$work/b/omapi-2/manifest.ini"
+  "$sender" bundle create "$work/b/omapi-2" -o "$work/omapi-2.fcb" --key "$work/mgr/manager.key" \
+    --encrypt --inventory "$work/inv" >"$work/create.log"
+  grep -q "encrypted for 3 host(s)" "$work/create.log" || fail "readers: $(cat "$work/create.log")"
+  host_apply school-3 omapi-2
+  expect applied
+  grep -qx 'key none;' "$etc/omapi-2.conf" || fail "school-3 did not get the common file"
+  grep -rq "U2Nob29sLTEtb25seQ" "$work/state-school-3" "$etc" && fail "school-1's secret reached school-3"
+  host_apply school-1 omapi-2
+  expect applied
+  grep -q "U2Nob29sLTEtb25seQ" "$etc/omapi-2.conf" || fail "school-1 did not get its overlay"
+  # 3. --hosts may name only hosts the manifest targets.
+  if "$sender" bundle create "$work/b/omapi-1" -o "$work/x.fcb" --key "$work/mgr/manager.key" \
+    --encrypt --inventory "$work/inv" --hosts school-2 >"$work/create.log" 2>&1; then
+    fail "--hosts named a host the manifest does not target"
+  fi
+  grep -q "not among the manifest's targets" "$work/create.log" || fail "no reason: $(cat "$work/create.log")"
   ;;
 
 backup-restore)

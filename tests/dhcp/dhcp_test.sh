@@ -43,6 +43,12 @@
 #                   back: that lease is still active in the lease file after the rollback
 #       comment-paths   (kea4) a candidate whose control socket and lease file point elsewhere,
 #                   with a comment naming the live paths: rejected, nothing changed
+#       secret      (dhcpd, kea4) an OMAPI key / HA password added to a world-readable
+#                   configuration, pushed with --dry-run: the FIN, the receiver's journal and log,
+#                   the manager's store and report show digests and line counts, never the secret;
+#                   report and store are 0600
+#       harden-stale-pid  (dhcpd) the server is stopped and its pid file names another process
+#                   (the pid reused): the upgrade leaves that process alone and starts dhcpd
 # Exits 77 (CTest: skipped) where namespaces, the server or udhcpc are missing. Cleans up on any
 # exit.
 set -eu
@@ -363,6 +369,9 @@ dhcpd)
     sed "s/$old_pool/pool { range 192.168.77.200 192.168.77.220; deny all clients; }/" "$conf" ;;
   lease-rollback)  # the same pool, one more option: leases of the new server lie in it
     sed 's/^authoritative;/authoritative;\noption domain-name "v2.example";/' "$conf" ;;
+  secret)  # an OMAPI key added: its secret must not leave the host
+    sed -e "s/$old_pool/$new_pool/" \
+      -e 's/^authoritative;/authoritative;\nkey omapi_key { algorithm hmac-md5; secret "U2VjcmV0VmFsdWUx"; }/' "$conf" ;;
   invalid)  # a missing ';'
     sed -e "s/$old_pool/$new_pool/" -e 's/^max-lease-time 7200;/max-lease-time 7200/' "$conf" ;;
   *) sed "s/$old_pool/$new_pool/" "$conf" ;;
@@ -401,6 +410,9 @@ kea4)
       -e "1s|.*|// was \"$socket\" and \"$leases\"|" "$conf" ;;
   invalid)  # a pool outside its subnet
     sed 's/"pool": "192.168.77.100 - 192.168.77.150"/"pool": "192.168.78.5 - 192.168.78.9"/' "$conf" ;;
+  secret)  # a password added: it must not leave the host
+    sed -e 's/"pool": "192.168.77.100 - 192.168.77.150"/"pool": "192.168.77.200 - 192.168.77.220"/' \
+      -e 's/"valid-lifetime": 600,/"valid-lifetime": 600, "user-context": { "ha-password": "U2VjcmV0VmFsdWUx" },/' "$conf" ;;
   *) sed 's/"pool": "192.168.77.100 - 192.168.77.150"/"pool": "192.168.77.200 - 192.168.77.220"/' "$conf" ;;
   esac >"$work/b/server.conf"
   ;;
@@ -436,11 +448,11 @@ dotdot | absolute | link-out)
 *) "$sender" bundle create "$work/b" -o "$bundle" --key "$work/mgr/manager.key" >/dev/null ;;
 esac
 
-# push_bundle FILE: pushes FILE to r1 over multicast (in the background: $push_pid).
+# push_bundle FILE [OPTION...]: pushes FILE to r1 over multicast (in the background: $push_pid).
 push_bundle() {
-  ip netns exec "${prefix}mgr" "$sender" push "$1" --inventory "$work/inv" \
+  ip netns exec "${prefix}mgr" "$sender" push "$@" --inventory "$work/inv" \
     --key "$work/mgr/manager.key" --iface eth0 --deadline 60 --fin-timeout 60 \
-    --report "$work/report.json" --no-progress >"$work/push.log" 2>&1 &
+    --state "$work/mgr-state" --report "$work/report.json" --no-progress >"$work/push.log" 2>&1 &
   push_pid=$!
   pids="$pids $push_pid"
 }
@@ -472,13 +484,24 @@ fi
 cp "$conf" "$work/conf.before"
 pid_before=$(cat "$pidfile")
 leases_before=$(active_leases)
-if [ "$mode" = stopped ]; then
+if [ "$mode" = stopped ] || [ "$mode" = harden-stale-pid ]; then
   kill -TERM "$pid_before"
   wait_until 100 gone "$pid_before" || fail "$server does not stop"
 fi
+if [ "$mode" = harden-stale-pid ]; then
+  sleep 300 &  # the process the stale pid file now names
+  decoy=$!
+  pids="$pids $decoy"
+  echo "$decoy" >"$pidfile"
+fi
 
 rm -f "$work/report.json"
-push_bundle "$bundle"
+if [ "$mode" = secret ]; then
+  chmod 0644 "$conf"  # Debian's default for dhcpd.conf and kea-dhcp4.conf
+  push_bundle "$bundle" --dry-run
+else
+  push_bundle "$bundle"
+fi
 if [ "${mode#kill-}" != "$mode" ] || [ "$mode" = lease-rollback ]; then
   wait_until 300 test -e "$work/paused" || fail "the receiver never reached the end of phase $pause_in"
   if [ "$mode" = lease-rollback ]; then
@@ -611,6 +634,27 @@ replay)
   push_wait
   expect applied
   case $message in *"already applied"*) ;; *) fail "a replayed version 2 was not reported as already applied: $message" ;; esac
+  unchanged
+  ;;
+harden-stale-pid)
+  expect applied
+  kill -0 "$decoy" 2>/dev/null || fail "the process named by the stale pid file was killed"
+  [ "$(cat "$pidfile")" != "$decoy" ] || fail "the pid file still names the other process"
+  server_alive || fail "$server not running"
+  serves_from "$in_new" 02:00:00:77:00:02
+  ;;
+secret)
+  # The check's report of a world-readable DHCP configuration: digests and line counts, never
+  # its content, in the FIN, the receiver's journal, the manager's store and the report (0600).
+  expect checked
+  case $message in *" lines) -> "*" lines), +"*) ;; *) fail "no digests: $message" ;; esac
+  for f in "$work/report.json" "$work/mgr-state/manager.db" "$work/state/apply.db" "$work/receiver.log"; do
+    [ -f "$f" ] || fail "$f missing"
+    grep -q "U2VjcmV0VmFsdWUx\|omapi_key\|ha-password" "$f" && fail "the secret left the configuration: $f"
+  done
+  for f in "$work/report.json" "$work/mgr-state/manager.db"; do
+    [ "$(stat -c %a "$f")" = 600 ] || fail "$f is $(stat -c %a "$f"), not 600"
+  done
   unchanged
   ;;
 tampered)

@@ -25,6 +25,14 @@ pid_alive() {
   [ "$_state" != Z ]
 }
 
+# pid_runs PID PROGRAM: PID is alive and runs PROGRAM (its executable's file name): a stale pid
+# file may name a pid the kernel gave to another process since.
+pid_runs() {
+  pid_alive "$1" || return 1
+  _exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
+  [ "${_exe##*/}" = "${2##*/}" ]
+}
+
 # pid_from FILE: the pid recorded in a pid file, or nothing.
 pid_from() {
   [ -f "$1" ] || return 0
@@ -54,20 +62,39 @@ file_meta() {
 }
 
 # dir_private DIR: DIR is a directory that only root (or the user running this script) can
-# write. Anyone else who can write it can plant links or swap names under us, so nothing is
-# installed there.
+# write, and so is every directory on the way to it from /, none of them a link. Anyone else
+# who can write DIR can plant links or swap names in it; anyone who owns an ancestor can swap
+# that ancestor for a link between this check and the write (the check runs again at apply,
+# inside install_atomic, possibly days after the check phase). A sticky directory writable by
+# all (/tmp) may lie on the way: nobody else can rename root's entries in it.
 dir_private() {
-  _st=$(stat -L -c '%u %a' "$1" 2>/dev/null) || { say "$1 is not a directory"; return 1; }
-  [ -d "$1" ] || { say "$1 is not a directory"; return 1; }
-  _uid=${_st% *}
-  if [ "$_uid" -ne 0 ] && [ "$_uid" -ne "$(id -u)" ]; then
-    say "refused: $1 belongs to uid $_uid, who could plant links or swap files in it"
-    return 1
-  fi
-  if [ $((0${_st#* } & 022)) -ne 0 ]; then
-    say "refused: $1 is writable by group or others (mode ${_st#* }), who could plant links or swap files in it"
-    return 1
-  fi
+  case $1 in
+  /*) ;;
+  *) say "refused: $1 is not an absolute path"; return 1 ;;
+  esac
+  _uid_me=$(id -u) _walk=/ _rest=${1#/}
+  while :; do
+    if [ -L "$_walk" ]; then
+      say "refused: $_walk is a link (on the way to $1)"
+      return 1
+    fi
+    [ -d "$_walk" ] || { say "$1 is not a directory"; return 1; }
+    _st=$(stat -c '%u %a' "$_walk" 2>/dev/null) || { say "$1 is not a directory"; return 1; }
+    _uid=${_st% *} _mode=0${_st#* }
+    if [ "$_uid" -ne 0 ] && [ "$_uid" -ne "$_uid_me" ]; then
+      say "refused: $_walk belongs to uid $_uid, who could plant links or swap files in it"
+      return 1
+    fi
+    if [ $((_mode & 022)) -ne 0 ] && { [ -z "$_rest" ] || [ $((_mode & 01000)) -eq 0 ]; }; then
+      say "refused: $_walk is writable by group or others (mode ${_st#* }), who could plant links or swap files in it"
+      return 1
+    fi
+    _rest=${_rest#/}
+    [ -n "$_rest" ] || return 0
+    _next=${_rest%%/*}
+    _rest=${_rest#"$_next"}
+    _walk=${_walk%/}/$_next
+  done
 }
 
 # install_atomic SRC DST [MODE [OWNER:GROUP]]: SRC's content as DST. The new file is created
@@ -119,22 +146,47 @@ back_up() {
 # world_readable FILE: anyone on the host may read FILE.
 world_readable() { [ $((0$(stat -L -c '%a' "$1") & 004)) -ne 0 ]; }
 
+# show_digests LIVE CANDIDATE LABEL WHY: what changes, without the content: both files'
+# digests, line counts and how many lines are added and removed.
+show_digests() {
+  _changed=$(diff "$1" "$2" | awk '/^>/ { a++ } /^</ { r++ } END { printf "+%d -%d", a, r }')
+  say "$3: $4: sha256 $(sha256sum < "$1" | cut -c1-16)" \
+    "($(wc -l < "$1" | tr -d ' ') lines) -> $(sha256sum < "$2" | cut -c1-16)" \
+    "($(wc -l < "$2" | tr -d ' ') lines), $_changed lines"
+}
+
 # show_diff LIVE CANDIDATE LABEL [NEW_MODE]: a unified diff live -> candidate, labelled, at most
-# 40 lines. A file that is not world-readable now (or will not be, with NEW_MODE) may hold
-# secrets, and the diff travels in the FIN: then only digests and line counts are shown.
+# 40 lines; it travels in the FIN, the journal, the manager's store and its reports. Shown only
+# when both files are world-readable (and NEW_MODE is, when given): a file that is not may hold
+# secrets (a 0600 snapshot restored over a 0644 file too), and then only digests and line counts
+# are shown. Even then a line that names a secret (secret, key, password, token, credential,
+# private) shows its first word only.
 show_diff() {
   [ -f "$1" ] || return 0
-  if ! world_readable "$1" || { [ -n "${4:-}" ] && [ $((0$4 & 004)) -eq 0 ]; }; then
-    say "$3: not world-readable, content not shown: sha256 $(sha256sum < "$1" | cut -c1-16)" \
-      "($(wc -l < "$1" | tr -d ' ') lines) -> $(sha256sum < "$2" | cut -c1-16)" \
-      "($(wc -l < "$2" | tr -d ' ') lines)"
+  if ! world_readable "$1" || ! world_readable "$2" ||
+    { [ -n "${4:-}" ] && [ $((0$4 & 004)) -eq 0 ]; }; then
+    show_digests "$1" "$2" "$3" "not world-readable, content not shown"
     return 0
   fi
   diff -u "$1" "$2" | awk -v label="$3" \
     -v bundle="$FLEETCAST_BUNDLE_NAME v$FLEETCAST_BUNDLE_VERSION" '
       NR == 1 { print "--- " label " (live)"; next }
       NR == 2 { print "+++ " label " (bundle " bundle ")"; next }
+      /^@@/ { print; next }
+      tolower($0) ~ /secret|key|passw|token|credential|private/ {
+        word = substr($0, 2); sub(/^[ \t]*/, "", word); sub(/[ \t=:].*/, "", word)
+        print substr($0, 1, 1) word " [redacted]"; next
+      }
       { print }' | tail -n 40
+}
+
+# show_config_change LIVE CANDIDATE: a DHCP server's configuration is never shown, whatever its
+# mode (Debian installs dhcpd.conf and kea-dhcp4.conf world-readable, and they hold OMAPI keys,
+# HA passwords and DDNS secrets): digests, line counts and the lines changed.
+show_config_change() {
+  [ -f "$1" ] || { say "new configuration $1"; return 0; }
+  if cmp -s "$1" "$2"; then say "$1: unchanged"; return 0; fi
+  show_digests "$1" "$2" "$1" "configuration changes, content not shown"
 }
 
 # health_gate: the bundle's generic health gate ([<kind>] health = COMMAND), run in verify for

@@ -145,6 +145,10 @@ dhcpd_validate() {
 
 dhcpd_stop() {
   pid=$(pid_from "$pid_file")
+  if [ -n "$pid" ] && pid_alive "$pid" && ! pid_runs "$pid" dhcpd; then
+    say "$pid_file names pid $pid, which is not dhcpd: left alone"
+    return 0
+  fi
   if [ -n "$pid" ] && pid_alive "$pid"; then
     stop_pid "$pid" "$stop_timeout" || die "$dhcpd_name (pid $pid) does not stop"
     say "stopped $dhcpd_name (pid $pid)"
@@ -284,7 +288,7 @@ dhcpd_phase() {
       dhcpd_make_candidate
       dhcpd_validate "$candidate"
       [ "$family" = 6 ] || dhcpd_failover_check "$candidate"
-      show_diff "$conf" "$candidate" "$conf"
+      show_config_change "$conf" "$candidate"
       say "$dhcpd_name -t: new configuration valid"
       leases_line "$FLEETCAST_WORK/active"
       ;;

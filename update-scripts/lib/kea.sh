@@ -199,7 +199,7 @@ kea_phase() {
       else
         say "$kea_bin does not answer on $kea_socket: apply will install the file and start it"
       fi
-      show_diff "$conf" "$candidate" "$conf"
+      show_config_change "$conf" "$candidate"
       say "$kea_bin -t: new configuration valid"
       kea_active_leases "$leases" > "$FLEETCAST_WORK/active"
       kea_orphans "$FLEETCAST_WORK/active"

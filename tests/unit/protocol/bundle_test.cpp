@@ -328,5 +328,57 @@ TEST(BundleCrypt, OnlyRecipientsReadIt) {
   EXPECT_FALSE(recipients(std::vector<std::uint8_t>(8, 'x')));
 }
 
+// Issue 26, item 5: with --encrypt each host's overlay is sealed to that host (and the manager):
+// the outer content names no overlay in clear, a host opens only its own, and another host's
+// key (a reader of the same bundle) opens nothing of it.
+TEST_F(BundleTest, secretOverlaysAreSealedToTheirHost) {
+  const SecretKey manager = protocol::testing::seeded_key(30),
+                  h1 = protocol::testing::seeded_key(31), h2 = protocol::testing::seeded_key(32);
+  const fs::path src = dir_ / "src";
+  fs::create_directories(src / "hosts/h1");
+  fs::create_directories(src / "hosts/h2");
+  fs::create_directories(src / "hosts/h3");
+  std::ofstream(src / "manifest.ini") << kManifest;
+  std::ofstream(src / "motd") << "common\n";
+  std::ofstream(src / "hosts/h1/motd") << "OMAPI-SECRET-OF-H1\n";
+  std::ofstream(src / "hosts/h2/motd") << "OMAPI-SECRET-OF-H2\n";
+  std::ofstream(src / "hosts/h3/motd") << "NOT-A-READER\n";
+  const OverlaySealer seal =
+      [&](const std::string& host,
+          std::span<const std::uint8_t> tar) -> std::optional<std::vector<std::uint8_t>> {
+    if (host == "h1") return encrypt(tar, {manager.public_key(), h1.public_key()});
+    if (host == "h2") return encrypt(tar, {manager.public_key(), h2.public_key()});
+    return std::nullopt;  // h3 reads no overlay
+  };
+  const auto content = pack_directory(src, nullptr, seal);
+  for (const std::string marker : {"OMAPI-SECRET-OF-H1", "OMAPI-SECRET-OF-H2", "NOT-A-READER"}) {
+    EXPECT_EQ(std::search(content.begin(), content.end(), marker.begin(), marker.end()),
+              content.end())
+        << marker;
+  }
+  auto slurp = [](const fs::path& p) {
+    std::ifstream in(p);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  };
+  struct Case {
+    const SecretKey* key;
+    std::string host, motd;
+  };
+  for (const Case& c : {Case{&h1, "h1", "OMAPI-SECRET-OF-H1\n"},
+                        Case{&h2, "h2", "OMAPI-SECRET-OF-H2\n"}, Case{&h1, "h2", "common\n"}}) {
+    const fs::path staging = dir_ / ("staging-" + c.host + std::to_string(c.key == &h1));
+    extract(content, staging, {});
+    const auto opened = open_overlays(staging, *c.key, {});
+    ASSERT_EQ(opened.size(), 1u);
+    EXPECT_FALSE(fs::exists(staging / "hosts/h1.fcc") || fs::exists(staging / "hosts/h2.fcc"));
+    const fs::path payload = fs::path(staging.string() + "-payload");
+    resolve_for_host(staging, c.host, payload);
+    EXPECT_EQ(slurp(payload / "motd"), c.motd) << c.host;
+  }
+  // The manager opens every overlay (the DHCP lint reads them).
+  extract(content, dir_ / "staging-manager", {});
+  EXPECT_EQ(open_overlays(dir_ / "staging-manager", manager, {}).size(), 2u);
+}
+
 }  // namespace
 }  // namespace fleetcast::protocol::bundle

@@ -147,5 +147,38 @@ TEST_F(AssemblerTest, AForgedParitySymbolTakesNoSlot) {
   EXPECT_EQ(a->complete_blocks(), 1u);
 }
 
+// Issue 26, item 9: symbols kept aside for an AUTH chunk the host lacks count as held only while
+// the session showed no forgery. Forged copies of every symbol of block 1 (its chunks lost)
+// once made the NAK say the block needed nothing; now it asks for what it cannot check.
+TEST_F(AssemblerTest, hardenForgedSymbolsAwaitingTheirChunkAreNotCountedAsHeld) {
+  auto a = open();
+  std::vector<std::uint8_t> buf(2048);
+  for (std::uint32_t b = 0; b < plan_.block_count(); ++b) {
+    if (b == 1) continue;  // block 1's chunks of hashes are lost
+    for (std::uint8_t c = 0; c < p::kAuthChunksPerBlock; ++c) {
+      const std::size_t n = auth_->build(b, c, 1, 0, buf);
+      const auto packet = p::parse_data_packet(std::span(buf).first(n));
+      ASSERT_EQ(a->on_auth(std::get<p::AuthPacket>(packet.value())), Assembler::Result::stored);
+    }
+  }
+  for (int esi = 0; esi < static_cast<int>(kK); ++esi) {
+    auto forged = symbol(1, static_cast<std::uint8_t>(esi));
+    forged[3] ^= 0x40;
+    EXPECT_EQ(a->on_symbol(p::SymbolPacket{false, 1, 0, 1, static_cast<std::uint8_t>(esi), forged}),
+              Assembler::Result::unverified);
+  }
+  auto forged0 = symbol(0, 0);  // a forgery the host can check: the session is under attack
+  forged0[0] ^= 1;
+  EXPECT_EQ(a->on_symbol(p::SymbolPacket{false, 1, 0, 0, 0, forged0}), Assembler::Result::forged);
+  const auto need = a->missing(16);
+  ASSERT_FALSE(need.empty());
+  bool asks_block_1 = false;
+  for (const auto& e : need) {
+    if (e.first_block <= 1 && 1 < e.first_block + e.run) asks_block_1 = e.need == kK;
+  }
+  EXPECT_TRUE(asks_block_1) << "block 1 needs all its symbols: none of them is checked";
+  EXPECT_FALSE(a->missing_chunks(4).empty()) << "and its chunks of hashes";
+}
+
 }  // namespace
 }  // namespace fleetcast::receiver
