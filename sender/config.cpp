@@ -36,7 +36,8 @@ constexpr const char* kUsage =
     "  fleetcast-sender push BUNDLE.fcb --inventory FILE --key manager.key --iface IF\n"
     "                        [--dry-run] [--fin-timeout S] [options]\n"
     "      deliver a bundle, have every targeted host apply it (or only check it: --dry-run)\n"
-    "      and print each host's signed FIN; exit 0 only when every one applied (checked)\n"
+    "      and print each host's signed FIN; exit 0 only when every one applied (checked);\n"
+    "      members of a redundancy group are applied in turns, as a rollout (--force: at once)\n"
     "  fleetcast-sender rollout plan|run BUNDLE.fcb --inventory FILE --key manager.key --iface IF\n"
     "                        [--waves 1,10%,50%,100%] [--max-fail N|P%] [--soak S] [options]\n"
     "      plan: print the waves and their hosts, change nothing. run: deliver the bundle once\n"
@@ -352,8 +353,9 @@ Invocation parse_command_line(int argc, char** argv) {
       "output,o", po::value<std::string>(), "bundle create / seal: the bundle file to write")(
       "allow-unsafe", "bundle seal: sign an archive receivers will refuse (for tests)")(
       "encrypt",
-      "bundle create: encrypt the content for the --inventory hosts (narrowed by --hosts) and "
-      "this manager; other hosts and the LAN learn only its size")(
+      "bundle create: encrypt the content for the --inventory hosts the manifest targets "
+      "(narrowed by --hosts) and this manager, each hosts/HOST/ overlay for that host alone; "
+      "other hosts and the LAN learn only its size")(
       "manager-pub", po::value<std::string>(), "bundle inspect / verify: the trusted manager.pub")(
       "bundle", po::value<std::string>(), "status: only this bundle (name)")(
       "host", po::value<std::string>(), "status: only this host")("json", "status: as JSON")(
@@ -453,6 +455,12 @@ Invocation parse_command_line(int argc, char** argv) {
     inv.send = validate_send(vm, args);
     inv.send.push = command == "push";
     if (!inv.send.push && inv.send.dry_run) throw ConfigError("--dry-run: only for push");
+    // A push to two or more members of a redundancy group is a rollout in turns (send_command):
+    // each host's apply is independent (no halt), a member waits for the one before it.
+    inv.rollout.in_turns = true;
+    inv.rollout.waves_text = "turns";
+    inv.rollout.max_fail = Amount{100, true};
+    inv.rollout.activate_timeout = inv.send.fin_timeout;
   } else if (command == "rollout") {
     if (!args.empty() && args[0] == "status") {
       require(vm, "state", "rollout status");

@@ -114,6 +114,8 @@ struct RolloutOptions {
   std::map<std::string, std::string> group_windows;
   std::int64_t start_at = 0;  // rollout start --at, seconds since the epoch
   bool force = false;         // keep waves that break redundancy rules (rollout/redundancy.hpp)
+  // push to members of a redundancy group: one wave per turn (turn_steps), not `waves`.
+  bool in_turns = false;
 };
 
 struct Invocation {

@@ -35,7 +35,7 @@ int run(const fleetcast::sender::Invocation& inv) {
       return fleetcast::sender::inventory_list_command(inv);
     case Command::send:
     case Command::push:
-      return fleetcast::sender::send_command(inv.send);
+      return fleetcast::sender::send_command(inv.send, inv.rollout, inv.argv);
     case Command::bundle_create:
       return fleetcast::sender::bundle_create_command(inv.bundle);
     case Command::bundle_seal:

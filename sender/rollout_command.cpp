@@ -95,7 +95,13 @@ RedundantPlan rollout_waves(const Prepared& prep, const RolloutOptions& r) {
   refuse_dhcp_conflicts(prep, r.force);  // plan, run and start all come here first
   std::vector<std::string> names;
   for (const Host* h : prep.targets) names.push_back(h->name);
-  RedundantPlan plan = plan_redundant_waves(r.waves, names, prep.inventory->redundancy());
+  const auto& groups = prep.inventory->redundancy();
+  std::vector<Amount> steps = r.waves;
+  if (r.in_turns) {
+    steps = turn_steps(names, groups);
+    if (steps.empty()) steps = {Amount{100, true}};
+  }
+  RedundantPlan plan = plan_redundant_waves(steps, names, groups);
   if (!plan.violations.empty() && !r.force) {
     std::string text;
     for (const auto& v : plan.violations) text += "\n  " + v;
@@ -164,7 +170,8 @@ void write_rollout_report(const std::filesystem::path& path, const Prepared& pre
                            {"distribution_wire_bytes", wire_bytes},
                            {"seconds", seconds},
                            {"hosts", jh}};
-  p::io::write_file_atomic(path, p::as_bytes(report.dump(2) + "\n"));
+  // 0600: it holds every host's FIN text (script output, whatever a host reported).
+  p::io::write_file_atomic(path, p::as_bytes(report.dump(2) + "\n"), 0600);
 }
 
 // One rollout from its distribution to the recap; `resume` continues one a killed manager left
@@ -731,7 +738,8 @@ int run_stored(RolloutRecord record, bool resume, const std::function<bool()>& i
   std::vector<char*> args;
   for (std::string& a : record.argv) args.push_back(a.data());
   const Invocation inv = parse_command_line(static_cast<int>(args.size()), args.data());
-  if (inv.command != Command::rollout_run && inv.command != Command::rollout_start) {
+  if (inv.command != Command::rollout_run && inv.command != Command::rollout_start &&
+      inv.command != Command::push) {
     throw std::runtime_error("the stored command line of rollout " + std::to_string(record.id) +
                              " is not a rollout");
   }

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <random>
@@ -15,6 +16,8 @@
 #include "sender/inventory.hpp"
 #include "sender/push_setup.hpp"
 #include "sender/report.hpp"
+#include "sender/rollout/redundancy.hpp"
+#include "sender/rollout_command.hpp"
 #include "sender/session.hpp"
 
 namespace fleetcast::sender {
@@ -77,9 +80,35 @@ int inventory_list_command(const Invocation& inv) {
   return 0;
 }
 
-int send_command(const SendOptions& o) {
+int send_command(const SendOptions& o, const RolloutOptions& rollout,
+                 const std::vector<std::string>& argv) {
   Prepared prep = prepare(o);
   refuse_dhcp_conflicts(prep, o.force);
+  if (o.push && !o.dry_run) {
+    std::vector<std::string> names;
+    for (const Host* h : prep.targets) names.push_back(h->name);
+    const auto& groups = prep.inventory->redundancy();
+    if (!turn_steps(names, groups).empty()) {
+      std::string members;
+      for (const RedundancyGroup& g : groups) {
+        std::size_t targeted = 0;
+        for (const Member& m : g.members) {
+          if (std::count(names.begin(), names.end(), m.host) > 0) ++targeted;
+        }
+        if (targeted >= 2) members += "\n  " + g.describe();
+      }
+      if (!o.force) {
+        std::printf(
+            "push: members of a redundancy group are applied one at a time, each after "
+            "the one before it applied (its health gate passed); the others at once:%s\n",
+            members.c_str());
+        std::fflush(stdout);
+        return rollout_run_command(o, rollout, argv);
+      }
+      std::printf("push --force: redundancy groups applied at once, all members together:%s\n",
+                  members.c_str());
+    }
+  }
   if (o.push) {
     std::printf("pushing %s: %s version %llu (%s)%s\n", o.file.c_str(), prep.bundle_name.c_str(),
                 static_cast<unsigned long long>(prep.version), prep.kind.c_str(),

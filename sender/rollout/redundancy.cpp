@@ -130,6 +130,32 @@ std::string check_groups(const std::vector<RedundancyGroup>& groups,
   return "";
 }
 
+std::vector<Amount> turn_steps(const std::vector<std::string>& targets,
+                               const std::vector<RedundancyGroup>& groups) {
+  // A host's turn: its place among its group's targeted members, in rollout order.
+  std::vector<std::size_t> turn(targets.size(), 0);
+  bool grouped = false;
+  for (const RedundancyGroup& g : groups) {
+    std::size_t k = 0;
+    for (const Member& m : g.rollout_order()) {
+      const auto it = std::find(targets.begin(), targets.end(), m.host);
+      if (it == targets.end()) continue;
+      auto& t = turn[static_cast<std::size_t>(it - targets.begin())];
+      t = std::max(t, k++);
+    }
+    grouped = grouped || k >= 2;
+  }
+  if (!grouped) return {};
+  const std::size_t last = *std::max_element(turn.begin(), turn.end());
+  std::vector<Amount> steps;
+  unsigned hosts = 0;
+  for (std::size_t k = 0; k <= last; ++k) {
+    hosts += static_cast<unsigned>(std::count(turn.begin(), turn.end(), k));
+    steps.push_back(Amount{hosts, false});
+  }
+  return steps;
+}
+
 RedundantPlan plan_redundant_waves(const std::vector<Amount>& steps,
                                    const std::vector<std::string>& targets,
                                    const std::vector<RedundancyGroup>& groups) {

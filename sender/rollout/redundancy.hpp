@@ -62,6 +62,13 @@ struct RedundantPlan {
   };
   std::vector<std::vector<Before>> before;
 };
+// The steps (cumulative host counts, for plan_redundant_waves) of a push that applies a
+// group's members in turns: every target that is nobody's later member in the first wave, each
+// group's next member in the next, and so on. Empty when no group has two members among
+// `targets` (then a push applies everywhere at once).
+std::vector<Amount> turn_steps(const std::vector<std::string>& targets,
+                               const std::vector<RedundancyGroup>& groups);
+
 RedundantPlan plan_redundant_waves(const std::vector<Amount>& steps,
                                    const std::vector<std::string>& targets,
                                    const std::vector<RedundancyGroup>& groups);

@@ -26,6 +26,9 @@
 #                 rollout halts (with --max-fail 1: the pair's rule halts it, not the failure
 #                 count); r1's server process and configuration were never changed and the pair
 #                 served throughout.
+#       harden-push  the same bundle by `push` instead of a rollout (issue 26, item 8): push sees
+#                 the pair in the inventory and applies r2, then r1 after r2's FIN, with the
+#                 same guarantees as `rollout`: never both down, no probe outage over 2 s.
 # Exits 77 (CTest: skipped) where namespaces, the server or the tools are missing. Cleans up on
 # any exit.
 set -eu
@@ -295,10 +298,17 @@ sleep 3  # probes before the rollout
 
 rc=0
 t0=$(date +%s.%N)
-# shellcheck disable=SC2086
-ip netns exec "${prefix}mgr" "$sender" rollout run "$work/dhcp-2.fcb" $send_opts --waves 1,100% \
-  --max-fail "$max_fail" --deadline 60 --fin-timeout 90 --activate-timeout 90 --no-progress --report "$work/rollout.json" \
-  --state "$work/state" >"$work/rollout.log" 2>&1 || rc=$?
+if [ "$mode" = harden-push ]; then
+  # shellcheck disable=SC2086
+  ip netns exec "${prefix}mgr" "$sender" push "$work/dhcp-2.fcb" $send_opts --deadline 60 \
+    --fin-timeout 90 --no-progress --report "$work/rollout.json" --state "$work/state" \
+    >"$work/rollout.log" 2>&1 || rc=$?
+else
+  # shellcheck disable=SC2086
+  ip netns exec "${prefix}mgr" "$sender" rollout run "$work/dhcp-2.fcb" $send_opts --waves 1,100% \
+    --max-fail "$max_fail" --deadline 60 --fin-timeout 90 --activate-timeout 90 --no-progress --report "$work/rollout.json" \
+    --state "$work/state" >"$work/rollout.log" 2>&1 || rc=$?
+fi
 took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 cat "$work/rollout.log"
 sleep 3  # probes after the rollout
@@ -324,6 +334,16 @@ done
 wait_until 300 normal || fail "the pair is not back to normal after the rollout (r1: $(state 1), r2: $(state 2))"
 
 case $mode in
+harden-push)
+  [ "$rc" -eq 0 ] || fail "the push failed (exit $rc)"
+  grep -q "members of a redundancy group are applied one at a time" "$work/rollout.log" ||
+    fail "push does not say it applies the pair in turns"
+  for i in 1 2; do grep -q "$new_from" "$work/r$i/$conf_name" || fail "r$i: the new pool is not live"; done
+  a1=$(jq -r '.hosts[] | select(.host == "r1") | .activated_at_s' "$work/rollout.json")
+  f2=$(jq -r '.hosts[] | select(.host == "r2") | .result_at_s' "$work/rollout.json")
+  echo "r2's FIN at $f2, r1 activated at $a1"
+  awk -v a="$a1" -v f="$f2" 'BEGIN { exit !(a >= f) }' || fail "r1 was activated before r2's FIN"
+  ;;
 rollout)
   [ "$rc" -eq 0 ] || fail "the rollout failed (exit $rc)"
   if [ "$server" = dhcpd ]; then gate='failover peer .*pair.*: normal here and at the partner'; else gate='kea HA: hot-standby here and at the partner'; fi

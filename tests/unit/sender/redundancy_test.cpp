@@ -130,6 +130,28 @@ TEST(Redundancy, FailedSecondaryHaltsBeforePrimary) {
 }
 
 // The inventory keeps groups across save and load, and refuses bad ones with the line.
+// A push to a pair applies it in turns (issue 26, item 8): the secondaries and every host
+// outside a group first, the primaries next; a CARP group of three takes three turns; a push
+// that names one member of a group only, or no group, applies everywhere at once.
+TEST(harden_turns, PushAppliesGroupMembersInTurns) {
+  const std::vector<std::string> hosts{"r1", "r2", "x", "c1", "c2", "c3"};
+  const std::vector<RedundancyGroup> groups{
+      pair("a", "r1", "r2"),
+      {"v", Service::carp, {{"c1", "master"}, {"c2", "backup"}, {"c3", "backup"}}}};
+  const auto steps = turn_steps(hosts, groups);
+  ASSERT_EQ(steps.size(), 3u);
+  const auto plan = plan_redundant_waves(steps, hosts, groups);
+  EXPECT_TRUE(plan.violations.empty());
+  ASSERT_EQ(plan.waves.size(), 3u);
+  EXPECT_EQ(wave_of(plan, 1), 0u) << "r2 (secondary) first";
+  EXPECT_EQ(wave_of(plan, 2), 0u) << "x, in no group, at once";
+  EXPECT_EQ(wave_of(plan, 0), 1u) << "r1 (primary) after r2";
+  EXPECT_EQ(wave_of(plan, 3), 2u) << "c1 (master) last";
+  EXPECT_EQ(plan.before[0].size(), 1u) << "r1 waits for r2's result";
+  EXPECT_TRUE(turn_steps({"r1", "x"}, groups).empty()) << "one member: no turns";
+  EXPECT_TRUE(turn_steps(hosts, {}).empty());
+}
+
 TEST(Redundancy, InventoryLines) {
   const auto dir = std::filesystem::temp_directory_path() /
                    ("fleetcast-redundancy-" + std::to_string(::getpid()));
