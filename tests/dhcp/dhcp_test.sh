@@ -47,6 +47,9 @@
 #                   configuration, pushed with --dry-run: the FIN, the receiver's journal and log,
 #                   the manager's store and report show digests and line counts, never the secret;
 #                   report and store are 0600
+#       replay-restart  (dhcpd) a bundle that rolls back (as no-offer), pushed twice, then the
+#                   receiver restarted three times: it applied once per session, never again
+#                   (two check phases in its log, two attempts in its journal)
 #       harden-stale-pid  (dhcpd) the server is stopped and its pid file names another process
 #                   (the pid reused): the upgrade leaves that process alone and starts dhcpd
 # Exits 77 (CTest: skipped) where namespaces, the server or udhcpc are missing. Cleans up on any
@@ -365,7 +368,7 @@ dhcpd)
     # Valid and lease-safe, but no subnet holds the server's address 192.168.77.1: dhcpd -t
     # passes, the start fails ("No subnet declaration for ...").
     printf 'subnet 192.168.77.64 netmask 255.255.255.192 {\n  range 192.168.77.70 192.168.77.120;\n}\n' ;;
-  no-offer | kill-rollback | fsize-rollback)  # valid, starts, offers nothing: the probe finds out
+  no-offer | kill-rollback | fsize-rollback | replay-restart)  # valid, starts, offers nothing: the probe finds out
     sed "s/$old_pool/pool { range 192.168.77.200 192.168.77.220; deny all clients; }/" "$conf" ;;
   lease-rollback)  # the same pool, one more option: leases of the new server lie in it
     sed 's/^authoritative;/authoritative;\noption domain-name "v2.example";/' "$conf" ;;
@@ -579,6 +582,29 @@ invalid)
   *) case $message in *"does not match the prefix of a subnet"*"kea-dhcp$family -t rejected"*) ;; *) fail "reason lacks Kea's message: $message" ;; esac ;;
   esac
   unchanged
+  ;;
+replay-restart)
+  # Issue 26, item 2: the same bundle pushed again (a second session of a file the host holds
+  # already), then the receiver restarted three times. Each session applies once (both roll
+  # back); before, the second session's announcement stayed on disk and every restart queued
+  # its apply again.
+  expect rolled-back
+  push_bundle "$bundle"
+  push_wait
+  expect rolled-back
+  for restart in 1 2 3; do
+    kill -TERM "$receiver_pid"
+    wait_until 100 gone "$receiver_pid" || fail "the receiver does not stop"
+    start_receiver
+    sleep 3  # long enough for a queued apply to start its check phase
+    echo "restart $restart: $(grep -c 'FC2202 apply-phase .*phase=check' "$work/receiver.log") check phases so far"
+  done
+  checks=$(grep -c 'FC2202 apply-phase .*phase=check' "$work/receiver.log")
+  attempts=$(sqlite3 "$work/state/apply.db" 'SELECT COUNT(*) FROM applies' 2>/dev/null)
+  [ "$checks" -eq 2 ] || fail "the apply ran $checks times over two sessions and three restarts"
+  [ "$attempts" -eq 2 ] || fail "the journal shows $attempts attempts, expected 2 (one per session)"
+  cmp -s "$work/conf.before" "$conf" || fail "$conf not restored"
+  server_alive || fail "$server not running"
   ;;
 no-serve | no-offer | kill-apply | kill-verify | kill-rollback)
   expect rolled-back
