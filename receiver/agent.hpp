@@ -55,8 +55,7 @@ struct AgentConfig {
   // before its signature is checked (protocol/freshness.hpp); STATUS and ACTIVATE act at most
   // once per manager second; a bundle is applied at most once per (digest, session) (the
   // journal, apply.hpp); ABORT acts only on the session being received, never a finished one.
-  std::uint64_t max_clock_skew = kDefaultClockSkew;
-  static constexpr std::uint64_t kDefaultClockSkew = 300;
+  std::uint64_t max_clock_skew = protocol::kDefaultClockSkew;
 };
 
 // Things worth telling the operator (protocol/log: message IDs FC21xx), through this callback.

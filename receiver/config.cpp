@@ -48,6 +48,7 @@ std::string default_scripts_dir() {
 }
 
 po::options_description run_options() {
+  const RunOptions d;  // the defaults: one table, RunOptions' own initializers
   po::options_description o("run options (also valid in the --config INI file)");
   o.add_options()("name", po::value<std::string>(),
                   "this host's name (as in the manager's inventory)")(
@@ -59,31 +60,31 @@ po::options_description run_options() {
       "group", po::value<std::vector<std::string>>(), "a group this host belongs to")(
       "kinds", po::value<std::string>(), "comma-separated kinds accepted (default: any)")(
       "max-size", po::value<std::uint64_t>(), "refuse announcements larger than BYTES")(
-      "max-clock-skew", po::value<std::uint64_t>()->default_value(300),
+      "max-clock-skew", po::value<std::uint64_t>()->default_value(d.max_clock_skew),
       "seconds a manager command's time may differ from this host's clock; older or newer "
       "commands are ignored as replays (and an UPDATE is answered with a DENY saying so)")(
-      "ctrl-group", po::value<std::string>()->default_value("ff15::f1ee:1"), "ctrl group")(
-      "ctrl-port", po::value<std::uint16_t>()->default_value(4710), "ctrl port")(
+      "ctrl-group", po::value<std::string>()->default_value(d.ctrl_group), "ctrl group")(
+      "ctrl-port", po::value<std::uint16_t>()->default_value(d.ctrl_port), "ctrl port")(
       "scripts", po::value<std::string>()->default_value(default_scripts_dir()),
       "directory of the update scripts (one per bundle kind)")(
       "accept-names", po::value<std::string>(),
       "comma-separated bundle names accepted (default: any)")(
-      "max-unpacked", po::value<std::uint64_t>()->default_value(std::uint64_t{4} << 30),
+      "max-unpacked", po::value<std::uint64_t>()->default_value(d.max_unpacked),
       "refuse bundles that unpack to more than BYTES")(
-      "max-files", po::value<std::uint64_t>()->default_value(10000),
+      "max-files", po::value<std::uint64_t>()->default_value(d.max_files),
       "refuse bundles with more than N entries")(
       "host-fact", po::value<std::vector<std::string>>(),
       "KEY=VALUE for the update scripts (as FLEETCAST_HOST_KEY); in the INI file: [host] KEY = "
-      "VALUE")("exit-after", po::value<unsigned>()->default_value(0),
+      "VALUE")("exit-after", po::value<unsigned>()->default_value(d.exit_after),
                "exit after N acknowledged completions (0: run until stopped)")(
       "allow-targets", po::value<std::string>(),
       "comma-separated directories that config-files, backup and restore bundles may name as "
       "targets (default: any but this receiver's own key, config, scripts, state and spool)")(
-      "keep-applies", po::value<unsigned>()->default_value(20),
+      "keep-applies", po::value<unsigned>()->default_value(d.keep_applies),
       "finished apply directories kept (their logs; bundle copies go at once)")(
-      "keep-backups", po::value<unsigned>()->default_value(3),
+      "keep-backups", po::value<unsigned>()->default_value(d.keep_backups),
       "backup versions kept per bundle name")(
-      "keep-spool", po::value<unsigned>()->default_value(3),
+      "keep-spool", po::value<unsigned>()->default_value(d.keep_spool),
       "applied bundles kept in the spool (a re-push of one is not received again)")(
       "log-level", po::value<std::string>()->default_value("info"),
       "the least important events logged: debug, info, notice, warning or error")(

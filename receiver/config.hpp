@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "protocol/constants.hpp"
 #include "protocol/log/log.hpp"
 
 namespace fleetcast::receiver {
@@ -31,9 +32,9 @@ struct RunOptions {
   std::vector<std::string> groups;
   std::vector<std::string> kinds;  // empty: any kind
   std::uint64_t max_size = std::uint64_t{16} << 30;
-  std::uint64_t max_clock_skew = 300;  // seconds (agent.hpp, freshness)
-  std::string ctrl_group = "ff15::f1ee:1";
-  std::uint16_t ctrl_port = 4710;
+  std::uint64_t max_clock_skew = protocol::kDefaultClockSkew;  // seconds (agent.hpp, freshness)
+  std::string ctrl_group{protocol::kDefaultCtrlGroup};
+  std::uint16_t ctrl_port = protocol::kDefaultCtrlPort;
   // Apply: update scripts, policy for bundles, extraction limits, host facts for the scripts.
   std::filesystem::path scripts = FLEETCAST_SCRIPTS_DIR;
   std::vector<std::string> names;  // bundle names accepted; empty: any

@@ -90,6 +90,7 @@ constexpr const char* kUsage =
     "  fleetcast-sender --help | --version\n";
 
 po::options_description send_options() {
+  const SendOptions d;  // the defaults: one table, SendOptions' own initializers
   po::options_description o("send options (also valid in the --config INI file)");
   o.add_options()("inventory", po::value<std::string>(),
                   "inventory file (hosts and their public keys)")(
@@ -101,39 +102,43 @@ po::options_description send_options() {
       "address, failover peers that disagree), and accept waves that break a redundancy group's "
       "rules; recorded with the rollout")("name", po::value<std::string>(),
                                           "announced name (default: the file's base name)")(
-      "kind", po::value<std::string>()->default_value("file"), "bundle kind announced")(
-      "bundle-version", po::value<std::uint64_t>()->default_value(0), "announced version")(
-      "rate", po::value<double>()->default_value(0),
+      "kind", po::value<std::string>()->default_value(d.kind), "bundle kind announced")(
+      "bundle-version", po::value<std::uint64_t>()->default_value(d.bundle_version),
+      "announced version")(
+      "rate", po::value<double>()->default_value(d.rate_mbit),
       "the highest data rate in Mbit/s (0: none); the rate adapts below it to the loss the "
-      "hosts report")("rate-start", po::value<double>()->default_value(100),
+      "hosts report")("rate-start", po::value<double>()->default_value(d.rate_start_mbit),
                       "adaptive rate: start at this many Mbit/s")(
-      "rate-floor", po::value<double>()->default_value(1),
+      "rate-floor", po::value<double>()->default_value(d.rate_floor_mbit),
       "adaptive rate: never below this many Mbit/s")(
       "fixed-rate",
       "send at --rate throughout (0: as fast as the interface takes), whatever "
-      "the hosts lose")("deadline", po::value<int>()->default_value(600), "give up after SECONDS")(
-      "registration-timeout", po::value<int>()->default_value(3000),
+      "the hosts lose")("deadline",
+                        po::value<int>()->default_value(static_cast<int>(d.deadline.count())),
+                        "give up after SECONDS")(
+      "registration-timeout",
+      po::value<int>()->default_value(static_cast<int>(d.registration_timeout.count())),
       "start streaming after MS even if not every host registered")(
       "report", po::value<std::string>(), "write a per-host JSON report to FILE")(
-      "ctrl-group", po::value<std::string>()->default_value("ff15::f1ee:1"), "ctrl group")(
-      "data-group", po::value<std::string>()->default_value("ff15::f1ee:2"),
+      "ctrl-group", po::value<std::string>()->default_value(d.ctrl_group), "ctrl group")(
+      "data-group", po::value<std::string>()->default_value(d.data_group),
       "data group (ff3x::/32: receivers join source-specific)")(
-      "ctrl-port", po::value<std::uint16_t>()->default_value(4710), "ctrl port")(
-      "data-port", po::value<std::uint16_t>()->default_value(4711), "data port")(
-      "reply-port", po::value<std::uint16_t>()->default_value(4712), "unicast reply port")(
-      "hop-limit", po::value<int>()->default_value(16), "multicast hop limit (1-255)")(
-      "symbol-size", po::value<std::uint32_t>()->default_value(1400), "FEC symbol size")(
-      "k", po::value<std::uint32_t>()->default_value(128), "source symbols per block (1-254)")(
-      "auth-copies", po::value<std::uint32_t>()->default_value(0),
+      "ctrl-port", po::value<std::uint16_t>()->default_value(d.ctrl_port), "ctrl port")(
+      "data-port", po::value<std::uint16_t>()->default_value(d.data_port), "data port")(
+      "reply-port", po::value<std::uint16_t>()->default_value(d.reply_port), "unicast reply port")(
+      "hop-limit", po::value<int>()->default_value(d.hop_limit), "multicast hop limit (1-255)")(
+      "symbol-size", po::value<std::uint32_t>()->default_value(d.symbol_size), "FEC symbol size")(
+      "k", po::value<std::uint32_t>()->default_value(d.k), "source symbols per block (1-254)")(
+      "auth-copies", po::value<std::uint32_t>()->default_value(d.auth_copies),
       "copies of each new AUTH packet per round, 1-4 (0: 2 until the loss is known, then as the "
       "hosts' loss needs; 1 saves about 1.7 % of wire on a clean network)")(
-      "proactive", po::value<double>()->default_value(0.0),
+      "proactive", po::value<double>()->default_value(d.proactive),
       "parity sent in the first round, as a fraction of k (0-0.25)")(
-      "mixed-parts", po::value<std::uint32_t>()->default_value(16),
+      "mixed-parts", po::value<std::uint32_t>()->default_value(d.mixed_parts),
       "most blocks one cross-block repair packet combines (1 = none, at most 16; fewer when "
       "the interface MTU leaves no room)")("no-progress", "no live progress line")(
       "dry-run", "push: hosts check the bundle and report what would change, nothing more")(
-      "fin-timeout", po::value<int>()->default_value(600),
+      "fin-timeout", po::value<int>()->default_value(static_cast<int>(d.fin_timeout.count())),
       "push: seconds to wait for the hosts' FIN after delivery")(
       "state", po::value<std::string>(),
       "the manager's state directory: every host's signed replies are kept in its receipt "
@@ -148,15 +153,18 @@ po::options_description send_options() {
 }
 
 po::options_description rollout_options() {
+  const RolloutOptions d;  // the defaults: RolloutOptions' own initializers
   po::options_description o("rollout options (also valid in the --config INI file)");
-  o.add_options()("waves", po::value<std::string>()->default_value("1,10%,50%,100%"),
+  o.add_options()("waves", po::value<std::string>()->default_value(d.waves_text),
                   "hosts done after each wave, cumulative: counts or percentages of the targets "
                   "(the first wave is the canary)")(
-      "max-fail", po::value<std::string>()->default_value("0"),
+      "max-fail", po::value<std::string>()->default_value(d.max_fail.to_string()),
       "failures tolerated, as a count or a percentage (fleet-wide and per wave); one more halts")(
-      "soak", po::value<int>()->default_value(0), "seconds to wait after each wave's results")(
+      "soak", po::value<int>()->default_value(static_cast<int>(d.soak.count())),
+      "seconds to wait after each wave's results")(
 
-      "activate-timeout", po::value<int>()->default_value(600),
+      "activate-timeout",
+      po::value<int>()->default_value(static_cast<int>(d.activate_timeout.count())),
       "seconds a wave may take until every host reported (silent hosts count as failed)")(
       "at", po::value<std::string>(),
       "rollout start: when serve starts it: now, +SECONDS or YYYY-MM-DDTHH:MM:SSZ")(

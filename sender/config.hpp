@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "fec/codec.hpp"
+#include "protocol/constants.hpp"
 #include "protocol/log/log.hpp"
 #include "sender/bundle_command.hpp"
 #include "sender/rollout/waves.hpp"
@@ -67,14 +69,14 @@ struct SendOptions {
   std::chrono::seconds deadline{600};
   std::chrono::milliseconds registration_timeout{3000};
   std::optional<std::filesystem::path> report;
-  std::string ctrl_group = "ff15::f1ee:1";
-  std::string data_group = "ff15::f1ee:2";
-  std::uint16_t ctrl_port = 4710;
-  std::uint16_t data_port = 4711;
-  std::uint16_t reply_port = 4712;
+  std::string ctrl_group{protocol::kDefaultCtrlGroup};
+  std::string data_group{protocol::kDefaultDataGroup};
+  std::uint16_t ctrl_port = protocol::kDefaultCtrlPort;
+  std::uint16_t data_port = protocol::kDefaultDataPort;
+  std::uint16_t reply_port = protocol::kDefaultReplyPort;
   int hop_limit = 16;
-  std::uint32_t symbol_size = 1400;
-  std::uint32_t k = 128;
+  std::uint32_t symbol_size = fec::kDefaultSymbolSize;
+  std::uint32_t k = fec::kDefaultSourceSymbols;
   double proactive = 0.0;
   std::uint32_t auth_copies = 0;   // 0: adaptive
   std::uint32_t mixed_parts = 16;  // blocks per MIXED packet at most (1 = none)
