@@ -36,7 +36,10 @@ VerifyBudget::Source* VerifyBudget::source(const Address& from, Clock::time_poin
   if (it == sources_.end()) {
     if (sources_.size() >= kMaxSources) {
       // A flood from many addresses must not grow the table: forget the sources that are
-      // neither waiting out a penalty nor counting in the current second.
+      // neither waiting out a penalty nor counting in the current second. At most one sweep
+      // per kSweepEvery: a flood from fresh addresses must not cost a table scan per packet.
+      if (now - swept_ < kSweepEvery) return nullptr;
+      swept_ = now;
       std::erase_if(sources_, [&](const auto& s) {
         return s.second.penalty_until <= now && !s.second.window.busy(now);
       });

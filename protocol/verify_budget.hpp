@@ -115,6 +115,8 @@ class VerifyBudget {
   std::map<Address, Source> sources_;
   std::vector<Pinned> pinned_;  // oldest first
   SecondWindow shared_;
+  static constexpr auto kSweepEvery = std::chrono::milliseconds(100);
+  Clock::time_point swept_{};  // the last sweep of a full source table
   std::uint64_t refused_ = 0;
   Limits limits_;
 };

@@ -106,7 +106,6 @@ int bundle_create_command(const BundleOptions& o) {
     }
     return b::encrypt(tar, {key.public_key(), (*it)->key});
   };
-  const b::OverlaySealer no_seal;
   b::Manifest manifest;
   std::vector<std::uint8_t> content;
   if (b::has_templates(o.input)) {
@@ -114,9 +113,9 @@ int bundle_create_command(const BundleOptions& o) {
     const p::io::TempDir scratch("fleetcast-render");
     const auto hosts = b::render_directory(o.input, scratch.path() / "dir");
     std::printf("rendered templates for %zu host(s)\n", hosts.size());
-    content = b::pack_directory(scratch.path() / "dir", &manifest, inv ? seal : no_seal);
+    content = b::pack_directory(scratch.path() / "dir", &manifest, inv ? seal : b::OverlaySealer{});
   } else {
-    content = b::pack_directory(o.input, &manifest, inv ? seal : no_seal);
+    content = b::pack_directory(o.input, &manifest, inv ? seal : b::OverlaySealer{});
   }
   if (inv) {
     std::vector<p::PublicKey> recipients{key.public_key()};  // the manager reads its manifest

@@ -3,7 +3,6 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <random>
@@ -25,6 +24,18 @@ namespace p = protocol;
 namespace {
 
 constexpr auto kProgressEvery = std::chrono::milliseconds(250);
+
+// The redundancy groups with two or more members among a push's targets, one line each ("":
+// none, the push applies everywhere at once).
+std::string redundancy_in_push(const Prepared& prep) {
+  std::vector<std::string> names;
+  for (const Host* h : prep.targets) names.push_back(h->name);
+  std::string out;
+  for (const RedundancyGroup* g : groups_among(names, prep.inventory->redundancy())) {
+    out += "\n  " + g->describe();
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -85,28 +96,17 @@ int send_command(const SendOptions& o, const RolloutOptions& rollout,
   Prepared prep = prepare(o);
   refuse_dhcp_conflicts(prep, o.force);
   if (o.push && !o.dry_run) {
-    std::vector<std::string> names;
-    for (const Host* h : prep.targets) names.push_back(h->name);
-    const auto& groups = prep.inventory->redundancy();
-    if (!turn_steps(names, groups).empty()) {
-      std::string members;
-      for (const RedundancyGroup& g : groups) {
-        std::size_t targeted = 0;
-        for (const Member& m : g.members) {
-          if (std::count(names.begin(), names.end(), m.host) > 0) ++targeted;
-        }
-        if (targeted >= 2) members += "\n  " + g.describe();
-      }
+    if (auto grouped = redundancy_in_push(prep); !grouped.empty()) {
       if (!o.force) {
         std::printf(
             "push: members of a redundancy group are applied one at a time, each after "
             "the one before it applied (its health gate passed); the others at once:%s\n",
-            members.c_str());
+            grouped.c_str());
         std::fflush(stdout);
         return rollout_run_command(o, rollout, argv);
       }
       std::printf("push --force: redundancy groups applied at once, all members together:%s\n",
-                  members.c_str());
+                  grouped.c_str());
     }
   }
   if (o.push) {

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <set>
@@ -186,43 +187,38 @@ void write_file(archive* a, const fs::path& path, const std::string& rel, std::u
   if (::fsync(fd) != 0) fail(path.string() + ": fsync: " + errno_text());
 }
 
-void write_entry(archive* a, const std::string& rel, const fs::path& path, bool dir) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) fail(path.string() + ": " + errno_text());
+// One entry, root-owned, never setuid / setgid / sticky: its header, then `data`.
+void write_any(archive* a, const std::string& rel, bool dir, unsigned perm, std::time_t mtime,
+               std::span<const std::uint8_t> data) {
   std::unique_ptr<archive_entry, EntryDeleter> e(archive_entry_new());
   archive_entry_set_pathname(e.get(), rel.c_str());
   archive_entry_set_filetype(e.get(), dir ? AE_IFDIR : AE_IFREG);
-  archive_entry_set_perm(e.get(), st.st_mode & 0755);  // never setuid / setgid / sticky
+  archive_entry_set_perm(e.get(), perm & 0755);
   archive_entry_set_uid(e.get(), 0);
   archive_entry_set_gid(e.get(), 0);
   archive_entry_set_uname(e.get(), "root");
   archive_entry_set_gname(e.get(), "root");
-  archive_entry_set_mtime(e.get(), st.st_mtim.tv_sec, 0);
-  std::vector<std::uint8_t> data;
-  if (!dir) data = io::read_file(path);
+  archive_entry_set_mtime(e.get(), mtime, 0);
   archive_entry_set_size(e.get(), static_cast<la_int64_t>(data.size()));
-  if (archive_write_header(a, e.get()) != ARCHIVE_OK) {
-    fail(rel + ": " + archive_error_string(a));
-  }
+  if (archive_write_header(a, e.get()) != ARCHIVE_OK) fail(rel + ": " + archive_error_string(a));
   if (!data.empty() &&
       archive_write_data(a, data.data(), data.size()) != static_cast<la_ssize_t>(data.size())) {
     fail(rel + ": " + archive_error_string(a));
   }
 }
 
-// A file written from memory (a sealed overlay), root-owned, 0600.
+// The file or directory at `path`, with its permissions and time.
+void write_entry(archive* a, const std::string& rel, const fs::path& path, bool dir) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) fail(path.string() + ": " + errno_text());
+  std::vector<std::uint8_t> data;
+  if (!dir) data = io::read_file(path);
+  write_any(a, rel, dir, st.st_mode, st.st_mtim.tv_sec, data);
+}
+
+// A file written from memory (a sealed overlay), 0600.
 void write_bytes_entry(archive* a, const std::string& rel, std::span<const std::uint8_t> data) {
-  std::unique_ptr<archive_entry, EntryDeleter> e(archive_entry_new());
-  archive_entry_set_pathname(e.get(), rel.c_str());
-  archive_entry_set_filetype(e.get(), AE_IFREG);
-  archive_entry_set_perm(e.get(), 0600);
-  archive_entry_set_uname(e.get(), "root");
-  archive_entry_set_gname(e.get(), "root");
-  archive_entry_set_size(e.get(), static_cast<la_int64_t>(data.size()));
-  if (archive_write_header(a, e.get()) != ARCHIVE_OK ||
-      archive_write_data(a, data.data(), data.size()) != static_cast<la_ssize_t>(data.size())) {
-    fail(rel + ": " + archive_error_string(a));
-  }
+  write_any(a, rel, false, 0600, 0, data);
 }
 
 la_ssize_t append_output(archive*, void* out, const void* buf, std::size_t n) {

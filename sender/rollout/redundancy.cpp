@@ -130,22 +130,33 @@ std::string check_groups(const std::vector<RedundancyGroup>& groups,
   return "";
 }
 
+std::vector<const RedundancyGroup*> groups_among(const std::vector<std::string>& targets,
+                                                 const std::vector<RedundancyGroup>& groups) {
+  std::vector<const RedundancyGroup*> out;
+  for (const RedundancyGroup& g : groups) {
+    const auto targeted = std::count_if(g.members.begin(), g.members.end(), [&](const Member& m) {
+      return std::find(targets.begin(), targets.end(), m.host) != targets.end();
+    });
+    if (targeted >= 2) out.push_back(&g);
+  }
+  return out;
+}
+
 std::vector<Amount> turn_steps(const std::vector<std::string>& targets,
                                const std::vector<RedundancyGroup>& groups) {
+  const auto grouped = groups_among(targets, groups);
+  if (grouped.empty()) return {};
   // A host's turn: its place among its group's targeted members, in rollout order.
   std::vector<std::size_t> turn(targets.size(), 0);
-  bool grouped = false;
-  for (const RedundancyGroup& g : groups) {
+  for (const RedundancyGroup* g : grouped) {
     std::size_t k = 0;
-    for (const Member& m : g.rollout_order()) {
+    for (const Member& m : g->rollout_order()) {
       const auto it = std::find(targets.begin(), targets.end(), m.host);
       if (it == targets.end()) continue;
       auto& t = turn[static_cast<std::size_t>(it - targets.begin())];
       t = std::max(t, k++);
     }
-    grouped = grouped || k >= 2;
   }
-  if (!grouped) return {};
   const std::size_t last = *std::max_element(turn.begin(), turn.end());
   std::vector<Amount> steps;
   unsigned hosts = 0;

@@ -62,6 +62,10 @@ struct RedundantPlan {
   };
   std::vector<std::vector<Before>> before;
 };
+// The groups with two or more members among `targets`: those a push applies in turns.
+std::vector<const RedundancyGroup*> groups_among(const std::vector<std::string>& targets,
+                                                 const std::vector<RedundancyGroup>& groups);
+
 // The steps (cumulative host counts, for plan_redundant_waves) of a push that applies a
 // group's members in turns: every target that is nobody's later member in the first wave, each
 // group's next member in the next, and so on. Empty when no group has two members among

@@ -247,28 +247,28 @@ secret-encrypt)
     status=$(printf '%s\n' "$fin" | cut -d' ' -f2)
     echo "$1 $2: $fin"
   }
+  # omapi_bundle VERSION CONTENT [TARGETS]: omapi-VERSION.fcb, encrypted, installing CONTENT
+  # (and what $work/b/omapi-VERSION/hosts/ holds) as $etc/omapi-VERSION.conf; its log in create.log
+  omapi_bundle() {
+    manifest omapi "$1" config-files
+    [ -z "${3:-}" ] || printf 'targets = %s\n' "$3" >>"$work/b/omapi-$1/manifest.ini"
+    printf '%s\n' "$2" >"$work/b/omapi-$1/omapi.conf"
+    printf '[file:omapi]\nsource = omapi.conf\ntarget = %s/omapi-%s.conf\nmode = 0600\n' "$etc" "$1" \
+      >>"$work/b/omapi-$1/manifest.ini"
+    "$sender" bundle create "$work/b/omapi-$1" -o "$work/omapi-$1.fcb" --key "$work/mgr/manager.key" \
+      --encrypt --inventory "$work/inv" >"$work/create.log"
+  }
   # 1. targets = school-1: the only reader (and this manager), without --hosts.
-  manifest omapi 1 config-files
-  printf 'targets = school-1\n' >>"$work/b/omapi-1/manifest.ini"
-  printf 'key omapi { secret "T25lLWhvc3Qtb25seQ"; }\n' >"$work/b/omapi-1/omapi.conf"
-  printf '[file:omapi]\nsource = omapi.conf\ntarget = %s/omapi-1.conf\nmode = 0600\n' "$etc" \
-    >>"$work/b/omapi-1/manifest.ini"
-  "$sender" bundle create "$work/b/omapi-1" -o "$work/omapi-1.fcb" --key "$work/mgr/manager.key" \
-    --encrypt --inventory "$work/inv" >"$work/create.log"
+  omapi_bundle 1 'key omapi { secret "T25lLWhvc3Qtb25seQ"; }' school-1
   grep -q "encrypted for 1 host(s) (school-1)" "$work/create.log" || fail "readers: $(cat "$work/create.log")"
   host_apply school-3 omapi-1
   expect rejected "not for this host"
   host_apply school-1 omapi-1
   expect applied
   # 2. every host a reader; school-1's secret in its overlay, readable by school-1 alone.
-  manifest omapi 2 config-files
-  printf 'key none;\n' >"$work/b/omapi-2/omapi.conf"
   mkdir -p "$work/b/omapi-2/hosts/school-1"
   printf 'key omapi { secret "U2Nob29sLTEtb25seQ"; }\n' >"$work/b/omapi-2/hosts/school-1/omapi.conf"
-  printf '[file:omapi]\nsource = omapi.conf\ntarget = %s/omapi-2.conf\nmode = 0600\n' "$etc" \
-    >>"$work/b/omapi-2/manifest.ini"
-  "$sender" bundle create "$work/b/omapi-2" -o "$work/omapi-2.fcb" --key "$work/mgr/manager.key" \
-    --encrypt --inventory "$work/inv" >"$work/create.log"
+  omapi_bundle 2 'key none;'
   grep -q "encrypted for 3 host(s)" "$work/create.log" || fail "readers: $(cat "$work/create.log")"
   host_apply school-3 omapi-2
   expect applied

@@ -197,6 +197,17 @@ class Fleet : public ::testing::Test {
     }
   }
 
+  // Delivers a session of the file to `h` (its apply queued: apply_ = now) and takes that
+  // apply job; false (the failure reported) when the session failed or queued nothing.
+  bool deliver_and_take_job(Host& h, std::uint64_t session) {
+    auto s = make_session({h.name}, session);
+    run(*s, 200000);
+    EXPECT_TRUE(s->success());
+    const auto job = h.agent->take_apply_job();
+    EXPECT_TRUE(job);
+    return s->success() && job;
+  }
+
   static std::uint64_t packets_sent(const sender::SenderSession& s) {
     return s.stats().data_packets + s.stats().parity_packets + s.stats().mixed_packets;
   }
@@ -642,7 +653,8 @@ TEST_F(Fleet, RestartedHostResumes) {
 // --- issue 26: replays of genuine lines, applies that run twice ------------------------------
 
 using harden = Fleet;
-using budget_fleet = Fleet;  // ctest -R 'harden|replay|secret|budget' runs the issue-26 tests
+using budget_fleet = Fleet;
+// ctest -R 'harden|replay|secret|budget' runs the issue-26 tests
 
 // The manager's line `c`, signed and MACed as it sends it.
 std::vector<std::uint8_t> manager_line(const p::Command& c, const p::SecretKey& key) {
@@ -665,10 +677,7 @@ std::size_t count_to_manager(const std::deque<Packet>& q, std::string_view verb)
 TEST_F(harden, HeldFileIsNotQueuedAgainAfterARestart) {
   apply_ = p::ApplyMode::now;
   Host& h = add_host("h1", 0.0);
-  auto a = make_session({"h1"}, 0x1234);
-  run(*a, 200000);
-  ASSERT_TRUE(a->success());
-  ASSERT_TRUE(h.agent->take_apply_job());
+  ASSERT_TRUE(deliver_and_take_job(h, 0x1234));
   now_ += 30s;
   auto b = make_session({"h1"}, 0x5678);  // the same file again
   run(*b, 200000);
@@ -687,10 +696,7 @@ TEST_F(harden, HeldFileIsNotQueuedAgainAfterARestart) {
 TEST_F(harden, AbortNeverResetsAFinishedSession) {
   apply_ = p::ApplyMode::now;
   Host& h = add_host("h1", 0.0);
-  auto a = make_session({"h1"}, 0x1234);
-  run(*a, 200000);
-  ASSERT_TRUE(a->success());
-  ASSERT_TRUE(h.agent->take_apply_job());
+  ASSERT_TRUE(deliver_and_take_job(h, 0x1234));
   const auto recorded = ctrl_heard_;
   now_ += 5s;
   h.agent->on_ctrl(manager_line(p::Abort{"bundle.bin", "operator", {0x1234}, wall(now_)}, manager_),
