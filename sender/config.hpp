@@ -16,7 +16,7 @@
 #include "protocol/constants.hpp"
 #include "protocol/log/log.hpp"
 #include "sender/bundle_command.hpp"
-#include "sender/rollout/waves.hpp"
+#include "sender/rollout/plan.hpp"
 
 namespace fleetcast::sender {
 
@@ -101,23 +101,6 @@ struct StatusOptions {
   std::optional<SendOptions> refresh;
   std::chrono::seconds refresh_timeout{5};
   std::int64_t rollout = 0;  // rollout status [ID]: 0 = the newest
-};
-
-// rollout plan|run: one distribution (apply=hold), then activation in waves.
-struct RolloutOptions {
-  std::vector<Amount> waves{{1, false}, {10, true}, {50, true}, {100, true}};
-  std::string waves_text = "1,10%,50%,100%";   // as given (for the record)
-  Amount max_fail{0, false};                   // failures tolerated (waves.hpp: exceeding halts)
-  std::chrono::seconds soak{0};                // pause after a wave's last result
-  std::chrono::seconds activate_timeout{600};  // per wave, for every result
-  // Maintenance windows (rollout/window.hpp): for every host, and per inventory group (these
-  // replace the inventory's window of that group). A host is activated only inside all of its.
-  std::vector<std::string> windows;
-  std::map<std::string, std::string> group_windows;
-  std::int64_t start_at = 0;  // rollout start --at, seconds since the epoch
-  bool force = false;         // keep waves that break redundancy rules (rollout/redundancy.hpp)
-  // push to members of a redundancy group: one wave per turn (turn_steps), not `waves`.
-  bool in_turns = false;
 };
 
 struct Invocation {

@@ -53,9 +53,11 @@ int run(const fleetcast::sender::Invocation& inv) {
     case Command::rollout_resume:
       return fleetcast::sender::rollout_resume_command(inv.status.state);
     case Command::rollout_pause:
-      return fleetcast::sender::rollout_request_command(inv.status.state, "pause");
+      return fleetcast::sender::rollout_request_command(inv.status.state,
+                                                        fleetcast::sender::Request::pause);
     case Command::rollout_abort:
-      return fleetcast::sender::rollout_request_command(inv.status.state, "abort");
+      return fleetcast::sender::rollout_request_command(inv.status.state,
+                                                        fleetcast::sender::Request::abort);
     case Command::rollout_list:
       return fleetcast::sender::rollout_list_command(inv.status.state);
     case Command::rollout_status:

@@ -226,13 +226,6 @@ std::unique_ptr<Store> open_store(const SendOptions& o, const SessionConfig& c,
   return store;
 }
 
-Receipts::Observer record_into(Store* store, p::SessionId s) {
-  if (store == nullptr) return {};
-  return [store, s](const HostReport& h, std::string_view verb, std::string_view text) {
-    store->record_receipt(s, h.host->name, verb, text);
-  };
-}
-
 // Both bound to the address the announcements name as reply= (session_config), without
 // SO_REUSEADDR: no other user of this machine can take the hosts' replies, and what the manager
 // multicasts comes from the address hosts pin (protocol/verify_budget.hpp).

@@ -57,8 +57,6 @@ SessionConfig session_config(const SendOptions& o, const Prepared& p, protocol::
 // The receipt store of --state (nullptr without it), with the session recorded in it.
 std::unique_ptr<Store> open_store(const SendOptions& o, const SessionConfig& c, const Prepared& p,
                                   const protocol::Digest& digest);
-// Keeps every reply `receipts` accepts in `store` (if any), under session `s`.
-Receipts::Observer record_into(Store* store, protocol::SessionId s);
 
 struct Sockets {
   Sockets(const SendOptions& o);
@@ -66,25 +64,34 @@ struct Sockets {
   protocol::io::UdpSocket replies;
 };
 
-// Runs `s` until done: replies in, tick, sleep until its next wakeup (at most 100 ms).
-// `every_loop` (if set) runs after each tick, e.g. for a progress line.
+// One turn of the manager's one loop: waits for replies on `io` until `s`'s next wakeup (at
+// most 100 ms), hands them to `s`, ticks it. `buffer` is the loop's receive buffer.
+template <class Session>
+void turn(Session& s, Sockets& io, std::vector<std::uint8_t>& buffer) {
+  Clock::time_point now = Clock::now();
+  const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(s.next_wakeup(now) - now);
+  pollfd fds[] = {{io.replies.fd(), POLLIN, 0}};
+  ::poll(fds, 1, static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, 100)));
+  now = Clock::now();
+  for (int batch = 0; batch < 16 && (fds[0].revents & POLLIN); ++batch) {
+    const auto got = io.replies.receive(buffer, protocol::kMaxControlDatagram);
+    for (const auto& r : got) s.on_datagram(r.bytes, r.from, now);
+    if (got.empty()) break;
+  }
+  s.tick(now, io.out);
+}
+
+inline std::vector<std::uint8_t> loop_buffer() {
+  return std::vector<std::uint8_t>(64 * protocol::kMaxControlDatagram);
+}
+
+// Runs `s` until done. `every_loop` (if set) runs after each turn, e.g. for a progress line.
 template <class Session>
 void drive(Session& s, Sockets& io, const std::function<void(Clock::time_point)>& every_loop = {}) {
-  std::vector<std::uint8_t> buffer(64 * protocol::kMaxControlDatagram);
+  std::vector<std::uint8_t> buffer = loop_buffer();
   while (!s.done()) {
-    Clock::time_point now = Clock::now();
-    const auto wait =
-        std::chrono::duration_cast<std::chrono::milliseconds>(s.next_wakeup(now) - now);
-    pollfd fds[] = {{io.replies.fd(), POLLIN, 0}};
-    ::poll(fds, 1, static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, 100)));
-    now = Clock::now();
-    for (int batch = 0; batch < 16 && (fds[0].revents & POLLIN); ++batch) {
-      const auto got = io.replies.receive(buffer, protocol::kMaxControlDatagram);
-      for (const auto& r : got) s.on_datagram(r.bytes, r.from, now);
-      if (got.empty()) break;
-    }
-    s.tick(now, io.out);
-    if (every_loop) every_loop(now);
+    turn(s, io, buffer);
+    if (every_loop) every_loop(Clock::now());
   }
 }
 

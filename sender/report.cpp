@@ -15,13 +15,6 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-std::string iso_utc(std::int64_t seconds) {
-  const std::time_t t = static_cast<std::time_t>(seconds);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
 void print_progress(const SenderSession& s, Clock::time_point start, Clock::time_point now) {
   const double t = seconds_between(start, now);
   const double mbit = t > 0 ? static_cast<double>(s.stats().wire_bytes) * 8 / t / 1e6 : 0;

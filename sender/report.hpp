@@ -5,13 +5,12 @@
 #include <filesystem>
 #include <string>
 
+#include "sender/rollout/window.hpp"
 #include "sender/session.hpp"
 
 namespace fleetcast::sender {
 
 double seconds_between(Clock::time_point a, Clock::time_point b);
-// "2026-11-29T01:02:03Z" for seconds since the epoch.
-std::string iso_utc(std::int64_t seconds);
 
 // One line, redrawn in place (\r): registered / completed / total, round, rate, ETA.
 void print_progress(const SenderSession& s, Clock::time_point start, Clock::time_point now);

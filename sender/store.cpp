@@ -32,11 +32,15 @@ CREATE TABLE IF NOT EXISTS rollouts(
   id INTEGER PRIMARY KEY, session TEXT NOT NULL, waves TEXT NOT NULL, max_fail TEXT NOT NULL,
   argv TEXT NOT NULL, state TEXT NOT NULL, request TEXT NOT NULL DEFAULT '',
   start_at INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '', started_at INTEGER NOT NULL,
-  ended_at INTEGER);
+  ended_at INTEGER, plan TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS waves(
   rollout INTEGER NOT NULL, wave INTEGER NOT NULL, hosts TEXT NOT NULL,
   started_at INTEGER NOT NULL, ended_at INTEGER, PRIMARY KEY(rollout, wave));
 )sql";
+
+// Stores made before the plan was stored (rollout/plan.hpp): the column is added; their
+// rollouts resume with waves computed again from the command line.
+constexpr const char* kAddPlan = "ALTER TABLE rollouts ADD COLUMN plan TEXT NOT NULL DEFAULT ''";
 
 // From system_clock, not time(): glibc's time() reads the coarse clock, which can lag the
 // clock the wave runner compares the maintenance window with by a tick.
@@ -85,6 +89,7 @@ Store::Store(const std::filesystem::path& state_dir) {
   std::filesystem::create_directories(state_dir);
   db_ = std::make_unique<io::Database>(state_dir / "manager.db", io::Database::Journal::wal);
   db_->exec_setup(kSchema);
+  if (!db_->compiles("SELECT plan FROM rollouts LIMIT 0")) db_->exec_setup(kAddPlan);
 }
 
 void Store::record_hosts(const std::vector<const Host*>& hosts) {
@@ -148,17 +153,17 @@ void Store::record_receipt(p::SessionId s, const std::string& host, std::string_
       .run();
 }
 
-std::int64_t Store::begin_rollout(p::SessionId s, const std::string& waves,
-                                  const std::string& max_fail,
+std::int64_t Store::begin_rollout(p::SessionId s, const RolloutPlan& plan,
                                   const std::vector<std::string>& argv) {
   db_->prepare(
-         "INSERT INTO rollouts(session, waves, max_fail, argv, state, started_at) "
-         "VALUES(?,?,?,?,'running',?)")
+         "INSERT INTO rollouts(session, waves, max_fail, argv, state, started_at, plan) "
+         "VALUES(?,?,?,?,'running',?,?)")
       .bind(1, p::text::hex64(s.value))
-      .bind(2, waves)
-      .bind(3, max_fail)
+      .bind(2, plan.waves_text)
+      .bind(3, plan.max_fail.to_string())
       .bind(4, nlohmann::json(argv).dump())
       .bind(5, now())
+      .bind(6, to_json(plan))
       .run();
   return db_->last_insert_id();
 }
@@ -166,8 +171,16 @@ std::int64_t Store::begin_rollout(p::SessionId s, const std::string& waves,
 namespace {
 
 constexpr const char* kRolloutRecord =
-    "SELECT r.id, r.session, r.argv, se.file_id FROM rollouts r JOIN sessions se "
+    "SELECT r.id, r.session, r.argv, se.file_id, r.plan FROM rollouts r JOIN sessions se "
     "ON se.session = r.session ";
+
+std::vector<std::size_t> waves_of(io::Database& db, std::int64_t rollout) {
+  auto w = db.prepare("SELECT wave FROM waves WHERE rollout = ? ORDER BY wave");
+  w.bind(1, rollout);
+  std::vector<std::size_t> out;
+  while (w.step()) out.push_back(static_cast<std::size_t>(w.integer(0)));
+  return out;
+}
 
 RolloutRecord read_rollout(io::Database& db, const io::Database::Statement& s) {
   RolloutRecord r;
@@ -177,9 +190,8 @@ RolloutRecord read_rollout(io::Database& db, const io::Database::Statement& s) {
   }
   r.argv = nlohmann::json::parse(s.text(2)).get<std::vector<std::string>>();
   r.file_id = static_cast<std::uint16_t>(s.integer(3));
-  auto w = db.prepare("SELECT wave FROM waves WHERE rollout = ? ORDER BY wave");
-  w.bind(1, r.id);
-  while (w.step()) r.waves_started.push_back(static_cast<std::size_t>(w.integer(0)));
+  r.plan = s.text(4);
+  r.waves_started = waves_of(db, r.id);
   return r;
 }
 
@@ -222,17 +234,35 @@ std::optional<RolloutRecord> Store::due_rollout(std::int64_t at) const {
   return r;
 }
 
-void Store::start_scheduled(std::int64_t rollout, p::SessionId s, const std::string& waves,
-                            const std::string& max_fail) {
+void Store::start_scheduled(std::int64_t rollout, p::SessionId s, const RolloutPlan& plan) {
   db_->prepare(
          "UPDATE rollouts SET session = ?, waves = ?, max_fail = ?, state = 'running', "
-         "started_at = ? WHERE id = ?")
+         "started_at = ?, plan = ? WHERE id = ?")
       .bind(1, p::text::hex64(s.value))
-      .bind(2, waves)
-      .bind(3, max_fail)
+      .bind(2, plan.waves_text)
+      .bind(3, plan.max_fail.to_string())
       .bind(4, now())
-      .bind(5, rollout)
+      .bind(5, to_json(plan))
+      .bind(6, rollout)
       .run();
+}
+
+std::vector<std::size_t> Store::waves_started(std::int64_t rollout) const {
+  return waves_of(*db_, rollout);
+}
+
+std::vector<Host> Store::session_hosts(p::SessionId s) const {
+  auto q = db_->prepare(
+      "SELECT sh.host, sh.key, h.groups FROM session_hosts sh LEFT JOIN hosts h ON h.name = "
+      "sh.host WHERE sh.session = ? ORDER BY sh.host");
+  q.bind(1, p::text::hex64(s.value));
+  std::vector<Host> out;
+  while (q.step()) {
+    Host h{q.text(0), {}, q.null(2) ? std::vector<std::string>{} : p::text::split(q.text(2), ',')};
+    if (!p::text::unhex(q.text(1), h.key.bytes)) continue;
+    out.push_back(std::move(h));
+  }
+  return out;
 }
 
 std::map<std::string, LatestFin> Store::latest_fins(p::SessionId session) const {
@@ -268,20 +298,21 @@ void Store::wave_ended(std::int64_t rollout, std::size_t wave) {
       .run();
 }
 
-bool Store::request(const std::string& what) {
+bool Store::request(Request what) {
   auto s = db_->prepare("SELECT id FROM rollouts WHERE state = 'running' ORDER BY id DESC LIMIT 1");
   if (!s.step()) return false;
   db_->prepare("UPDATE rollouts SET request = ? WHERE id = ?")
-      .bind(1, what)
+      .bind(1, to_string(what))
       .bind(2, s.integer(0))
       .run();
   return true;
 }
 
-std::string Store::requested(std::int64_t rollout) const {
+Request Store::requested(std::int64_t rollout) const {
   auto s = db_->prepare("SELECT request FROM rollouts WHERE id = ?");
   s.bind(1, rollout);
-  return s.step() ? s.text(0) : "";
+  if (!s.step()) return Request::none;
+  return request_from(s.text(0)).value_or(Request::none);
 }
 
 void Store::set_running(std::int64_t rollout) {
@@ -353,9 +384,9 @@ std::optional<RolloutView> Store::rollout_view(std::int64_t id) const {
   return v;
 }
 
-void Store::end_rollout(std::int64_t rollout, const std::string& state, const std::string& reason) {
+void Store::end_rollout(std::int64_t rollout, RolloutState state, const std::string& reason) {
   db_->prepare("UPDATE rollouts SET state=?, reason=?, ended_at=? WHERE id=?")
-      .bind(1, state)
+      .bind(1, to_string(state))
       .bind(2, reason)
       .bind(3, now())
       .bind(4, rollout)
@@ -452,6 +483,13 @@ bool verify_receipt(const StoredReceipt& r) {
   auto parsed = p::parse_data_packet(bytes);
   const auto* fb = parsed ? std::get_if<p::SignedFeedback>(&parsed.value()) : nullptr;
   return fb != nullptr && p::verified(*fb, key_of);
+}
+
+Receipts::Observer record_into(Store* store, p::SessionId s) {
+  if (store == nullptr) return {};
+  return [store, s](const HostReport& h, std::string_view verb, std::string_view text) {
+    store->record_receipt(s, h.host->name, verb, text);
+  };
 }
 
 }  // namespace fleetcast::sender

@@ -17,6 +17,9 @@
 #include "protocol/control.hpp"
 #include "protocol/io/sqlite.hpp"
 #include "sender/inventory.hpp"
+#include "sender/receipts.hpp"
+#include "sender/rollout/outcome.hpp"
+#include "sender/rollout/plan.hpp"
 
 namespace fleetcast::sender {
 
@@ -55,13 +58,15 @@ struct HostStatus {
 // The stored reply still verifies with the key its host had when it was stored.
 bool verify_receipt(const StoredReceipt& r);
 
-// A rollout as `rollout resume` needs it: the command line it was started with, its session.
+// A rollout as `rollout resume` needs it: the command line it was started with (for the
+// bundle, the key and the network options), its session, and its plan.
 struct RolloutRecord {
   std::int64_t id = 0;
   protocol::SessionId session;
   std::uint16_t file_id = 0;
   std::vector<std::string> argv;
   std::vector<std::size_t> waves_started;  // 1-based wave numbers with a start recorded
+  std::string plan;  // rollout/plan.hpp JSON; "" for a rollout stored before plans were
 };
 
 // One rollout as `rollout status` shows it: its record, its waves, every host's latest answer.
@@ -88,6 +93,10 @@ struct LatestFin {
   std::string message;
 };
 
+class Store;
+// Keeps every reply a session's receipts accept in `store` (if any), under session `s`.
+Receipts::Observer record_into(Store* store, protocol::SessionId s);
+
 class Store {
  public:
   explicit Store(const std::filesystem::path& state_dir);
@@ -99,8 +108,8 @@ class Store {
   void record_receipt(protocol::SessionId s, const std::string& host, std::string_view verb,
                       std::string_view line);
 
-  std::int64_t begin_rollout(protocol::SessionId s, const std::string& waves,
-                             const std::string& max_fail, const std::vector<std::string>& argv);
+  std::int64_t begin_rollout(protocol::SessionId s, const RolloutPlan& plan,
+                             const std::vector<std::string>& argv);
   // The newest rollout that is running (a manager killed while it ran) or paused.
   std::optional<RolloutRecord> unfinished_rollout() const;
   // Every running rollout (the daemon resumes those whose owner died), oldest first.
@@ -110,12 +119,15 @@ class Store {
   // The scheduled rollout due first, if its time has come.
   std::optional<RolloutRecord> due_rollout(std::int64_t now) const;
   // A scheduled rollout starts: its session and parameters are recorded, it runs.
-  void start_scheduled(std::int64_t rollout, protocol::SessionId s, const std::string& waves,
-                       const std::string& max_fail);
-  // Operator requests to the running manager, checked between waves: "pause" or "abort".
+  void start_scheduled(std::int64_t rollout, protocol::SessionId s, const RolloutPlan& plan);
+  // 1-based numbers of the waves of `rollout` whose start was recorded.
+  std::vector<std::size_t> waves_started(std::int64_t rollout) const;
+  // The hosts session `s` was sent to, with the key and groups they had then.
+  std::vector<Host> session_hosts(protocol::SessionId s) const;
+  // Operator requests to the running manager, checked between waves: pause or abort.
   // False when there is no running rollout to ask.
-  bool request(const std::string& what);
-  std::string requested(std::int64_t rollout) const;
+  bool request(Request what);
+  Request requested(std::int64_t rollout) const;
   // Back to running (clears the request): `rollout resume` of a paused rollout.
   void set_running(std::int64_t rollout);
   // One line per rollout, newest first: id, bundle, version, state, waves started, reason.
@@ -126,7 +138,7 @@ class Store {
   std::map<std::string, LatestFin> latest_fins(protocol::SessionId s) const;
   void wave_started(std::int64_t rollout, std::size_t wave, const std::vector<std::string>& hosts);
   void wave_ended(std::int64_t rollout, std::size_t wave);
-  void end_rollout(std::int64_t rollout, const std::string& state, const std::string& reason);
+  void end_rollout(std::int64_t rollout, RolloutState state, const std::string& reason);
 
   // Latest result per (host, bundle), optionally narrowed; hosts of a bundle's sessions that
   // never answered are listed as "no answer".

@@ -1,5 +1,7 @@
 #include "sender/rollout/window.hpp"
 
+#include <ctime>
+
 #include <date/tz.h>
 
 #include <algorithm>
@@ -55,6 +57,13 @@ std::optional<std::chrono::seconds> parse_time(std::string_view t) {
 }
 
 }  // namespace
+
+std::string iso_utc(std::int64_t seconds) {
+  const std::time_t t = static_cast<std::time_t>(seconds);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
 
 std::optional<SysSeconds> parse_instant(std::string_view text, SysSeconds now) {
   if (text == "now") return now;

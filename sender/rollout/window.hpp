@@ -25,6 +25,12 @@ namespace fleetcast::sender {
 
 using SysSeconds = std::chrono::sys_seconds;
 
+// "2026-11-29T01:02:03Z" for seconds since the epoch.
+std::string iso_utc(std::int64_t seconds);
+inline std::string iso_utc(SysSeconds t) {
+  return iso_utc(t.time_since_epoch().count());
+}
+
 // "now", "+SECONDS" (from `now`) or "YYYY-MM-DDTHH:MM:SSZ" (UTC); nullopt when it is none.
 std::optional<SysSeconds> parse_instant(std::string_view text, SysSeconds now);
 
@@ -66,6 +72,7 @@ class WindowSet {
   // When the first of them closes (precondition: contains(t)); max() for an empty set.
   SysSeconds closes_at(SysSeconds t) const;
   std::string text() const;  // "any time", or the windows joined with " and "
+  const std::vector<Window>& windows() const { return windows_; }
 
  private:
   std::vector<Window> windows_;

@@ -155,7 +155,13 @@ TEST_F(StoreTest, ScheduleAndOwnership) {
   EXPECT_EQ(due->id, id);
   EXPECT_EQ(due->argv.at(2), "start");
   store.begin_session(session(7, 1), targets_);
-  store.start_scheduled(id, {7}, "1,100%", "0");
+  RolloutPlan plan;
+  plan.hosts = {"h1"};
+  plan.waves = {{0}};
+  plan.windows.resize(1);
+  plan.before.resize(1);
+  plan.waves_text = "1,100%";
+  store.start_scheduled(id, {7}, plan);
   EXPECT_FALSE(store.due_rollout(2000));
   ASSERT_EQ(store.running_rollouts().size(), 1u);
   EXPECT_EQ(store.running_rollouts()[0].session.value, 7u);
@@ -174,9 +180,17 @@ TEST_F(StoreTest, ScheduleAndOwnership) {
   EXPECT_EQ(view->argv.at(3), "x.fcb");
   EXPECT_FALSE(view->forced());
   store.begin_session(session(8, 1), targets_);
-  const auto forced = store.begin_rollout(
-      {8}, "100%", "0", {"fleetcast-sender", "rollout", "run", "y.fcb", "--force"});
+  const auto forced =
+      store.begin_rollout({8}, plan, {"fleetcast-sender", "rollout", "run", "y.fcb", "--force"});
   EXPECT_TRUE(store.rollout_view(forced)->forced());
+  // The plan comes back as it was stored (rollout/plan.hpp): resume reads it, not argv.
+  const auto running = store.running_rollouts();
+  ASSERT_EQ(running.size(), 2u);
+  const auto back = plan_from_json(running[0].plan, nullptr);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->hosts, plan.hosts);
+  EXPECT_EQ(back->waves, plan.waves);
+  EXPECT_EQ(back->waves_text, "1,100%");
 }
 
 // Several processes open a new manager.db at once (a rollout started while `serve` starts,
