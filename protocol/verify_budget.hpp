@@ -95,6 +95,25 @@ class VerifyBudget {
   void pin(const Address& address);
   bool pinned(const Address& address) const;
 
+  // The one signature step of every receiver of signed bytes (a host for its manager, the
+  // manager for its hosts): bytes verified before pass at once; otherwise the source's budget
+  // is charged and `verify()` runs; a failure makes the source wait (kPenalty).
+  enum class Verdict { known, verified, over_budget, forged };
+  template <class Verify>
+  Verdict check(std::span<const std::uint8_t> bytes, const text::Endpoint& from,
+                Clock::time_point now, Verify&& verify) {
+    const LineHash h = hash(bytes);
+    if (known(h)) return Verdict::known;
+    if (!admit(from, now)) return Verdict::over_budget;
+    if (!verify()) {
+      failed(from, now);
+      return Verdict::forged;
+    }
+    verified(h);
+    return Verdict::verified;
+  }
+  static bool passed(Verdict v) { return v == Verdict::known || v == Verdict::verified; }
+
   std::uint64_t refused() const { return refused_; }
   std::size_t sources() const { return sources_.size(); }
 

@@ -20,12 +20,14 @@
 
 #include "protocol/control.hpp"
 #include "protocol/data.hpp"
-#include "protocol/freshness.hpp"
 #include "protocol/log/log.hpp"
 #include "protocol/transport.hpp"
-#include "protocol/verify_budget.hpp"
 #include "receiver/apply.hpp"
 #include "receiver/assembler.hpp"
+#include "receiver/fin_outbox.hpp"
+#include "receiver/manager_gate.hpp"
+#include "receiver/nak_scheduler.hpp"
+#include "receiver/rate_reporter.hpp"
 
 namespace fleetcast::receiver {
 
@@ -58,9 +60,6 @@ struct AgentConfig {
   std::uint64_t max_clock_skew = protocol::kDefaultClockSkew;
 };
 
-// Things worth telling the operator (protocol/log: message IDs FC21xx), through this callback.
-using Log = std::function<void(const log::Event&)>;
-
 struct AgentCounters {
   std::uint64_t ctrl_dropped = 0;  // malformed, unsigned, forged, not for us
   std::uint64_t data_dropped = 0;  // malformed or for another session
@@ -89,13 +88,13 @@ class Agent {
   // Where the announcement being received is kept, so a restart rejoins without waiting.
   std::filesystem::path update_path() const { return config_.state / "current.update"; }
   // Where the fleet key (fleet_key.hpp) of this host's manager is kept.
-  std::filesystem::path fleet_key_path() const;
-  bool holds_fleet_key() const { return fleet_.has_value(); }
+  std::filesystem::path fleet_key_path() const { return gate_.fleet_key_path(); }
+  bool holds_fleet_key() const { return gate_.holds_fleet_key(); }
   void on_data(std::span<const std::uint8_t> bytes, Clock::time_point now,
                const protocol::Endpoint& from = {});
   // How full the data socket's receive buffer is (per kLossScale), before its packets are
   // read: a probe among them carries it back.
-  void on_backlog(std::uint16_t backlog) { backlog_ = backlog; }
+  void on_backlog(std::uint16_t backlog) { rates_.on_backlog(backlog); }
   void tick(Clock::time_point now, protocol::Transport& unicast);
   Clock::time_point next_wakeup(Clock::time_point now) const;
 
@@ -115,20 +114,26 @@ class Agent {
   void on_applied(const ApplyOutcome& outcome, Clock::time_point now);
   // A result from before this process started (the journal): sent only when a STATUS asks.
   void remember_result(const ApplyOutcome& outcome);
-  static constexpr std::size_t kMaxFins = 64;  // sessions whose FIN is kept for STATUS
-  std::size_t fins_pending() const;            // FINs not yet sent at least once
+  static constexpr std::size_t kMaxFins = FinOutbox::kMaxFins;  // kept for STATUS
+  std::size_t fins_pending() const { return fins_.pending(); }  // not yet sent at least once
 
   const AgentCounters& counters() const { return counters_; }
   // The spool name of the reception in progress ("" when none): retention never touches it.
   std::string receiving() const { return update_ && assembler_ ? update_->name : std::string(); }
   const Assembler* current() const { return assembler_.get(); }
-  bool complete_acknowledged() const { return acked_; }
+  bool complete_acknowledged() const { return complete_.acked; }
 
  private:
   // A verified announcement that passed admissible() (or the one kept for a restart).
   void on_update(const protocol::Update& u, Clock::time_point now);
   void on_abort(const protocol::Abort& a);
   void on_status(const protocol::StatusRequest& s, Clock::time_point now);
+  void on_activate(const protocol::Activate& a);
+  void on_feedback(const protocol::SignedFeedback& fb, std::span<const std::uint8_t> bytes,
+                   const protocol::Endpoint& from, Clock::time_point now);
+  // A symbol, MIXED or AUTH packet of the session, stored; completes the file when it was the
+  // last one needed.
+  void on_stored(std::uint32_t sequence, Clock::time_point now);
   // The line's targets include this host (commands without targets: yes).
   bool names_this_host(const protocol::Command& c) const;
   // Before any signature: inside the time window, and not older than the newest line of its
@@ -139,92 +144,74 @@ class Agent {
                   std::string_view line, const protocol::Endpoint& from, Clock::time_point now);
   bool wanted(const protocol::Feedback& f) const;
   // Inside the time window; otherwise logs (what, how far off) and counts it.
-  bool fresh(std::string_view verb, std::string_view name, std::uint64_t time);
+  bool within_clock_window(std::string_view verb, std::string_view name, std::uint64_t time);
   std::optional<protocol::Update> verified_update(std::string_view line) const;
-  const protocol::PublicKey* manager_key(protocol::KeyId id) const;  // nullptr: not our manager
+  // The signature step of the gate, counted.
+  bool signed_by_manager(std::span<const std::uint8_t> bytes, const protocol::Endpoint& from,
+                         Clock::time_point now, const std::function<bool()>& verify);
   // Signs `c`, adds this host's MAC (fleet_key.hpp) and sends it to `to` (the announcement's
   // reply address by default); false when it does not encode.
   bool send_line(const protocol::Command& c, protocol::Transport& t,
                  const protocol::Endpoint* to = nullptr);
   void send_feedback(const protocol::Feedback& f, protocol::Transport& t);
+  void send_replies(Clock::time_point now, protocol::Transport& t);
   std::optional<std::string> refuse_reason(const protocol::Update& u) const;
+  // Refuses the session of `update_` with a DENY giving `reason` (sent by tick).
+  void refuse(const std::string& reason, Clock::time_point now);
   Clock::duration uniform(Clock::duration max);
-  void send_fins(Clock::time_point now, protocol::Transport& t);
   void queue_apply();
   // An encrypted bundle (protocol/bundle/crypt.hpp) not addressed to this host is refused with
   // a DENY as soon as its recipient table has arrived; false when it was refused.
   bool check_envelope(Clock::time_point now);
-  bool envelope_checked_ =
-      false;  // an ApplyJob for the current, complete reception (unless apply=none)
-  void on_activate(const protocol::Activate& a);
-  void on_keys(std::string_view line);
-  // Bytes that name the manager's key: known, or within the budget and `verify()` passes.
-  bool signed_by_manager(std::span<const std::uint8_t> bytes, const protocol::Endpoint& from,
-                         Clock::time_point now, const std::function<bool()>& verify);
-  // The FIN of `o` kept for its session: first sent at `first`, `repeats` counted as sent.
-  void keep_fin(const ApplyOutcome& o, Clock::time_point first, int repeats);
+  // The FIN of `o` kept for its session (nothing for a local apply).
+  void keep_fin(const ApplyOutcome& o, Clock::time_point first, bool asked_only);
+  // Keeps the signed announcement of a new reception for a restart (verified again on load).
+  void keep_announcement(const protocol::Update& u, std::string_view line);
 
-  struct FinOut {
-    protocol::Fin fin;
-    protocol::Endpoint reply;
-    Clock::time_point next;
-    int repeats = 0;  // sent so far
+  // DENY for an announcement whose time is outside the window, with its reply address; sent
+  // once per session (the last kKept remembered), at most one a second, without touching the
+  // session being received.
+  struct StaleDenials {
+    static constexpr std::size_t kKept = 64;
+    static constexpr auto kEvery = std::chrono::seconds(1);
+    std::optional<std::pair<protocol::Deny, protocol::Endpoint>> pending;
+    std::deque<protocol::SessionId> sessions;
+    Clock::time_point next{};
+  };
+  // COMPLETE is repeated until the manager acknowledges it, until `deadline`.
+  struct Completion {
+    Clock::time_point at = Clock::time_point::max();
+    Clock::time_point deadline{};
+    bool acked = false;
+  };
+  // A session this host refused: its DENY (repeated with the RECV timer) and its ID (its
+  // announcements are ignored from then on).
+  struct Refusal {
+    std::optional<protocol::Deny> deny;
+    protocol::SessionId session;
   };
 
   AgentConfig config_;
   protocol::SecretKey key_;
-  protocol::KeyId manager_id_;
-  std::optional<protocol::MacKey> mac_key_;   // for feedback to the manager (keys.hpp)
-  std::optional<protocol::MacKey> wrap_key_;  // opens this host's entry of a KEYS line
-  // The manager's fleet key, once learned: from then on every line and packet that names the
-  // manager's key must carry its MAC.
-  std::optional<protocol::MacKey> fleet_;
+  ManagerGate gate_;
   Log log_;
   std::mt19937_64 rng_;
   AgentCounters counters_;
-  protocol::VerifyBudget budget_;
-
   std::optional<protocol::Update> update_;  // the session being received
   std::unique_ptr<Assembler> assembler_;
-  std::optional<protocol::Deny> deny_;  // pending DENY for a refused session
-  protocol::SessionId denied_session_;
+  bool envelope_checked_ = false;  // the recipient table of the current reception was read
+  Refusal refusal_;
   // Newest announcement time of the session being received: an UPDATE of another session
   // older than this is a replay and changes nothing.
   std::uint64_t session_time_ = 0;
-  protocol::SessionId replay_logged_;  // the last replayed session named in the log
-  protocol::Freshness freshness_;      // newest time per (command, session)
-  // DENY for an announcement whose time is outside the window, with its reply address; sent
-  // once per session (the last kClockDeniedKept remembered), at most one a second, without
-  // touching the session being received.
-  static constexpr std::size_t kClockDeniedKept = 64;
-  static constexpr auto kClockDenyEvery = std::chrono::seconds(1);
-  std::optional<std::pair<protocol::Deny, protocol::Endpoint>> clock_deny_;
-  std::deque<protocol::SessionId> clock_denied_;
-  Clock::time_point next_clock_deny_{};
+  StaleDenials stale_;
   Clock::time_point recv_at_ = Clock::time_point::max();
-  Clock::time_point nak_at_ = Clock::time_point::max();
-  std::uint32_t nak_round_ = 0;
-  // Packets seen in this session by this process, and the first one's sequence (loss measure).
-  std::uint64_t round_packets_ = 0;
-  std::uint32_t round_first_seq_ = 0;
-  std::uint32_t round_end_seq_ = 0;  // from the round marker: first sequence of the next round
-  // Rate probes (protocol::Probe): the last one's number and sequence, packets since it, and
-  // the report it asked for, sent at report_at_.
-  std::uint32_t probe_ = 0;
-  std::uint32_t probe_seq_ = 0;
-  std::uint64_t probe_packets_ = 0;
-  std::uint16_t backlog_ = 0;
-  Clock::time_point probe_read_{};  // when this host read probe_
-  std::optional<protocol::LossReport> report_;
-  Clock::time_point report_at_ = Clock::time_point::max();
-  void on_probe(const protocol::Probe& p, Clock::time_point now);
-  Clock::time_point complete_at_ = Clock::time_point::max();
-  Clock::time_point complete_deadline_{};
-  Clock::time_point last_data_{};
+  NakScheduler naks_;
+  RateReporter rates_;
+  Completion complete_;
   Clock::time_point next_checkpoint_{};
-  bool acked_ = false;
-  std::optional<ApplyJob> apply_job_;
-  std::vector<FinOut> fins_;  // newest last, bounded
+  std::optional<ApplyJob> apply_job_;  // for the current, complete reception (unless apply=none)
+  FinOutbox fins_;
 };
 
 }  // namespace fleetcast::receiver

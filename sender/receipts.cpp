@@ -52,16 +52,10 @@ bool Receipts::on_command(std::string_view maced, const p::Endpoint& from, Clock
     if (mac == nullptr || !p::line_mac_ok(split, *mac)) return false;
   }
   // Verified once per distinct line (hosts repeat their FIN), within the budget.
-  const auto bytes = p::as_bytes(line);
-  const p::LineHash hash = p::VerifyBudget::hash(bytes);
-  if (!budget_.known(hash)) {
-    if (!budget_.admit(from, now)) return false;
-    if (!p::verify_command(parsed.value(), h->host->key)) {
-      budget_.failed(from, now);
-      return false;
-    }
-    budget_.verified(hash);
-  }
+  const auto verdict = budget_.check(p::as_bytes(line), from, now, [&] {
+    return p::verify_command(parsed.value(), h->host->key);
+  });
+  if (!p::VerifyBudget::passed(verdict)) return false;
   if (const auto* r = std::get_if<p::Recv>(&parsed->command)) {
     if (r->session != session_ || r->host != h->host->name || r->name != name_) return false;
     if (!h->registered) {

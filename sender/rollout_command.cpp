@@ -275,6 +275,48 @@ int rollout_list_command(const std::filesystem::path& state) {
   return 0;
 }
 
+namespace {
+
+std::string when(std::int64_t t) {
+  return t == 0 ? std::string("-") : iso_utc(t);
+}
+
+// `rollout status --format json`.
+void print_rollout_json(const RolloutView& v, const std::map<std::string, std::size_t>& counts) {
+  nlohmann::json waves = nlohmann::json::array(), hosts = nlohmann::json::array();
+  for (const auto& w : v.waves) {
+    waves.push_back({{"wave", w.number},
+                     {"hosts", w.hosts},
+                     {"started_at", when(w.started_at)},
+                     {"ended_at", when(w.ended_at)}});
+  }
+  for (const HostStatus& h : v.hosts) {
+    hosts.push_back({{"host", h.host},
+                     {"status", h.status},
+                     {"version", h.version},
+                     {"reason", h.message},
+                     {"at", when(h.at)}});
+  }
+  const nlohmann::json out = {{"rollout", v.id},
+                              {"bundle", v.bundle},
+                              {"version", v.version},
+                              {"state", v.state},
+                              {"reason", v.reason},
+                              {"request", v.request},
+                              {"waves_plan", v.waves_text},
+                              {"command", v.argv},
+                              {"forced", v.forced()},
+                              {"max_fail", v.max_fail},
+                              {"started_at", when(v.started_at)},
+                              {"ended_at", when(v.ended_at)},
+                              {"waves", waves},
+                              {"hosts", hosts},
+                              {"counts", counts}};
+  std::printf("%s\n", out.dump(2).c_str());
+}
+
+}  // namespace
+
 int rollout_status_command(const StatusOptions& o) {
   const Store store(o.state);
   const auto v = store.rollout_view(o.rollout);
@@ -283,40 +325,10 @@ int rollout_status_command(const StatusOptions& o) {
                 o.rollout == 0 ? "" : (" " + std::to_string(o.rollout)).c_str());
     return 1;
   }
-  auto when = [](std::int64_t t) { return t == 0 ? std::string("-") : iso_utc(t); };
   std::map<std::string, std::size_t> counts;
   for (const HostStatus& h : v->hosts) ++counts[h.status];
   if (o.format == StatusOptions::Format::json) {
-    nlohmann::json waves = nlohmann::json::array(), hosts = nlohmann::json::array();
-    for (const auto& w : v->waves) {
-      waves.push_back({{"wave", w.number},
-                       {"hosts", w.hosts},
-                       {"started_at", when(w.started_at)},
-                       {"ended_at", when(w.ended_at)}});
-    }
-    for (const HostStatus& h : v->hosts) {
-      hosts.push_back({{"host", h.host},
-                       {"status", h.status},
-                       {"version", h.version},
-                       {"reason", h.message},
-                       {"at", when(h.at)}});
-    }
-    const nlohmann::json out = {{"rollout", v->id},
-                                {"bundle", v->bundle},
-                                {"version", v->version},
-                                {"state", v->state},
-                                {"reason", v->reason},
-                                {"request", v->request},
-                                {"waves_plan", v->waves_text},
-                                {"command", v->argv},
-                                {"forced", v->forced()},
-                                {"max_fail", v->max_fail},
-                                {"started_at", when(v->started_at)},
-                                {"ended_at", when(v->ended_at)},
-                                {"waves", waves},
-                                {"hosts", hosts},
-                                {"counts", counts}};
-    std::printf("%s\n", out.dump(2).c_str());
+    print_rollout_json(*v, counts);
     return 0;
   }
   std::printf("rollout %lld: %s version %llu, %s%s%s\n", static_cast<long long>(v->id),
