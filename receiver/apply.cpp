@@ -6,8 +6,7 @@
 #include <algorithm>
 #include <fstream>
 
-#include "protocol/bundle/crypt.hpp"
-#include "protocol/bundle/seal.hpp"
+#include "protocol/bundle/open.hpp"
 #include "protocol/io/file.hpp"
 #include "protocol/text.hpp"
 #include "receiver/script_runner.hpp"
@@ -76,7 +75,8 @@ std::string output_tail(std::string_view output, std::size_t max_bytes) {
 }
 
 struct Applier::Context {
-  b::Manifest manifest;
+  b::OpenedBundle opened;
+  const b::Manifest& manifest() const { return opened.manifest; }
   fs::path work;
   fs::path payload;
   fs::path backup;
@@ -181,9 +181,9 @@ std::vector<std::string> Applier::environment(const ApplyRecord& rec, const Cont
       "LC_ALL=C",
       "FLEETCAST_PHASE=" + std::string(phase),
       "FLEETCAST_HOST=" + config_.host_name,
-      "FLEETCAST_BUNDLE_NAME=" + ctx.manifest.name,
-      "FLEETCAST_BUNDLE_VERSION=" + std::to_string(ctx.manifest.version),
-      "FLEETCAST_BUNDLE_KIND=" + ctx.manifest.kind,
+      "FLEETCAST_BUNDLE_NAME=" + ctx.manifest().name,
+      "FLEETCAST_BUNDLE_VERSION=" + std::to_string(ctx.manifest().version),
+      "FLEETCAST_BUNDLE_KIND=" + ctx.manifest().kind,
       "FLEETCAST_BUNDLE_DIGEST=" + rec.digest,
       "FLEETCAST_PREVIOUS_VERSION=" + ctx.installed_before,
       "FLEETCAST_DRY_RUN=" + std::string(rec.mode == p::ApplyMode::dry_run ? "1" : "0"),
@@ -194,7 +194,7 @@ std::vector<std::string> Applier::environment(const ApplyRecord& rec, const Cont
       "FLEETCAST_FILES=" + (ctx.work / "files.tsv").string(),
       "FLEETCAST_LIB=" + (config_.scripts / "lib").string(),
   };
-  for (const auto& [k, v] : ctx.manifest.settings)
+  for (const auto& [k, v] : ctx.manifest().settings)
     env.push_back(env_key("FLEETCAST_SET_", k) + "=" + v);
   // A key given twice (INI file, then --host-fact): the later one wins.
   const auto& facts = config_.host_facts;
@@ -209,15 +209,16 @@ std::vector<std::string> Applier::environment(const ApplyRecord& rec, const Cont
 bool Applier::run_phase(const ApplyRecord& rec, const Context& ctx, Phase phase,
                         std::string& tail) {
   const std::string name(to_string(phase));
-  const fs::path script = config_.scripts / ctx.manifest.kind;
+  const fs::path script = config_.scripts / ctx.manifest().kind;
   log_(log::info("FC2202", "apply-phase").with("bundle", rec.file_name).with("phase", name));
   const ScriptResult r = run_script({script.string(), name}, environment(rec, ctx, name),
-                                    ctx.manifest.apply_timeout, ctx.work / (name + ".log"));
+                                    ctx.manifest().apply_timeout, ctx.work / (name + ".log"));
   tail = output_tail(r.output, kFinTail);
   if (!r.ok()) {
     const std::string how =
-        r.timed_out ? "timed out after " + std::to_string(ctx.manifest.apply_timeout.count()) + " s"
-                    : r.describe();
+        r.timed_out
+            ? "timed out after " + std::to_string(ctx.manifest().apply_timeout.count()) + " s"
+            : r.describe();
     tail = name + " " + how + (tail.empty() ? "" : ": " + tail);
   }
   return r.ok();
@@ -238,45 +239,50 @@ ApplyOutcome Applier::roll_back(const ApplyRecord& rec, const Context& ctx,
 
 ApplyOutcome Applier::run(ApplyRecord rec, const ApplyJob* job, const p::io::InputFile& bundle) {
   const Phase resumed_in = rec.phase;
+  // Resumed past the point where the host may have changed: it is rolled back, whatever the
+  // policy says now.
+  const bool past_backup =
+      resumed_in == Phase::apply || resumed_in == Phase::verify || resumed_in == Phase::rollback;
   Context ctx;
   ctx.work = config_.state / "apply" / std::to_string(rec.id);
   ctx.payload = ctx.work / "payload";
+  if (Stop stop = open(rec, bundle, ctx)) return std::move(*stop);
+  if (Stop stop = check_policy(rec, job, ctx, past_backup)) return std::move(*stop);
+  if (Stop stop = stage_payload(rec, bundle, ctx, past_backup)) return std::move(*stop);
+  if (!past_backup) return run_phases(rec, ctx);
+  const std::string why =
+      resumed_in == Phase::rollback
+          ? "receiver restarted during rollback (after " + rec.failed_phase + ")"
+          : "receiver restarted during the " + std::string(to_string(resumed_in)) + " phase";
+  return roll_back(rec, ctx, why);
+}
 
-  // 1. The seal, before anything of the bundle is read.
-  // Read in pieces, never whole: a big bundle costs no memory (an encrypted one is decrypted in
-  // memory).
+// The seal, before anything of the bundle is read; an encrypted content decrypted with this
+// host's key; the manifest (bundle/open.hpp).
+Applier::Stop Applier::open(ApplyRecord& rec, const p::io::InputFile& bundle, Context& ctx) {
   if (p::text::hex(bundle.digest()) != rec.digest) {
     return finish(rec, p::FinStatus::rejected, "digest differs from the announced digest");
   }
-  const b::Opened opened = b::open(bundle, config_.manager);
-  if (!opened.ok) return finish(rec, p::FinStatus::rejected, "bundle refused: " + opened.reason);
-  const std::uint64_t content_size = opened.seal.content_size;
-  // An encrypted bundle: decrypted after the seal verified, with this host's key, in memory.
-  b::Decrypted decrypted;
-  const bool encrypted = opened.encrypted;
-  if (encrypted) {
-    if (!config_.own_key) {
-      return finish(rec, p::FinStatus::rejected, "bundle refused: encrypted, and no host key");
-    }
-    decrypted = b::decrypt(b::read_content(bundle, opened.seal), *config_.own_key);
-    if (!decrypted.ok) {
-      return finish(rec, p::FinStatus::rejected, "bundle refused: " + decrypted.reason);
-    }
-  }
-
-  // 2. Manifest, announcement, policy, version.
   try {
-    ctx.manifest =
-        encrypted ? b::read_manifest(decrypted.plain) : b::read_manifest(bundle, content_size);
-  } catch (const std::exception& e) {
+    ctx.opened =
+        b::open_bundle(bundle, config_.manager, config_.own_key ? &*config_.own_key : nullptr);
+  } catch (const b::Refused& e) {
     return finish(rec, p::FinStatus::rejected, std::string("bundle refused: ") + e.what());
   }
-  const b::Manifest& m = ctx.manifest;
+  const b::Manifest& m = ctx.manifest();
   journal_->set_bundle(rec.id, m.name, m.version, m.kind);
   rec.name = m.name;
   rec.version = m.version;
   rec.kind = m.kind;
   ctx.backup = config_.state / "backups" / m.name / std::to_string(m.version);
+  return std::nullopt;
+}
+
+// The announcement against the manifest, this host's policy (kinds, names, targets, where
+// files may go), and the version against the installed one.
+Applier::Stop Applier::check_policy(const ApplyRecord& rec, const ApplyJob* job, Context& ctx,
+                                    bool past_backup) {
+  const b::Manifest& m = ctx.manifest();
   // (An ACTIVATE names the version only: the kind was checked when the bundle was held.)
   if (job && job->announced_version &&
       (job->announced_version != m.version ||
@@ -298,35 +304,33 @@ ApplyOutcome Applier::run(ApplyRecord rec, const ApplyJob* job, const p::io::Inp
   std::string installed_digest;
   const std::uint64_t installed = journal_->installed_version(m.name, &installed_digest);
   ctx.installed_before = std::to_string(installed);
-  const bool past_backup =
-      resumed_in == Phase::apply || resumed_in == Phase::verify || resumed_in == Phase::rollback;
-  // Policy on where files may go; a resumed apply rolls back whatever the policy says now.
+  if (past_backup) return std::nullopt;
   for (const auto& f : m.files) {
-    auto why = past_backup ? std::nullopt : refuse_target(config_.targets, f.target);
-    if (why) return finish(rec, p::FinStatus::rejected, "file " + f.id + ": " + *why);
-  }
-  if (!past_backup && installed >= m.version) {
-    if (installed == m.version && installed_digest == rec.digest) {
-      return finish(rec, p::FinStatus::applied,
-                    "already applied: version " + std::to_string(m.version) + " is in place");
+    if (auto why = refuse_target(config_.targets, f.target)) {
+      return finish(rec, p::FinStatus::rejected, "file " + f.id + ": " + *why);
     }
-    return finish(rec, p::FinStatus::rejected,
-                  "version " + std::to_string(m.version) +
-                      " is not newer than the installed version " + std::to_string(installed) +
-                      " of " + m.name);
   }
+  if (installed < m.version) return std::nullopt;
+  if (installed == m.version && installed_digest == rec.digest) {
+    return finish(rec, p::FinStatus::applied,
+                  "already applied: version " + std::to_string(m.version) + " is in place");
+  }
+  return finish(rec, p::FinStatus::rejected,
+                "version " + std::to_string(m.version) +
+                    " is not newer than the installed version " + std::to_string(installed) +
+                    " of " + m.name);
+}
 
-  // 3. Safe extraction, this host's view of the payload.
+// Safe extraction, then this host's view of the payload (its overlay opened when it came sealed
+// to this host alone), and the update script of the kind.
+Applier::Stop Applier::stage_payload(const ApplyRecord& rec, const p::io::InputFile& bundle,
+                                     const Context& ctx, bool past_backup) {
+  const b::Manifest& m = ctx.manifest();
   if (!past_backup || !fs::exists(ctx.payload)) {
     try {
       fs::remove_all(ctx.work / "staging");
       fs::remove_all(ctx.payload);
-      if (encrypted) {
-        b::extract(decrypted.plain, ctx.work / "staging", config_.limits);
-      } else {
-        b::extract(bundle, content_size, ctx.work / "staging", config_.limits);
-      }
-      // This host's overlay, when it came sealed to this host alone (bundle create --encrypt).
+      ctx.opened.extract_to(bundle, ctx.work / "staging", config_.limits);
       if (config_.own_key) b::open_overlays(ctx.work / "staging", *config_.own_key, config_.limits);
       b::resolve_for_host(ctx.work / "staging", config_.host_name, ctx.payload);
       fs::remove_all(ctx.work / "staging");
@@ -347,17 +351,12 @@ ApplyOutcome Applier::run(ApplyRecord rec, const ApplyJob* job, const p::io::Inp
     return finish(rec, p::FinStatus::failed,
                   "no update script for kind " + m.kind + " at " + script.string());
   }
+  return std::nullopt;
+}
 
-  // 4. Resumed past the point where the host may have changed: roll back.
-  if (past_backup) {
-    const std::string why =
-        resumed_in == Phase::rollback
-            ? "receiver restarted during rollback (after " + rec.failed_phase + ")"
-            : "receiver restarted during the " + std::string(to_string(resumed_in)) + " phase";
-    return roll_back(rec, ctx, why);
-  }
-
-  // 5. The phases.
+// check, then (hold and dry-run end there) backup, apply, verify; a failed apply or verify
+// rolls back.
+ApplyOutcome Applier::run_phases(const ApplyRecord& rec, const Context& ctx) {
   std::string tail;
   journal_->set_phase(rec.id, Phase::check);
   if (!run_phase(rec, ctx, Phase::check, tail)) return finish(rec, p::FinStatus::rejected, tail);
@@ -380,10 +379,10 @@ ApplyOutcome Applier::run(ApplyRecord rec, const ApplyJob* job, const p::io::Inp
   if (!run_phase(rec, ctx, Phase::apply, tail)) return roll_back(rec, ctx, tail);
   journal_->set_phase(rec.id, Phase::verify);
   if (!run_phase(rec, ctx, Phase::verify, tail)) return roll_back(rec, ctx, tail);
-  return finish(
-      rec, p::FinStatus::applied,
-      "version " + std::to_string(m.version) + " applied" + (tail.empty() ? "" : ": " + tail),
-      true);
+  return finish(rec, p::FinStatus::applied,
+                "version " + std::to_string(ctx.manifest().version) + " applied" +
+                    (tail.empty() ? "" : ": " + tail),
+                true);
 }
 
 }  // namespace fleetcast::receiver

@@ -85,8 +85,16 @@ class Applier {
 
  private:
   struct Context;
-  // `bytes`: the staged copy of the bundle (<work>/bundle.fcb), read once.
+  // An early end of an apply (a refusal, a failure): its outcome; nullopt goes on.
+  using Stop = std::optional<ApplyOutcome>;
+  // `bundle`: the staged copy of the bundle (<work>/bundle.fcb). The steps in order: open,
+  // check_policy, stage_payload, then run_phases (or, resumed past the backup, roll_back).
   ApplyOutcome run(ApplyRecord rec, const ApplyJob* job, const protocol::io::InputFile& bundle);
+  Stop open(ApplyRecord& rec, const protocol::io::InputFile& bundle, Context& ctx);
+  Stop check_policy(const ApplyRecord& rec, const ApplyJob* job, Context& ctx, bool past_backup);
+  Stop stage_payload(const ApplyRecord& rec, const protocol::io::InputFile& bundle,
+                     const Context& ctx, bool past_backup);
+  ApplyOutcome run_phases(const ApplyRecord& rec, const Context& ctx);
   ApplyOutcome finish(const ApplyRecord& rec, protocol::FinStatus status,
                       const std::string& message, bool installed = false);
   ApplyOutcome roll_back(const ApplyRecord& rec, const Context& ctx, const std::string& why);

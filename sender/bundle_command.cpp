@@ -8,6 +8,7 @@
 
 #include "protocol/bundle/archive.hpp"
 #include "protocol/bundle/crypt.hpp"
+#include "protocol/bundle/open.hpp"
 #include "protocol/bundle/render.hpp"
 #include "protocol/bundle/seal.hpp"
 #include "protocol/control.hpp"
@@ -46,12 +47,6 @@ void print_manifest(const b::Manifest& m) {
 }
 
 // Verifies or throws with the reason.
-b::Opened open_verified(const std::vector<std::uint8_t>& bytes, const BundleOptions& o) {
-  b::Opened opened = b::open(bytes, trusted_key(o));
-  if (!opened.ok) throw std::runtime_error(o.input.string() + ": refused: " + opened.reason);
-  return opened;
-}
-
 std::string manifest_text(const std::filesystem::path& dir) {
   const auto bytes = p::io::read_file(dir / b::kManifestName);
   return std::string(bytes.begin(), bytes.end());
@@ -158,45 +153,48 @@ int bundle_seal_command(const BundleOptions& o) {
   return 0;
 }
 
-// The compressed tar of an opened bundle: decrypted with --key when it is encrypted.
-std::vector<std::uint8_t> readable_content(const b::Opened& opened, const BundleOptions& o) {
-  if (!b::is_encrypted(opened.content)) return {opened.content.begin(), opened.content.end()};
-  const auto n = b::recipients(opened.content)->size();
-  if (!o.key) {
-    throw std::runtime_error(o.input.string() + ": encrypted for " + std::to_string(n) +
-                             " key(s): only --key of a recipient (the manager) opens it");
+// The bundle FILE opened with --key (a recipient of an encrypted one) or --manager-pub.
+b::OpenedBundle opened_bundle(const p::io::InputFile& file, const BundleOptions& o) {
+  std::optional<p::SecretKey> own;
+  if (o.key) own = p::io::load_secret_key(*o.key);
+  auto opened = b::open_bundle(file, trusted_key(o), own ? &*own : nullptr);
+  if (opened.encrypted) {
+    std::printf("encrypted   for %zu key(s) (opened with --key)\n", opened.readers.size());
   }
-  auto d = b::decrypt(opened.content, p::io::load_secret_key(*o.key));
-  if (!d.ok) throw std::runtime_error(o.input.string() + ": " + d.reason);
-  std::printf("encrypted   for %zu key(s) (opened with --key)\n", n);
-  return std::move(d.plain);
+  return opened;
 }
 
 int bundle_verify_command(const BundleOptions& o) {
-  const auto bytes = p::io::read_file(o.input);
-  const b::Opened opened = b::open(bytes, trusted_key(o));
-  if (!opened.ok) {
-    std::printf("%s: REFUSED: %s\n", o.input.c_str(), opened.reason.c_str());
+  const auto file = p::io::InputFile::open(o.input);
+  try {
+    const b::OpenedBundle opened = opened_bundle(*file, o);
+    const b::Manifest& m = opened.manifest;
+    std::printf("%s: OK: %s version %llu signed by %s, digest %s\n", o.input.c_str(),
+                m.name.c_str(), static_cast<unsigned long long>(m.version),
+                p::text::hex64(opened.seal.signer.value).c_str(),
+                p::text::hex(file->digest()).c_str());
+  } catch (const b::Refused& e) {
+    std::printf("%s: REFUSED: %s\n", o.input.c_str(), e.what());
     return 1;
   }
-  const b::Manifest m = b::read_manifest(readable_content(opened, o));
-  std::printf("%s: OK: %s version %llu signed by %s, digest %s\n", o.input.c_str(), m.name.c_str(),
-              static_cast<unsigned long long>(m.version),
-              p::text::hex64(opened.seal.signer.value).c_str(),
-              p::text::hex(p::digest(bytes)).c_str());
   return 0;
 }
 
 int bundle_inspect_command(const BundleOptions& o) {
-  const auto bytes = p::io::read_file(o.input);
-  const b::Opened opened = open_verified(bytes, o);
-  std::printf("bundle      %s (%zu bytes)\ndigest      %s\nsigned by   %s (verified)\n",
-              o.input.c_str(), bytes.size(), p::text::hex(p::digest(bytes)).c_str(),
+  const auto file = p::io::InputFile::open(o.input);
+  b::OpenedBundle opened;
+  try {
+    opened = opened_bundle(*file, o);
+  } catch (const b::Refused& e) {
+    throw std::runtime_error(o.input.string() + ": refused: " + e.what());
+  }
+  std::printf("bundle      %s (%llu bytes)\ndigest      %s\nsigned by   %s (verified)\n",
+              o.input.c_str(), static_cast<unsigned long long>(file->size()),
+              p::text::hex(file->digest()).c_str(),
               p::text::hex64(opened.seal.signer.value).c_str());
-  const auto content = readable_content(opened, o);
-  print_manifest(b::read_manifest(content));
+  print_manifest(opened.manifest);
   std::printf("files:\n");
-  for (const auto& e : b::list_entries(content, b::Limits{})) {
+  for (const auto& e : b::list_entries(opened.content(*file), b::Limits{})) {
     std::printf("  %c %04o %10llu  %s%s%s\n", e.type, e.mode,
                 static_cast<unsigned long long>(e.size), e.path.c_str(),
                 e.link.empty() ? "" : " -> ", e.link.c_str());

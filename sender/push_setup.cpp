@@ -1,6 +1,7 @@
 #include "sender/push_setup.hpp"
 
 #include "protocol/bundle/crypt.hpp"
+#include "protocol/bundle/open.hpp"
 
 #include <cstdio>
 #include <ctime>
@@ -34,19 +35,17 @@ Prepared prepare(const SendOptions& o) {
   prep.kind = o.kind;
   prep.version = o.bundle_version;
   if (o.push) {
-    // Push only what verifies here: the hosts check the same seal with the same key.
-    const auto opened = p::bundle::open(*prep.file, prep.key.public_key());
-    if (!opened.ok) throw std::runtime_error(o.file.string() + ": " + opened.reason);
-    const std::uint64_t content_size = opened.seal.content_size;
-    std::vector<std::uint8_t> plain;  // the decrypted content (encrypted bundles, in memory)
+    // Push only what verifies here: the hosts check the same seal with the same key. The
+    // manager is a recipient of what it encrypted: it reads the manifest.
+    p::bundle::OpenedBundle opened;
+    try {
+      opened = p::bundle::open_bundle(*prep.file, prep.key.public_key(), &prep.key);
+    } catch (const p::bundle::Refused& e) {
+      throw std::runtime_error(o.file.string() + ": " + e.what());
+    }
     if (opened.encrypted) {
-      // The manager is a recipient of what it encrypted: it reads the manifest; only the hosts
-      // the content key was sealed to are targeted (the others could not read it).
-      const auto sealed = p::bundle::read_content(*prep.file, opened.seal);
-      auto d = p::bundle::decrypt(sealed, prep.key);
-      if (!d.ok) throw std::runtime_error(o.file.string() + ": " + d.reason);
-      plain = std::move(d.plain);
-      const auto readers = p::bundle::recipients(sealed).value();
+      // Only the hosts the content key was sealed to are targeted (the others could not read it).
+      const auto& readers = opened.readers;
       auto reads = [&](const Host* h) {
         return std::find(readers.begin(), readers.end(), p::key_id(h->key)) != readers.end();
       };
@@ -56,15 +55,12 @@ Prepared prepare(const SendOptions& o) {
       std::erase_if(prep.targets, [&](const Host* h) { return !reads(h); });
       prep.encrypted = true;
     }
-    const p::bundle::Manifest m = prep.encrypted
-                                      ? p::bundle::read_manifest(plain)
-                                      : p::bundle::read_manifest(*prep.file, content_size);
+    const p::bundle::Manifest& m = opened.manifest;
     if (m.kind == "dhcp-server") {
       prep.dhcp_server = m.setting("server");
       // The lint models DHCPv4 configurations (dhcpd, kea4) only.
       if (prep.dhcp_server == "dhcpd" || prep.dhcp_server == "kea4") {
-        prep.dhcp_content =
-            prep.encrypted ? std::move(plain) : p::bundle::read_content(*prep.file, opened.seal);
+        prep.dhcp_content = opened.content(*prep.file);
       }
       prep.dhcp_config = m.setting("config");
       prep.dhcp_keep_old_ranges = m.setting("keep-old-ranges") == "yes";
