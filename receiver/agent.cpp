@@ -328,7 +328,7 @@ void Agent::on_activate(const p::Activate& a) {
   job.bundle = config_.spool / a.name;
   job.file_name = a.name;
   job.digest = a.digest;
-  job.session = p::text::hex64(a.session.value);
+  job.session = a.session;
   job.announced_version = a.version;
   job.activation = true;
   apply_job_ = std::move(job);
@@ -367,8 +367,8 @@ void Agent::queue_apply() {
   job.bundle = assembler_->final_path();
   job.file_name = update_->name;
   job.digest = update_->digest;
-  job.session = p::text::hex64(update_->session.value);
-  job.reply = p::text::format_endpoint(update_->reply);
+  job.session = update_->session;
+  job.reply = update_->reply;
   job.mode = update_->apply;
   job.announced_version = update_->version;
   job.announced_kind = update_->kind;
@@ -578,12 +578,10 @@ void Agent::keep_fin(const ApplyOutcome& o, Clock::time_point first, bool asked_
   fin.message = o.message;
   fin.status = o.status;
   fin.version = r.version;
-  auto reply = p::text::parse_endpoint(r.reply, "reply");
-  if (!p::text::unhex64(r.session, fin.session.value) || !reply ||
-      !p::text::unhex(r.digest, fin.digest)) {
-    return;  // a local apply: nobody to tell
-  }
-  fins_.keep(std::move(fin), reply.value(), first, asked_only);
+  if (!r.session || !r.reply) return;  // a local apply: nobody to tell
+  fin.session = *r.session;
+  fin.digest = r.digest;
+  fins_.keep(std::move(fin), *r.reply, first, asked_only);
 }
 
 Clock::time_point Agent::next_wakeup(Clock::time_point now) const {

@@ -92,7 +92,7 @@ Applier::Applier(ApplyConfig config, ApplyLog log)
 
 ApplyOutcome Applier::finish(const ApplyRecord& rec, p::FinStatus status,
                              const std::string& message, bool installed) {
-  journal_->finish(rec.id, std::string(p::to_string(status)), message, installed);
+  journal_->finish(rec.id, status, message, installed);
   ApplyOutcome o{status, message, *journal_->get(rec.id)};
   const bool good = status != p::FinStatus::failed && status != p::FinStatus::rolled_back &&
                     status != p::FinStatus::rejected;
@@ -111,7 +111,7 @@ ApplyOutcome Applier::finish(const ApplyRecord& rec, p::FinStatus status,
 std::optional<ApplyOutcome> Applier::apply(const ApplyJob& job) {
   ApplyRecord rec;
   rec.file_name = job.file_name;
-  rec.digest = p::text::hex(job.digest);
+  rec.digest = job.digest;
   rec.session = job.session;
   rec.reply = job.reply;
   rec.mode = job.mode;
@@ -119,18 +119,17 @@ std::optional<ApplyOutcome> Applier::apply(const ApplyJob& job) {
   // a delivered bundle whose session already has a result reports that result again and runs
   // nothing (a re-announcement after a restart, a replayed UPDATE or ACTIVATE). The one
   // exception is the ACTIVATE of a bundle held for it. A local apply (no session) always runs.
-  if (!rec.session.empty()) {
-    const auto latest = journal_->finished_for(rec.digest, rec.session);
+  if (rec.session) {
+    const auto latest = journal_->finished_for(rec.digest, *rec.session);
     if (job.activation && !latest) return std::nullopt;  // not held here
-    const bool activates_held =
-        job.activation && latest->status == p::to_string(p::FinStatus::held);
+    const bool activates_held = job.activation && latest->status == p::FinStatus::held;
     if (latest && !activates_held) {
+      const auto status = latest->status.value_or(p::FinStatus::failed);
       log_(log::info("FC2204", "apply-once")
                .with("bundle", rec.file_name)
-               .with("session", rec.session)
-               .with("status", latest->status)
+               .with("session", p::text::hex64(rec.session->value))
+               .with("status", p::to_string(status))
                .with("apply", std::to_string(latest->id)));
-      const auto status = p::fin_status_from(latest->status).value_or(p::FinStatus::failed);
       return ApplyOutcome{status, latest->message, *latest};
     }
     if (activates_held) {
@@ -184,7 +183,7 @@ std::vector<std::string> Applier::environment(const ApplyRecord& rec, const Cont
       "FLEETCAST_BUNDLE_NAME=" + ctx.manifest().name,
       "FLEETCAST_BUNDLE_VERSION=" + std::to_string(ctx.manifest().version),
       "FLEETCAST_BUNDLE_KIND=" + ctx.manifest().kind,
-      "FLEETCAST_BUNDLE_DIGEST=" + rec.digest,
+      "FLEETCAST_BUNDLE_DIGEST=" + p::text::hex(rec.digest),
       "FLEETCAST_PREVIOUS_VERSION=" + ctx.installed_before,
       "FLEETCAST_DRY_RUN=" + std::string(rec.mode == p::ApplyMode::dry_run ? "1" : "0"),
       "FLEETCAST_PAYLOAD=" + ctx.payload.string(),
@@ -260,7 +259,7 @@ ApplyOutcome Applier::run(ApplyRecord rec, const ApplyJob* job, const p::io::Inp
 // The seal, before anything of the bundle is read; an encrypted content decrypted with this
 // host's key; the manifest (bundle/open.hpp).
 Applier::Stop Applier::open(ApplyRecord& rec, const p::io::InputFile& bundle, Context& ctx) {
-  if (p::text::hex(bundle.digest()) != rec.digest) {
+  if (bundle.digest() != rec.digest) {
     return finish(rec, p::FinStatus::rejected, "digest differs from the announced digest");
   }
   try {
@@ -301,7 +300,7 @@ Applier::Stop Applier::check_policy(const ApplyRecord& rec, const ApplyJob* job,
   if (!targeted(m, config_.host_name, config_.groups)) {
     return finish(rec, p::FinStatus::rejected, "this host is not among the bundle's targets");
   }
-  std::string installed_digest;
+  p::Digest installed_digest{};
   const std::uint64_t installed = journal_->installed_version(m.name, &installed_digest);
   ctx.installed_before = std::to_string(installed);
   if (past_backup) return std::nullopt;

@@ -52,8 +52,10 @@ struct ApplyJob {
   std::filesystem::path bundle;  // the verified-by-delivery file in the spool
   std::string file_name;
   protocol::Digest digest{};  // as announced (and verified by delivery)
-  std::string session;        // hex; "" for a local apply
-  std::string reply;          // manager reply endpoint text; "" for a local apply
+  // The delivery (nullopt for a local apply): its session, the manager's reply endpoint (an
+  // ACTIVATE leaves it out: the held apply's is used).
+  std::optional<protocol::SessionId> session;
+  std::optional<protocol::Endpoint> reply;
   protocol::ApplyMode mode = protocol::ApplyMode::now;  // now, dry-run or hold (check, keep)
   // An ACTIVATE of the bundle this session delivered with apply=hold: applied only when the
   // latest result of (digest, session) here is `held`, so at most once; otherwise that result

@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include "protocol/text.hpp"
+
 namespace fleetcast::receiver {
 namespace p = protocol;
 namespace io = protocol::io;
@@ -47,19 +49,30 @@ constexpr const char* kSelect =
     "SELECT id, file_name, digest, session, reply, dry_run, name, version, kind, phase, status, "
     "message, failed_phase, mode FROM applies ";
 
+// The journal's text forms: hex digest and session ("" for none), the reply endpoint as text.
+std::string session_text(const std::optional<p::SessionId>& s) {
+  return s ? p::text::hex64(s->value) : std::string();
+}
+
 ApplyRecord read_row(const io::Database::Statement& s) {
   ApplyRecord r;
   r.id = s.integer(0);
   r.file_name = s.text(1);
-  r.digest = s.text(2);
-  r.session = s.text(3);
-  r.reply = s.text(4);
+  if (!p::text::unhex(s.text(2), r.digest)) {
+    throw JournalError("journal: apply " + std::to_string(r.id) + ": bad digest");
+  }
+  if (p::SessionId id; !s.text(3).empty() && p::text::unhex64(s.text(3), id.value)) {
+    r.session = id;
+  }
+  if (auto reply = p::text::parse_endpoint(s.text(4), "reply"); reply && !s.text(4).empty()) {
+    r.reply = reply.value();
+  }
   r.mode = mode_from(s.text(13), s.integer(5) != 0);
   r.name = s.text(6);
   r.version = static_cast<std::uint64_t>(s.integer(7));
   r.kind = s.text(8);
   r.phase = phase_from(s.text(9));
-  r.status = s.text(10);
+  r.status = p::fin_status_from(s.text(10));
   r.message = s.text(11);
   r.failed_phase = s.text(12);
   return r;
@@ -108,9 +121,9 @@ std::int64_t Journal::begin(const ApplyRecord& r) {
          "INSERT INTO applies(file_name, digest, session, reply, dry_run, phase, started_at, "
          "mode) VALUES(?,?,?,?,?,'received',?,?)")
       .bind(1, r.file_name)
-      .bind(2, r.digest)
-      .bind(3, r.session)
-      .bind(4, r.reply)
+      .bind(2, p::text::hex(r.digest))
+      .bind(3, session_text(r.session))
+      .bind(4, r.reply ? p::text::format_endpoint(*r.reply) : std::string())
       .bind(5, std::int64_t{r.mode == p::ApplyMode::dry_run})
       .bind(6, now())
       .bind(7, p::to_string(r.mode))
@@ -139,11 +152,11 @@ void Journal::set_phase(std::int64_t id, Phase phase, const std::string& failed_
       .run();
 }
 
-void Journal::finish(std::int64_t id, const std::string& status, const std::string& message,
+void Journal::finish(std::int64_t id, p::FinStatus status, const std::string& message,
                      bool installed) {
   io::Database::Transaction t(*db_);
   db_->prepare("UPDATE applies SET phase='done', status=?, message=?, finished_at=? WHERE id=?")
-      .bind(1, status)
+      .bind(1, p::to_string(status))
       .bind(2, message)
       .bind(3, now())
       .bind(4, id)
@@ -175,11 +188,11 @@ std::vector<ApplyRecord> Journal::unfinished() const {
   return out;
 }
 
-std::optional<ApplyRecord> Journal::finished_for(const std::string& digest,
-                                                 const std::string& session) const {
+std::optional<ApplyRecord> Journal::finished_for(const p::Digest& digest,
+                                                 p::SessionId session) const {
   auto s = db_->prepare(std::string(kSelect) +
                         "WHERE digest=? AND session=? AND phase='done' ORDER BY id DESC LIMIT 1");
-  s.bind(1, digest).bind(2, session);
+  s.bind(1, p::text::hex(digest)).bind(2, session_text(session));
   if (!s.step()) return std::nullopt;
   return read_row(s);
 }
@@ -206,11 +219,11 @@ std::vector<ApplyRecord> Journal::latest_results(std::size_t sessions) const {
   return out;
 }
 
-std::uint64_t Journal::installed_version(const std::string& name, std::string* digest) const {
+std::uint64_t Journal::installed_version(const std::string& name, p::Digest* digest) const {
   auto s = db_->prepare("SELECT version, digest FROM installed WHERE name=?");
   s.bind(1, name);
   if (!s.step()) return 0;
-  if (digest) *digest = s.text(1);
+  if (digest && !p::text::unhex(s.text(1), *digest)) *digest = p::Digest{};
   return static_cast<std::uint64_t>(s.integer(0));
 }
 

@@ -26,20 +26,23 @@ class JournalError : public std::runtime_error {
 enum class Phase { received, check, backup, apply, verify, rollback, done };
 std::string_view to_string(Phase p);
 
+// One apply, typed; the journal turns it into text only in its own tables.
 struct ApplyRecord {
   std::int64_t id = 0;
-  std::string file_name;  // as announced and stored in the spool
-  std::string digest;     // hex BLAKE2b-256 of the bundle file (the announced digest)
-  std::string session;    // hex delivery session (FIN is bound to it); "" for a local apply
-  std::string reply;      // manager's reply endpoint text; "" for a local apply
+  std::string file_name;      // as announced and stored in the spool
+  protocol::Digest digest{};  // BLAKE2b-256 of the bundle file (the announced digest)
+  // The delivery this apply answers, whose FIN is bound to it: its session and the manager's
+  // reply endpoint (both nullopt for a local apply: nobody to tell).
+  std::optional<protocol::SessionId> session;
+  std::optional<protocol::Endpoint> reply;
   protocol::ApplyMode mode = protocol::ApplyMode::now;  // now, dry-run or hold
   std::string name;  // bundle name from the manifest ("" until the seal verified)
   std::uint64_t version = 0;
   std::string kind;
   Phase phase = Phase::received;
-  std::string status;   // FIN status when done: applied, checked, rolled-back, rejected, failed
-  std::string message;  // FIN message when done
-  std::string failed_phase;  // the phase that failed (before a rollback)
+  std::optional<protocol::FinStatus> status;  // once done
+  std::string message;                        // the FIN message, once done
+  std::string failed_phase;                   // the phase that failed (before a rollback)
 };
 
 class Journal {
@@ -56,14 +59,14 @@ class Journal {
                   const std::string& kind);
   void set_phase(std::int64_t id, Phase phase, const std::string& failed_phase = {});
   // Ends the apply; with `installed` also records name -> version as in place, atomically.
-  void finish(std::int64_t id, const std::string& status, const std::string& message,
+  void finish(std::int64_t id, protocol::FinStatus status, const std::string& message,
               bool installed);
 
   std::optional<ApplyRecord> get(std::int64_t id) const;
   std::vector<ApplyRecord> unfinished() const;
   // The latest finished apply of this file digest in this session (FIN resend, duplicates).
-  std::optional<ApplyRecord> finished_for(const std::string& digest,
-                                          const std::string& session) const;
+  std::optional<ApplyRecord> finished_for(const protocol::Digest& digest,
+                                          protocol::SessionId session) const;
   // Spool file names of finished applies, newest apply first; a name with an unfinished apply,
   // or whose latest result is `held` (waiting for its ACTIVATE), is left out: its bundle is
   // still needed.
@@ -72,7 +75,8 @@ class Journal {
   // a restarted receiver still answers a manager's STATUS for them.
   std::vector<ApplyRecord> latest_results(std::size_t sessions) const;
   // Installed version of a bundle name (0: none) and its digest.
-  std::uint64_t installed_version(const std::string& name, std::string* digest = nullptr) const;
+  std::uint64_t installed_version(const std::string& name,
+                                  protocol::Digest* digest = nullptr) const;
 
  private:
   std::unique_ptr<protocol::io::Database> db_;

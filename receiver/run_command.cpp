@@ -235,9 +235,9 @@ int run_command(const RunOptions& o) {
   Applier applier(make_apply_config(o, cfg.manager), log::emit);
   // Results of earlier sessions answer a manager's STATUS (status --refresh, rollout resume).
   for (ApplyRecord& r : applier.journal().latest_results(Agent::kMaxFins)) {
-    auto status = p::fin_status_from(r.status);
-    if (!status) continue;
-    agent.remember_result(ApplyOutcome{*status, r.message, std::move(r)});
+    if (!r.status) continue;
+    const p::FinStatus status = *r.status;
+    agent.remember_result(ApplyOutcome{status, r.message, std::move(r)});
   }
   for (const auto& r : applier.recover()) agent.on_applied(r, Clock::now());
   // The spool is pruned only while no apply runs (the worker owns the journal then).

@@ -68,8 +68,8 @@ class ApplyOnce : public ::testing::Test {
     j.bundle = dir_ / "fix-3.fcb";
     j.file_name = "fix-3.fcb";
     j.digest = p::io::InputFile::open(j.bundle)->digest();
-    j.session = "00000000000012ab";
-    j.reply = "[fd00::1]:4712";
+    j.session = p::SessionId{0x12ab};
+    j.reply = p::text::parse_endpoint("[fd00::1]:4712", "").value();
     j.mode = mode;
     j.activation = activation;
     j.announced_version = 3;
@@ -137,7 +137,7 @@ TEST_F(replay, HeldBundleActivatesOnce) {
   EXPECT_EQ(phases(), ran);
   // An ACTIVATE of another session's bundle, or of one never held here: nothing to report.
   auto other = job(p::ApplyMode::now, true);
-  other.session = "00000000000099cd";
+  other.session = p::SessionId{0x99cd};
   EXPECT_FALSE(a->apply(other));
 }
 
@@ -146,8 +146,8 @@ TEST_F(replay, HeldBundleActivatesOnce) {
 TEST_F(replay, LocalApplyIsNotBoundToASession) {
   auto a = start("verify");
   auto local = job(p::ApplyMode::now);
-  local.session.clear();
-  local.reply.clear();
+  local.session.reset();
+  local.reply.reset();
   EXPECT_EQ(a->apply(local)->status, p::FinStatus::rolled_back);
   EXPECT_EQ(a->apply(local)->status, p::FinStatus::rolled_back);
   EXPECT_EQ(phases(), "check backup apply verify rollback check backup apply verify rollback");

@@ -37,7 +37,7 @@ class RetentionTest : public ::testing::Test {
                      std::uint64_t version, bool pending = false) {
     ApplyRecord r;
     r.file_name = file;
-    r.digest = std::string(64, 'd');  // (a 1-char literal trips GCC 12 -Wrestrict)
+    r.digest.fill(0xdd);
     const auto id = j.begin(r);
     j.set_bundle(id, name, version, "config-files");
     const fs::path work = state() / "apply" / std::to_string(id);
@@ -49,7 +49,7 @@ class RetentionTest : public ::testing::Test {
     if (pending) {
       j.set_phase(id, Phase::verify);
     } else {
-      j.finish(id, "applied", "ok", true);
+      j.finish(id, protocol::FinStatus::applied, "ok", true);
     }
     return id;
   }
@@ -125,10 +125,10 @@ TEST_F(RetentionTest, HeldBundlesStayInTheSpool) {
   Journal j(state() / "apply.db");
   ApplyRecord r;
   r.file_name = "held.fcb";
-  r.digest = std::string(64, 'e');
+  r.digest.fill(0xee);
   r.mode = protocol::ApplyMode::hold;
   const auto id = j.begin(r);
-  j.finish(id, "held", "held for activation", false);
+  j.finish(id, protocol::FinStatus::held, "held for activation", false);
   touch(spool() / "held.fcb");
   for (std::uint64_t v = 1; v <= 3; ++v) apply(j, web(v), "web", v);
   prune_spool(spool(), state(), j, {20, 3, 1}, "");

@@ -684,7 +684,7 @@ TEST_F(harden, HeldFileIsNotQueuedAgainAfterARestart) {
   ASSERT_TRUE(b->success());
   const auto job = h.agent->take_apply_job();
   ASSERT_TRUE(job);
-  EXPECT_EQ(job->session, "0000000000005678");
+  EXPECT_EQ(job->session, p::SessionId{0x5678});
   for (int restart = 0; restart < 3; ++restart) {
     start_agent(h);
     EXPECT_FALSE(h.agent->take_apply_job()) << "restart " << restart;
@@ -714,9 +714,9 @@ TEST_F(harden, ReplayedStatusIsAnsweredOncePerManagerSecond) {
   o.status = p::FinStatus::applied;
   o.message = "version 3 applied";
   o.record.file_name = "bundle.bin";
-  o.record.session = "0000000000001234";
-  o.record.reply = "[fd00::1]:4712";
-  o.record.digest = p::text::hex(p::Digest{});
+  o.record.session = p::SessionId{0x1234};
+  o.record.reply = kReply;
+  o.record.digest = p::Digest{};
   o.record.version = 3;
   h.agent->remember_result(o);  // a result from before this process started
   const auto status = manager_line(

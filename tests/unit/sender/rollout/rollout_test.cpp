@@ -246,7 +246,7 @@ class RolloutMachine : public ::testing::Test {
         ++n.holds;
         receiver::ApplyOutcome o;
         o.record.file_name = job->file_name;
-        o.record.digest = p::text::hex(job->digest);
+        o.record.digest = job->digest;
         o.record.session = job->session;
         o.record.reply = job->reply;
         o.record.version = 7;
