@@ -50,7 +50,7 @@ inline constexpr std::uint16_t kDefaultCtrlPort = 4710;
 inline constexpr std::uint16_t kDefaultDataPort = 4711;
 inline constexpr std::uint16_t kDefaultReplyPort = 4712;
 // The skew between a manager's and a host's clock that NTP keeps far inside: a manager command
-// whose time lies further from the host's clock is stale (receiver/agent.hpp, freshness).
+// whose time lies further from the host's clock is stale (receiver/reception/agent.hpp, freshness).
 inline constexpr std::uint64_t kDefaultClockSkew = 300;  // seconds
 
 }  // namespace fleetcast::protocol

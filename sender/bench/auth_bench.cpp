@@ -22,7 +22,7 @@
 #include "protocol/data_auth.hpp"
 #include "protocol/keys.hpp"
 #include "protocol/signature.hpp"
-#include "sender/data_auth.hpp"
+#include "sender/delivery/data_auth.hpp"
 
 namespace p = fleetcast::protocol;
 using Clock = std::chrono::steady_clock;

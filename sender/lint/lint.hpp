@@ -27,7 +27,7 @@
 #include <utility>
 #include <vector>
 
-#include "sender/inventory.hpp"
+#include "sender/fleet/inventory.hpp"
 #include "sender/lint/dhcp_model.hpp"
 
 namespace fleetcast::sender::lint {

@@ -14,8 +14,8 @@
 
 #include "protocol/control.hpp"
 #include "protocol/transport.hpp"
-#include "sender/pacer.hpp"
-#include "sender/receipts.hpp"
+#include "sender/delivery/pacer.hpp"
+#include "sender/delivery/receipts.hpp"
 
 namespace fleetcast::sender {
 

@@ -4,7 +4,7 @@
 
 #include <stdexcept>
 
-#include "sender/inventory.hpp"
+#include "sender/fleet/inventory.hpp"
 
 namespace fleetcast::sender {
 namespace {

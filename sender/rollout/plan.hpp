@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "sender/fleet/window.hpp"
 #include "sender/rollout/redundancy.hpp"
 #include "sender/rollout/waves.hpp"
-#include "sender/rollout/window.hpp"
 
 namespace fleetcast::sender {
 
@@ -30,7 +30,7 @@ struct RolloutOptions {
   Amount max_fail{0, false};                   // failures tolerated (waves.hpp: exceeding halts)
   std::chrono::seconds soak{0};                // pause after a wave's last result
   std::chrono::seconds activate_timeout{600};  // per wave, for every result
-  // Maintenance windows (rollout/window.hpp): for every host, and per inventory group (these
+  // Maintenance windows (fleet/window.hpp): for every host, and per inventory group (these
   // replace the inventory's window of that group). A host is activated only inside all of its.
   std::vector<std::string> windows;
   std::map<std::string, std::string> group_windows;

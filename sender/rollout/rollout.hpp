@@ -30,13 +30,13 @@
 #include "protocol/io/random_access.hpp"
 #include "protocol/log/log.hpp"
 #include "protocol/transport.hpp"
+#include "sender/delivery/session.hpp"
+#include "sender/delivery/status_poll.hpp"
 #include "sender/rollout/activation.hpp"
 #include "sender/rollout/outcome.hpp"
 #include "sender/rollout/plan.hpp"
 #include "sender/rollout/waves.hpp"
-#include "sender/session.hpp"
-#include "sender/status_poll.hpp"
-#include "sender/store.hpp"
+#include "sender/store/store.hpp"
 
 namespace fleetcast::sender {
 

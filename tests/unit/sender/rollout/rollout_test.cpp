@@ -1,5 +1,5 @@
 // Tests for sender/rollout/rollout.hpp: whole rollouts against real host agents
-// (receiver/agent.hpp) over an in-memory network, on a fake clock, with a real receipt store:
+// (receiver/reception/agent.hpp) over an in-memory network, on a fake clock, with a real receipt store:
 // waves, halt, soak, maintenance windows opening and closing, pause, abort, a manager restart
 // in each phase, and a resume after the inventory changed. The hosts' applier is scripted (the
 // apply itself has its own tests): a hold is `held`, an activation applies or rolls back as
@@ -16,7 +16,7 @@
 #include <random>
 
 #include "protocol/text.hpp"
-#include "receiver/agent.hpp"
+#include "receiver/reception/agent.hpp"
 #include "tests/unit/protocol/test_keys.hpp"
 
 namespace fleetcast::sender {

@@ -1,0 +1,98 @@
+#pragma once
+// What `send`, `push` and `rollout` share before and around a session: the targets (inventory
+// hosts, narrowed by --hosts and by the bundle's own targets), the verified bundle, the session
+// configuration from the options, the two sockets, and the event loop that drives any
+// session-shaped state machine (on_datagram / tick / next_wakeup / done).
+
+#include <poll.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "protocol/io/random_access.hpp"
+#include "protocol/io/udp_socket.hpp"
+#include "sender/cli/config.hpp"
+#include "sender/delivery/session.hpp"
+#include "sender/fleet/inventory.hpp"
+#include "sender/store/store.hpp"
+
+namespace fleetcast::sender {
+
+struct Prepared {
+  explicit Prepared(protocol::SecretKey k) : key(std::move(k)) {}
+  std::unique_ptr<Inventory> inventory;  // `targets` point into it
+  std::vector<const Host*> targets;
+  // Inventory hosts the bundle's own targets= leave out (shown by rollout plan).
+  std::vector<const Host*> not_targeted;
+  protocol::SecretKey key;
+  std::shared_ptr<const protocol::io::InputFile> file;
+  std::string kind = "file";
+  std::uint64_t version = 0;
+  std::string bundle_name;  // manifest name (bundles)
+  bool encrypted = false;   // only the recipient hosts are targets
+  // dhcp-server bundles: the readable content and what the DHCP lint reads of the manifest.
+  std::vector<std::uint8_t> dhcp_content;
+  std::string dhcp_server, dhcp_config;
+  bool dhcp_keep_old_ranges = false;
+  std::filesystem::path state;  // --state: the receipt store (the hosts' lease reports)
+};
+
+// The DHCP lint (sender/lint/lint.hpp) of a prepared dhcp-server bundle: prints the refusals and
+// notes, and throws unless `force` (then prints that they were forced). Nothing for other kinds.
+void refuse_dhcp_conflicts(const Prepared& prep, bool force);
+// `bundle lint`: the same check alone; exit status 1 when it refuses.
+int bundle_lint_command(const SendOptions& o);
+
+// Loads the inventory and the key, reads FILE; for a push, verifies the bundle with the
+// manager's own key and reads its manifest. Throws with a message naming what is wrong.
+Prepared prepare(const SendOptions& o);
+
+// The session configuration from the options (fresh session ID and file ID).
+SessionConfig session_config(const SendOptions& o, const Prepared& p, protocol::ApplyMode apply);
+
+// The receipt store of --state (nullptr without it), with the session recorded in it.
+std::unique_ptr<Store> open_store(const SendOptions& o, const SessionConfig& c, const Prepared& p,
+                                  const protocol::Digest& digest);
+
+struct Sockets {
+  Sockets(const SendOptions& o);
+  protocol::io::UdpSocket out;
+  protocol::io::UdpSocket replies;
+};
+
+// One turn of the manager's one loop: waits for replies on `io` until `s`'s next wakeup (at
+// most 100 ms), hands them to `s`, ticks it. `buffer` is the loop's receive buffer.
+template <class Session>
+void turn(Session& s, Sockets& io, std::vector<std::uint8_t>& buffer) {
+  Clock::time_point now = Clock::now();
+  const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(s.next_wakeup(now) - now);
+  pollfd fds[] = {{io.replies.fd(), POLLIN, 0}};
+  ::poll(fds, 1, static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, 100)));
+  now = Clock::now();
+  for (int batch = 0; batch < 16 && (fds[0].revents & POLLIN); ++batch) {
+    const auto got = io.replies.receive(buffer, protocol::kMaxControlDatagram);
+    for (const auto& r : got) s.on_datagram(r.bytes, r.from, now);
+    if (got.empty()) break;
+  }
+  s.tick(now, io.out);
+}
+
+inline std::vector<std::uint8_t> loop_buffer() {
+  return std::vector<std::uint8_t>(64 * protocol::kMaxControlDatagram);
+}
+
+// Runs `s` until done. `every_loop` (if set) runs after each turn, e.g. for a progress line.
+template <class Session>
+void drive(Session& s, Sockets& io, const std::function<void(Clock::time_point)>& every_loop = {}) {
+  std::vector<std::uint8_t> buffer = loop_buffer();
+  while (!s.done()) {
+    turn(s, io, buffer);
+    if (every_loop) every_loop(Clock::now());
+  }
+}
+
+}  // namespace fleetcast::sender

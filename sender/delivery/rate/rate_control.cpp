@@ -1,0 +1,429 @@
+#include "sender/delivery/rate/rate_control.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace fleetcast::sender {
+namespace p = protocol;
+namespace {
+
+constexpr auto kMinInterval = std::chrono::milliseconds(150);
+constexpr auto kMaxInterval = std::chrono::seconds(1);
+constexpr auto kMaxReportWindow = std::chrono::milliseconds(50);
+constexpr double kIntervalPackets = 100;
+constexpr double kSlowStart = 1.25;
+constexpr double kStep = 0.01;               // of the last decrease's rate, per interval, near it
+constexpr double kMargin = 0.85;             // below what the worst host took
+constexpr double kMaxCut = 0.5;              // a decrease at least keeps half
+constexpr double kMinCut = 0.875;            // and takes at least 1/8
+constexpr std::uint32_t kLateProbes = 32;    // reports of older probes still taken
+constexpr std::uint16_t kBehind = 5000;      // a receive buffer half full: falling behind
+constexpr double kMaxBehindCut = 0.75;       // a host falling behind cuts at most 3/4
+constexpr std::uint32_t kTestIntervals = 3;  // a decrease is tested over at most this many
+constexpr std::int32_t kSameLoss = 150;      // 1.5 %: within this, a loss did not change
+constexpr double kValidated = 1.5;           // of what an app-limited interval sent, at most
+constexpr double kAppLimited = 0.8;          // sent below 80 % of the rate: the rate did not bind
+constexpr std::int32_t kBaseWeight = 8;      // a base moves by 1/8 towards a usual report
+constexpr double kChanceFalseAlarm = 0.1;    // per interval, over all hosts (chance_reach)
+
+std::string percent(std::int32_t loss) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f %%", static_cast<double>(loss) * 100 / p::kLossScale);
+  return buf;
+}
+
+// `z` standard deviations of a random loss `loss` measured over `packets`, at least `least`
+// (all per kLossScale).
+std::int32_t noise(double z, std::int32_t loss, std::uint32_t packets, std::int32_t least) {
+  const double share = static_cast<double>(loss) / p::kLossScale;
+  const double sigma = std::sqrt(share * (1 - share) / std::max(1.0, static_cast<double>(packets)));
+  return std::max(least, static_cast<std::int32_t>(z * sigma * p::kLossScale));
+}
+
+// How many standard deviations chance reaches in one interval among `hosts` hosts whose loss is
+// random: the largest of n independent normal draws passes sqrt(2 ln(n / a)) with a probability
+// of about a (here 10 %). Three for a few hosts; 4.0 for 300, 4.3 for 1,000. Judged one by one at
+// three, 300 hosts would show "more than usual" somewhere in every third interval.
+double chance_reach(std::size_t hosts) {
+  return std::max(3.0, std::sqrt(2 * std::log(static_cast<double>(std::max<std::size_t>(hosts, 1)) /
+                                              kChanceFalseAlarm)));
+}
+
+}  // namespace
+
+std::string format_rate(std::uint64_t bytes_per_second) {
+  if (bytes_per_second == 0) return "unlimited";
+  const double bits = static_cast<double>(bytes_per_second) * 8;
+  char buf[32];
+  if (bits >= 1e9) {
+    std::snprintf(buf, sizeof buf, "%.2f Gbit/s", bits / 1e9);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f Mbit/s", bits / 1e6);
+  }
+  return buf;
+}
+
+RateControl::RateControl(RateConfig config, std::vector<std::string> names,
+                         std::vector<p::KeyId> keys)
+    : config_(config),
+      names_(std::move(names)),
+      keys_(std::move(keys)),
+      z_(chance_reach(names_.size())) {
+  base_.assign(names_.size(), 0);
+  backlog_.assign(names_.size(), 0);
+  if (config_.fixed) {
+    rate_ = config_.ceiling;
+    reason_ = config_.ceiling == 0 ? "fixed: unlimited" : "fixed (--fixed-rate)";
+    next_probe_ = Clock::time_point::max();
+  } else {
+    config_.floor = std::max<std::uint64_t>(config_.floor, 1);
+    if (config_.ceiling != 0) config_.floor = std::min(config_.floor, config_.ceiling);
+    rate_ = std::max(config_.start, config_.floor);
+    if (config_.ceiling != 0) rate_ = std::min(rate_, config_.ceiling);
+    reason_ = "start";
+    next_probe_ = Clock::time_point::min();  // the first probe opens the first interval
+  }
+  stats_.min_rate = stats_.max_rate = rate_;
+}
+
+Clock::duration RateControl::interval_length() const {
+  const double seconds = kIntervalPackets * static_cast<double>(config_.packet_bytes) /
+                         static_cast<double>(std::max<std::uint64_t>(rate_, 1));
+  const auto d =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  return std::clamp<Clock::duration>(d, kMinInterval, kMaxInterval);
+}
+
+std::string RateControl::describe(std::size_t host, std::int32_t loss) const {
+  std::string s = names_[host];
+  s += " lost ";
+  s += percent(loss);
+  if (base_[host] > 0) {
+    s += " (";
+    s += percent(base_[host]);
+    s += " whatever the rate)";
+  }
+  return s;
+}
+
+void RateControl::set_rate(std::uint64_t r, std::string why) {
+  r = std::max(r, config_.floor);
+  if (config_.ceiling != 0 && r >= config_.ceiling) {
+    r = config_.ceiling;
+    why += "; at the ceiling (--rate)";
+  }
+  if (r == config_.floor) why += "; at the floor (--rate-floor)";
+  rate_ = r;
+  reason_ = std::move(why);
+  stats_.min_rate = std::min(stats_.min_rate, rate_);
+  stats_.max_rate = std::max(stats_.max_rate, rate_);
+}
+
+void RateControl::decrease(std::uint64_t to, std::uint64_t congestion, std::string why) {
+  ++stats_.decreases;
+  slow_start_ = false;
+  congestion_rate_ = congestion;
+  set_rate(to, std::move(why));
+}
+
+p::Probe RateControl::probe(Clock::time_point now, std::uint64_t sent) {
+  p::Probe out;
+  if (config_.fixed) return out;
+  ++stats_.probes;
+  if (probe_ > 0 && !resumed_) {
+    // The interval that ends now: what the manager really sent in it (at most the rate: it
+    // may be bound by its CPU, or the round ended), which is what the hosts' loss answers.
+    Interval ended{probe_ + 1, rate_, false, std::vector<Sample>(names_.size())};
+    const double seconds = std::chrono::duration<double>(now - last_probe_).count();
+    if (seconds > 0) {
+      ended.rate = std::min(rate_, static_cast<std::uint64_t>(static_cast<double>(sent) / seconds));
+    }
+    ended.app_limited = seconds > 0 && static_cast<double>(sent) / seconds <
+                                           kAppLimited * static_cast<double>(rate_);
+    history_.push_back({ended.probe, static_cast<double>(sent), seconds});
+    if (history_.size() > 64) history_.erase(history_.begin());
+    // Decided from: the interval before it, ended by the previous probe, whose reports had
+    // the time of a whole interval to arrive (the report window is at most a third of it).
+    if (pending_) decide(*pending_);
+    pending_ = std::move(ended);
+  }
+  ++probe_;
+  resumed_ = false;
+  last_probe_ = now;
+  const auto length = interval_length();
+  next_probe_ = now + length;
+  out.probe = probe_;
+  out.rate_kbit = static_cast<std::uint32_t>(std::min<std::uint64_t>(rate_ * 8 / 1000, UINT32_MAX));
+  out.threshold = kReportLoss;
+  if (limiting_ < keys_.size()) out.limiting = keys_[limiting_];
+  out.report_window_ms =
+      static_cast<std::uint16_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::min<Clock::duration>(kMaxReportWindow, length / 3))
+                                     .count());
+  return out;
+}
+
+void RateControl::resume() {
+  if (config_.fixed) return;
+  resumed_ = true;  // the time since the last probe was spent waiting for NAKs
+  pending_.reset();
+  next_probe_ = Clock::time_point::min();
+}
+
+void RateControl::on_report(std::size_t host, const p::LossReport& r) {
+  if (config_.fixed || host >= names_.size()) return;
+  // A report of an older probe comes from a host that lags behind the data (a deep socket
+  // buffer drained after a stall): its loss still counts, in the interval deciding next.
+  if (!pending_ || r.expected < kMinReportPackets || r.probe > pending_->probe ||
+      r.probe + kLateProbes < pending_->probe) {
+    return;
+  }
+  Interval* i = &*pending_;
+  Sample& s = i->samples[host];
+  ++stats_.reports;
+  // What the manager sent per second over the intervals the report covers (a host that missed
+  // probes reports over several). Not capped at the pending interval's rate: a late report's
+  // loss happened at the rate of its own intervals, which a decrease since may have answered.
+  double bytes = 0, seconds = 0;
+  for (const Sent& h : history_) {
+    if (h.probe > r.since && h.probe <= r.probe) {
+      bytes += h.bytes;
+      seconds += h.seconds;
+    }
+  }
+  const std::uint64_t rate = seconds > 0 ? static_cast<std::uint64_t>(bytes / seconds) : i->rate;
+  if (r.backlog >= s.backlog) {
+    s.backlog = r.backlog;
+    // What it read per second, as a share of what was sent per second then.
+    s.took = r.elapsed_ms > 0 && seconds > 0 && r.expected > 0
+                 ? static_cast<std::uint64_t>(static_cast<double>(rate) * r.received * seconds /
+                                              (r.expected * (r.elapsed_ms / 1000.0)))
+                 : 0;
+  }
+  if (r.probe != i->probe && s.loss >= r.loss) return;  // keep the worse of two
+  s.loss = r.loss;
+  s.since = r.since;
+  s.expected = r.expected;
+  s.rate = rate;
+}
+
+std::int32_t RateControl::excess(std::size_t h, const Sample& s) const {
+  const std::int32_t chance = base_[h] > 0 ? noise(z_, base_[h], s.expected, 0) : 0;
+  return s.loss - base_[h] - chance;
+}
+
+std::pair<std::int32_t, std::size_t> RateControl::worst_excess(const Interval& i) const {
+  std::int32_t worst = 0;
+  std::size_t who = SIZE_MAX;
+  for (std::size_t h = 0; h < names_.size(); ++h) {
+    if (i.samples[h].loss < 0) continue;
+    const std::int32_t e = excess(h, i.samples[h]);
+    if (who == SIZE_MAX || e > worst) {
+      worst = e;
+      who = h;
+    }
+  }
+  return {worst, who};
+}
+
+std::pair<std::uint16_t, std::size_t> RateControl::fullest(const Interval& i) const {
+  std::uint16_t most = 0;
+  std::size_t who = SIZE_MAX;
+  for (std::size_t h = 0; h < names_.size(); ++h) {
+    if (i.samples[h].loss >= 0 && i.samples[h].backlog > most) {
+      most = i.samples[h].backlog;
+      who = h;
+    }
+  }
+  return {most, who};
+}
+
+bool RateControl::conclude_test(const Interval& done) {
+  Test& t = *test_;
+  // Each host's first report that covers only time at the lower rate; after the last interval
+  // the test waits for, the last report it sent at all.
+  const bool last = done.probe >= t.probe + kTestIntervals - 1;
+  bool missing = false;
+  for (std::size_t h = 0; h < names_.size(); ++h) {
+    if (t.before.samples[h].loss < kCongestedLoss || t.clean[h]) continue;
+    const Sample& s = done.samples[h];
+    if (s.loss >= 0) {
+      t.after[h] = s;
+      t.clean[h] = s.since >= t.decided;
+    }
+    missing = missing || !t.clean[h];
+  }
+  if (missing && !last) {
+    reason_ = "hold: measuring the loss at the lower rate";
+    return true;
+  }
+  std::size_t unexplained = SIZE_MAX;
+  std::vector<std::pair<std::size_t, std::int32_t>> bases;
+  for (std::size_t h = 0; h < names_.size(); ++h) {
+    const Sample& before = t.before.samples[h];
+    const Sample& after = t.after[h];
+    // No report at all: it lost less than the threshold at the lower rate (the rate's loss).
+    if (before.loss < kCongestedLoss || after.loss < 0) continue;
+    const double predicted = static_cast<double>(before.rate) /
+                             static_cast<double>(std::max<std::uint64_t>(after.rate, 1));
+    if (predicted < 1.1) continue;  // the rate did not fall enough to tell
+    // A full link loses less at a lower rate; loss that stays where it was (within 1.5
+    // points, or what chance explains over that many packets) is not the rate's.
+    const std::int32_t tolerance =
+        noise(z_, before.loss, std::min(before.expected, after.expected), kSameLoss);
+    // And clearly not what a full link would give: as many packets per second as before, so a
+    // share grown by the rate's ratio (near 100 % loss both give nearly the same loss: the
+    // packets a host still takes tell them apart), less three standard deviations.
+    const double share_before = 1.0 - static_cast<double>(before.loss) / p::kLossScale;
+    const double share_after = 1.0 - static_cast<double>(after.loss) / p::kLossScale;
+    const double full = std::min(0.999, share_before * predicted);
+    const double spread =
+        3 * std::sqrt(full * (1 - full) / std::max(1.0, static_cast<double>(after.expected)));
+    if (std::abs(after.loss - before.loss) <= tolerance && share_after < full - spread) {
+      bases.emplace_back(h, (before.loss + after.loss) / 2);
+      if (unexplained == SIZE_MAX && excess(h, before) >= kCongestedLoss) unexplained = h;
+    }
+  }
+  const Test ended = std::move(t);
+  test_.reset();
+  for (const auto& [h, loss] : bases) base_[h] = std::max(base_[h], loss);
+  if (unexplained == SIZE_MAX || worst_excess(ended.before).first >= kCongestedLoss) return false;
+  ++stats_.restores;
+  slow_start_ = ended.slow_start;
+  congestion_rate_ = ended.congestion_rate;
+  limiting_ = SIZE_MAX;
+  set_rate(ended.before.rate, "restored: " + describe(unexplained, ended.after[unexplained].loss) +
+                                  " at the lower rate too, not congestion");
+  return true;
+}
+
+void RateControl::decide(const Interval& done) {
+  // Each host's receive buffer in the interval before this one (no report: below the
+  // threshold).
+  const std::vector<std::uint16_t> backlog_before = backlog_;
+  for (std::size_t h = 0; h < names_.size(); ++h) {
+    backlog_[h] = done.samples[h].loss >= 0 ? done.samples[h].backlog : 0;
+  }
+  // The first interval at a lower rate: whose loss did not follow the rate?
+  if (test_ && done.probe >= test_->probe && conclude_test(done)) return;
+  // A base falls to a report clearly below it (the host got better, or the base was wrong).
+  // A missing report says nothing: the probe or the report may have been lost.
+  for (std::size_t h = 0; h < names_.size(); ++h) {
+    const Sample& s = done.samples[h];
+    if (s.loss >= 0 && s.loss < base_[h] - noise(z_, base_[h], s.expected, kSameLoss)) {
+      base_[h] = s.loss;
+    } else if (s.loss >= 0 && base_[h] > 0 && excess(h, s) <= 0) {
+      // Within what chance explains: the base is a mean of such reports (one report's is
+      // a noisy estimate, and 1,000 hosts hold some that are off by three deviations).
+      base_[h] += (s.loss - base_[h]) / kBaseWeight;
+    }
+  }
+  // The worst excess over a host's base, less what chance alone explains over the packets its
+  // report counted (a random loss of p over n packets varies by sqrt(p(1-p)/n)).
+  const auto [worst, who] = worst_excess(done);
+  // A host that limited the rate but did not report lost this probe, or its report: its loss
+  // is not known to have fallen.
+  const bool limiting_silent = limiting_ < names_.size() && done.samples[limiting_].loss < 0;
+  limiting_ = worst >= kQuietLoss ? who : limiting_silent ? limiting_ : SIZE_MAX;
+  if (worst >= kQuietLoss) last_loss_ = done.probe;
+  if (worst >= kCongestedLoss) {
+    const Sample& s = done.samples[who];
+    // Only once per congestion event: a loss at a rate above the current one, or while a
+    // decrease is tested, was answered already.
+    if (s.rate > rate_ || test_) return;
+    const double took = 1.0 - static_cast<double>(worst) / p::kLossScale;
+    const double cut = std::clamp(took * kMargin, kMaxCut, kMinCut);
+    Interval before = done;
+    before.rate = s.rate;
+    // decide() runs as probe probe_ + 1 is sent: the new rate runs until probe probe_ + 2.
+    test_ = Test{std::move(before),
+                 std::vector<Sample>(names_.size()),
+                 std::vector<bool>(names_.size()),
+                 slow_start_,
+                 congestion_rate_,
+                 probe_ + 1,
+                 probe_ + 2};
+    decrease(static_cast<std::uint64_t>(static_cast<double>(std::min(rate_, s.rate)) * cut), s.rate,
+             "down: " + describe(who, s.loss) + " at " + format_rate(s.rate));
+    return;
+  }
+  if (test_) return;  // hold until the test ends
+  // A host whose receive buffer fills takes fewer packets per second than arrive: it loses
+  // once the buffer is full, however deep it is. Down before it does (once per event, as
+  // above), without a test: that is the rate's doing whatever the host's usual loss.
+  const auto [backlog, behind] = fullest(done);
+  // Falling behind is a buffer that kept filling over two reports. One that empties is a host
+  // catching up, and one first seen full a host that stalled (its reports waited in that
+  // buffer too): hold until it has caught up.
+  if (backlog >= kBehind && backlog_before[behind] >= p::kBacklogReport &&
+      backlog > backlog_before[behind] && done.samples[behind].rate <= rate_) {
+    const Sample& s = done.samples[behind];
+    // Down to what it read per second (with the margin: its buffer drains meanwhile), by at
+    // least 1/8 and at most 3/4.
+    const double from = static_cast<double>(std::min(rate_, s.rate));
+    const double took = s.took > 0 ? static_cast<double>(s.took) : from;
+    limiting_ = behind;
+    last_loss_ = done.probe;
+    std::string why = "down: " + names_[behind] + " fell behind (receive buffer " +
+                      percent(backlog) + " full) at " + format_rate(s.rate);
+    if (s.took > 0) {
+      why += ", reading ";
+      why += format_rate(s.took);
+    }
+    decrease(static_cast<std::uint64_t>(
+                 std::clamp(took * kMargin, from * (1 - kMaxBehindCut), from * kMinCut)),
+             static_cast<std::uint64_t>(std::min(took, from)), std::move(why));
+    return;
+  }
+  if (backlog >= p::kBacklogReport) {
+    if (limiting_ == SIZE_MAX) limiting_ = behind;
+    reason_ = "hold: " + names_[behind] + "'s receive buffer is " + percent(backlog) + " full";
+    return;
+  }
+  if (worst > kQuietLoss) {
+    reason_ = "hold: " + describe(who, done.samples[who].loss);
+    return;
+  }
+  if (limiting_silent) {
+    reason_ = "hold: no report from " + names_[limiting_];
+    return;
+  }
+  if (done.probe < last_loss_ + 2) {  // a host's report may come one probe late
+    reason_ = "hold: loss in the last interval";
+    return;
+  }
+  if (done.app_limited) {
+    // A rate well above what the manager could send says nothing the hosts have shown they
+    // take: it would be sent in bursts whenever the manager's CPU frees up (as TCP's
+    // congestion window validation, RFC 7661). Not below the rate where hosts began to lose:
+    // a short repair round, or the wait for NAKs, sends little and says nothing either.
+    const auto validated = std::max(
+        congestion_rate_, static_cast<std::uint64_t>(kValidated * static_cast<double>(done.rate)));
+    const char* why = "hold: the manager sent below the rate";
+    if (rate_ > validated && !slow_start_) {
+      set_rate(validated, why);
+    } else {
+      reason_ = why;
+    }
+    return;
+  }
+  if (config_.ceiling != 0 && rate_ >= config_.ceiling) return;
+  // Slowly near the rate of the last decrease (where the hosts began to lose); back towards it
+  // by 10 % per interval, and beyond it (the hosts no longer lose there) as in slow start.
+  const double c = static_cast<double>(congestion_rate_);
+  const double r = static_cast<double>(rate_);
+  if (slow_start_ || r >= 1.1 * c) {
+    set_rate(static_cast<std::uint64_t>(r * kSlowStart),
+             slow_start_ ? "up: no host lost more than usual (slow start)"
+                         : "up: no host lost more than usual, well above the last decrease");
+  } else if (r <= 0.9 * c) {
+    set_rate(static_cast<std::uint64_t>(r * 1.1), "up: no host lost more than usual");
+  } else {
+    const auto step =
+        std::max<std::uint64_t>(static_cast<std::uint64_t>(kStep * c), config_.floor / 4);
+    set_rate(rate_ + step, "up: no host lost more than usual, near the last decrease");
+  }
+}
+
+}  // namespace fleetcast::sender

@@ -1,0 +1,236 @@
+#include "sender/delivery/round_layout.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "protocol/data.hpp"
+#include "protocol/data_auth.hpp"
+#include "sender/delivery/data_auth.hpp"
+
+namespace fleetcast::sender {
+namespace p = protocol;
+namespace {
+
+std::uint8_t esi_of(std::uint32_t t) {
+  return static_cast<std::uint8_t>(t % fec::kMaxEncodingSymbols);
+}
+
+// How many of a block's symbols 0 .. t-1 (ESI t mod 255) are parity (ESI >= k).
+std::uint64_t parity_before(std::uint32_t t, std::uint32_t k) {
+  const std::uint32_t n = fec::kMaxEncodingSymbols;
+  return std::uint64_t{t / n} * (n - k) + (t % n > k ? t % n - k : 0);
+}
+
+}  // namespace
+
+std::uint32_t auth_copies(double loss, bool measured) {
+  if (!measured) return 2;
+  if (!(loss > 0.01)) return 1;
+  const double c = std::ceil(std::log(kAuthMissTarget) / std::log(std::min(loss, 0.9)));
+  return static_cast<std::uint32_t>(std::clamp(c, 1.0, 4.0));
+}
+
+RoundLayout::RoundLayout(const fec::BlockPlan& plan, const p::io::InputFile& file,
+                         std::uint16_t file_id)
+    : plan_(plan), file_(file), file_id_(file_id), codec_(fec::make_isal_codec()) {
+  sent_.assign(plan_.block_count(), 0);
+  sym_.resize(plan_.symbol_size());
+  mix_.resize(plan_.symbol_size());
+}
+
+// Gives each block's symbols of the round their t (one-symbol packets first, then the block's
+// parts of MIXED packets), each block its parity slots, and each packet its lane (the block of
+// its first part) for interleaving.
+std::uint64_t RoundLayout::lay_out(
+    const RoundPackets& packets, std::uint64_t per_datagram,
+    std::span<const std::pair<std::uint32_t, std::uint8_t>> requested) {
+  const std::uint32_t blocks = plan_.block_count();
+  const std::size_t s = plan_.symbol_size();
+  start_ = sent_;
+  single_.assign(blocks, 0);
+  for (const RoundPackets::Run& r : packets.singles()) {
+    single_[r.block] += r.count;
+    sent_[r.block] += r.count;
+  }
+  std::uint64_t total = packets.single_packets() * (p::kHeaderBytes + s + per_datagram);
+  std::vector<std::uint32_t> lane_count(blocks, 0);
+  parts_.clear();
+  packet_first_.assign(1, 0);
+  for (std::size_t i = 0; i < packets.multi_count(); ++i) {
+    const auto blocks_of = packets.multi(i);
+    for (const std::uint32_t b : blocks_of) parts_.push_back(Part{b, sent_[b]++});
+    packet_first_.push_back(static_cast<std::uint32_t>(parts_.size()));
+    ++lane_count[blocks_of[0]];
+    total += p::mixed_datagram_bytes(blocks_of.size(), s) + per_datagram;
+  }
+  parity_first_.assign(blocks + 1, 0);
+  for (std::uint32_t b = 0; b < blocks; ++b) {
+    const std::uint32_t k = plan_.source_symbols(b);
+    parity_first_[b + 1] =
+        parity_first_[b] + parity_before(sent_[b], k) - parity_before(start_[b], k);
+  }
+
+  // AUTH packets first: every chunk the round's symbols belong to or a host asked for once, then
+  // the chunks sent for the first time or asked for again (auth_copies_ in all); a chunk sent
+  // before comes once more with each later round that sends symbols of it.
+  auth_queue_.clear();
+  auth_sent_ = 0;
+  if (auth_ != nullptr) {
+    std::vector<std::pair<std::uint32_t, std::uint8_t>> chunks;
+    for (std::uint32_t b = 0; b < blocks; ++b) {
+      unsigned mask = 0;
+      const std::uint32_t end = std::min(sent_[b], start_[b] + 255);
+      for (std::uint32_t t = start_[b]; t < end; ++t) mask |= 1u << p::auth_chunk_of(esi_of(t));
+      for (std::uint8_t c = 0; c < p::kAuthChunksPerBlock; ++c) {
+        if (mask & (1u << c)) chunks.emplace_back(b, c);
+      }
+    }
+    std::vector<std::pair<std::uint32_t, std::uint8_t>> wanted(requested.begin(), requested.end());
+    std::sort(wanted.begin(), wanted.end());
+    chunks.insert(chunks.end(), wanted.begin(), wanted.end());
+    std::sort(chunks.begin(), chunks.end());
+    chunks.erase(std::unique(chunks.begin(), chunks.end()), chunks.end());
+    chunk_sent_.resize(std::size_t{blocks} * p::kAuthChunksPerBlock, false);
+    std::vector<std::pair<std::uint32_t, std::uint8_t>> fresh;
+    for (const auto& [b, c] : chunks) {
+      auth_queue_.emplace_back(b, c);
+      const std::size_t i = p::auth_leaf_index(b, c);
+      const bool asked = std::binary_search(wanted.begin(), wanted.end(), std::pair(b, c));
+      if (!chunk_sent_[i] || asked) fresh.emplace_back(b, c);
+      chunk_sent_[i] = true;
+    }
+    for (std::uint32_t copy = 1; copy < auth_copies_; ++copy) {
+      auth_queue_.insert(auth_queue_.end(), fresh.begin(), fresh.end());
+    }
+    total += auth_queue_.size() * (auth_->datagram_bytes() + per_datagram);
+  }
+
+  lane_first_.assign(blocks + 1, 0);
+  for (std::uint32_t b = 0; b < blocks; ++b) lane_first_[b + 1] = lane_first_[b] + lane_count[b];
+  lanes_.resize(packets.multi_count());
+  std::vector<std::uint32_t> fill(lane_first_.begin(), lane_first_.end() - 1);
+  for (std::uint32_t i = 0; i < packets.multi_count(); ++i) {
+    lanes_[fill[parts_[packet_first_[i]].block]++] = i;
+  }
+  for (std::uint32_t b = 0; b < blocks; ++b) lane_count[b] += single_[b];
+  order_ = std::make_unique<fec::Interleaver>(std::move(lane_count));
+  encode_parity();
+  // The hash of every MIXED packet of the round, for the signed table hosts check them with.
+  mixed_hashes_.clear();
+  for (std::size_t i = 0; i < packets.multi_count(); ++i) {
+    const auto parts =
+        std::span(parts_).subspan(packet_first_[i], packet_first_[i + 1] - packet_first_[i]);
+    mixed_hashes_.push_back(p::mixed_hash(mixed(parts, 0)));
+  }
+  tables_sent_ = 0;
+  if (sign_table_) total += 2 * tables() * (p::kMaxControlDatagram + per_datagram);
+  return total;
+}
+
+std::size_t RoundLayout::tables() const {
+  return (mixed_hashes_.size() + p::kMaxMixedTableHashes - 1) / p::kMaxMixedTableHashes;
+}
+
+// Encodes every parity symbol of the round, one codec call per block, into the scratch file.
+void RoundLayout::encode_parity() {
+  const std::size_t s = plan_.symbol_size();
+  std::vector<std::uint8_t> block;
+  std::vector<std::uint8_t> parity;
+  std::vector<std::uint8_t> esis;
+  std::vector<fec::Symbol> src;
+  std::vector<fec::MutableSymbol> out;
+  for (std::uint32_t b = 0; b < plan_.block_count(); ++b) {
+    const auto count = static_cast<std::size_t>(parity_first_[b + 1] - parity_first_[b]);
+    if (count == 0) continue;
+    const std::uint32_t k = plan_.source_symbols(b);
+    esis.clear();
+    for (std::uint32_t t = start_[b]; t < sent_[b]; ++t) {
+      if (esi_of(t) >= k) esis.push_back(esi_of(t));
+    }
+    block.resize(std::size_t{k} * s);
+    file_.read(plan_.first_symbol(b) * s, block);
+    src.clear();
+    for (std::uint32_t j = 0; j < k; ++j) src.emplace_back(&block[j * s], s);
+    parity.resize(count * s);
+    out.clear();
+    for (std::size_t i = 0; i < count; ++i) out.emplace_back(&parity[i * s], s);
+    if (codec_->encode(src, esis, out) != fec::Status::ok) {
+      throw std::logic_error("encode failed for a valid block");
+    }
+    parity_.write(parity_first_[b] * s, parity);
+  }
+}
+
+p::MixedPacket RoundLayout::mixed(std::span<const Part> parts, std::uint32_t sequence) {
+  p::MixedPacket m;
+  m.file_id = file_id_;
+  m.sequence = sequence;
+  m.count = static_cast<std::uint8_t>(parts.size());
+  for (std::size_t i = 0; i < parts.size(); ++i) m.parts[i] = {parts[i].block, esi_of(parts[i].t)};
+  std::sort(m.parts.begin(), m.parts.begin() + m.count,
+            [](const p::SymbolId& a, const p::SymbolId& b) { return a.sbn < b.sbn; });
+  const auto first = symbol(parts[0]);
+  std::copy(first.begin(), first.end(), mix_.begin());
+  for (std::size_t i = 1; i < parts.size(); ++i) fec::add_symbol(mix_, symbol(parts[i]));
+  m.payload = mix_;
+  return m;
+}
+
+bool RoundLayout::is_parity(const Part& part) const {
+  return esi_of(part.t) >= plan_.source_symbols(part.block);
+}
+
+std::span<const std::uint8_t> RoundLayout::symbol(const Part& part) {
+  const std::size_t s = plan_.symbol_size();
+  const std::uint32_t k = plan_.source_symbols(part.block);
+  if (is_parity(part)) {
+    const std::uint64_t slot =
+        parity_first_[part.block] + parity_before(part.t, k) - parity_before(start_[part.block], k);
+    parity_.read(slot * s, sym_);
+  } else {
+    file_.read((plan_.first_symbol(part.block) + esi_of(part.t)) * s, sym_);
+  }
+  return sym_;
+}
+
+std::optional<RoundLayout::Built> RoundLayout::build_next(std::uint32_t sequence,
+                                                          std::span<std::uint8_t> out) {
+  if (auth_sent_ < auth_queue_.size()) {
+    const auto [block, chunk] = auth_queue_[auth_sent_++];
+    const std::size_t n = auth_->build(block, chunk, file_id_, sequence, out);
+    if (n == 0) throw std::logic_error("an AUTH packet does not encode");
+    return Built{n, PacketKind::auth};
+  }
+  if (sign_table_ && tables_sent_ < 2 * tables()) {
+    const std::size_t first = (tables_sent_++ % tables()) * p::kMaxMixedTableHashes;
+    const auto batch =
+        std::span(mixed_hashes_)
+            .subspan(first, std::min(p::kMaxMixedTableHashes, mixed_hashes_.size() - first));
+    const std::size_t n = sign_table_(batch, out);
+    if (n == 0) throw std::logic_error("a MIXED table does not encode");
+    return Built{n, PacketKind::table};
+  }
+  fec::BlockSymbol next{};
+  if (!order_ || !order_->next(next)) return std::nullopt;
+  std::size_t n = 0;
+  PacketKind kind = PacketKind::mixed;
+  if (next.index < single_[next.block]) {
+    const Part part{next.block, start_[next.block] + next.index};
+    const bool parity = is_parity(part);
+    kind = parity ? PacketKind::parity : PacketKind::source;
+    n = p::encode_symbol(
+        p::SymbolPacket{parity, file_id_, sequence, part.block, esi_of(part.t), symbol(part)}, out);
+  } else {
+    const std::uint32_t packet = lanes_[lane_first_[next.block] + next.index - single_[next.block]];
+    n = p::encode_mixed(
+        mixed(std::span(parts_).subspan(packet_first_[packet],
+                                        packet_first_[packet + 1] - packet_first_[packet]),
+              sequence),
+        out);
+  }
+  if (n == 0) throw std::logic_error("a data packet does not encode");
+  return Built{n, kind};
+}
+
+}  // namespace fleetcast::sender

@@ -1,0 +1,125 @@
+#pragma once
+// The packets of one transmission round, in the order they go on the wire. Per block, the t-th
+// symbol ever sent has ESI t mod 255, so round 0 sends the k source symbols (and the proactive
+// parity), and each repair round continues with parity indices never sent before: one repair
+// symbol serves every host that misses any symbol of that block. Packets are interleaved across
+// blocks (fec/interleave.hpp) so a loss burst spreads over many blocks. A packet of several
+// blocks is a MIXED packet: the sum of one symbol of each.
+//
+// Reads each source symbol from the file when its packet is built, and encodes a round's parity
+// block by block into a scratch file: memory grows with the number of blocks (a few words per
+// block) and with the round's MIXED packets, not with the file or the round's parity.
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "fec/block_plan.hpp"
+#include "fec/codec.hpp"
+#include "fec/interleave.hpp"
+#include "protocol/io/random_access.hpp"
+#include "sender/delivery/repair_planner.hpp"
+
+namespace fleetcast::sender {
+
+enum class PacketKind { source, parity, mixed, auth, table };
+
+class DataAuth;
+
+// Each AUTH packet sent for the first time (or asked for) goes out several times, before the
+// round's symbols. A host that loses every copy keeps the chunk's symbols aside and asks for
+// the chunk in its NAK, which costs it a round at worst: the copies make that rare. 2 while
+// the loss is unknown (round 0), then enough that every copy is lost with at most
+// kAuthMissTarget probability at the measured loss (1 on a clean network, at most 4).
+inline constexpr double kAuthMissTarget = 0.01;
+std::uint32_t auth_copies(double loss, bool measured);
+
+class RoundLayout {
+ public:
+  // `file` (read with zeros past its end) must outlive the layout.
+  RoundLayout(const fec::BlockPlan& plan, const protocol::io::InputFile& file,
+              std::uint16_t file_id);
+  // From now on each round starts with the AUTH packets of the chunks it sends symbols of.
+  void authenticate_with(const DataAuth* auth) { auth_ = auth; }
+  // protocol::mixed_hash of every MIXED packet of the round laid out last.
+  const std::vector<std::array<std::uint8_t, 16>>& mixed_hashes() const { return mixed_hashes_; }
+  // Builds a signed MIXED table packet (protocol::MixedTable) of these hashes into out; its
+  // length (0: failed). Each round then sends its tables twice, after the AUTH packets.
+  using TableSigner = std::function<std::size_t(std::span<const std::array<std::uint8_t, 16>>,
+                                                std::span<std::uint8_t>)>;
+  void sign_mixed_tables(TableSigner signer) { sign_table_ = std::move(signer); }
+  // Copies of each AUTH packet sent for the first time in the rounds laid out from now on
+  // (auth_copies()); chunks sent before go out once more with each round that needs them.
+  void set_auth_copies(std::uint32_t copies) { auth_copies_ = copies; }
+
+  // Lays out a round: gives each part its block's next ESI and each packet its place in the
+  // interleaved order, and encodes every parity symbol the round sends. Returns the round's
+  // wire bytes (each datagram plus `per_datagram`).
+  // `requested`: AUTH chunks (block, chunk) hosts asked for; they go out with the round's own
+  // (with as many copies as chunks sent for the first time).
+  std::uint64_t lay_out(const RoundPackets& packets, std::uint64_t per_datagram,
+                        std::span<const std::pair<std::uint32_t, std::uint8_t>> requested = {});
+
+  struct Built {
+    std::size_t bytes;
+    PacketKind kind;
+  };
+  // Builds the round's next packet into `out` with this sequence number; nullopt when the round
+  // has been sent. Throws std::logic_error when a packet does not encode (a bug).
+  std::optional<Built> build_next(std::uint32_t sequence, std::span<std::uint8_t> out);
+
+ private:
+  // One symbol of a packet of the current round: the block's t-th symbol ever assigned
+  // (ESI t mod 255).
+  struct Part {
+    std::uint32_t block;
+    std::uint32_t t;
+  };
+  void encode_parity();
+  std::size_t tables() const;  // MIXED table packets of the round (one pass)
+  // The MIXED packet of these parts (its payload in mix_).
+  protocol::MixedPacket mixed(std::span<const Part> parts, std::uint32_t sequence);
+  // Reads the part's symbol (from the file, or the round's parity) into sym_.
+  std::span<const std::uint8_t> symbol(const Part& part);
+  bool is_parity(const Part& part) const;
+
+  const fec::BlockPlan& plan_;
+  const protocol::io::InputFile& file_;
+  std::uint16_t file_id_;
+  std::unique_ptr<fec::Codec> codec_;
+  // Per block: symbols assigned to rounds so far (the next ESI is sent_ mod 255), and when the
+  // current round started. The round assigns block b's t in [start_[b], sent_[b]): first to its
+  // single_[b] one-symbol packets, then to its parts of the MIXED packets in order.
+  std::vector<std::uint32_t> sent_;
+  std::vector<std::uint32_t> start_;
+  std::vector<std::uint32_t> single_;
+  // MIXED packet i sends parts_[packet_first_[i] .. packet_first_[i + 1]). Packets are
+  // interleaved by lane (the block of their first part): lane b sends its single_[b] packets,
+  // then the MIXED packets lanes_[lane_first_[b] ..].
+  std::vector<Part> parts_;
+  std::vector<std::uint32_t> packet_first_;
+  std::vector<std::uint32_t> lanes_;
+  std::vector<std::uint32_t> lane_first_;
+  std::unique_ptr<fec::Interleaver> order_;
+  // Parity symbols of this round by slot, in a scratch file: block b owns the slots from
+  // parity_first_[b], in the order of t.
+  protocol::io::ScratchFile parity_{"a round's parity symbols"};
+  std::vector<std::uint64_t> parity_first_;
+  std::vector<std::uint8_t> sym_;  // the symbol being sent
+  std::vector<std::uint8_t> mix_;  // payload of the MIXED packet being built
+  std::vector<std::array<std::uint8_t, 16>> mixed_hashes_;  // of this round's MIXED packets
+  TableSigner sign_table_;
+  std::size_t tables_sent_ = 0;  // table packets of this round sent (2 passes)
+  const DataAuth* auth_ = nullptr;
+  // (block, chunk) of every AUTH packet of the round in sending order, and how many went out.
+  std::vector<std::pair<std::uint32_t, std::uint8_t>> auth_queue_;
+  std::size_t auth_sent_ = 0;
+  std::vector<bool> chunk_sent_;  // by leaf index: sent in an earlier round
+  std::uint32_t auth_copies_ = 2;
+};
+
+}  // namespace fleetcast::sender

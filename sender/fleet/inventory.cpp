@@ -1,0 +1,162 @@
+#include "sender/fleet/inventory.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include "protocol/io/file.hpp"
+#include "protocol/signature.hpp"
+#include "protocol/text.hpp"
+#include "sender/fleet/window.hpp"
+
+namespace fleetcast::sender {
+namespace text = protocol::text;
+namespace io = protocol::io;
+
+Inventory Inventory::load(const std::filesystem::path& path) {
+  Inventory inv;
+  std::ifstream in(path);
+  if (!in) {
+    if (!std::filesystem::exists(path)) return inv;
+    throw InventoryError(path.string() + ": cannot read");
+  }
+  std::string line;
+  std::vector<std::pair<std::string, RedundancyGroup>> pending;  // checked once hosts are known
+  for (int number = 1; std::getline(in, line); ++number) {
+    const auto where = path.string() + ":" + std::to_string(number) + ": ";
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    std::string tag, name, key_hex, groups, extra;
+    fields >> tag >> name;
+    if (tag == "window") {
+      std::string rest;
+      std::getline(fields, rest);
+      rest.erase(0, rest.find_first_not_of(" \t"));
+      rest.erase(rest.find_last_not_of(" \t\r") + 1);
+      try {
+        inv.set_window(name, rest);
+      } catch (const InventoryError& e) {
+        throw InventoryError(where + e.what());
+      }
+      continue;
+    }
+    if (tag == "redundancy") {
+      RedundancyGroup g;
+      g.name = name;
+      std::string service, member;
+      fields >> service;
+      const auto s = service_from(service);
+      if (!s)
+        throw InventoryError(where + "unknown service '" + service + "' (dhcpd, kea, carp, vrrp)");
+      g.service = *s;
+      while (fields >> member) {
+        const auto eq = member.find('=');
+        if (eq == std::string::npos)
+          throw InventoryError(where + "expected <host>=<role>, got '" + member + "'");
+        g.members.push_back({member.substr(0, eq), member.substr(eq + 1)});
+      }
+      pending.push_back({where, std::move(g)});
+      continue;
+    }
+    fields >> key_hex >> groups >> extra;
+    if (tag != "host" || name.empty() || key_hex.empty() || !extra.empty()) {
+      throw InventoryError(where +
+                           "expected 'host <name> <public key hex> [groups]', 'window <group> "
+                           "<window>' or 'redundancy <group> <service> <host>=<role>...'");
+    }
+    Host h;
+    h.name = name;
+    if (!text::is_host_name(name)) throw InventoryError(where + "bad host name '" + name + "'");
+    if (!text::unhex(key_hex, h.key.bytes)) throw InventoryError(where + "bad public key");
+    std::istringstream g(groups);
+    for (std::string group; std::getline(g, group, ',');) {
+      if (!text::is_group_name(group)) throw InventoryError(where + "bad group '" + group + "'");
+      h.groups.push_back(group);
+    }
+    try {
+      inv.add(std::move(h));
+    } catch (const InventoryError& e) {
+      throw InventoryError(where + e.what());
+    }
+  }
+  for (auto& [where, g] : pending) {
+    try {
+      inv.set_redundancy(std::move(g));
+    } catch (const InventoryError& e) {
+      throw InventoryError(where + e.what());
+    }
+  }
+  return inv;
+}
+
+void Inventory::save(const std::filesystem::path& path) const {
+  std::string out =
+      "# fleetcast inventory: host <name> <public key> [groups] | window <group> <window> |\n"
+      "# redundancy <group> <service> <host>=<role>...\n";
+  for (const auto& [group, window] : windows_) out += "window " + group + " " + window + "\n";
+  for (const Host& h : hosts_) {
+    out += "host " + h.name + " " + text::hex(h.key.bytes);
+    for (std::size_t i = 0; i < h.groups.size(); ++i) out += (i == 0 ? " " : ",") + h.groups[i];
+    out += "\n";
+  }
+  for (const RedundancyGroup& g : redundancy_) {
+    out += "redundancy " + g.name + " " + std::string(to_string(g.service));
+    for (const Member& m : g.members) out += " " + m.host + "=" + m.role;
+    out += "\n";
+  }
+  try {
+    io::write_file_atomic(path, protocol::as_bytes(out), 0644);
+  } catch (const std::runtime_error& e) {
+    throw InventoryError(e.what());
+  }
+}
+
+void Inventory::add(Host host) {
+  for (Host& h : hosts_) {
+    if (h.name != host.name && h.key == host.key) {
+      throw InventoryError("key already belongs to host '" + h.name + "'");
+    }
+  }
+  for (Host& h : hosts_) {
+    if (h.name == host.name) {
+      h = std::move(host);
+      return;
+    }
+  }
+  hosts_.push_back(std::move(host));
+}
+
+void Inventory::set_window(const std::string& group, const std::string& window) {
+  if (!text::is_group_name(group)) throw InventoryError("bad group '" + group + "'");
+  std::string error;
+  if (!Window::parse(window, &error)) {
+    throw InventoryError("window of group " + group + ": '" + window + "': " + error);
+  }
+  windows_[group] = window;
+}
+
+void Inventory::set_redundancy(RedundancyGroup group) {
+  if (!text::is_group_name(group.name)) throw InventoryError("bad group '" + group.name + "'");
+  std::vector<RedundancyGroup> groups = redundancy_;
+  std::erase_if(groups, [&](const RedundancyGroup& g) { return g.name == group.name; });
+  groups.push_back(std::move(group));
+  std::vector<std::string> names;
+  for (const Host& h : hosts_) names.push_back(h.name);
+  if (auto problem = check_groups(groups, names); !problem.empty()) throw InventoryError(problem);
+  redundancy_ = std::move(groups);
+}
+
+const Host* Inventory::find(std::string_view name) const {
+  for (const Host& h : hosts_) {
+    if (h.name == name) return &h;
+  }
+  return nullptr;
+}
+
+const Host* Inventory::find(protocol::KeyId id) const {
+  for (const Host& h : hosts_) {
+    if (protocol::key_id(h.key) == id) return &h;
+  }
+  return nullptr;
+}
+
+}  // namespace fleetcast::sender

@@ -1,0 +1,168 @@
+#pragma once
+// The manager's receipt store: <state>/manager.db (SQLite, WAL, synchronous=FULL), the record
+// that outlives the process. Hosts (name, key and groups as they were when a session ran),
+// sessions, rollouts and their waves, and every reply a host signed (RECV, DENY, COMPLETE,
+// FIN), kept verbatim, so `receipts verify` can check every signature again later and
+// `status` answers "which hosts run version 7 of school-dhcp, which failed and why" without a
+// network. The only manager file that includes the SQLite wrapper.
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/control.hpp"
+#include "protocol/io/sqlite.hpp"
+#include "sender/delivery/receipts.hpp"
+#include "sender/fleet/inventory.hpp"
+#include "sender/rollout/outcome.hpp"
+#include "sender/rollout/plan.hpp"
+
+namespace fleetcast::sender {
+
+struct SessionRecord {
+  protocol::SessionId session;
+  std::uint16_t file_id = 0;
+  std::string file_name;  // as announced (spool name)
+  std::string bundle;     // manifest name ("" for a plain file)
+  std::uint64_t version = 0;
+  std::string digest;  // hex
+  protocol::ApplyMode apply = protocol::ApplyMode::none;
+  std::int64_t started_at = 0;  // seconds since the epoch
+};
+
+struct StoredReceipt {
+  std::int64_t id = 0;
+  std::string session;  // hex
+  std::string host;
+  std::string verb;      // RECV, DENY, COMPLETE, FIN
+  std::string line;      // the signed line, or the signed packet in hex (COMPLETE)
+  std::string host_key;  // hex public key of the host when it was recorded
+  std::int64_t at = 0;
+};
+
+// One row of `status`: a host's latest result for a bundle.
+struct HostStatus {
+  std::string host;
+  std::string bundle;
+  std::uint64_t version = 0;  // of the latest FIN (0: none)
+  std::string status;         // FIN status, "denied", "completed" (no FIN), or "no answer"
+  std::string message;
+  std::int64_t at = 0;          // 0: never
+  std::uint64_t installed = 0;  // newest version this host reported applied
+};
+
+// The stored reply still verifies with the key its host had when it was stored.
+bool verify_receipt(const StoredReceipt& r);
+
+// A rollout as `rollout resume` needs it: the command line it was started with (for the
+// bundle, the key and the network options), its session, and its plan.
+struct RolloutRecord {
+  std::int64_t id = 0;
+  protocol::SessionId session;
+  std::uint16_t file_id = 0;
+  std::vector<std::string> argv;
+  std::vector<std::size_t> waves_started;  // 1-based wave numbers with a start recorded
+  std::string plan;  // rollout/plan.hpp JSON; "" for a rollout stored before plans were
+};
+
+// One rollout as `rollout status` shows it: its record, its waves, every host's latest answer.
+struct RolloutView {
+  std::int64_t id = 0;
+  std::string bundle;
+  std::uint64_t version = 0;
+  std::string state, reason, request, waves_text, max_fail;
+  std::vector<std::string> argv;  // the command line it was started with
+  bool forced() const;            // with --force (redundancy rules or the DHCP lint overridden)
+  std::int64_t started_at = 0, ended_at = 0;  // 0: not (yet)
+  struct Wave {
+    std::size_t number = 0;
+    std::vector<std::string> hosts;
+    std::int64_t started_at = 0, ended_at = 0;
+  };
+  std::vector<Wave> waves;
+  std::vector<HostStatus> hosts;  // of the rollout's session, by host name
+};
+
+// A host's newest FIN in a session, as stored.
+struct LatestFin {
+  protocol::FinStatus status = protocol::FinStatus::received;
+  std::string message;
+};
+
+class Store;
+// Keeps every reply a session's receipts accept in `store` (if any), under session `s`.
+Receipts::Observer record_into(Store* store, protocol::SessionId s);
+
+class Store {
+ public:
+  explicit Store(const std::filesystem::path& state_dir);
+
+  void record_hosts(const std::vector<const Host*>& hosts);
+  void begin_session(const SessionRecord& s, const std::vector<const Host*>& hosts);
+  void end_session(protocol::SessionId s, bool success);
+  // A reply that verified, as signed (repeats of the same bytes are stored once).
+  void record_receipt(protocol::SessionId s, const std::string& host, std::string_view verb,
+                      std::string_view line);
+
+  std::int64_t begin_rollout(protocol::SessionId s, const RolloutPlan& plan,
+                             const std::vector<std::string>& argv);
+  // The newest rollout that is running (a manager killed while it ran) or paused.
+  std::optional<RolloutRecord> unfinished_rollout() const;
+  // Every running rollout (the daemon resumes those whose owner died), oldest first.
+  std::vector<RolloutRecord> running_rollouts() const;
+  // A rollout to start at `start_at` (seconds since the epoch) by `serve`.
+  std::int64_t schedule_rollout(const std::vector<std::string>& argv, std::int64_t start_at);
+  // The scheduled rollout due first, if its time has come.
+  std::optional<RolloutRecord> due_rollout(std::int64_t now) const;
+  // A scheduled rollout starts: its session and parameters are recorded, it runs.
+  void start_scheduled(std::int64_t rollout, protocol::SessionId s, const RolloutPlan& plan);
+  // 1-based numbers of the waves of `rollout` whose start was recorded.
+  std::vector<std::size_t> waves_started(std::int64_t rollout) const;
+  // The hosts session `s` was sent to, with the key and groups they had then.
+  std::vector<Host> session_hosts(protocol::SessionId s) const;
+  // Operator requests to the running manager, checked between waves: pause or abort.
+  // False when there is no running rollout to ask.
+  bool request(Request what);
+  Request requested(std::int64_t rollout) const;
+  // Back to running (clears the request): `rollout resume` of a paused rollout.
+  void set_running(std::int64_t rollout);
+  // One line per rollout, newest first: id, bundle, version, state, waves started, reason.
+  std::vector<std::string> rollouts() const;
+  // Rollout `id` (0: the newest); nullopt when there is none.
+  std::optional<RolloutView> rollout_view(std::int64_t id) const;
+  // Per host name: the newest FIN it sent in this session.
+  std::map<std::string, LatestFin> latest_fins(protocol::SessionId s) const;
+  void wave_started(std::int64_t rollout, std::size_t wave, const std::vector<std::string>& hosts);
+  void wave_ended(std::int64_t rollout, std::size_t wave);
+  void end_rollout(std::int64_t rollout, RolloutState state, const std::string& reason);
+
+  // Latest result per (host, bundle), optionally narrowed; hosts of a bundle's sessions that
+  // never answered are listed as "no answer".
+  std::vector<HostStatus> status(const std::string& bundle, const std::string& host) const;
+  // For status --refresh: the newest session of every (host, bundle) `status` would show,
+  // grouped by session, each host with the key it had then.
+  struct LatestSession {
+    protocol::SessionId session;
+    std::string file_name;  // as announced (what STATUS names)
+    std::vector<Host> hosts;
+  };
+  std::vector<LatestSession> latest_sessions(const std::string& bundle,
+                                             const std::string& host) const;
+  std::vector<StoredReceipt> receipts() const;
+  // Per host, the newest FIN whose message reports its active DHCP leases ("leases: N active
+  // (runs)", the last line the dhcp-server script prints): the message and when it came.
+  struct ReportedLeases {
+    std::string message;
+    std::int64_t at = 0;
+  };
+  std::map<std::string, ReportedLeases> reported_leases() const;
+
+ private:
+  std::unique_ptr<protocol::io::Database> db_;
+};
+
+}  // namespace fleetcast::sender
