@@ -24,6 +24,7 @@
 #include <span>
 #include <vector>
 
+#include "protocol/clock.hpp"
 #include "protocol/transport.hpp"
 
 namespace fleetcast::protocol {
@@ -48,7 +49,7 @@ class VerifiedCache {
 // Verifications in the current second, at most a limit: take() counts one when it may.
 class SecondWindow {
  public:
-  using Clock = std::chrono::steady_clock;
+  using Clock = fleetcast::Clock;
   bool take(Clock::time_point now, std::uint32_t limit);
   // Counted something in the second that is still running at `now`.
   bool busy(Clock::time_point now) const {
@@ -62,7 +63,7 @@ class SecondWindow {
 
 class VerifyBudget {
  public:
-  using Clock = std::chrono::steady_clock;
+  using Clock = fleetcast::Clock;
   static constexpr std::size_t kVerifiedCache = 256;
   // A manager sends a few lines and feedback packets a second; 1,024 is ~5 % of a core.
   static constexpr std::uint32_t kPinnedPerSecond = 1024;

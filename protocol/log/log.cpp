@@ -1,4 +1,5 @@
 #include "protocol/log/log.hpp"
+#include "protocol/io/clock.hpp"
 
 #include <sys/stat.h>
 #include <syslog.h>
@@ -148,7 +149,7 @@ std::string line_of(Level level, std::string_view body, bool journal) {
   if (journal) {
     std::snprintf(prefix, sizeof prefix, "<%d>", static_cast<int>(level));
   } else {
-    const std::time_t t = std::time(nullptr);
+    const auto t = static_cast<std::time_t>(protocol::io::wall_seconds());
     std::tm tm{};
     ::gmtime_r(&t, &tm);
     char stamp[32];

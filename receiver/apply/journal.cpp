@@ -2,6 +2,7 @@
 
 #include <ctime>
 
+#include "protocol/io/clock.hpp"
 #include "protocol/text.hpp"
 
 namespace fleetcast::receiver {
@@ -79,7 +80,7 @@ ApplyRecord read_row(const io::Database::Statement& s) {
 }
 
 std::int64_t now() {
-  return static_cast<std::int64_t>(std::time(nullptr));
+  return static_cast<std::int64_t>(p::io::wall_seconds());
 }
 
 }  // namespace

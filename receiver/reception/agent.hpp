@@ -20,6 +20,7 @@
 
 #include "protocol/control.hpp"
 #include "protocol/data.hpp"
+#include "protocol/io/clock.hpp"
 #include "protocol/log/log.hpp"
 #include "protocol/transport.hpp"
 #include "receiver/apply/apply.hpp"
@@ -45,9 +46,7 @@ struct AgentConfig {
   Clock::duration checkpoint_every = 500ms;
   Clock::duration idle_nak_after = 2s;  // NAK without a round marker when data stops
   // Wall clock in seconds since the epoch (the commands' time window); tests pass their own.
-  std::function<std::uint64_t()> wall_clock = [] {
-    return static_cast<std::uint64_t>(std::time(nullptr));
-  };
+  std::function<std::uint64_t()> wall_clock = [] { return protocol::io::wall_seconds(); };
   // Freshness: a manager command (UPDATE, ACTIVATE, STATUS, ABORT) whose time lies further than
   // this from the host's clock is a replay, or one of the clocks is off: it is ignored with a
   // log line saying which (an UPDATE that names this host is also answered with a DENY giving

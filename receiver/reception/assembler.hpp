@@ -27,6 +27,7 @@
 
 #include "fec/block_plan.hpp"
 #include "fec/codec.hpp"
+#include "protocol/clock.hpp"
 #include "protocol/control.hpp"
 #include "protocol/data.hpp"
 #include "protocol/data_auth.hpp"
@@ -34,7 +35,7 @@
 
 namespace fleetcast::receiver {
 
-using Clock = std::chrono::steady_clock;
+using Clock = fleetcast::Clock;
 
 // Symbols kept aside before their AUTH chunk came: at most this many bytes in all, and this
 // many distinct copies of one ESI (so forged copies sent ahead of the real one do not push it

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "protocol/io/clock.hpp"
 #include "protocol/text.hpp"
 #include "sender/fleet/window.hpp"
 
@@ -216,7 +217,7 @@ RolloutOptions validate_rollout(const po::variables_map& vm) {
   }
   if (vm.count("at")) {
     const std::string at = vm["at"].as<std::string>();
-    const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+    const auto now = protocol::io::wall_now();
     const auto t = parse_instant(at, now);
     if (!t) throw ConfigError("--at '" + at + "': now, +SECONDS or YYYY-MM-DDTHH:MM:SSZ");
     r.start_at = t->time_since_epoch().count();

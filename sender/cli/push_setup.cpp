@@ -10,6 +10,7 @@
 
 #include "protocol/bundle/archive.hpp"
 #include "protocol/bundle/seal.hpp"
+#include "protocol/io/clock.hpp"
 #include "protocol/io/file.hpp"
 #include "protocol/io/key_file.hpp"
 #include "sender/lint/lint.hpp"
@@ -201,7 +202,7 @@ SessionConfig session_config(const SendOptions& o, const Prepared& prep, p::Appl
   c.rate.floor = static_cast<std::uint64_t>(o.rate_floor_mbit * 1e6 / 8);
   c.deadline = o.deadline;
   c.registration_timeout = o.registration_timeout;
-  c.wall_time = static_cast<std::uint64_t>(std::time(nullptr));
+  c.wall_time = p::io::wall_seconds();
   return c;
 }
 

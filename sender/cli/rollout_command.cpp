@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <map>
 
+#include "protocol/io/clock.hpp"
 #include "protocol/io/file.hpp"
 #include "protocol/log/log.hpp"
 #include "protocol/text.hpp"
@@ -16,7 +17,7 @@ namespace p = protocol;
 namespace {
 
 SysSeconds wall_now() {
-  return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  return p::io::wall_now();
 }
 
 std::string names(const RolloutPlan& plan, const std::vector<std::size_t>& which) {

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 
+#include "protocol/io/clock.hpp"
 #include "protocol/io/file.hpp"
 #include "protocol/log/log.hpp"
 #include "sender/cli/rollout_command.hpp"
@@ -50,7 +51,7 @@ std::unique_ptr<LiveRollout> next_rollout(const std::filesystem::path& state) {
       failed(rec.id, e.what());
     }
   }
-  const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  const auto now = p::io::wall_now();
   if (auto due = store.due_rollout(now.time_since_epoch().count())) {
     std::printf("starting scheduled rollout %lld\n", static_cast<long long>(due->id));
     log::emit(log::notice("FC1103", "rollout-starting")

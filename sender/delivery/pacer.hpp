@@ -5,9 +5,11 @@
 #include <chrono>
 #include <cstdint>
 
+#include "protocol/clock.hpp"
+
 namespace fleetcast::sender {
 
-using Clock = std::chrono::steady_clock;
+using Clock = fleetcast::Clock;
 
 class Pacer {
  public:

@@ -1,4 +1,5 @@
 #include "sender/delivery/status_poll.hpp"
+#include "protocol/io/clock.hpp"
 
 #include <algorithm>
 #include <ctime>
@@ -67,8 +68,8 @@ void StatusPoll::tick(Clock::time_point now, p::Transport& t) {
   for (std::size_t i = 0; i < queries_.size(); ++i) {
     const auto& hs = receipts_[i].hosts();
     if (std::all_of(hs.begin(), hs.end(), [](const HostReport& h) { return h.fin; })) continue;
-    const p::StatusRequest req{queries_[i].name, queries_[i].session,
-                               static_cast<std::uint64_t>(std::time(nullptr)), p::Targets::all()};
+    const p::StatusRequest req{queries_[i].name, queries_[i].session, p::io::wall_seconds(),
+                               p::Targets::all()};
     if (auto line = p::encode_maced_command(req, key_, fleet_)) {
       const p::Datagram d{p::as_bytes(line.value()), ctrl_group_};
       (void)t.send(std::span(&d, 1));

@@ -17,13 +17,15 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/clock.hpp"
+
 namespace date {
 class time_zone;
 }
 
 namespace fleetcast::sender {
 
-using SysSeconds = std::chrono::sys_seconds;
+using SysSeconds = fleetcast::SysSeconds;
 
 // "2026-11-29T01:02:03Z" for seconds since the epoch.
 std::string iso_utc(std::int64_t seconds);

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "protocol/io/clock.hpp"
 #include "protocol/text.hpp"
 #include "protocol/verify.hpp"
 
@@ -42,12 +43,9 @@ CREATE TABLE IF NOT EXISTS waves(
 // rollouts resume with waves computed again from the command line.
 constexpr const char* kAddPlan = "ALTER TABLE rollouts ADD COLUMN plan TEXT NOT NULL DEFAULT ''";
 
-// From system_clock, not time(): glibc's time() reads the coarse clock, which can lag the
-// clock the wave runner compares the maintenance window with by a tick.
+// The wall clock the wave runner compares the maintenance windows with (protocol/io/clock.hpp).
 std::int64_t now() {
-  return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())
-      .time_since_epoch()
-      .count();
+  return static_cast<std::int64_t>(io::wall_seconds());
 }
 
 // Folds one stored reply (in arrival order) into a host's row: a FIN decides, else a DENY, else

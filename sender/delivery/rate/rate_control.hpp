@@ -49,11 +49,12 @@
 #include <utility>
 #include <vector>
 
+#include "protocol/clock.hpp"
 #include "protocol/data.hpp"
 
 namespace fleetcast::sender {
 
-using Clock = std::chrono::steady_clock;
+using Clock = fleetcast::Clock;
 
 struct RateConfig {
   bool fixed = false;
