@@ -14,10 +14,17 @@ namespace fleetcast::protocol::io {
 namespace {
 
 [[noreturn]] void fail(const std::filesystem::path& path, const char* call) {
-  throw std::runtime_error(path.string() + ": " + call + ": " + std::strerror(errno));
+  throw_errno(path.string(), call);
 }
 
 }  // namespace
+
+std::string errno_message(std::string_view what, std::string_view call, int err) {
+  std::string out(what);
+  if (!call.empty()) out.append(": ").append(call);
+  if (err != 0) out.append(": ").append(std::strerror(err));
+  return out;
+}
 
 UniqueFd::~UniqueFd() {
   if (fd_ >= 0) ::close(fd_);

@@ -2,13 +2,24 @@
 // Whole-file reads and durable, atomic whole-file writes. Start-up and command code: failures
 // throw std::runtime_error naming the path, the failing call and errno's text.
 
+#include <cerrno>
 #include <cstdint>
 #include <filesystem>
 #include <span>
+#include <stdexcept>
+#include <string>
 #include <string_view>
 #include <vector>
 
 namespace fleetcast::protocol::io {
+
+// "WHAT: CALL: errno's text" (`err`, errno by default; no CALL part when it is empty), thrown as
+// `Error`: the one way a failed system call becomes an exception.
+std::string errno_message(std::string_view what, std::string_view call, int err);
+template <class Error = std::runtime_error>
+[[noreturn]] void throw_errno(std::string_view what, std::string_view call, int err = errno) {
+  throw Error(errno_message(what, call, err));
+}
 
 // Owns a file descriptor; closes it once.
 class UniqueFd {

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "protocol/io/file.hpp"
 #include "protocol/text.hpp"
 
 namespace fleetcast::protocol::io {
@@ -17,28 +18,11 @@ namespace {
 constexpr std::size_t kMaxKeyFileBytes = 4096;
 
 [[noreturn]] void fail(const std::filesystem::path& path, std::string_view what, int err = 0) {
-  std::string msg = path.string();
-  msg.append(": ").append(what);
-  if (err != 0) msg.append(": ").append(std::strerror(err));
-  throw KeyFileError(msg);
+  throw_errno<KeyFileError>(path.string(), what, err);
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 void write_new_file(const std::filesystem::path& path, const std::string& content, mode_t mode) {
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
   if (fd.get() < 0) fail(path, errno == EEXIST ? "exists, refusing to overwrite" : "open", errno);
   if (::fchmod(fd.get(), mode) != 0) fail(path, "fchmod", errno);  // umask may have narrowed it
   std::size_t done = 0;
@@ -52,7 +36,7 @@ void write_new_file(const std::filesystem::path& path, const std::string& conten
 }
 
 std::string read_small_file(const std::filesystem::path& path, bool secret) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (fd.get() < 0) fail(path, "open", errno);
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) fail(path, "fstat", errno);
@@ -90,8 +74,11 @@ void write_key_pair(const std::filesystem::path& dir, std::string_view stem, con
   if (std::filesystem::exists(public_path, ec)) fail(public_path, "exists, refusing to overwrite");
   write_new_file(secret_path, encode_secret_key_file(key), 0600);
   write_new_file(public_path, encode_public_key_file(key.public_key(), host_name), 0644);
-  Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (d.get() < 0 || ::fsync(d.get()) != 0) fail(dir, "fsync directory", errno);
+  try {
+    sync_directory(dir);
+  } catch (const std::runtime_error& e) {
+    throw KeyFileError(e.what());
+  }
 }
 
 SecretKey load_secret_key(const std::filesystem::path& path) {

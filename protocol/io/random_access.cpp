@@ -1,5 +1,7 @@
 #include "protocol/io/random_access.hpp"
 
+#include "protocol/io/file.hpp"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -15,7 +17,7 @@ namespace fleetcast::protocol::io {
 namespace {
 
 [[noreturn]] void fail(const std::string& what, const char* call) {
-  throw std::runtime_error(what + ": " + call + ": " + std::strerror(errno));
+  throw_errno(what, call);
 }
 
 std::int64_t mtime_ns(const struct stat& st) {

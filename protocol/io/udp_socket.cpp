@@ -1,5 +1,7 @@
 #include "protocol/io/udp_socket.hpp"
 
+#include "protocol/io/file.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
@@ -20,7 +22,7 @@ namespace {
 constexpr std::size_t kMaxBatch = 64;  // datagrams per sendmmsg / recvmmsg call
 
 [[noreturn]] void fail(const std::string& what, int err) {
-  throw SocketError(what + ": " + std::strerror(err));
+  throw_errno<SocketError>(what, "", err);
 }
 
 sockaddr_in6 to_sockaddr(const Endpoint& e, unsigned scope) {

@@ -20,8 +20,8 @@ namespace {
 constexpr std::uint32_t kStateMagic = 0x46435354;  // "FCST"
 constexpr std::uint32_t kStateVersion = 1;
 
-[[noreturn]] void fail(const std::filesystem::path& path, const char* what) {
-  throw std::runtime_error(path.string() + ": " + what + ": " + std::strerror(errno));
+[[noreturn]] void fail(const std::filesystem::path& path, const std::string& what) {
+  p::io::throw_errno(path.string(), what);
 }
 
 // A checkpoint: the part file's data, then the state that names it (throws).
@@ -29,12 +29,6 @@ void sync_and_record(int fd, const std::filesystem::path& part, const std::files
                      std::span<const std::uint8_t> state) {
   if (::fdatasync(fd) != 0) fail(part, "fdatasync");
   p::io::write_file_atomic(path, state, 0600);
-}
-
-void fsync_dir(const std::filesystem::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0 || ::fsync(fd) != 0) fail(dir, "fsync");
-  ::close(fd);
 }
 
 }  // namespace
@@ -68,7 +62,7 @@ Assembler::Assembler(const p::Update& update, std::filesystem::path spool,
     if (::ftruncate(fd_, static_cast<off_t>(part_size_)) != 0) fail(part_path_, "ftruncate");
     if (const int err = ::posix_fallocate(fd_, 0, static_cast<off_t>(part_size_)); err != 0) {
       errno = err;
-      fail(part_path_, ("cannot reserve " + std::to_string(part_size_) + " bytes").c_str());
+      fail(part_path_, "cannot reserve " + std::to_string(part_size_) + " bytes");
     }
   }
   for (const Block& b : blocks_) {
@@ -108,12 +102,10 @@ void Assembler::wait_for_sync(bool rethrow) {
 
 void Assembler::load_state() {
   std::vector<std::uint8_t> bytes;
-  {
-    const int fd = ::open(state_path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;  // nothing to resume
-    std::uint8_t buf[65536];
-    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) bytes.insert(bytes.end(), buf, buf + n);
-    ::close(fd);
+  try {
+    bytes = p::io::read_file(state_path_);
+  } catch (const std::exception&) {
+    return;  // nothing to resume (or unreadable: start over)
   }
   p::ByteReader r(bytes);
   p::Digest digest{};
@@ -561,7 +553,7 @@ std::optional<std::string> Assembler::finalize() {
   if (::ftruncate(fd_, static_cast<off_t>(update_.size)) != 0) fail(part_path_, "ftruncate");
   if (::fsync(fd_) != 0) fail(part_path_, "fsync");
   if (::rename(part_path_.c_str(), final_path_.c_str()) != 0) fail(final_path_, "rename");
-  fsync_dir(final_path_.parent_path());
+  p::io::sync_directory(final_path_.parent_path());
   finalized_ = true;
   dirty_ = true;
   checkpoint();
