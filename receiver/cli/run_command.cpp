@@ -194,7 +194,9 @@ int gc_command(const RunOptions& o) {
   return 0;
 }
 
-int run_command(const RunOptions& o) {
+namespace {
+
+AgentConfig agent_config(const RunOptions& o) {
   AgentConfig cfg;
   cfg.host_name = o.name;
   cfg.groups = o.groups;
@@ -204,81 +206,124 @@ int run_command(const RunOptions& o) {
   cfg.manager = p::io::load_public_key(o.manager_pub).key;
   cfg.spool = o.spool;
   cfg.state = o.state;
-  make_private_dir(o.spool);
-  make_private_dir(o.state);
-  const p::SecretKey key = p::io::load_secret_key(o.key);
-  const unsigned ifindex = p::io::interface_index(o.iface);
+  return cfg;
+}
 
-  p::io::UdpSocket ctrl(o.ctrl_port, ifindex);
-  ctrl.join(p::text::parse_address(o.ctrl_group, o.ctrl_port, "ctrl").value());
-  // Replies, feedback and the manager's answers: an exclusive socket on this host's address
-  // (no other user can bind its port and take the COMPLETE-ACKs), [::] where it has none yet.
-  std::array<std::uint8_t, 16> own_address{};
+// Replies, feedback and the manager's answers: an exclusive socket on this host's address (no
+// other user can bind its port and take the COMPLETE-ACKs), [::] where it has none yet.
+std::array<std::uint8_t, 16> own_address(const std::string& iface) {
   try {
-    own_address = p::io::interface_address(o.iface);
+    return p::io::interface_address(iface);
   } catch (const p::io::SocketError&) {
+    return {};
   }
-  p::io::UdpSocket unicast(own_address, 0, ifindex);
-  std::unique_ptr<p::io::UdpSocket> data;
-  std::optional<p::Endpoint> joined;
+}
 
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  ::sigaction(SIGTERM, &sa, nullptr);
-  ::sigaction(SIGINT, &sa, nullptr);
+std::unique_ptr<p::io::UdpSocket> ctrl_socket(const RunOptions& o, unsigned ifindex) {
+  auto s = std::make_unique<p::io::UdpSocket>(o.ctrl_port, ifindex);
+  s->join(p::text::parse_address(o.ctrl_group, o.ctrl_port, "ctrl").value());
+  return s;
+}
 
+std::uint64_t random_seed() {
   std::random_device entropy;
-  const std::uint64_t seed = (std::uint64_t{entropy()} << 32) | entropy();
-  Agent agent(cfg, key, log::emit, seed);
-  // The apply pipeline runs on one worker thread (scripts take seconds; the loop keeps
-  // answering). Unfinished applies from before a crash are finished or rolled back first.
-  Applier applier(make_apply_config(o, cfg.manager), log::emit);
-  // Results of earlier sessions answer a manager's STATUS (status --refresh, rollout resume).
-  for (ApplyRecord& r : applier.journal().latest_results(Agent::kMaxFins)) {
-    if (!r.status) continue;
-    const p::FinStatus status = *r.status;
-    agent.remember_result(ApplyOutcome{status, r.message, std::move(r)});
-  }
-  for (const auto& r : applier.recover()) agent.on_applied(r, Clock::now());
-  // The spool is pruned only while no apply runs (the worker owns the journal then).
-  auto prune = [&] {
-    log_freed("spool",
-              prune_spool(o.spool, o.state, applier.journal(), retention(o), agent.receiving()));
-  };
-  prune();
-  std::future<std::optional<ApplyOutcome>> applying;
-  DropModel drop(o, seed ^ 0x5eed);
-  log::emit(log::info("FC2101", "listening")
-                .with("host", o.name)
-                .with("iface", o.iface)
-                .with("group", o.ctrl_group)
-                .with("manager", p::fingerprint(cfg.manager))
-                .with("version", FLEETCAST_VERSION));
+  return (std::uint64_t{entropy()} << 32) | entropy();
+}
 
-  std::vector<std::uint8_t> buffer(64 * p::kMaxDataDatagram);
-  std::uint64_t completed_reported = 0;
-  while (!g_stop) {
-    const auto wanted = agent.data_group();
-    if (wanted != joined) {
-      data.reset();
-      if (wanted) {
-        data = std::make_unique<p::io::UdpSocket>(wanted->port, ifindex);
-        // Deep: a host busy elsewhere (its disk, other processes) falls behind for a while
-        // instead of losing, and says so (its backlog, in its loss reports) before it loses.
-        // Memory is taken only while packets wait.
-        data->set_buffer_sizes(64 << 20);
-        // ff3x::/32 is source-specific multicast (RFC 4607): join (manager, group) only.
-        const bool ssm = wanted->address[0] == 0xff && (wanted->address[1] >> 4) == 3;
-        const auto source = agent.data_source();
-        data->join(*wanted, ssm ? &source : nullptr);
-      }
-      joined = wanted;
+// The receiver's one loop: the ctrl group, the unicast socket and (while a session is received)
+// the data group feed the agent; the apply pipeline runs on one worker thread (scripts take
+// seconds; the loop keeps answering).
+class ReceiverLoop {
+ public:
+  explicit ReceiverLoop(const RunOptions& o)
+      : o_(o),
+        cfg_(agent_config(o)),
+        ifindex_(p::io::interface_index(o.iface)),
+        ctrl_(ctrl_socket(o, ifindex_)),  // joined before a recovery that may take minutes
+        unicast_(own_address(o.iface), 0, ifindex_),
+        seed_(random_seed()),
+        agent_(cfg_, p::io::load_secret_key(o.key), log::emit, seed_),
+        applier_(make_apply_config(o, cfg_.manager), log::emit),
+        drop_(o, seed_ ^ 0x5eed) {
+    // Results of earlier sessions answer a manager's STATUS (status --refresh, rollout resume).
+    for (ApplyRecord& r : applier_.journal().latest_results(Agent::kMaxFins)) {
+      if (!r.status) continue;
+      const p::FinStatus status = *r.status;
+      agent_.remember_result(ApplyOutcome{status, r.message, std::move(r)});
     }
+    // Unfinished applies from before a crash are finished or rolled back first.
+    for (const auto& r : applier_.recover()) agent_.on_applied(r, Clock::now());
+    prune();
+  }
+
+  int run() {
+    log::emit(log::info("FC2101", "listening")
+                  .with("host", o_.name)
+                  .with("iface", o_.iface)
+                  .with("group", o_.ctrl_group)
+                  .with("manager", p::fingerprint(cfg_.manager))
+                  .with("version", FLEETCAST_VERSION));
+    while (!g_stop && !finished()) {
+      follow_data_group();
+      const Clock::time_point now = read_sockets();
+      poll_apply(now);
+      agent_.tick(now, unicast_);
+      if (agent_.counters().sessions_completed > completed_reported_) {
+        completed_reported_ = agent_.counters().sessions_completed;
+        print_counters(agent_);
+      }
+    }
+    agent_.checkpoint();
+    print_counters(agent_);
+    if (drop_.dropped() > 0) {
+      log::emit(log::info("FC2106", "test-drop-model").with("dropped", drop_.dropped()));
+    }
+    if (applying_.valid()) applying_.wait();  // SIGTERM: let the phase end (SIGKILL: recovery)
+    log::emit(log::info("FC2102", "stopped"));
+    return 0;
+  }
+
+ private:
+  // The spool is pruned only while no apply runs (the worker owns the journal then).
+  void prune() {
+    log_freed("spool", prune_spool(o_.spool, o_.state, applier_.journal(), retention(o_),
+                                   agent_.receiving()));
+  }
+
+  // --exit-after N (tests): N sessions completed, acknowledged and reported.
+  bool finished() const {
+    return o_.exit_after > 0 && agent_.counters().sessions_completed >= o_.exit_after &&
+           agent_.complete_acknowledged() && !applying_.valid() && agent_.fins_pending() == 0;
+  }
+
+  // A member of the data group the agent names, and of no other.
+  void follow_data_group() {
+    const auto wanted = agent_.data_group();
+    if (wanted == joined_) return;
+    data_.reset();
+    if (wanted) {
+      data_ = std::make_unique<p::io::UdpSocket>(wanted->port, ifindex_);
+      // Deep: a host busy elsewhere (its disk, other processes) falls behind for a while
+      // instead of losing, and says so (its backlog, in its loss reports) before it loses.
+      // Memory is taken only while packets wait.
+      data_->set_buffer_sizes(64 << 20);
+      // ff3x::/32 is source-specific multicast (RFC 4607): join (manager, group) only.
+      const bool ssm = wanted->address[0] == 0xff && (wanted->address[1] >> 4) == 3;
+      const auto source = agent_.data_source();
+      data_->join(*wanted, ssm ? &source : nullptr);
+    }
+    joined_ = wanted;
+  }
+
+  // Waits until the agent's next wakeup (at most 200 ms) for a datagram, then hands what the
+  // readable sockets hold to the agent. Returns the time after reading.
+  Clock::time_point read_sockets() {
     auto now = Clock::now();
     const auto wait =
-        std::chrono::duration_cast<std::chrono::milliseconds>(agent.next_wakeup(now) - now);
-    pollfd fds[3] = {
-        {ctrl.fd(), POLLIN, 0}, {unicast.fd(), POLLIN, 0}, {data ? data->fd() : -1, POLLIN, 0}};
+        std::chrono::duration_cast<std::chrono::milliseconds>(agent_.next_wakeup(now) - now);
+    pollfd fds[3] = {{ctrl_->fd(), POLLIN, 0},
+                     {unicast_.fd(), POLLIN, 0},
+                     {data_ ? data_->fd() : -1, POLLIN, 0}};
     if (::poll(fds, 3, static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, 200))) < 0 &&
         errno != EINTR) {
       log::emit(log::error("FC2105", "poll-failed").with("reason", std::strerror(errno)));
@@ -286,65 +331,84 @@ int run_command(const RunOptions& o) {
     now = Clock::now();
     // Only sockets poll() reported readable: an idle socket costs no system call per wakeup.
     if (fds[0].revents & POLLIN) {
-      for (const auto& r : ctrl.receive(buffer, p::kMaxDataDatagram)) {
-        agent.on_ctrl(r.bytes, now, r.from);
+      for (const auto& r : ctrl_->receive(buffer_, p::kMaxDataDatagram)) {
+        agent_.on_ctrl(r.bytes, now, r.from);
       }
     }
     if (fds[1].revents & POLLIN) {
-      for (const auto& r : unicast.receive(buffer, p::kMaxDataDatagram))
-        agent.on_data(r.bytes, now, r.from);
-    }
-    if (data && (fds[2].revents & POLLIN)) {
-      std::size_t received = 0;
-      agent.on_backlog(data->receive_backlog());
-      for (int batch = 0; batch < 64; ++batch) {
-        const auto got = data->receive(buffer, p::kMaxDataDatagram);
-        now = Clock::now();  // per batch: a probe's reading time (LossReport::elapsed_ms)
-        for (const auto& r : got) {
-          if (!drop.drop()) agent.on_data(r.bytes, now, r.from);
-        }
-        received += got.size();
-        if (got.empty()) break;
+      for (const auto& r : unicast_.receive(buffer_, p::kMaxDataDatagram)) {
+        agent_.on_data(r.bytes, now, r.from);
       }
-      // Coalesce wakeups during a transfer: waking for every datagram costs a context switch
-      // each, which dominates when many agents share a CPU. The socket buffer holds far more
-      // than arrives in this pause.
-      if (received > 0) ::nanosleep(&kCoalesce, nullptr);
     }
-    if (applying.valid() &&
-        applying.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+    if (data_ && (fds[2].revents & POLLIN)) now = drain_data();
+    return now;
+  }
+
+  Clock::time_point drain_data() {
+    Clock::time_point now = Clock::now();
+    std::size_t received = 0;
+    agent_.on_backlog(data_->receive_backlog());
+    for (int batch = 0; batch < 64; ++batch) {
+      const auto got = data_->receive(buffer_, p::kMaxDataDatagram);
+      now = Clock::now();  // per batch: a probe's reading time (LossReport::elapsed_ms)
+      for (const auto& r : got) {
+        if (!drop_.drop()) agent_.on_data(r.bytes, now, r.from);
+      }
+      received += got.size();
+      if (got.empty()) break;
+    }
+    // Coalesce wakeups during a transfer: waking for every datagram costs a context switch
+    // each, which dominates when many agents share a CPU. The socket buffer holds far more
+    // than arrives in this pause.
+    if (received > 0) ::nanosleep(&kCoalesce, nullptr);
+    return now;
+  }
+
+  // A finished apply's result to the agent; the next job to the worker.
+  void poll_apply(Clock::time_point now) {
+    if (applying_.valid() &&
+        applying_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
       try {
-        if (auto outcome = applying.get()) agent.on_applied(*outcome, now);
+        if (auto outcome = applying_.get()) agent_.on_applied(*outcome, now);
       } catch (const std::exception& e) {
         // The journal keeps it for recovery.
         log::emit(log::error("FC2203", "apply-error").with("reason", e.what()));
       }
-      if (!agent.apply_job_pending()) prune();
+      if (!agent_.apply_job_pending()) prune();
     }
-    if (!applying.valid()) {
-      if (auto job = agent.take_apply_job()) {
-        applying =
-            std::async(std::launch::async, [&applier, j = *job] { return applier.apply(j); });
+    if (!applying_.valid()) {
+      if (auto job = agent_.take_apply_job()) {
+        applying_ = std::async(std::launch::async, [this, j = *job] { return applier_.apply(j); });
       }
     }
-    agent.tick(now, unicast);
-    if (agent.counters().sessions_completed > completed_reported) {
-      completed_reported = agent.counters().sessions_completed;
-      print_counters(agent);
-    }
-    if (o.exit_after > 0 && agent.counters().sessions_completed >= o.exit_after &&
-        agent.complete_acknowledged() && !applying.valid() && agent.fins_pending() == 0) {
-      break;
-    }
   }
-  agent.checkpoint();
-  print_counters(agent);
-  if (drop.dropped() > 0) {
-    log::emit(log::info("FC2106", "test-drop-model").with("dropped", drop.dropped()));
-  }
-  if (applying.valid()) applying.wait();  // SIGTERM: let the phase end (SIGKILL: recovery)
-  log::emit(log::info("FC2102", "stopped"));
-  return 0;
+
+  const RunOptions& o_;
+  AgentConfig cfg_;
+  unsigned ifindex_;
+  std::unique_ptr<p::io::UdpSocket> ctrl_;
+  p::io::UdpSocket unicast_;
+  std::unique_ptr<p::io::UdpSocket> data_;
+  std::optional<p::Endpoint> joined_;
+  std::uint64_t seed_;
+  Agent agent_;
+  Applier applier_;
+  std::future<std::optional<ApplyOutcome>> applying_;
+  DropModel drop_;
+  std::vector<std::uint8_t> buffer_ = std::vector<std::uint8_t>(64 * p::kMaxDataDatagram);
+  std::uint64_t completed_reported_ = 0;
+};
+
+}  // namespace
+
+int run_command(const RunOptions& o) {
+  make_private_dir(o.spool);
+  make_private_dir(o.state);
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
+  return ReceiverLoop(o).run();
 }
 
 }  // namespace fleetcast::receiver
