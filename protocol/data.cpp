@@ -128,6 +128,51 @@ bool write_body(ByteWriter& w, const LossReport& l) {
   return true;
 }
 
+// A NAK's runs (ascending, not overlapping, inside the SBN range), then its AUTH chunk
+// requests (ascending blocks); at least one of the two.
+Result<Feedback> read_nak(ByteReader& r, const Header& h) {
+  Nak n{h.file_id, h.sequence, h.fec_info, {}, 0};
+  n.loss = r.u16();
+  if (n.loss > kLossScale) return Failure{Error::out_of_range, "nak loss"};
+  const std::uint16_t count = r.u16();
+  if (count > kMaxNakEntries) return Failure{Error::out_of_range, "nak count"};
+  std::uint64_t floor = 0;
+  for (std::uint16_t i = 0; i < count && r.ok(); ++i) {
+    NakEntry e;
+    e.first_block = r.u24();
+    e.need = r.u8();
+    e.run = r.u16();
+    if (!r.ok()) break;
+    if (e.need == 0 || e.run == 0) return Failure{Error::out_of_range, "nak entry"};
+    if (e.first_block < floor || std::uint64_t{e.first_block} + e.run - 1 > kMaxSbn) {
+      return Failure{Error::inconsistent, "nak entry"};
+    }
+    floor = std::uint64_t{e.first_block} + e.run;
+    n.entries.push_back(e);
+  }
+  if (r.ok() && r.remaining() > 0) {
+    const std::uint8_t requests = r.u8();
+    if (requests == 0 || requests > kMaxNakChunkRequests) {
+      return Failure{Error::out_of_range, "nak chunk requests"};
+    }
+    std::int64_t last = -1;
+    for (std::uint8_t i = 0; i < requests && r.ok(); ++i) {
+      ChunkRequest c{r.u24(), r.u8()};
+      if (!r.ok()) break;
+      if (std::int64_t{c.block} <= last || c.chunks == 0 ||
+          c.chunks >= (1u << kAuthChunksPerBlock)) {
+        return Failure{Error::inconsistent, "nak chunk request"};
+      }
+      last = c.block;
+      n.chunk_requests.push_back(c);
+    }
+  }
+  if (n.entries.empty() && n.chunk_requests.empty()) {
+    return Failure{Error::out_of_range, "nak count"};
+  }
+  return Feedback(std::move(n));
+}
+
 Result<Feedback> read_body(ByteReader& r, const Header& h) {
   switch (h.type) {
     case PacketType::complete: {
@@ -136,48 +181,8 @@ Result<Feedback> read_body(ByteReader& r, const Header& h) {
       r.bytes(c.digest);
       return Feedback(c);
     }
-    case PacketType::nak: {
-      Nak n{h.file_id, h.sequence, h.fec_info, {}, 0};
-      n.loss = r.u16();
-      if (n.loss > kLossScale) return Failure{Error::out_of_range, "nak loss"};
-      const std::uint16_t count = r.u16();
-      if (count > kMaxNakEntries) return Failure{Error::out_of_range, "nak count"};
-      std::uint64_t floor = 0;
-      for (std::uint16_t i = 0; i < count && r.ok(); ++i) {
-        NakEntry e;
-        e.first_block = r.u24();
-        e.need = r.u8();
-        e.run = r.u16();
-        if (!r.ok()) break;
-        if (e.need == 0 || e.run == 0) return Failure{Error::out_of_range, "nak entry"};
-        if (e.first_block < floor || std::uint64_t{e.first_block} + e.run - 1 > kMaxSbn) {
-          return Failure{Error::inconsistent, "nak entry"};
-        }
-        floor = std::uint64_t{e.first_block} + e.run;
-        n.entries.push_back(e);
-      }
-      if (r.ok() && r.remaining() > 0) {
-        const std::uint8_t requests = r.u8();
-        if (requests == 0 || requests > kMaxNakChunkRequests) {
-          return Failure{Error::out_of_range, "nak chunk requests"};
-        }
-        std::int64_t last = -1;
-        for (std::uint8_t i = 0; i < requests && r.ok(); ++i) {
-          ChunkRequest c{r.u24(), r.u8()};
-          if (!r.ok()) break;
-          if (std::int64_t{c.block} <= last || c.chunks == 0 ||
-              c.chunks >= (1u << kAuthChunksPerBlock)) {
-            return Failure{Error::inconsistent, "nak chunk request"};
-          }
-          last = c.block;
-          n.chunk_requests.push_back(c);
-        }
-      }
-      if (n.entries.empty() && n.chunk_requests.empty()) {
-        return Failure{Error::out_of_range, "nak count"};
-      }
-      return Feedback(std::move(n));
-    }
+    case PacketType::nak:
+      return read_nak(r, h);
     case PacketType::complete_ack: {
       if (h.sequence != 0 || h.fec_info != 0) return Failure{Error::inconsistent, "header"};
       CompleteAck a{h.file_id, {}};
@@ -344,6 +349,78 @@ Result<std::size_t> encode_feedback(const Feedback& feedback, SessionId session,
   return w.size();
 }
 
+namespace {
+
+// The rest of a MIXED packet: its other parts (ascending blocks), then the sum of the symbols.
+Result<DataPacket> read_mixed(ByteReader& r, const Header& h) {
+  MixedPacket p;
+  p.file_id = h.file_id;
+  p.sequence = h.sequence;
+  p.parts[0] = SymbolId{h.fec_info >> 8, static_cast<std::uint8_t>(h.fec_info & 0xff)};
+  p.count = r.u8();
+  if (!r.ok()) return Failure{Error::truncated, "mixed"};
+  if (p.count < 2 || p.count > kMaxMixedParts) return Failure{Error::out_of_range, "mixed count"};
+  for (std::size_t i = 1; i < p.count; ++i) {
+    p.parts[i].sbn = r.u24();
+    p.parts[i].esi = r.u8();
+    if (r.ok() && p.parts[i].sbn <= p.parts[i - 1].sbn) {
+      return Failure{Error::inconsistent, "mixed parts"};
+    }
+  }
+  if (!r.ok()) return Failure{Error::truncated, "mixed"};
+  auto payload = read_symbol(r);
+  if (!payload) return payload.failure();
+  p.payload = payload.value();
+  return DataPacket(p);
+}
+
+// The rest of an AUTH packet: the chunk's symbol hashes and its path to the signed root.
+Result<DataPacket> read_auth(ByteReader& r, const Header& h) {
+  AuthPacket p;
+  p.file_id = h.file_id;
+  p.sequence = h.sequence;
+  p.sbn = h.fec_info >> 8;
+  p.chunk = static_cast<std::uint8_t>(h.fec_info & 0xff);
+  if (p.chunk >= kAuthChunksPerBlock) return Failure{Error::out_of_range, "auth chunk"};
+  const std::uint8_t depth = r.u8();
+  if (!r.ok()) return Failure{Error::truncated, "auth"};
+  if (depth > kMaxAuthDepth) return Failure{Error::out_of_range, "auth depth"};
+  p.hashes = r.view(kAuthChunkSymbols * kSymbolHashBytes);
+  p.path = r.view(std::size_t{depth} * kSymbolHashBytes);
+  if (!r.ok()) return Failure{Error::truncated, "auth"};
+  if (r.remaining() != 0) return Failure{Error::bad_length, "auth"};
+  return DataPacket(p);
+}
+
+// The rest of a feedback packet: session and signer, the body (read_body), the MAC and the
+// signature.
+Result<DataPacket> read_feedback(ByteReader& r, const Header& h,
+                                 std::span<const std::uint8_t> datagram) {
+  if (datagram.size() > kMaxControlDatagram) return Failure{Error::too_long, "feedback"};
+  if (datagram.size() < kHeaderBytes + kTrailerHead + kFeedbackMacBytes + kSignatureBytes) {
+    return Failure{Error::truncated, "feedback"};
+  }
+  SignedFeedback out;
+  out.session.value = r.u64();
+  out.signer.value = r.u64();
+  // The body ends where the MAC begins: a bounded view.
+  constexpr std::size_t tail = kFeedbackMacBytes + kSignatureBytes;
+  const std::size_t body_size = r.remaining() - tail;
+  ByteReader body(r.view(body_size));
+  auto feedback = read_body(body, h);
+  if (!feedback) return feedback.failure();
+  if (!body.ok()) return Failure{Error::truncated, "body"};
+  if (body.remaining() != 0) return Failure{Error::bad_length, "body"};
+  out.maced_bytes = datagram.first(datagram.size() - tail);
+  r.bytes(out.mac);
+  r.bytes(out.signature);
+  out.feedback = std::move(feedback.value());
+  out.signed_bytes = datagram.first(datagram.size() - kSignatureBytes);
+  return DataPacket(std::move(out));
+}
+
+}  // namespace
+
 Result<DataPacket> parse_data_packet(std::span<const std::uint8_t> datagram) {
   ByteReader r(datagram);
   const std::uint8_t vt = r.u8();
@@ -366,64 +443,9 @@ Result<DataPacket> parse_data_packet(std::span<const std::uint8_t> datagram) {
     p.payload = payload.value();
     return DataPacket(p);
   }
-  if (h.type == PacketType::mixed) {
-    MixedPacket p;
-    p.file_id = h.file_id;
-    p.sequence = h.sequence;
-    p.parts[0] = SymbolId{h.fec_info >> 8, static_cast<std::uint8_t>(h.fec_info & 0xff)};
-    p.count = r.u8();
-    if (!r.ok()) return Failure{Error::truncated, "mixed"};
-    if (p.count < 2 || p.count > kMaxMixedParts) return Failure{Error::out_of_range, "mixed count"};
-    for (std::size_t i = 1; i < p.count; ++i) {
-      p.parts[i].sbn = r.u24();
-      p.parts[i].esi = r.u8();
-      if (r.ok() && p.parts[i].sbn <= p.parts[i - 1].sbn) {
-        return Failure{Error::inconsistent, "mixed parts"};
-      }
-    }
-    if (!r.ok()) return Failure{Error::truncated, "mixed"};
-    auto payload = read_symbol(r);
-    if (!payload) return payload.failure();
-    p.payload = payload.value();
-    return DataPacket(p);
-  }
-  if (h.type == PacketType::auth) {
-    AuthPacket p;
-    p.file_id = h.file_id;
-    p.sequence = h.sequence;
-    p.sbn = h.fec_info >> 8;
-    p.chunk = static_cast<std::uint8_t>(h.fec_info & 0xff);
-    if (p.chunk >= kAuthChunksPerBlock) return Failure{Error::out_of_range, "auth chunk"};
-    const std::uint8_t depth = r.u8();
-    if (!r.ok()) return Failure{Error::truncated, "auth"};
-    if (depth > kMaxAuthDepth) return Failure{Error::out_of_range, "auth depth"};
-    p.hashes = r.view(kAuthChunkSymbols * kSymbolHashBytes);
-    p.path = r.view(std::size_t{depth} * kSymbolHashBytes);
-    if (!r.ok()) return Failure{Error::truncated, "auth"};
-    if (r.remaining() != 0) return Failure{Error::bad_length, "auth"};
-    return DataPacket(p);
-  }
-  if (datagram.size() > kMaxControlDatagram) return Failure{Error::too_long, "feedback"};
-  if (datagram.size() < kHeaderBytes + kTrailerHead + kFeedbackMacBytes + kSignatureBytes) {
-    return Failure{Error::truncated, "feedback"};
-  }
-  SignedFeedback out;
-  out.session.value = r.u64();
-  out.signer.value = r.u64();
-  // The body ends where the MAC begins: a bounded view.
-  constexpr std::size_t tail = kFeedbackMacBytes + kSignatureBytes;
-  const std::size_t body_size = r.remaining() - tail;
-  ByteReader body(r.view(body_size));
-  auto feedback = read_body(body, h);
-  if (!feedback) return feedback.failure();
-  if (!body.ok()) return Failure{Error::truncated, "body"};
-  if (body.remaining() != 0) return Failure{Error::bad_length, "body"};
-  out.maced_bytes = datagram.first(datagram.size() - tail);
-  r.bytes(out.mac);
-  r.bytes(out.signature);
-  out.feedback = std::move(feedback.value());
-  out.signed_bytes = datagram.first(datagram.size() - kSignatureBytes);
-  return DataPacket(std::move(out));
+  if (h.type == PacketType::mixed) return read_mixed(r, h);
+  if (h.type == PacketType::auth) return read_auth(r, h);
+  return read_feedback(r, h, datagram);
 }
 
 bool check_mac(const SignedFeedback& feedback, const MacKey& key) {

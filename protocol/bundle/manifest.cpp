@@ -134,19 +134,12 @@ std::vector<std::string> Manifest::payload_paths() const {
   return out;
 }
 
-Manifest parse_manifest(std::string_view ini) {
-  pt::ptree tree;
-  try {
-    std::istringstream in{std::string(ini)};
-    pt::ini_parser::read_ini(in, tree);
-  } catch (const pt::ini_parser_error& e) {
-    throw ManifestError("manifest.ini line " + std::to_string(e.line()) + ": " + e.message());
-  }
-  Manifest m;
-  const auto bundle = tree.get_child_optional("bundle");
-  if (!bundle) fail("[bundle]", "section missing");
-  for (const auto& [key, node] : *bundle) {
-    const std::string v = value_of(*bundle, "[bundle]", key);
+namespace {
+
+// The [bundle] section.
+void read_bundle_section(const pt::ptree& bundle, Manifest& m) {
+  for (const auto& [key, node] : bundle) {
+    const std::string v = value_of(bundle, "[bundle]", key);
     if (key == "name") {
       if (!text::is_file_name(v) || !is_safe_relative_path(v))
         fail("[bundle]", "bad name '" + v + "'");
@@ -171,31 +164,11 @@ Manifest parse_manifest(std::string_view ini) {
       fail("[bundle]", "unknown key '" + key + "'");
     }
   }
-  if (m.name.empty()) fail("[bundle]", "name is required");
-  if (m.version == 0) fail("[bundle]", "version is required");
-  const auto kind = std::find_if(kind_keys().begin(), kind_keys().end(),
-                                 [&](const KindKeys& k) { return k.kind == m.kind; });
-  if (kind == kind_keys().end()) {
-    fail("[bundle]",
-         "kind '" + m.kind + "' is not one of dhcp-server, config-files, patch, backup, restore");
-  }
-  for (const auto& [section, node] : tree) {
-    if (section == "bundle") continue;
-    if (section == m.kind) {
-      for (const auto& [key, value] : node) {
-        if (std::find(kind->keys.begin(), kind->keys.end(), key) == kind->keys.end()) {
-          fail("[" + section + "]", "unknown key '" + key + "'");
-        }
-        m.settings.emplace_back(key, value_of(node, "[" + section + "]", key));
-      }
-    } else if (section.starts_with("file:")) {
-      if (!kind->needs_files) fail("[" + section + "]", "kind " + m.kind + " takes no files");
-      if (m.files.size() == kMaxFiles) fail("[" + section + "]", "too many files");
-      m.files.push_back(parse_file(section, node));
-    } else {
-      fail("[" + section + "]", "unknown section (expected [" + m.kind + "] or [file:<id>])");
-    }
-  }
+}
+
+// What the kind requires of the settings and files, once they are read.
+void check_kind(const Manifest& m, const KindKeys& spec) {
+  const KindKeys* kind = &spec;
   if (kind->needs_files && m.files.empty()) fail("[file:*]", "kind " + m.kind + " needs files");
   if (m.kind == "config-files") {
     for (const auto& f : m.files) {
@@ -226,6 +199,48 @@ Manifest parse_manifest(std::string_view ini) {
     if (!is_safe_relative_path(p))
       fail(m.kind, "payload path '" + p + "' is not a safe relative path");
   }
+}
+
+}  // namespace
+
+Manifest parse_manifest(std::string_view ini) {
+  pt::ptree tree;
+  try {
+    std::istringstream in{std::string(ini)};
+    pt::ini_parser::read_ini(in, tree);
+  } catch (const pt::ini_parser_error& e) {
+    throw ManifestError("manifest.ini line " + std::to_string(e.line()) + ": " + e.message());
+  }
+  Manifest m;
+  const auto bundle = tree.get_child_optional("bundle");
+  if (!bundle) fail("[bundle]", "section missing");
+  read_bundle_section(*bundle, m);
+  if (m.name.empty()) fail("[bundle]", "name is required");
+  if (m.version == 0) fail("[bundle]", "version is required");
+  const auto kind = std::find_if(kind_keys().begin(), kind_keys().end(),
+                                 [&](const KindKeys& k) { return k.kind == m.kind; });
+  if (kind == kind_keys().end()) {
+    fail("[bundle]",
+         "kind '" + m.kind + "' is not one of dhcp-server, config-files, patch, backup, restore");
+  }
+  for (const auto& [section, node] : tree) {
+    if (section == "bundle") continue;
+    if (section == m.kind) {
+      for (const auto& [key, value] : node) {
+        if (std::find(kind->keys.begin(), kind->keys.end(), key) == kind->keys.end()) {
+          fail("[" + section + "]", "unknown key '" + key + "'");
+        }
+        m.settings.emplace_back(key, value_of(node, "[" + section + "]", key));
+      }
+    } else if (section.starts_with("file:")) {
+      if (!kind->needs_files) fail("[" + section + "]", "kind " + m.kind + " takes no files");
+      if (m.files.size() == kMaxFiles) fail("[" + section + "]", "too many files");
+      m.files.push_back(parse_file(section, node));
+    } else {
+      fail("[" + section + "]", "unknown section (expected [" + m.kind + "] or [file:<id>])");
+    }
+  }
+  check_kind(m, *kind);
   return m;
 }
 

@@ -114,6 +114,56 @@ std::string_view command_name(Command c) {
   return c == Command::gc ? "gc" : c == Command::apply ? "apply" : "run";
 }
 
+// Where files may go, what is kept, the extraction limits, and the facts for the scripts.
+void read_apply_limits(const po::variables_map& vm, RunOptions& r) {
+  r.max_unpacked = vm["max-unpacked"].as<std::uint64_t>();
+  if (vm.count("config")) r.config_file = vm["config"].as<std::string>();
+  if (vm.count("allow-targets")) {
+    for (const auto& d : protocol::text::split(vm["allow-targets"].as<std::string>(), ',')) {
+      if (d.empty() || d.front() != '/')
+        throw ConfigError("--allow-targets: '" + d + "' is not an absolute directory");
+      r.allow_targets.emplace_back(d);
+    }
+  }
+  r.keep_applies = vm["keep-applies"].as<unsigned>();
+  r.keep_backups = vm["keep-backups"].as<unsigned>();
+  r.keep_spool = vm["keep-spool"].as<unsigned>();
+  if (r.keep_backups == 0) throw ConfigError("--keep-backups: at least 1 (restore needs one)");
+  r.max_files = vm["max-files"].as<std::uint64_t>();
+  if (vm.count("host-fact")) {
+    for (const auto& kv : vm["host-fact"].as<std::vector<std::string>>()) {
+      const auto eq = kv.find('=');
+      if (eq == std::string::npos)
+        throw ConfigError("--host-fact: expected KEY=VALUE, got '" + kv + "'");
+      add_fact(r.host_facts, kv.substr(0, eq), kv.substr(eq + 1));
+    }
+  }
+}
+
+// The ctrl group and port, and the test-only options.
+void read_network(const po::variables_map& vm, RunOptions& r) {
+  r.ctrl_group = vm["ctrl-group"].as<std::string>();
+  auto g = protocol::text::parse_address(r.ctrl_group, 1, "--ctrl-group");
+  if (!g || !g->is_multicast())
+    throw ConfigError("--ctrl-group: '" + r.ctrl_group + "' is not multicast");
+  r.ctrl_port = vm["ctrl-port"].as<std::uint16_t>();
+  r.exit_after = vm["exit-after"].as<unsigned>();
+  if (vm.count("test-drop-model")) {
+    const std::string m = vm["test-drop-model"].as<std::string>();
+    double a = 0, b = 0, c = 0;
+    char tail = 0;
+    if (std::sscanf(m.c_str(), "ge:%lf,%lf,%lf%c", &a, &b, &c, &tail) != 3 || a < 0 || a > 1 ||
+        b <= 0 || b > 1 || c < 0 || c > 1) {
+      throw ConfigError(
+          "--test-drop-model: expected 'ge:P_GB,P_BG,LOSS_BAD' with probabilities, got '" + m +
+          "'");
+    }
+    r.ge_good_to_bad = a;
+    r.ge_bad_to_good = b;
+    r.ge_loss_bad = c;
+  }
+}
+
 RunOptions validate_run(const po::variables_map& vm, Command command) {
   const std::vector<const char*> needed =
       command == Command::gc ? std::vector<const char*>{"state"}
@@ -142,28 +192,7 @@ RunOptions validate_run(const po::variables_map& vm, Command command) {
         throw ConfigError("--accept-names: bad name '" + n + "'");
     }
   }
-  r.max_unpacked = vm["max-unpacked"].as<std::uint64_t>();
-  if (vm.count("config")) r.config_file = vm["config"].as<std::string>();
-  if (vm.count("allow-targets")) {
-    for (const auto& d : protocol::text::split(vm["allow-targets"].as<std::string>(), ',')) {
-      if (d.empty() || d.front() != '/')
-        throw ConfigError("--allow-targets: '" + d + "' is not an absolute directory");
-      r.allow_targets.emplace_back(d);
-    }
-  }
-  r.keep_applies = vm["keep-applies"].as<unsigned>();
-  r.keep_backups = vm["keep-backups"].as<unsigned>();
-  r.keep_spool = vm["keep-spool"].as<unsigned>();
-  if (r.keep_backups == 0) throw ConfigError("--keep-backups: at least 1 (restore needs one)");
-  r.max_files = vm["max-files"].as<std::uint64_t>();
-  if (vm.count("host-fact")) {
-    for (const auto& kv : vm["host-fact"].as<std::vector<std::string>>()) {
-      const auto eq = kv.find('=');
-      if (eq == std::string::npos)
-        throw ConfigError("--host-fact: expected KEY=VALUE, got '" + kv + "'");
-      add_fact(r.host_facts, kv.substr(0, eq), kv.substr(eq + 1));
-    }
-  }
+  read_apply_limits(vm, r);
   r.dry_run = vm.count("dry-run") > 0;
   if (vm.count("group")) r.groups = vm["group"].as<std::vector<std::string>>();
   for (const auto& g : r.groups) {
@@ -178,51 +207,30 @@ RunOptions validate_run(const po::variables_map& vm, Command command) {
   if (r.max_clock_skew < 5 || r.max_clock_skew > 86400) {
     throw ConfigError("--max-clock-skew: 5 to 86400 seconds");
   }
-  r.ctrl_group = vm["ctrl-group"].as<std::string>();
-  auto g = protocol::text::parse_address(r.ctrl_group, 1, "--ctrl-group");
-  if (!g || !g->is_multicast())
-    throw ConfigError("--ctrl-group: '" + r.ctrl_group + "' is not multicast");
-  r.ctrl_port = vm["ctrl-port"].as<std::uint16_t>();
-  r.exit_after = vm["exit-after"].as<unsigned>();
-  if (vm.count("test-drop-model")) {
-    const std::string m = vm["test-drop-model"].as<std::string>();
-    double a = 0, b = 0, c = 0;
-    char tail = 0;
-    if (std::sscanf(m.c_str(), "ge:%lf,%lf,%lf%c", &a, &b, &c, &tail) != 3 || a < 0 || a > 1 ||
-        b <= 0 || b > 1 || c < 0 || c > 1) {
-      throw ConfigError(
-          "--test-drop-model: expected 'ge:P_GB,P_BG,LOSS_BAD' with probabilities, got '" + m +
-          "'");
-    }
-    r.ge_good_to_bad = a;
-    r.ge_bad_to_good = b;
-    r.ge_loss_bad = c;
-  }
+  read_network(vm, r);
   return r;
 }
 
-}  // namespace
+log::Config log_config(const po::variables_map& vm) {
+  log::Config c;
+  c.program = "fleetcast-receiver";
+  const std::string level = vm["log-level"].as<std::string>();
+  const auto parsed_level = log::parse_level(level);
+  if (!parsed_level) {
+    throw ConfigError("--log-level: '" + level + "' is not debug, info, notice, warning or error");
+  }
+  c.level = *parsed_level;
+  c.syslog = vm["syslog"].as<bool>();
+  return c;
+}
 
-Invocation parse_command_line(int argc, char** argv) {
-  Invocation inv;
-  po::options_description general("general");
-  general.add_options()("help,h", "show this help")("version", "show the version")(
-      "config", po::value<std::string>(), "INI file with run options")(
-      "out", po::value<std::string>(), "keygen: output directory")(
-      "dry-run", "apply: run the check phase only and report what would change");
-  po::options_description hidden;
-  hidden.add_options()("command", po::value<std::string>())("args",
-                                                            po::value<std::vector<std::string>>());
-  const po::options_description runs = run_options();
-  po::options_description all;
-  all.add(general).add(runs).add(hidden);
-  std::ostringstream help;
-  help << kUsage << "\n" << general << "\n" << runs;
-  inv.help_text = help.str();
+// The command line, then the --config file; its [host] keys become facts for the update
+// scripts (`facts`), any other unknown key is an error.
+po::variables_map parse_values(int argc, char** argv, const po::options_description& all,
+                               const po::options_description& runs, Facts& config_facts) {
   po::positional_options_description positional;
   positional.add("command", 1).add("args", -1);
   po::variables_map vm;
-  std::vector<std::pair<std::string, std::string>> config_facts;
   try {
     po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
     if (vm.count("config")) {
@@ -244,15 +252,31 @@ Invocation parse_command_line(int argc, char** argv) {
   } catch (const po::error& e) {
     throw ConfigError(e.what());
   }
+  return vm;
+}
+
+}  // namespace
+
+Invocation parse_command_line(int argc, char** argv) {
+  Invocation inv;
+  po::options_description general("general");
+  general.add_options()("help,h", "show this help")("version", "show the version")(
+      "config", po::value<std::string>(), "INI file with run options")(
+      "out", po::value<std::string>(), "keygen: output directory")(
+      "dry-run", "apply: run the check phase only and report what would change");
+  po::options_description hidden;
+  hidden.add_options()("command", po::value<std::string>())("args",
+                                                            po::value<std::vector<std::string>>());
+  const po::options_description runs = run_options();
+  po::options_description all;
+  all.add(general).add(runs).add(hidden);
+  std::ostringstream help;
+  help << kUsage << "\n" << general << "\n" << runs;
+  inv.help_text = help.str();
+  Facts config_facts;
+  const po::variables_map vm = parse_values(argc, argv, all, runs, config_facts);
   if (vm.count("help")) return inv;
-  inv.log.program = "fleetcast-receiver";
-  const std::string level = vm["log-level"].as<std::string>();
-  const auto parsed_level = log::parse_level(level);
-  if (!parsed_level) {
-    throw ConfigError("--log-level: '" + level + "' is not debug, info, notice, warning or error");
-  }
-  inv.log.level = *parsed_level;
-  inv.log.syslog = vm["syslog"].as<bool>();
+  inv.log = log_config(vm);
   if (vm.count("version")) {
     inv.command = Command::version;
     return inv;

@@ -71,39 +71,11 @@ std::uint64_t RoundLayout::lay_out(
         parity_first_[b] + parity_before(sent_[b], k) - parity_before(start_[b], k);
   }
 
-  // AUTH packets first: every chunk the round's symbols belong to or a host asked for once, then
-  // the chunks sent for the first time or asked for again (auth_copies_ in all); a chunk sent
-  // before comes once more with each later round that sends symbols of it.
-  auth_queue_.clear();
-  auth_sent_ = 0;
   if (auth_ != nullptr) {
-    std::vector<std::pair<std::uint32_t, std::uint8_t>> chunks;
-    for (std::uint32_t b = 0; b < blocks; ++b) {
-      unsigned mask = 0;
-      const std::uint32_t end = std::min(sent_[b], start_[b] + 255);
-      for (std::uint32_t t = start_[b]; t < end; ++t) mask |= 1u << p::auth_chunk_of(esi_of(t));
-      for (std::uint8_t c = 0; c < p::kAuthChunksPerBlock; ++c) {
-        if (mask & (1u << c)) chunks.emplace_back(b, c);
-      }
-    }
-    std::vector<std::pair<std::uint32_t, std::uint8_t>> wanted(requested.begin(), requested.end());
-    std::sort(wanted.begin(), wanted.end());
-    chunks.insert(chunks.end(), wanted.begin(), wanted.end());
-    std::sort(chunks.begin(), chunks.end());
-    chunks.erase(std::unique(chunks.begin(), chunks.end()), chunks.end());
-    chunk_sent_.resize(std::size_t{blocks} * p::kAuthChunksPerBlock, false);
-    std::vector<std::pair<std::uint32_t, std::uint8_t>> fresh;
-    for (const auto& [b, c] : chunks) {
-      auth_queue_.emplace_back(b, c);
-      const std::size_t i = p::auth_leaf_index(b, c);
-      const bool asked = std::binary_search(wanted.begin(), wanted.end(), std::pair(b, c));
-      if (!chunk_sent_[i] || asked) fresh.emplace_back(b, c);
-      chunk_sent_[i] = true;
-    }
-    for (std::uint32_t copy = 1; copy < auth_copies_; ++copy) {
-      auth_queue_.insert(auth_queue_.end(), fresh.begin(), fresh.end());
-    }
-    total += auth_queue_.size() * (auth_->datagram_bytes() + per_datagram);
+    total += queue_auth(requested) * (auth_->datagram_bytes() + per_datagram);
+  } else {
+    auth_queue_.clear();
+    auth_sent_ = 0;
   }
 
   lane_first_.assign(blocks + 1, 0);
@@ -126,6 +98,43 @@ std::uint64_t RoundLayout::lay_out(
   tables_sent_ = 0;
   if (sign_table_) total += 2 * tables() * (p::kMaxControlDatagram + per_datagram);
   return total;
+}
+
+// AUTH packets first: every chunk the round's symbols belong to or a host asked for once, then
+// the chunks sent for the first time or asked for again (auth_copies_ in all); a chunk sent
+// before comes once more with each later round that sends symbols of it.
+std::size_t RoundLayout::queue_auth(
+    std::span<const std::pair<std::uint32_t, std::uint8_t>> requested) {
+  const std::uint32_t blocks = plan_.block_count();
+  auth_queue_.clear();
+  auth_sent_ = 0;
+  std::vector<std::pair<std::uint32_t, std::uint8_t>> chunks;
+  for (std::uint32_t b = 0; b < blocks; ++b) {
+    unsigned mask = 0;
+    const std::uint32_t end = std::min(sent_[b], start_[b] + 255);
+    for (std::uint32_t t = start_[b]; t < end; ++t) mask |= 1u << p::auth_chunk_of(esi_of(t));
+    for (std::uint8_t c = 0; c < p::kAuthChunksPerBlock; ++c) {
+      if (mask & (1u << c)) chunks.emplace_back(b, c);
+    }
+  }
+  std::vector<std::pair<std::uint32_t, std::uint8_t>> wanted(requested.begin(), requested.end());
+  std::sort(wanted.begin(), wanted.end());
+  chunks.insert(chunks.end(), wanted.begin(), wanted.end());
+  std::sort(chunks.begin(), chunks.end());
+  chunks.erase(std::unique(chunks.begin(), chunks.end()), chunks.end());
+  chunk_sent_.resize(std::size_t{blocks} * p::kAuthChunksPerBlock, false);
+  std::vector<std::pair<std::uint32_t, std::uint8_t>> fresh;
+  for (const auto& [b, c] : chunks) {
+    auth_queue_.emplace_back(b, c);
+    const std::size_t i = p::auth_leaf_index(b, c);
+    const bool asked = std::binary_search(wanted.begin(), wanted.end(), std::pair(b, c));
+    if (!chunk_sent_[i] || asked) fresh.emplace_back(b, c);
+    chunk_sent_[i] = true;
+  }
+  for (std::uint32_t copy = 1; copy < auth_copies_; ++copy) {
+    auth_queue_.insert(auth_queue_.end(), fresh.begin(), fresh.end());
+  }
+  return auth_queue_.size();
 }
 
 std::size_t RoundLayout::tables() const {

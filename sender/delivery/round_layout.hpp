@@ -80,6 +80,8 @@ class RoundLayout {
     std::uint32_t t;
   };
   void encode_parity();
+  // The AUTH packets of the round (auth_queue_), with the chunks hosts asked for; their count.
+  std::size_t queue_auth(std::span<const std::pair<std::uint32_t, std::uint8_t>> requested);
   std::size_t tables() const;  // MIXED table packets of the round (one pass)
   // The MIXED packet of these parts (its payload in mix_).
   protocol::MixedPacket mixed(std::span<const Part> parts, std::uint32_t sequence);

@@ -413,21 +413,9 @@ void SenderSession::on_feedback(std::span<const std::uint8_t> bytes, const p::En
                                 Clock::time_point now) {
   auto parsed = p::parse_data_packet(bytes);
   const auto* fb = parsed ? std::get_if<p::SignedFeedback>(&parsed.value()) : nullptr;
-  if (const auto* report = fb ? std::get_if<p::LossReport>(&fb->feedback) : nullptr) {
-    HostReport* from_host = receipts_.maced_feedback(*fb);
-    // One report per host per probe: a copy, or an older report replayed, counts no more.
-    std::uint32_t* last = from_host ? &last_report_probe_[receipts_.index_of(*from_host)] : nullptr;
-    if (from_host == nullptr || report->file_id != config_.file_id || report->probe <= *last) {
-      ++stats_.feedback_dropped;
-      ++feedback_now().dropped;
-      return;
-    }
-    *last = report->probe;
-    ++stats_.feedback_received;
-    ++stats_.loss_reports;
-    ++feedback_now().loss_reports;
-    rate_.on_report(receipts_.index_of(*from_host), *report);
-    return;
+  if (fb == nullptr) return drop_feedback();
+  if (const auto* report = std::get_if<p::LossReport>(&fb->feedback)) {
+    return on_loss_report(*fb, *report);
   }
   // Before the signature: a NAK of a host that completed, or of a round older than the one it
   // last asked in, changes nothing (a replay, or a late copy).
@@ -436,24 +424,15 @@ void SenderSession::on_feedback(std::span<const std::uint8_t> bytes, const p::En
     return nak == nullptr ||
            (!host.completed && nak->round >= host_needs_round_[receipts_.index_of(host)]);
   };
-  const auto verified = fb != nullptr ? receipts_.verified_feedback(*fb, bytes, from, now, wanted)
-                                      : Receipts::Verified{};
+  const auto verified = receipts_.verified_feedback(*fb, bytes, from, now, wanted);
   HostReport* h = verified.host;
-  if (h == nullptr) {
-    ++stats_.feedback_dropped;
-    ++feedback_now().dropped;
-    return;
-  }
+  if (h == nullptr) return drop_feedback();
   const std::size_t i = receipts_.index_of(*h);
   if (const auto* nak = std::get_if<p::Nak>(&fb->feedback)) {
     if (nak->file_id != config_.file_id) return;
     // A copy of a NAK that verified before (a host repeating itself when no round marker
     // reaches it, or a replay) is acted on at most once a second.
-    if (verified.repeat && now < repeat_nak_at_[i] + kRepeatEvery) {
-      ++stats_.feedback_dropped;
-      ++feedback_now().dropped;
-      return;
-    }
+    if (verified.repeat && now < repeat_nak_at_[i] + kRepeatEvery) return drop_feedback();
     repeat_nak_at_[i] = now;
     ++stats_.feedback_received;
     ++feedback_now().naks;
@@ -462,32 +441,55 @@ void SenderSession::on_feedback(std::span<const std::uint8_t> bytes, const p::En
     if (nak->round == round_) {
       round_loss_ = std::max(round_loss_, static_cast<double>(nak->loss) / p::kLossScale);
     }
-    on_nak(receipts_.index_of(*h), *nak);
+    on_nak(i, *nak);
   } else if (const auto* c = std::get_if<p::Complete>(&fb->feedback)) {
-    if (c->file_id != config_.file_id || c->digest != digest_) {
-      ++stats_.feedback_dropped;
-      ++feedback_now().dropped;
-      return;
-    }
-    ++stats_.feedback_received;
-    ++feedback_now().completes;
-    if (receipts_.complete(*h, c->digest, now)) {
-      host_needs_[receipts_.index_of(*h)].clear();
-      receipts_.note(*h, "COMPLETE", p::text::hex(bytes));
-    }
-    // Acknowledge COMPLETE (the host repeats it until acknowledged), at most once per
-    // kAckEvery for each host: replayed copies cost neither a signature nor a reflected packet.
-    if (now < acked_at_[i] + kAckEvery) return;
-    acked_at_[i] = now;
-    p::CompleteAck ack{config_.file_id, {fb->signer}};
-    std::array<std::uint8_t, p::kMaxControlDatagram> buf{};
-    if (auto n = p::encode_feedback(ack, config_.session, key_, buf, fleet_); n && !out_.full()) {
-      queue(std::span(buf.data(), n.value()), from);
-      ++stats_.control_packets;
-    }
+    on_complete(*fb, *c, *h, bytes, from, now);
   } else {
-    ++stats_.feedback_dropped;
-    ++feedback_now().dropped;
+    drop_feedback();
+  }
+}
+
+void SenderSession::drop_feedback() {
+  ++stats_.feedback_dropped;
+  ++feedback_now().dropped;
+}
+
+// A LOSS-REPORT (its MAC checked, no signature: rate_control.hpp): one per host per probe.
+void SenderSession::on_loss_report(const p::SignedFeedback& fb, const p::LossReport& report) {
+  HostReport* from_host = receipts_.maced_feedback(fb);
+  // One report per host per probe: a copy, or an older report replayed, counts no more.
+  std::uint32_t* last = from_host ? &last_report_probe_[receipts_.index_of(*from_host)] : nullptr;
+  if (from_host == nullptr || report.file_id != config_.file_id || report.probe <= *last) {
+    return drop_feedback();
+  }
+  *last = report.probe;
+  ++stats_.feedback_received;
+  ++stats_.loss_reports;
+  ++feedback_now().loss_reports;
+  rate_.on_report(receipts_.index_of(*from_host), report);
+}
+
+// A verified COMPLETE: the host is done (once), and is acknowledged.
+void SenderSession::on_complete(const p::SignedFeedback& fb, const p::Complete& c, HostReport& h,
+                                std::span<const std::uint8_t> bytes, const p::Endpoint& from,
+                                Clock::time_point now) {
+  if (c.file_id != config_.file_id || c.digest != digest_) return drop_feedback();
+  ++stats_.feedback_received;
+  ++feedback_now().completes;
+  const std::size_t i = receipts_.index_of(h);
+  if (receipts_.complete(h, c.digest, now)) {
+    host_needs_[i].clear();
+    receipts_.note(h, "COMPLETE", p::text::hex(bytes));
+  }
+  // Acknowledge COMPLETE (the host repeats it until acknowledged), at most once per kAckEvery
+  // for each host: replayed copies cost neither a signature nor a reflected packet.
+  if (now < acked_at_[i] + kAckEvery) return;
+  acked_at_[i] = now;
+  p::CompleteAck ack{config_.file_id, {fb.signer}};
+  std::array<std::uint8_t, p::kMaxControlDatagram> buf{};
+  if (auto n = p::encode_feedback(ack, config_.session, key_, buf, fleet_); n && !out_.full()) {
+    queue(std::span(buf.data(), n.value()), from);
+    ++stats_.control_packets;
   }
 }
 

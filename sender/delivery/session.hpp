@@ -151,6 +151,11 @@ class SenderSession {
   void finish(Clock::time_point now, protocol::Transport& t, bool aborted);
   void on_feedback(std::span<const std::uint8_t> bytes, const protocol::Endpoint& from,
                    Clock::time_point now);
+  void drop_feedback();  // counted in the stats and the current interval
+  void on_loss_report(const protocol::SignedFeedback& fb, const protocol::LossReport& report);
+  void on_complete(const protocol::SignedFeedback& fb, const protocol::Complete& c, HostReport& h,
+                   std::span<const std::uint8_t> bytes, const protocol::Endpoint& from,
+                   Clock::time_point now);
   // Queues a datagram (the queue has a free slot) and counts its wire bytes.
   void queue(std::span<const std::uint8_t> bytes, const protocol::Endpoint& to);
   void count_sent(std::size_t n);

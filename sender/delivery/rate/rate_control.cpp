@@ -307,8 +307,25 @@ void RateControl::decide(const Interval& done) {
   }
   // The first interval at a lower rate: whose loss did not follow the rate?
   if (test_ && done.probe >= test_->probe && conclude_test(done)) return;
-  // A base falls to a report clearly below it (the host got better, or the base was wrong).
-  // A missing report says nothing: the probe or the report may have been lost.
+  update_bases(done);
+  // The worst excess over a host's base, less what chance alone explains over the packets its
+  // report counted (a random loss of p over n packets varies by sqrt(p(1-p)/n)).
+  const auto [worst, who] = worst_excess(done);
+  // A host that limited the rate but did not report lost this probe, or its report: its loss
+  // is not known to have fallen.
+  const bool limiting_silent = limiting_ < names_.size() && done.samples[limiting_].loss < 0;
+  limiting_ = worst >= kQuietLoss ? who : limiting_silent ? limiting_ : SIZE_MAX;
+  if (worst >= kQuietLoss) last_loss_ = done.probe;
+  if (worst >= kCongestedLoss) return congested(done, worst, who);
+  if (test_) return;  // hold until the test ends
+  if (fell_behind(done, backlog_before)) return;
+  if (holds(done, worst, who, limiting_silent)) return;
+  increase();
+}
+
+// A base falls to a report clearly below it (the host got better, or the base was wrong). A
+// missing report says nothing: the probe or the report may have been lost.
+void RateControl::update_bases(const Interval& done) {
   for (std::size_t h = 0; h < names_.size(); ++h) {
     const Sample& s = done.samples[h];
     if (s.loss >= 0 && s.loss < base_[h] - noise(z_, base_[h], s.expected, kSameLoss)) {
@@ -319,98 +336,104 @@ void RateControl::decide(const Interval& done) {
       base_[h] += (s.loss - base_[h]) / kBaseWeight;
     }
   }
-  // The worst excess over a host's base, less what chance alone explains over the packets its
-  // report counted (a random loss of p over n packets varies by sqrt(p(1-p)/n)).
-  const auto [worst, who] = worst_excess(done);
-  // A host that limited the rate but did not report lost this probe, or its report: its loss
-  // is not known to have fallen.
-  const bool limiting_silent = limiting_ < names_.size() && done.samples[limiting_].loss < 0;
-  limiting_ = worst >= kQuietLoss ? who : limiting_silent ? limiting_ : SIZE_MAX;
-  if (worst >= kQuietLoss) last_loss_ = done.probe;
-  if (worst >= kCongestedLoss) {
-    const Sample& s = done.samples[who];
-    // Only once per congestion event: a loss at a rate above the current one, or while a
-    // decrease is tested, was answered already.
-    if (s.rate > rate_ || test_) return;
-    const double took = 1.0 - static_cast<double>(worst) / p::kLossScale;
-    const double cut = std::clamp(took * kMargin, kMaxCut, kMinCut);
-    Interval before = done;
-    before.rate = s.rate;
-    // decide() runs as probe probe_ + 1 is sent: the new rate runs until probe probe_ + 2.
-    test_ = Test{std::move(before),
-                 std::vector<Sample>(names_.size()),
-                 std::vector<bool>(names_.size()),
-                 slow_start_,
-                 congestion_rate_,
-                 probe_ + 1,
-                 probe_ + 2};
-    decrease(static_cast<std::uint64_t>(static_cast<double>(std::min(rate_, s.rate)) * cut), s.rate,
-             "down: " + describe(who, s.loss) + " at " + format_rate(s.rate));
-    return;
-  }
-  if (test_) return;  // hold until the test ends
-  // A host whose receive buffer fills takes fewer packets per second than arrive: it loses
-  // once the buffer is full, however deep it is. Down before it does (once per event, as
-  // above), without a test: that is the rate's doing whatever the host's usual loss.
+}
+
+// Down, and a test of whether the loss follows the rate.
+void RateControl::congested(const Interval& done, std::int32_t worst, std::size_t who) {
+  const Sample& s = done.samples[who];
+  // Only once per congestion event: a loss at a rate above the current one, or while a
+  // decrease is tested, was answered already.
+  if (s.rate > rate_ || test_) return;
+  const double took = 1.0 - static_cast<double>(worst) / p::kLossScale;
+  const double cut = std::clamp(took * kMargin, kMaxCut, kMinCut);
+  Interval before = done;
+  before.rate = s.rate;
+  // decide() runs as probe probe_ + 1 is sent: the new rate runs until probe probe_ + 2.
+  test_ = Test{std::move(before),
+               std::vector<Sample>(names_.size()),
+               std::vector<bool>(names_.size()),
+               slow_start_,
+               congestion_rate_,
+               probe_ + 1,
+               probe_ + 2};
+  decrease(static_cast<std::uint64_t>(static_cast<double>(std::min(rate_, s.rate)) * cut), s.rate,
+           "down: " + describe(who, s.loss) + " at " + format_rate(s.rate));
+}
+
+// A host whose receive buffer fills takes fewer packets per second than arrive: it loses once
+// the buffer is full, however deep it is. Down before it does (once per event, as above),
+// without a test: that is the rate's doing whatever the host's usual loss.
+bool RateControl::fell_behind(const Interval& done,
+                              const std::vector<std::uint16_t>& backlog_before) {
   const auto [backlog, behind] = fullest(done);
   // Falling behind is a buffer that kept filling over two reports. One that empties is a host
   // catching up, and one first seen full a host that stalled (its reports waited in that
   // buffer too): hold until it has caught up.
-  if (backlog >= kBehind && backlog_before[behind] >= p::kBacklogReport &&
-      backlog > backlog_before[behind] && done.samples[behind].rate <= rate_) {
-    const Sample& s = done.samples[behind];
-    // Down to what it read per second (with the margin: its buffer drains meanwhile), by at
-    // least 1/8 and at most 3/4.
-    const double from = static_cast<double>(std::min(rate_, s.rate));
-    const double took = s.took > 0 ? static_cast<double>(s.took) : from;
-    limiting_ = behind;
-    last_loss_ = done.probe;
-    std::string why = "down: " + names_[behind] + " fell behind (receive buffer " +
-                      percent(backlog) + " full) at " + format_rate(s.rate);
-    if (s.took > 0) {
-      why += ", reading ";
-      why += format_rate(s.took);
-    }
-    decrease(static_cast<std::uint64_t>(
-                 std::clamp(took * kMargin, from * (1 - kMaxBehindCut), from * kMinCut)),
-             static_cast<std::uint64_t>(std::min(took, from)), std::move(why));
-    return;
+  if (backlog < kBehind || backlog_before[behind] < p::kBacklogReport ||
+      backlog <= backlog_before[behind] || done.samples[behind].rate > rate_) {
+    return false;
   }
+  const Sample& s = done.samples[behind];
+  // Down to what it read per second (with the margin: its buffer drains meanwhile), by at
+  // least 1/8 and at most 3/4.
+  const double from = static_cast<double>(std::min(rate_, s.rate));
+  const double took = s.took > 0 ? static_cast<double>(s.took) : from;
+  limiting_ = behind;
+  last_loss_ = done.probe;
+  std::string why = "down: " + names_[behind] + " fell behind (receive buffer " + percent(backlog) +
+                    " full) at " + format_rate(s.rate);
+  if (s.took > 0) {
+    why += ", reading ";
+    why += format_rate(s.took);
+  }
+  decrease(static_cast<std::uint64_t>(
+               std::clamp(took * kMargin, from * (1 - kMaxBehindCut), from * kMinCut)),
+           static_cast<std::uint64_t>(std::min(took, from)), std::move(why));
+  return true;
+}
+
+// Reasons to keep the rate: a filling buffer, loss above the quiet level, a silent limiting
+// host, a recent loss, or a manager that sent below the rate (then no higher than validated).
+bool RateControl::holds(const Interval& done, std::int32_t worst, std::size_t who,
+                        bool limiting_silent) {
+  const auto [backlog, behind] = fullest(done);
   if (backlog >= p::kBacklogReport) {
     if (limiting_ == SIZE_MAX) limiting_ = behind;
     reason_ = "hold: " + names_[behind] + "'s receive buffer is " + percent(backlog) + " full";
-    return;
+    return true;
   }
   if (worst > kQuietLoss) {
     reason_ = "hold: " + describe(who, done.samples[who].loss);
-    return;
+    return true;
   }
   if (limiting_silent) {
     reason_ = "hold: no report from " + names_[limiting_];
-    return;
+    return true;
   }
   if (done.probe < last_loss_ + 2) {  // a host's report may come one probe late
     reason_ = "hold: loss in the last interval";
-    return;
+    return true;
   }
-  if (done.app_limited) {
-    // A rate well above what the manager could send says nothing the hosts have shown they
-    // take: it would be sent in bursts whenever the manager's CPU frees up (as TCP's
-    // congestion window validation, RFC 7661). Not below the rate where hosts began to lose:
-    // a short repair round, or the wait for NAKs, sends little and says nothing either.
-    const auto validated = std::max(
-        congestion_rate_, static_cast<std::uint64_t>(kValidated * static_cast<double>(done.rate)));
-    const char* why = "hold: the manager sent below the rate";
-    if (rate_ > validated && !slow_start_) {
-      set_rate(validated, why);
-    } else {
-      reason_ = why;
-    }
-    return;
+  if (!done.app_limited) return false;
+  // A rate well above what the manager could send says nothing the hosts have shown they take:
+  // it would be sent in bursts whenever the manager's CPU frees up (as TCP's congestion window
+  // validation, RFC 7661). Not below the rate where hosts began to lose: a short repair round,
+  // or the wait for NAKs, sends little and says nothing either.
+  const auto validated = std::max(
+      congestion_rate_, static_cast<std::uint64_t>(kValidated * static_cast<double>(done.rate)));
+  const char* why = "hold: the manager sent below the rate";
+  if (rate_ > validated && !slow_start_) {
+    set_rate(validated, why);
+  } else {
+    reason_ = why;
   }
+  return true;
+}
+
+// Slowly near the rate of the last decrease (where the hosts began to lose); back towards it by
+// 10 % per interval, and beyond it (the hosts no longer lose there) as in slow start.
+void RateControl::increase() {
   if (config_.ceiling != 0 && rate_ >= config_.ceiling) return;
-  // Slowly near the rate of the last decrease (where the hosts began to lose); back towards it
-  // by 10 % per interval, and beyond it (the hosts no longer lose there) as in slow start.
   const double c = static_cast<double>(congestion_rate_);
   const double r = static_cast<double>(rate_);
   if (slow_start_ || r >= 1.1 * c) {

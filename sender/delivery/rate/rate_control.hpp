@@ -119,6 +119,12 @@ class RateControl {
     std::vector<Sample> samples;  // per host
   };
   void decide(const Interval& done);
+  // The parts of decide(), in its order (the law in the header comment above).
+  void update_bases(const Interval& done);
+  void congested(const Interval& done, std::int32_t worst, std::size_t who);
+  bool fell_behind(const Interval& done, const std::vector<std::uint16_t>& backlog_before);
+  bool holds(const Interval& done, std::int32_t worst, std::size_t who, bool limiting_silent);
+  void increase();
   // A report's loss beyond the host's base and what chance explains (0 or less: none).
   std::int32_t excess(std::size_t host, const Sample& s) const;
   // The largest excess among the hosts that reported in `i`, and whose (SIZE_MAX: none).
