@@ -79,10 +79,12 @@ void print_counters(const Agent& agent) {
                   .with("forged", c.forged)
                   .with("unverified", c.unverified)
                   .with("verified_late", c.verified_late)
-                  .with("refused", g.refused)
-                  .with("stale", g.stale)
-                  .with("replays", g.replays)
-                  .with("mac_dropped", g.mac_dropped)
+                  .with("refused", g.ctrl[p::Drop::over_budget] + g.data[p::Drop::over_budget])
+                  .with("stale", g.ctrl[p::Drop::stale])
+                  .with("replays", g.ctrl[p::Drop::replay])
+                  .with("mac_dropped", g.ctrl[p::Drop::no_mac] + g.data[p::Drop::no_mac])
+                  .with("drop_ctrl", g.ctrl.text())
+                  .with("drop_data", g.data.text())
                   .with("loss_reports", g.loss_reports_sent)
                   .with("verifications", g.verifications));
   }

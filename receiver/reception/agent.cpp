@@ -79,10 +79,12 @@ std::optional<std::string> Agent::refuse_reason(const p::Update& u) const {
 // --- input ----------------------------------------------------------------------------------
 
 bool Agent::signed_by_manager(std::span<const std::uint8_t> bytes, const p::Endpoint& from,
-                              Clock::time_point now, const std::function<bool()>& verify) {
+                              Clock::time_point now, const std::function<bool()>& verify,
+                              p::Drops& drops) {
   using V = p::VerifyBudget::Verdict;
   const V v = gate_.check(bytes, from, now, verify);
-  if (v == V::over_budget) ++counters_.refused;  // dropped unverified
+  if (v == V::over_budget) drops.count(p::Drop::over_budget);  // dropped unverified
+  if (v == V::forged) drops.count(p::Drop::forged);
   if (v == V::verified || v == V::forged) ++counters_.verifications;
   return p::VerifyBudget::passed(v);
 }
@@ -111,7 +113,7 @@ bool Agent::admissible(const p::SignedCommand& c, const p::Stamp& s, std::string
   const bool older_session =
       u && update_ && update_->session != u->session && u->time < session_time_;
   if (!older_session && !gate_.freshness().older(s)) return true;
-  ++counters_.replays;
+  counters_.ctrl.count(p::Drop::replay);
   if (gate_.first_replay_of(s.session)) {
     log_(log::warning("FC2133", "replay-ignored")
              .with("command", s.verb)
@@ -133,8 +135,9 @@ void Agent::deny_stale(const p::SignedCommand& c, const p::Update& u, std::strin
                                stale_.sessions.end()) {
     return;
   }
-  if (!signed_by_manager(p::as_bytes(line), from, now,
-                         [&] { return p::verify_command(c, config_.manager); })) {
+  if (!signed_by_manager(
+          p::as_bytes(line), from, now, [&] { return p::verify_command(c, config_.manager); },
+          counters_.ctrl)) {
     return;
   }
   stale_.next = now + StaleDenials::kEvery;
@@ -159,27 +162,27 @@ void Agent::on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now,
   auto parsed = p::parse_command(line);
   // Malformed, or another manager's: dropped before any verification.
   if (!parsed || parsed->signer != gate_.manager_id()) {
-    ++counters_.ctrl_dropped;
+    counters_.ctrl.count(parsed ? p::Drop::not_ours : p::Drop::malformed);
     return;
   }
   // With the fleet key, a line without its MAC is dropped for one keyed hash, whatever its
   // source address says.
   if (!gate_.mac_ok(maced)) {
-    ++counters_.mac_dropped;
+    counters_.ctrl.count(p::Drop::no_mac);
     return;
   }
   // Only then the signature: lines for other hosts, stale lines and replays cost no more than
   // the parse (and the MAC).
   const auto stamp = p::stamp_of(parsed->command);
   if (!stamp) {
-    ++counters_.ctrl_dropped;  // a host's verb naming the manager's key
+    counters_.ctrl.count(p::Drop::malformed);  // a host's verb naming the manager's key
     return;
   }
   if (!names_this_host(parsed->command)) return;  // others asked: silent
   if (!admissible(parsed.value(), *stamp, line, from, now)) return;
-  if (!signed_by_manager(p::as_bytes(line), from, now,
-                         [&] { return p::verify_command(parsed.value(), config_.manager); })) {
-    ++counters_.ctrl_dropped;
+  if (!signed_by_manager(
+          p::as_bytes(line), from, now,
+          [&] { return p::verify_command(parsed.value(), config_.manager); }, counters_.ctrl)) {
     return;
   }
   gate_.freshness().seen(*stamp);
@@ -304,10 +307,11 @@ bool Agent::within_clock_window(std::string_view verb, std::string_view name, st
   const std::uint64_t wall = config_.wall_clock();
   const std::uint64_t skew = wall > time ? wall - time : time - wall;
   if (skew <= config_.max_clock_skew) return true;
-  ++counters_.stale;
+  counters_.ctrl.count(p::Drop::stale);
   // One line per kind of command and name would do; a flood of replays is counted, and logged
   // once every 64 times.
-  if (counters_.stale % 64 == 1) {
+  const std::uint64_t stale = counters_.ctrl[p::Drop::stale];
+  if (stale % 64 == 1) {
     // A replay, or a clock that is off.
     log_(log::warning("FC2132", "stale-command")
              .with("command", verb)
@@ -315,7 +319,7 @@ bool Agent::within_clock_window(std::string_view verb, std::string_view name, st
              .with("skew_s", skew)
              .with("clock", time < wall ? "behind" : "ahead")
              .with("window_s", config_.max_clock_skew)
-             .with("stale_total", counters_.stale));
+             .with("stale_total", stale));
   }
   return false;
 }
@@ -379,7 +383,7 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now,
                     const p::Endpoint& from) {
   auto parsed = p::parse_data_packet(bytes);
   if (!parsed || !update_ || !assembler_) {
-    ++counters_.data_dropped;
+    counters_.data.count(parsed ? p::Drop::not_ours : p::Drop::malformed);
     return;
   }
   if (const auto* fb = std::get_if<p::SignedFeedback>(&parsed.value())) {
@@ -395,7 +399,7 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now,
       },
       parsed.value());
   if (file_id != update_->file_id || assembler_->finalized()) {
-    ++counters_.data_dropped;
+    counters_.data.count(p::Drop::not_ours);
     return;
   }
   const auto result = std::visit(
@@ -408,7 +412,9 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now,
       },
       parsed.value());
   if (result == Assembler::Result::invalid || result == Assembler::Result::forged) {
-    ++counters_.data_dropped;  // forged: not counted as the session's traffic either
+    // Forged: not counted as the session's traffic either.
+    counters_.data.count(result == Assembler::Result::forged ? p::Drop::forged
+                                                             : p::Drop::malformed);
     return;
   }
   if (!envelope_checked_ && result == Assembler::Result::stored && !check_envelope(now)) return;
@@ -442,13 +448,16 @@ void Agent::on_feedback(const p::SignedFeedback& fb, std::span<const std::uint8_
                         const p::Endpoint& from, Clock::time_point now) {
   const bool ours = fb.session == update_->session && fb.signer == gate_.manager_id();
   if (ours && !gate_.mac_ok(fb)) {
-    ++counters_.mac_dropped;
+    counters_.data.count(p::Drop::no_mac);
     return;
   }
-  if (!ours || !wanted(fb.feedback) || !signed_by_manager(bytes, from, now, [&] {
-        return p::verify_feedback(fb, config_.manager);
-      })) {
-    ++counters_.data_dropped;
+  if (!ours || !wanted(fb.feedback)) {
+    counters_.data.count(ours ? p::Drop::unwanted : p::Drop::not_ours);
+    return;
+  }
+  if (!signed_by_manager(
+          bytes, from, now, [&] { return p::verify_feedback(fb, config_.manager); },
+          counters_.data)) {
     return;
   }
   if (const auto* r = std::get_if<p::Round>(&fb.feedback)) {

@@ -20,6 +20,7 @@
 
 #include "protocol/control.hpp"
 #include "protocol/data.hpp"
+#include "protocol/drops.hpp"
 #include "protocol/io/clock.hpp"
 #include "protocol/log/log.hpp"
 #include "protocol/transport.hpp"
@@ -60,17 +61,12 @@ struct AgentConfig {
 };
 
 struct AgentCounters {
-  std::uint64_t ctrl_dropped = 0;  // malformed, unsigned, forged, not for us
-  std::uint64_t data_dropped = 0;  // malformed or for another session
+  // What was dropped, by reason (protocol/drops.hpp): ctrl-group lines, and data-group or
+  // unicast packets. A line for another host is not a drop (it is silence).
+  protocol::Drops ctrl;
+  protocol::Drops data;
   std::uint64_t naks_sent = 0;
   std::uint64_t sessions_completed = 0;
-  std::uint64_t stale = 0;    // commands outside the time window (replayed, or a clock off)
-  std::uint64_t refused = 0;  // naming the manager's key, dropped unverified (over budget)
-  // Manager lines older than the newest of their kind (or an older session's announcement),
-  // dropped before their signature was checked.
-  std::uint64_t replays = 0;
-  // Naming the manager's key without the fleet key's MAC (fleet_key.hpp): dropped unverified.
-  std::uint64_t mac_dropped = 0;
   std::uint64_t loss_reports_sent = 0;  // answers to the manager's rate probes
   std::uint64_t verifications = 0;      // Ed25519 verifications done (the budget's spending)
 };
@@ -146,8 +142,10 @@ class Agent {
   bool within_clock_window(std::string_view verb, std::string_view name, std::uint64_t time);
   std::optional<protocol::Update> verified_update(std::string_view line) const;
   // The signature step of the gate, counted.
+  // The signature step of the gate; a drop is counted in `drops`.
   bool signed_by_manager(std::span<const std::uint8_t> bytes, const protocol::Endpoint& from,
-                         Clock::time_point now, const std::function<bool()>& verify);
+                         Clock::time_point now, const std::function<bool()>& verify,
+                         protocol::Drops& drops);
   // Signs `c`, adds this host's MAC (fleet_key.hpp) and sends it to `to` (the announcement's
   // reply address by default); false when it does not encode.
   bool send_line(const protocol::Command& c, protocol::Transport& t,

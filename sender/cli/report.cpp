@@ -78,6 +78,9 @@ void print_summary(const SenderSession& s, Clock::time_point start, Clock::time_
       static_cast<unsigned long long>(st.mixed_packets),
       static_cast<unsigned long long>(st.auth_packets),
       static_cast<unsigned long long>(st.feedback_dropped));
+  if (const auto& d = s.receipts().drops(); d.total() > 0) {
+    std::printf("replies dropped, by reason: %s\n", d.text().c_str());
+  }
   const RateControl& r = s.rate();
   if (r.adaptive()) {
     std::printf(

@@ -10,6 +10,7 @@
 #include "sender/cli/push_setup.hpp"
 #include "sender/cli/report.hpp"
 #include "sender/delivery/status_poll.hpp"
+#include "sender/rollout/recap.hpp"
 #include "sender/store/store.hpp"
 
 namespace fleetcast::sender {
@@ -85,19 +86,17 @@ int status_command(const StatusOptions& o) {
     }
     return 0;
   }
-  std::map<std::string, std::size_t> counts;
   std::printf("%-20s %-20s %-12s %8s %9s %-20s  %s\n", "host", "bundle", "status", "version",
               "installed", "at", "reason");
   for (const HostStatus& h : rows) {
-    ++counts[h.status];
     std::printf("%-20s %-20s %-12s %8llu %9llu %-20s  %s\n", h.host.c_str(), h.bundle.c_str(),
                 h.status.c_str(), static_cast<unsigned long long>(h.version),
                 static_cast<unsigned long long>(h.installed), when(h.at).c_str(),
                 h.message.c_str());
   }
-  std::printf("RECAP");
-  for (const auto& [status, n] : counts) std::printf("  %s=%zu", status.c_str(), n);
-  std::printf("\n");
+  std::vector<RecapRow> recap;
+  for (const HostStatus& h : rows) recap.push_back({h.host, h.status, h.status, h.message, false});
+  for (const std::string& line : recap_lines("", 0, recap)) std::printf("%s\n", line.c_str());
   return 0;
 }
 

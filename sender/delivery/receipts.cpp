@@ -43,21 +43,24 @@ bool Receipts::on_command(std::string_view maced, const p::Endpoint& from, Clock
   const p::MacedLine split = p::split_line_mac(maced);
   const std::string_view line = split.signed_line;
   const auto parsed = p::parse_command(line);
-  if (!parsed) return false;  // malformed
+  if (!parsed) return drop(p::Drop::malformed);
   HostReport* h = host_by_key(parsed->signer);
-  if (h == nullptr) return false;  // unknown host: no verification either
+  if (h == nullptr) return drop(p::Drop::not_ours);  // unknown host: no verification either
   if (manager_ != nullptr) {
     // The MAC first: a line that copies a host's key ID costs one short keyed hash.
     const p::MacKey* mac = mac_key(*h);
-    if (mac == nullptr || !p::line_mac_ok(split, *mac)) return false;
+    if (mac == nullptr || !p::line_mac_ok(split, *mac)) return drop(p::Drop::no_mac);
   }
   // Verified once per distinct line (hosts repeat their FIN), within the budget.
   const auto verdict = budget_.check(p::as_bytes(line), from, now, [&] {
     return p::verify_command(parsed.value(), h->host->key);
   });
-  if (!p::VerifyBudget::passed(verdict)) return false;
+  if (verdict == p::VerifyBudget::Verdict::over_budget) return drop(p::Drop::over_budget);
+  if (verdict == p::VerifyBudget::Verdict::forged) return drop(p::Drop::forged);
   if (const auto* r = std::get_if<p::Recv>(&parsed->command)) {
-    if (r->session != session_ || r->host != h->host->name || r->name != name_) return false;
+    if (r->session != session_ || r->host != h->host->name || r->name != name_) {
+      return drop(p::Drop::not_ours);
+    }
     if (!h->registered) {
       h->registered = true;
       h->registered_at = now;
@@ -65,7 +68,9 @@ bool Receipts::on_command(std::string_view maced, const p::Endpoint& from, Clock
       h->from = from;
     }
   } else if (const auto* f = std::get_if<p::Fin>(&parsed->command)) {
-    if (f->session != session_ || f->host != h->host->name || f->name != name_) return false;
+    if (f->session != session_ || f->host != h->host->name || f->name != name_) {
+      return drop(p::Drop::not_ours);
+    }
     if (!h->fin) h->fin_at = now;
     h->fin = true;
     h->fin_status = f->status;
@@ -73,26 +78,31 @@ bool Receipts::on_command(std::string_view maced, const p::Endpoint& from, Clock
     h->fin_version = f->version;
     h->fin_digest = f->digest;
   } else if (const auto* d = std::get_if<p::Deny>(&parsed->command)) {
-    if (d->session != session_ || d->host != h->host->name) return false;
+    if (d->session != session_ || d->host != h->host->name) return drop(p::Drop::not_ours);
     h->denied = true;
     h->deny_reason = d->reason;
   } else {
-    return false;
+    return drop(p::Drop::malformed);  // a manager's verb
   }
   note(*h, p::verb(parsed->command), line);
   return true;
 }
 
-HostReport* Receipts::mac_checked(const p::SignedFeedback& feedback) {
+HostReport* Receipts::mac_checked(const p::SignedFeedback& feedback, p::Drop* why) {
+  *why = p::Drop::not_ours;
   if (feedback.session != session_ || manager_ == nullptr) return nullptr;
   HostReport* h = host_by_key(feedback.signer);
   if (h == nullptr) return nullptr;
   const p::MacKey* mac = mac_key(*h);
+  *why = p::Drop::no_mac;
   return mac != nullptr && p::check_mac(feedback, *mac) ? h : nullptr;
 }
 
 HostReport* Receipts::maced_feedback(const p::SignedFeedback& feedback) {
-  HostReport* h = mac_checked(feedback);
+  p::Drop why{};
+  HostReport* h = mac_checked(feedback, &why);
+  if (h == nullptr) drops_.count(why);
+  if (h != nullptr && !h->registered) drops_.count(p::Drop::not_ours);
   return h != nullptr && h->registered ? h : nullptr;
 }
 
@@ -100,17 +110,19 @@ Receipts::Verified Receipts::verified_feedback(
     const p::SignedFeedback& feedback, std::span<const std::uint8_t> bytes, const p::Endpoint& from,
     Clock::time_point now, const std::function<bool(const HostReport&)>& wanted) {
   // The MAC first: a packet that copies a host's key ID costs one short keyed hash.
-  HostReport* h = mac_checked(feedback);
-  if (h == nullptr || !wanted(*h)) return {};
+  p::Drop why{};
+  HostReport* h = mac_checked(feedback, &why);
+  if (h == nullptr) return drop_feedback(why);
+  if (!wanted(*h)) return drop_feedback(p::Drop::unwanted);
   const p::LineHash hash = p::VerifyBudget::hash(bytes);
   const bool repeat = feedback_cache_.known(hash);
   if (!repeat) {
     if (!feedback_spent_[index_of(*h)].take(now, kFeedbackPerSecond)) {
       ++feedback_refused_;
-      return {};
+      return drop_feedback(p::Drop::over_budget);
     }
     ++feedback_verifications_;
-    if (!p::verify_feedback(feedback, h->host->key)) return {};
+    if (!p::verify_feedback(feedback, h->host->key)) return drop_feedback(p::Drop::forged);
     feedback_cache_.add(hash);
   }
   if (!h->registered) {

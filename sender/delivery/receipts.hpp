@@ -16,6 +16,7 @@
 
 #include "protocol/control.hpp"
 #include "protocol/data.hpp"
+#include "protocol/drops.hpp"
 #include "protocol/fleet_key.hpp"
 #include "protocol/verify_budget.hpp"
 #include "sender/delivery/pacer.hpp"
@@ -91,6 +92,8 @@ class Receipts {
                              Clock::time_point now,
                              const std::function<bool(const HostReport&)>& wanted);
   std::uint64_t feedback_refused() const { return feedback_refused_; }
+  // What this session's replies lost, by reason (protocol/drops.hpp).
+  const protocol::Drops& drops() const { return drops_; }
   std::uint64_t feedback_verifications() const { return feedback_verifications_; }
   // Marks a host complete with the digest it verified; false when it already was.
   bool complete(HostReport& host, const protocol::Digest& digest, Clock::time_point now);
@@ -125,7 +128,16 @@ class Receipts {
   HostReport* host_by_key(protocol::KeyId id);
   // The host whose key signed this packet of this session, when its MAC checks (the
   // signature is not checked); nullptr otherwise.
-  HostReport* mac_checked(const protocol::SignedFeedback& feedback);
+  // `why` says what failed when it returns nullptr.
+  HostReport* mac_checked(const protocol::SignedFeedback& feedback, protocol::Drop* why);
+  bool drop(protocol::Drop d) {
+    drops_.count(d);
+    return false;
+  }
+  Verified drop_feedback(protocol::Drop d) {
+    drops_.count(d);
+    return {};
+  }
   const protocol::MacKey* mac_key(const HostReport& h);
 
   std::string name_;
@@ -145,6 +157,7 @@ class Receipts {
   protocol::VerifiedCache feedback_cache_{kFeedbackCache};
   std::vector<protocol::SecondWindow> feedback_spent_;  // per host
   std::uint64_t feedback_refused_ = 0;                  // over a host's budget: unverified
+  protocol::Drops drops_;
   std::uint64_t feedback_verifications_ = 0;
 };
 

@@ -1,6 +1,7 @@
-// Tests for sender/delivery/session.hpp against receiver/reception/agent.hpp over an in-memory network with a fake
-// clock: every host ends with a byte-identical file through loss, unknown hosts and forged
-// announcements are ignored, and a restarted host resumes without re-receiving what it held.
+// Tests for sender/delivery/session.hpp against receiver/reception/agent.hpp over an in-memory
+// network with a fake clock: every host ends with a byte-identical file through loss, unknown hosts
+// and forged announcements are ignored, and a restarted host resumes without re-receiving what it
+// held.
 
 #include "sender/delivery/session.hpp"
 
@@ -451,7 +452,7 @@ TEST_F(Fleet, ReplayedCommandsChangeNothing) {
     std::ifstream in(h->dir / "spool" / "b.bin", std::ios::binary);
     EXPECT_EQ(std::vector<std::uint8_t>((std::istreambuf_iterator<char>(in)), {}), file_)
         << h->name;
-    EXPECT_GT(h->agent->counters().replays, 0u) << h->name;
+    EXPECT_GT(h->agent->counters().ctrl[p::Drop::replay], 0u) << h->name;
     const auto named = std::count_if(h->log.begin(), h->log.end(), [](const std::string& l) {
       return l.find("FC2133 replay-ignored") != std::string::npos;
     });
@@ -461,9 +462,9 @@ TEST_F(Fleet, ReplayedCommandsChangeNothing) {
   now_ += 600s;
   q_.clear();
   Host& h1 = *hosts_[0];
-  const auto stale_before = h1.agent->counters().stale;
+  const auto stale_before = h1.agent->counters().ctrl[p::Drop::stale];
   for (const auto& line : recorded) h1.agent->on_ctrl(line, now_);
-  EXPECT_GT(h1.agent->counters().stale, stale_before);
+  EXPECT_GT(h1.agent->counters().ctrl[p::Drop::stale], stale_before);
   Outbox out(q_, h1.address);
   h1.agent->tick(now_, out);
   ASSERT_FALSE(q_.empty());
@@ -572,8 +573,13 @@ TEST_F(Fleet, SpoofedManagerIsDroppedOnTheMac) {
     EXPECT_TRUE(has_file(*h)) << h->name;
     EXPECT_TRUE(h->agent->holds_fleet_key()) << h->name;
     // Only what arrived before the KEYS lines of the first announcement reached the budget.
-    EXPECT_LE(h->agent->counters().refused + h->agent->counters().ctrl_dropped, 40u) << h->name;
-    EXPECT_GT(h->agent->counters().mac_dropped, forged / 2) << h->name;
+    const auto& c = h->agent->counters().ctrl;
+    EXPECT_LE(
+        c[p::Drop::over_budget] + c[p::Drop::forged] + c[p::Drop::malformed] + c[p::Drop::not_ours],
+        40u)
+        << h->name;
+    EXPECT_GT(c[p::Drop::no_mac] + h->agent->counters().data[p::Drop::no_mac], forged / 2)
+        << h->name;
   }
   EXPECT_GT(forged, 1000u);
 }
@@ -609,7 +615,9 @@ TEST_F(Fleet, IgnoresUnknownHostsAndForgedAnnouncements) {
   EXPECT_FALSE(s->success());  // "wary" never accepted the announcement
   EXPECT_TRUE(s->hosts()[0].completed);
   EXPECT_FALSE(s->hosts()[1].registered);
-  EXPECT_GT(wary.agent->counters().ctrl_dropped, 0u);
+  EXPECT_GT(
+      wary.agent->counters().ctrl[p::Drop::forged] + wary.agent->counters().ctrl[p::Drop::not_ours],
+      0u);
   EXPECT_EQ(wary.agent->current(), nullptr);
   EXPECT_FALSE(std::filesystem::exists(wary.dir / "spool" / "bundle.bin"));
   // The impostor heard the multicast (nothing can prevent that), but the manager dropped every
@@ -806,7 +814,7 @@ TEST_F(budget_fleet, ReplayedGenuineLinesCostNoVerification) {
     // b's own lines and packets, and the records of the shuffled cycle (about 2 ln 250); seen:
     // 11. Before the fix every replay missed the cache and cost one, up to the budget.
     EXPECT_LT(spent, 40u) << hosts_[i]->name;
-    EXPECT_GT(c.replays, replayed / 2) << hosts_[i]->name;
+    EXPECT_GT(c.ctrl[p::Drop::replay], replayed / 2) << hosts_[i]->name;
   }
 }
 
@@ -857,6 +865,47 @@ TEST_F(harden, CapturedFeedbackIsVerifiedOnceAndActedOnRarely) {
   EXPECT_LE(s->receipts().feedback_verifications() - verifications, 2u) << "one per packet";
   EXPECT_LE(s->stats().loss_reports - reports, 1u);
   q_.clear();
+}
+
+// Issue 27: what a host drops is counted by reason (protocol/drops.hpp), one count per line:
+// junk, another manager's line, a stale one, a replay. The manager counts its hosts' replies
+// the same way.
+TEST_F(harden, DropsAreCountedByReason) {
+  Host& h = add_host("h1", 0.0);
+  auto s = make_session({"h1"});
+  run(*s, 200000);
+  ASSERT_TRUE(s->success());
+  const auto& c = h.agent->counters().ctrl;
+  const p::Drops before = c;
+  const std::string junk = "UPDATE not a line";
+  h.agent->on_ctrl(p::as_bytes(junk), now_);
+  EXPECT_EQ(c[p::Drop::malformed], before[p::Drop::malformed] + 1);
+  const p::SecretKey other = p::testing::seeded_key(77);
+  const p::StatusRequest status{"bundle.bin", {0x1234}, wall(now_)};
+  h.agent->on_ctrl(manager_line(status, other), now_);
+  EXPECT_EQ(c[p::Drop::not_ours], before[p::Drop::not_ours] + 1);
+  const p::StatusRequest old{"bundle.bin", {0x1234}, wall(now_) - 3600};
+  h.agent->on_ctrl(manager_line(old, manager_), now_);
+  EXPECT_EQ(c[p::Drop::stale], before[p::Drop::stale] + 1);
+  const p::StatusRequest fresh{"bundle.bin", {0x1234}, wall(now_) + 1};
+  h.agent->on_ctrl(manager_line(fresh, manager_), now_);
+  const p::StatusRequest older{"bundle.bin", {0x1234}, wall(now_)};
+  h.agent->on_ctrl(manager_line(older, manager_), now_);
+  EXPECT_EQ(c[p::Drop::replay], before[p::Drop::replay] + 1);
+  EXPECT_GE(c.total(), before.total() + 4);
+  EXPECT_NE(c.text().find("stale=1"), std::string::npos) << c.text();
+  // The manager: a FIN from a key outside the session, and junk.
+  const p::SecretKey stranger = p::testing::seeded_key(78);
+  const p::Fin fin{"bundle.bin", "h1", "ok", {0x1234}, p::FinStatus::applied, 1, p::Digest{}};
+  const std::string line =
+      p::encode_maced_command(fin, stranger,
+                              p::feedback_mac_key(stranger, manager_.public_key()).value())
+          .value();
+  const p::Drops m_before = s->receipts().drops();
+  s->on_datagram(p::as_bytes(line), h.address, now_);
+  s->on_datagram(p::as_bytes(junk), h.address, now_);
+  EXPECT_EQ(s->receipts().drops()[p::Drop::not_ours], m_before[p::Drop::not_ours] + 1);
+  EXPECT_EQ(s->receipts().drops()[p::Drop::malformed], m_before[p::Drop::malformed] + 1);
 }
 
 }  // namespace
