@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <iterator>
 
-#include "protocol/bundle/crypt.hpp"
 #include "protocol/fleet_key.hpp"
 #include "protocol/io/file.hpp"
 #include "protocol/verify.hpp"
+#include "receiver/reception/envelope.hpp"
 
 namespace fleetcast::receiver {
 namespace p = protocol;
@@ -339,25 +339,11 @@ void Agent::on_activate(const p::Activate& a) {
 }
 
 bool Agent::check_envelope(Clock::time_point now) {
-  // The recipient table: first as much as 744 recipients take, then as much as the most can.
-  constexpr std::size_t kMostHead = p::bundle::kCryptMagic.size() + 4 +
-                                    p::bundle::kMaxRecipients * (8 + p::bundle::kSealedKeyBytes);
-  std::optional<std::vector<p::KeyId>> readers;
-  for (const std::size_t want : {std::size_t{64} << 10, kMostHead}) {
-    const auto head = assembler_->received_prefix(want);
-    if (head.size() < p::bundle::kCryptMagic.size()) return true;  // not enough yet
-    if (!p::bundle::is_encrypted(head)) {
-      envelope_checked_ = true;
-      return true;
-    }
-    readers = p::bundle::recipients(head);
-    if (readers) break;
-    if (head.size() < want) return true;  // the table is longer than what arrived so far
-  }
-  if (!readers) return true;
+  const EnvelopeCheck e = receiver::check_envelope(*assembler_, key_.key_id());
+  if (e.verdict == EnvelopeCheck::Verdict::unknown) return true;
   envelope_checked_ = true;
-  if (std::find(readers->begin(), readers->end(), key_.key_id()) != readers->end()) return true;
-  const std::string reason = "encrypted for " + std::to_string(readers->size()) +
+  if (e.verdict == EnvelopeCheck::Verdict::readable) return true;
+  const std::string reason = "encrypted for " + std::to_string(e.readers) +
                              " other key(s), not for this host (key ID " +
                              p::text::hex64(key_.key_id().value) + ")";
   log_(log::notice("FC2120", "refused").with("bundle", update_->name).with("reason", reason));
