@@ -313,12 +313,14 @@ replay-flood)
     ip -6 -n "${prefix}r$((n + 1))" -batch - || fail "cannot add the attacker's addresses"
   attack replay --iface eth0 --seconds 15 --sessions 3 --rate 20000
   sleep 0.5
-  rollout 2
-  rollout 3
+  # A soak of 1 s between the waves: every signed line carries its second, so the recording
+  # holds as many distinct lines as the rollouts last seconds (a rollout of 2 s gave 3 or 4).
+  rollout 2 "--soak 1"
+  rollout 3 "--soak 1"
   clean3=$took ticks3=$ticks
-  rollout 4
+  rollout 4 "--soak 1"
   clean=$took ticks_clean=$ticks
-  rollout 5
+  rollout 5 "--soak 1"
   attacked=$took ticks4=$ticks
   wait_until 300 gone "$attacker_pid" || fail "the attacker did not stop"
   cat "$work/attacker.log"

@@ -1,5 +1,5 @@
-// The adaptive rate (sender/delivery/rate/rate_control.hpp) against simulated hosts on a fake clock:
-// each interval, every host loses what its model says at the rate that interval ran at and
+// The adaptive rate (sender/delivery/rate/rate_control.hpp) against simulated hosts on a fake
+// clock: each interval, every host loses what its model says at the rate that interval ran at and
 // reports as a real host would (at or above the probe's threshold, or when named).
 #include "sender/delivery/rate/rate_control.hpp"
 

@@ -1,6 +1,6 @@
-// Tests for sender/delivery/repair_planner.hpp: dense blocks are sized for a typical host and sent alone,
-// sparse blocks are combined only where no host needs two blocks of one packet, every block gets
-// its symbols in distinct packets, and without MIXED packets the worst host sizes each block.
+// Tests for sender/delivery/repair_planner.hpp: dense blocks are sized for a typical host and sent
+// alone, sparse blocks are combined only where no host needs two blocks of one packet, every block
+// gets its symbols in distinct packets, and without MIXED packets the worst host sizes each block.
 
 #include "sender/delivery/repair_planner.hpp"
 

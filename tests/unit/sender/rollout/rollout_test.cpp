@@ -1,8 +1,8 @@
 // Tests for sender/rollout/rollout.hpp: whole rollouts against real host agents
-// (receiver/reception/agent.hpp) over an in-memory network, on a fake clock, with a real receipt store:
-// waves, halt, soak, maintenance windows opening and closing, pause, abort, a manager restart
-// in each phase, and a resume after the inventory changed. The hosts' applier is scripted (the
-// apply itself has its own tests): a hold is `held`, an activation applies or rolls back as
+// (receiver/reception/agent.hpp) over an in-memory network, on a fake clock, with a real receipt
+// store: waves, halt, soak, maintenance windows opening and closing, pause, abort, a manager
+// restart in each phase, and a resume after the inventory changed. The hosts' applier is scripted
+// (the apply itself has its own tests): a hold is `held`, an activation applies or rolls back as
 // the test says, and every apply is counted.
 
 #include "sender/rollout/rollout.hpp"

@@ -1,5 +1,5 @@
-// The receipt store (sender/store/store.hpp): every signed reply kept once and verifiable later, the
-// latest result per host and bundle, silent hosts listed, a changed receipt detected.
+// The receipt store (sender/store/store.hpp): every signed reply kept once and verifiable later,
+// the latest result per host and bundle, silent hosts listed, a changed receipt detected.
 #include "sender/store/store.hpp"
 
 #include <gtest/gtest.h>
