@@ -300,27 +300,30 @@ replay)
   echo "every host applied versions 2 and 3 once each while the attacker replayed"
   ;;
 replay-flood)
-  # Issue 26, item 1, on the LAN: the attacker records every signed line of three rollouts
-  # (versions 2 to 4), then, from the fourth rollout's first announcement on, replays them at
+  # Issue 26, item 1, on the LAN: the attacker records every signed line of four rollouts
+  # (versions 2 to 5), then, from the fifth rollout's first announcement on, replays them at
   # 20,000 lines a second from 1,000 source addresses. Every host applies each version once;
-  # the fourth rollout takes at most 1.5x the clean ones (plus 1 s). (Hundreds of distinct
+  # the fifth rollout takes at most 1.5x the clean ones (plus 1 s). (Hundreds of distinct
   # lines, a few minutes of a real fleet: budget_fleet.ReplayedGenuineLinesCostNoVerification.)
   bundle 2
   bundle 3
   bundle 4
   bundle 5
+  bundle 6
   seq 1 1000 | awk '{ printf "addr add fd99::%x/128 dev eth0 nodad\n", $1 }' |
     ip -6 -n "${prefix}r$((n + 1))" -batch - || fail "cannot add the attacker's addresses"
-  attack replay --iface eth0 --seconds 15 --sessions 3 --rate 20000
+  attack replay --iface eth0 --seconds 15 --sessions 4 --rate 20000
   sleep 0.5
-  # A soak of 1 s between the waves: every signed line carries its second, so the recording
-  # holds as many distinct lines as the rollouts last seconds (a rollout of 2 s gave 3 or 4).
+  # Every signed line carries its second: the recording holds as many distinct lines as the
+  # rollouts have seconds with lines in them (three rollouts of 2 s gave 9), so four rollouts,
+  # each with a soak of 1 s before its second wave.
   rollout 2 "--soak 1"
   rollout 3 "--soak 1"
-  clean3=$took ticks3=$ticks
   rollout 4 "--soak 1"
-  clean=$took ticks_clean=$ticks
+  clean3=$took ticks3=$ticks
   rollout 5 "--soak 1"
+  clean=$took ticks_clean=$ticks
+  rollout 6 "--soak 1"
   attacked=$took ticks4=$ticks
   wait_until 300 gone "$attacker_pid" || fail "the attacker did not stop"
   cat "$work/attacker.log"
@@ -331,15 +334,16 @@ replay-flood)
   [ "$rate" -ge 16000 ] || fail "the attacker replayed only $rate lines/s"
   i=1
   while [ "$i" -le "$n" ]; do
-    grep -qx 'motd of version 5' "$work/r$i/etc/motd" || fail "r$i: version 5 not installed"
+    grep -qx 'motd of version 6' "$work/r$i/etc/motd" || fail "r$i: version 6 not installed"
     runs=$(wc -l <"$work/r$i/etc/reloads")
-    [ "$runs" -eq 4 ] || fail "r$i: the reload ran $runs times, expected 4 (versions 2 to 5 once each)"
+    [ "$runs" -eq 5 ] || fail "r$i: the reload ran $runs times, expected 5 (versions 2 to 6 once each)"
     i=$((i + 1))
   done
   replays=$(counter replays)
   verifications=$(counter verifications)
   echo "hosts: $replays replayed lines dropped before their signature, $verifications verifications in all"
-  [ "$lines" -ge 10 ] || fail "the attacker recorded only $lines lines"
+  # At least an UPDATE and two ACTIVATEs of each recorded rollout.
+  [ "$lines" -ge 12 ] || fail "the attacker recorded only $lines lines"
   echo "rollouts: clean ${clean3} s and ${clean} s (hosts' CPU $ticks3 and $ticks_clean ticks), under replay ${attacked} s ($ticks4 ticks)"
   awk -v a="$attacked" -v c="$clean3" -v d="$clean" 'BEGIN { m = c > d ? c : d; exit !(a <= 1.5 * m + 1) }' ||
     fail "the rollout under replay took ${attacked} s, more than 1.5x the clean ${clean3} s / ${clean} s"
