@@ -36,15 +36,6 @@ std::vector<std::string> window_texts(const Host& h, const Inventory& inventory,
 
 }  // namespace
 
-std::size_t RolloutPlan::wave_of(std::size_t host) const {
-  for (std::size_t w = 0; w < waves.size(); ++w) {
-    for (std::size_t h : waves[w]) {
-      if (h == host) return w;
-    }
-  }
-  return waves.size();
-}
-
 RolloutPlan make_plan(const std::vector<const Host*>& targets, const Inventory& inventory,
                       const RolloutOptions& r) {
   RolloutPlan plan;

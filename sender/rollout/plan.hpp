@@ -52,8 +52,6 @@ struct RolloutPlan {
   std::vector<std::string> notes;       // hosts moved by the redundancy rules, and why
   std::vector<std::string> violations;  // rules kept only because of --force
   bool forced = false;
-
-  std::size_t wave_of(std::size_t host) const;
 };
 
 // The plan for `targets` (names, in order): the waves of `options` (or one per turn of the

@@ -54,6 +54,12 @@ Rollout::Rollout(RolloutPlan plan, RolloutBundle bundle, const p::SecretKey& key
 
 Rollout::~Rollout() = default;
 
+std::vector<std::size_t> Rollout::all_hosts() const {
+  std::vector<std::size_t> all(plan_.hosts.size());
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+  return all;
+}
+
 double Rollout::seconds(Clock::time_point now) const {
   return std::chrono::duration<double>(now - start_).count();
 }
@@ -122,9 +128,7 @@ Clock::time_point Rollout::next_wakeup(Clock::time_point now) const {
 void Rollout::begin(Clock::time_point now) {
   if (!resumed_) {
     phase_ = Phase::distribute;
-    std::vector<std::size_t> all(plan_.hosts.size());
-    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
-    if (!deliver(all, false, now)) distributed(now);
+    if (!deliver(all_hosts(), false, now)) distributed(now);
     return;
   }
   say(format("resuming rollout %lld (session %s): asking the hosts for their results",
@@ -149,9 +153,7 @@ void Rollout::child_done(Clock::time_point now) {
         hosts_[i].message = it->second.message;
       }
       phase_ = Phase::distribute;
-      std::vector<std::size_t> all(plan_.hosts.size());
-      for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
-      if (!deliver(all, true, now)) distributed(now);
+      if (!deliver(all_hosts(), true, now)) distributed(now);
       return;
     }
     case Phase::distribute:

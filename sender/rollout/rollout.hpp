@@ -91,6 +91,7 @@ class Rollout {
   enum class Phase { start, collect, distribute, catch_up, window, activate, soak, ended };
   using Child = std::variant<std::monostate, StatusPoll, SenderSession, Activation>;
 
+  std::vector<std::size_t> all_hosts() const;
   void begin(Clock::time_point now);
   void child_done(Clock::time_point now);
   void collected();

@@ -18,6 +18,7 @@
 #include "protocol/fleet_key.hpp"
 #include "receiver/reception/agent.hpp"
 #include "tests/unit/protocol/test_keys.hpp"
+#include "tests/unit/sender/delivery/fake_network.hpp"
 
 namespace fleetcast {
 namespace {
@@ -26,33 +27,12 @@ namespace p = protocol;
 using sender::Clock;
 using namespace std::chrono_literals;
 
-p::Endpoint endpoint(std::string_view text) {
-  return p::text::parse_endpoint(text, "").value();
-}
-
-const p::Endpoint kCtrl = endpoint("[ff15::f1ee:1]:4710");
-const p::Endpoint kData = endpoint("[ff15::f1ee:2]:4711");
-const p::Endpoint kReply = endpoint("[fd00::1]:4712");
-
-// A datagram in flight, with its source.
-struct Packet {
-  std::vector<std::uint8_t> bytes;
-  p::Endpoint to;
-  p::Endpoint from;
-};
-
-class Outbox : public p::Transport {
- public:
-  Outbox(std::deque<Packet>& q, p::Endpoint self) : q_(q), self_(self) {}
-  std::size_t send(std::span<const p::Datagram> ds) override {
-    for (const auto& d : ds) q_.push_back({{d.bytes.begin(), d.bytes.end()}, d.to, self_});
-    return ds.size();
-  }
-
- private:
-  std::deque<Packet>& q_;
-  p::Endpoint self_;
-};
+using testing::endpoint;
+using testing::kCtrl;
+using testing::kData;
+using testing::kReply;
+using testing::Outbox;
+using testing::Packet;
 
 struct Host {
   std::string name;
