@@ -166,6 +166,8 @@ void parse_status(const std::string& command, const po::variables_map& vm, const
   if (vm.count("refresh")) {
     if (command != "status") throw ConfigError("--refresh: only for status");
     inv.status.refresh = validate_network(vm, "status --refresh");
+    // The hosts behind a site's relay are asked through it (fleet/site.hpp).
+    if (vm.count("inventory")) inv.status.refresh->inventory = vm["inventory"].as<std::string>();
     const int t = vm["refresh-timeout"].as<int>();
     if (t < 1 || t > 600) throw ConfigError("--refresh-timeout: must be 1-600 seconds");
     inv.status.refresh_timeout = std::chrono::seconds(t);

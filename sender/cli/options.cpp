@@ -64,7 +64,7 @@ const char* const kUsage =
     "      one rollout (the newest without ID): its state, each wave's hosts and times, every\n"
     "      host's latest result, then the recap: counts per status and the failed hosts\n"
     "  fleetcast-sender status --state DIR [--bundle NAME] [--host H] [--json | --csv]\n"
-    "                        [--refresh --key manager.key --iface IF]\n"
+    "                        [--refresh --key manager.key --iface IF [--inventory FILE]]\n"
     "      from the receipt store: per host and bundle the latest result, its version, reason\n"
     "      and time, the newest version applied, and who never answered; --refresh asks\n"
     "      those hosts first (results sent while no manager listened reach the store)\n"

@@ -13,6 +13,7 @@
 #include "protocol/io/clock.hpp"
 #include "protocol/io/file.hpp"
 #include "protocol/io/key_file.hpp"
+#include "protocol/relay/frame.hpp"
 #include "sender/lint/lint.hpp"
 
 namespace fleetcast::sender {
@@ -164,8 +165,12 @@ int bundle_lint_command(const SendOptions& o) {
 }
 
 SessionConfig session_config(const SendOptions& o, const Prepared& prep, p::ApplyMode apply) {
-  // Every data packet must fit the link unfragmented: 40 IPv6 + 8 UDP + the packet.
-  const std::size_t room = p::io::interface_mtu(o.iface) - kWireOverhead;
+  // Every data packet must fit the link unfragmented: 40 IPv6 + 8 UDP + the packet, in a relay
+  // frame when a site is behind a relay (the path to it is assumed to have the same MTU).
+  const auto sites =
+      prep.inventory ? sites_of(*prep.inventory, prep.targets) : std::vector<const Site*>{};
+  const std::size_t room =
+      p::io::interface_mtu(o.iface) - kWireOverhead - (sites.empty() ? 0 : p::kRelayFrameBytes);
   if (p::kHeaderBytes + o.symbol_size > room) {
     throw std::runtime_error("--symbol-size " + std::to_string(o.symbol_size) +
                              ": a data packet would not fit the MTU of " + o.iface +
@@ -200,6 +205,14 @@ SessionConfig session_config(const SendOptions& o, const Prepared& prep, p::Appl
   c.rate.ceiling = static_cast<std::uint64_t>(o.rate_mbit * 1e6 / 8);
   c.rate.start = static_cast<std::uint64_t>(o.rate_start_mbit * 1e6 / 8);
   c.rate.floor = static_cast<std::uint64_t>(o.rate_floor_mbit * 1e6 / 8);
+  // One stream for every site: never faster than the slowest uplink stated.
+  for (const Site* site : sites) {
+    if (site->uplink_mbit <= 0) continue;
+    const auto uplink = static_cast<std::uint64_t>(site->uplink_mbit * 1e6 / 8);
+    if (c.rate.ceiling == 0 || uplink < c.rate.ceiling) c.rate.ceiling = uplink;
+    c.rate.start = std::min(c.rate.start, uplink);
+    c.rate.floor = std::min(c.rate.floor, uplink);
+  }
   c.deadline = o.deadline;
   c.registration_timeout = o.registration_timeout;
   c.wall_time = p::io::wall_seconds();
@@ -232,6 +245,32 @@ Sockets::Sockets(const SendOptions& o)
   out.set_multicast(o.hop_limit, true);
   out.set_buffer_sizes(8 << 20);
   replies.set_buffer_sizes(8 << 20);
+}
+
+std::vector<const Site*> sites_of(const Inventory& inventory,
+                                  const std::vector<const Host*>& targets) {
+  std::vector<const Site*> out;
+  for (const Site& s : inventory.sites()) {
+    for (const Host* h : targets) {
+      if (std::find(s.members.begin(), s.members.end(), h->name) != s.members.end()) {
+        out.push_back(&s);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+void Sockets::use_sites(const Inventory& inventory, const std::vector<const Host*>& targets) {
+  std::vector<p::Endpoint> relays;
+  for (const Site* s : sites_of(inventory, targets)) {
+    std::size_t behind = 0;
+    for (const Host* h : targets) behind += inventory.site_of(h->name) == s;
+    std::printf("site %s: %zu host(s) behind the relay\n", describe(*s).c_str(), behind);
+    relays.push_back(s->at);
+  }
+  std::fflush(stdout);
+  if (!relays.empty()) fanout = std::make_unique<SiteFanout>(out, std::move(relays));
 }
 
 }  // namespace fleetcast::sender

@@ -17,6 +17,7 @@
 #include "protocol/io/udp_socket.hpp"
 #include "sender/cli/config.hpp"
 #include "sender/delivery/session.hpp"
+#include "sender/delivery/site_fanout.hpp"
 #include "sender/fleet/inventory.hpp"
 #include "sender/store/store.hpp"
 
@@ -60,9 +61,22 @@ std::unique_ptr<Store> open_store(const SendOptions& o, const SessionConfig& c, 
 
 struct Sockets {
   Sockets(const SendOptions& o);
+  // Every multicast datagram also goes, framed, to the relay of each site of `targets`
+  // (delivery/site_fanout.hpp); prints the sites. Nothing when none of them is behind a site.
+  void use_sites(const Inventory& inventory, const std::vector<const Host*>& targets);
+  // Where sessions send: the fan-out when sites are used, the socket otherwise.
+  protocol::Transport& transport() {
+    if (fanout) return *fanout;
+    return out;
+  }
   protocol::io::UdpSocket out;
   protocol::io::UdpSocket replies;
+  std::unique_ptr<SiteFanout> fanout;
 };
+
+// The sites of `targets` (each once, in inventory order).
+std::vector<const Site*> sites_of(const Inventory& inventory,
+                                  const std::vector<const Host*>& targets);
 
 // One turn of the manager's one loop: waits for replies on `io` until `s`'s next wakeup (at
 // most 100 ms), hands them to `s`, ticks it. `buffer` is the loop's receive buffer.
@@ -70,15 +84,17 @@ template <class Session>
 void turn(Session& s, Sockets& io, std::vector<std::uint8_t>& buffer) {
   Clock::time_point now = Clock::now();
   const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(s.next_wakeup(now) - now);
+  // Copies for the sites' relays that met a full socket buffer go out within a millisecond.
+  const bool waiting = io.fanout && !io.fanout->flush();
   pollfd fds[] = {{io.replies.fd(), POLLIN, 0}};
-  ::poll(fds, 1, static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, 100)));
+  ::poll(fds, 1, static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, waiting ? 1 : 100)));
   now = Clock::now();
   for (int batch = 0; batch < 16 && (fds[0].revents & POLLIN); ++batch) {
     const auto got = io.replies.receive(buffer, protocol::kMaxControlDatagram);
     for (const auto& r : got) s.on_datagram(r.bytes, r.from, now);
     if (got.empty()) break;
   }
-  s.tick(now, io.out);
+  s.tick(now, io.transport());
 }
 
 inline std::vector<std::uint8_t> loop_buffer() {

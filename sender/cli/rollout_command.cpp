@@ -160,6 +160,7 @@ LiveRollout::LiveRollout(const SendOptions& options, const RolloutOptions& r,
     plan = make_plan(prep.targets, *prep.inventory, r);
   }
   print_plan(prep, o, plan);
+  io.use_sites(*prep.inventory, prep.targets);
   SessionConfig c = session_config(o, prep, p::ApplyMode::hold);
   if (resume) {
     c.session = resume->session;

@@ -119,6 +119,7 @@ int send_command(const SendOptions& o, const RolloutOptions& rollout,
                                          : p::ApplyMode::now;
   SessionConfig c = session_config(o, prep, apply);
   Sockets io(o);
+  io.use_sites(*prep.inventory, prep.targets);
   const Clock::time_point start = Clock::now();
   SenderSession session(c, prep.file, prep.targets, prep.key, start);
   auto store = open_store(o, c, prep, session.digest());  // before any reply is read

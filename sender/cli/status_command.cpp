@@ -42,6 +42,11 @@ void refresh(const StatusOptions& o, Store& store) {
     queries.push_back(std::move(q));
   }
   Sockets io(n);
+  if (!n.inventory.empty()) {  // hosts behind a site's relay are asked through it
+    std::vector<const Host*> asked;
+    for (const auto& q : queries) asked.insert(asked.end(), q.hosts.begin(), q.hosts.end());
+    io.use_sites(Inventory::load(n.inventory), asked);
+  }
   StatusPoll poll(queries, p::text::parse_address(n.ctrl_group, n.ctrl_port, "ctrl").value(), key,
                   Clock::now(), o.refresh_timeout);
   poll.observe([&](std::size_t i) { return record_into(&store, queries[i].session); });

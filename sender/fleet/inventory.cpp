@@ -1,5 +1,6 @@
 #include "sender/fleet/inventory.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -21,6 +22,7 @@ Inventory Inventory::load(const std::filesystem::path& path) {
   }
   std::string line;
   std::vector<std::pair<std::string, RedundancyGroup>> pending;  // checked once hosts are known
+  std::vector<std::pair<std::string, Site>> sites;               // the same
   for (int number = 1; std::getline(in, line); ++number) {
     const auto where = path.string() + ":" + std::to_string(number) + ": ";
     if (line.empty() || line[0] == '#') continue;
@@ -37,6 +39,14 @@ Inventory Inventory::load(const std::filesystem::path& path) {
       } catch (const InventoryError& e) {
         throw InventoryError(where + e.what());
       }
+      continue;
+    }
+    if (tag == "site") {
+      std::string rest, error;
+      std::getline(fields, rest);
+      auto site = parse_site(name + rest, &error);
+      if (!site) throw InventoryError(where + error);
+      sites.push_back({where, std::move(*site)});
       continue;
     }
     if (tag == "redundancy") {
@@ -85,13 +95,21 @@ Inventory Inventory::load(const std::filesystem::path& path) {
       throw InventoryError(where + e.what());
     }
   }
+  for (auto& [where, s] : sites) {
+    try {
+      inv.set_site(std::move(s));
+    } catch (const InventoryError& e) {
+      throw InventoryError(where + e.what());
+    }
+  }
   return inv;
 }
 
 void Inventory::save(const std::filesystem::path& path) const {
   std::string out =
       "# fleetcast inventory: host <name> <public key> [groups] | window <group> <window> |\n"
-      "# redundancy <group> <service> <host>=<role>...\n";
+      "# redundancy <group> <service> <host>=<role>... |\n"
+      "# site <name> relay=<host> address=<IPv6> [uplink=<Mbit/s>] [hosts=<host>,...]\n";
   for (const auto& [group, window] : windows_) out += "window " + group + " " + window + "\n";
   for (const Host& h : hosts_) {
     out += "host " + h.name + " " + text::hex(h.key.bytes);
@@ -103,6 +121,7 @@ void Inventory::save(const std::filesystem::path& path) const {
     for (const Member& m : g.members) out += " " + m.host + "=" + m.role;
     out += "\n";
   }
+  for (const Site& site : sites_) out += "site " + format_site(site) + "\n";
   try {
     io::write_file_atomic(path, protocol::as_bytes(out), 0644);
   } catch (const std::runtime_error& e) {
@@ -143,6 +162,30 @@ void Inventory::set_redundancy(RedundancyGroup group) {
   for (const Host& h : hosts_) names.push_back(h.name);
   if (auto problem = check_groups(groups, names); !problem.empty()) throw InventoryError(problem);
   redundancy_ = std::move(groups);
+}
+
+void Inventory::set_site(Site site) {
+  for (const auto& m : site.members) {
+    if (find(m) == nullptr) throw InventoryError("site " + site.name + ": no host '" + m + "'");
+    const Site* other = site_of(m);
+    if (other != nullptr && other->name != site.name) {
+      throw InventoryError("site " + site.name + ": " + m + " is behind site " + other->name);
+    }
+  }
+  for (Site& s : sites_) {
+    if (s.name == site.name) {
+      s = std::move(site);
+      return;
+    }
+  }
+  sites_.push_back(std::move(site));
+}
+
+const Site* Inventory::site_of(std::string_view host) const {
+  for (const Site& s : sites_) {
+    if (std::find(s.members.begin(), s.members.end(), host) != s.members.end()) return &s;
+  }
+  return nullptr;
 }
 
 const Host* Inventory::find(std::string_view name) const {

@@ -7,6 +7,7 @@
 //   window <group> <maintenance window>      e.g. window school-a Mon-Fri 22:00-05:00 Asia/Tokyo
 //   redundancy <group> <service> <host>=<role> <host>=<role>...   e.g.
 //                                            redundancy dhcp-a dhcpd r1=primary r2=secondary
+//   site <name> relay=<host> address=<IPv6> [uplink=<Mbit/s>] [hosts=<host>,...]   (fleet/site.hpp)
 // A group's window (fleet/window.hpp) bounds when a rollout may activate its hosts. A
 // redundancy group (fleet/redundancy_group.hpp) has its members in separate waves
 // (rollout/redundancy.hpp).
@@ -20,6 +21,7 @@
 
 #include "protocol/keys.hpp"
 #include "sender/fleet/redundancy_group.hpp"
+#include "sender/fleet/site.hpp"
 
 namespace fleetcast::sender {
 
@@ -52,11 +54,17 @@ class Inventory {
   // listed or already in a group of the same service.
   void set_redundancy(RedundancyGroup group);
   const std::vector<RedundancyGroup>& redundancy() const { return redundancy_; }
+  // Adds or replaces a site; refuses (InventoryError) a relay or member that is not listed, or
+  // a host already behind another site.
+  void set_site(Site site);
+  const std::vector<Site>& sites() const { return sites_; }
+  const Site* site_of(std::string_view host) const;  // nullptr: on a multicast-reached LAN
 
  private:
   std::vector<Host> hosts_;
   std::map<std::string, std::string> windows_;  // group -> window text
   std::vector<RedundancyGroup> redundancy_;
+  std::vector<Site> sites_;
 };
 
 }  // namespace fleetcast::sender
