@@ -65,6 +65,11 @@ po::options_description run_options() {
       "commands are ignored as replays (and an UPDATE is answered with a DENY saying so)")(
       "ctrl-group", po::value<std::string>()->default_value(d.ctrl_group), "ctrl group")(
       "ctrl-port", po::value<std::uint16_t>()->default_value(d.ctrl_port), "ctrl port")(
+      "relay-port", po::value<std::uint16_t>()->default_value(d.relay_port),
+      "be the relay of this host's site: take the manager's relay frames on this UDP port (the "
+      "inventory's site address names it; 4713 by default there) and multicast them on this "
+      "LAN (0: not a relay)")("relay-hop-limit", po::value<int>()->default_value(d.relay_hop_limit),
+                              "hop limit of what the relay multicasts on its LAN (1-255)")(
       "scripts", po::value<std::string>()->default_value(default_scripts_dir()),
       "directory of the update scripts (one per bundle kind)")(
       "accept-names", po::value<std::string>(),
@@ -147,6 +152,11 @@ void read_network(const po::variables_map& vm, RunOptions& r) {
   if (!g || !g->is_multicast())
     throw ConfigError("--ctrl-group: '" + r.ctrl_group + "' is not multicast");
   r.ctrl_port = vm["ctrl-port"].as<std::uint16_t>();
+  r.relay_port = vm["relay-port"].as<std::uint16_t>();
+  r.relay_hop_limit = vm["relay-hop-limit"].as<int>();
+  if (r.relay_hop_limit < 1 || r.relay_hop_limit > 255) {
+    throw ConfigError("--relay-hop-limit: must be 1-255");
+  }
   r.exit_after = vm["exit-after"].as<unsigned>();
   if (vm.count("test-drop-model")) {
     const std::string m = vm["test-drop-model"].as<std::string>();

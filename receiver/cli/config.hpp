@@ -35,6 +35,10 @@ struct RunOptions {
   std::uint64_t max_clock_skew = protocol::kDefaultClockSkew;  // seconds (agent.hpp, freshness)
   std::string ctrl_group{protocol::kDefaultCtrlGroup};
   std::uint16_t ctrl_port = protocol::kDefaultCtrlPort;
+  // The relay of this host's site (receiver/relay/relay.hpp): the port of the manager's frames
+  // (0: not a relay), and the hop limit of what it multicasts on the LAN.
+  std::uint16_t relay_port = 0;
+  int relay_hop_limit = 1;
   // Apply: update scripts, policy for bundles, extraction limits, host facts for the scripts.
   std::filesystem::path scripts = FLEETCAST_SCRIPTS_DIR;
   std::vector<std::string> names;  // bundle names accepted; empty: any

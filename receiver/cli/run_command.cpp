@@ -20,6 +20,7 @@
 #include "protocol/io/udp_socket.hpp"
 #include "receiver/apply/apply.hpp"
 #include "receiver/reception/agent.hpp"
+#include "receiver/relay/relay.hpp"
 
 namespace fleetcast::receiver {
 namespace p = protocol;
@@ -227,6 +228,24 @@ std::unique_ptr<p::io::UdpSocket> ctrl_socket(const RunOptions& o, unsigned ifin
   return s;
 }
 
+// The relay of this host's site (--relay-port): the manager's frames in, the LAN's multicast
+// out (without hearing itself), and the check of receiver/relay/relay.hpp between them.
+struct RelayPort {
+  RelayPort(const RunOptions& o, const p::PublicKey& manager, const p::Endpoint& ctrl,
+            unsigned ifindex)
+      : in(std::array<std::uint8_t, 16>{}, o.relay_port, ifindex),
+        out(own_address(o.iface), 0, ifindex),
+        relay(manager, ctrl) {
+    in.set_buffer_sizes(16 << 20);
+    out.set_multicast(o.relay_hop_limit, false);
+    out.set_buffer_sizes(16 << 20);
+  }
+  p::io::UdpSocket in;
+  p::io::UdpSocket out;
+  SiteRelay relay;
+  std::uint64_t lost = 0;  // forwarded datagrams the LAN socket's buffer did not take
+};
+
 std::uint64_t random_seed() {
   std::random_device entropy;
   return (std::uint64_t{entropy()} << 32) | entropy();
@@ -247,6 +266,11 @@ class ReceiverLoop {
         agent_(cfg_, p::io::load_secret_key(o.key), log::emit, seed_),
         applier_(make_apply_config(o, cfg_.manager), log::emit),
         drop_(o, seed_ ^ 0x5eed) {
+    if (o.relay_port != 0) {
+      relay_ = std::make_unique<RelayPort>(
+          o, cfg_.manager, p::text::parse_address(o.ctrl_group, o.ctrl_port, "ctrl").value(),
+          ifindex_);
+    }
     // Results of earlier sessions answer a manager's STATUS (status --refresh, rollout resume).
     for (ApplyRecord& r : applier_.journal().latest_results(Agent::kMaxFins)) {
       if (!r.status) continue;
@@ -273,10 +297,12 @@ class ReceiverLoop {
       if (agent_.counters().sessions_completed > completed_reported_) {
         completed_reported_ = agent_.counters().sessions_completed;
         print_counters(agent_);
+        if (relay_) print_relay_counters();
       }
     }
     agent_.checkpoint();
     print_counters(agent_);
+    if (relay_) print_relay_counters();
     if (drop_.dropped() > 0) {
       log::emit(log::info("FC2106", "test-drop-model").with("dropped", drop_.dropped()));
     }
@@ -323,10 +349,11 @@ class ReceiverLoop {
     auto now = Clock::now();
     const auto wait =
         std::chrono::duration_cast<std::chrono::milliseconds>(agent_.next_wakeup(now) - now);
-    pollfd fds[3] = {{ctrl_->fd(), POLLIN, 0},
+    pollfd fds[4] = {{ctrl_->fd(), POLLIN, 0},
                      {unicast_.fd(), POLLIN, 0},
-                     {data_ ? data_->fd() : -1, POLLIN, 0}};
-    if (::poll(fds, 3, static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, 200))) < 0 &&
+                     {data_ ? data_->fd() : -1, POLLIN, 0},
+                     {relay_ ? relay_->in.fd() : -1, POLLIN, 0}};
+    if (::poll(fds, 4, static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, 200))) < 0 &&
         errno != EINTR) {
       log::emit(log::error("FC2105", "poll-failed").with("reason", std::strerror(errno)));
     }
@@ -343,7 +370,41 @@ class ReceiverLoop {
       }
     }
     if (data_ && (fds[2].revents & POLLIN)) now = drain_data();
+    if (relay_ && (fds[3].revents & POLLIN)) now = drain_relay();
     return now;
+  }
+
+  // The manager's frames: multicast on the LAN what the relay's check passes, and hand it to
+  // this host's own agent as if it had been heard on the LAN.
+  Clock::time_point drain_relay() {
+    Clock::time_point now = Clock::now();
+    for (int batch = 0; batch < 64; ++batch) {
+      const auto got = relay_->in.receive(buffer_, p::kMaxDataDatagram + p::kRelayFrameBytes);
+      now = Clock::now();
+      for (const auto& r : got) {
+        const auto frame = relay_->relay.on_frame(r.bytes, r.from, now);
+        if (!frame) continue;
+        if (!relay_->out.send(frame->datagram, frame->to)) ++relay_->lost;
+        if (frame->to == relay_->relay.ctrl()) {
+          agent_.on_ctrl(frame->datagram, now, r.from);
+        } else if (joined_ && frame->to == *joined_) {
+          agent_.on_data(frame->datagram, now, r.from);
+        }
+      }
+      if (got.empty()) break;
+    }
+    return now;
+  }
+
+  void print_relay_counters() const {
+    const RelayCounters& c = relay_->relay.counters();
+    log::emit(log::info("FC2107", "relay")
+                  .with("frames", c.frames)
+                  .with("forwarded", c.forwarded)
+                  .with("bytes", c.forwarded_bytes)
+                  .with("lost", relay_->lost)
+                  .with("dropped", c.dropped.total())
+                  .with("drops", c.dropped.text()));
   }
 
   Clock::time_point drain_data() {
@@ -397,7 +458,9 @@ class ReceiverLoop {
   Applier applier_;
   std::future<std::optional<ApplyOutcome>> applying_;
   DropModel drop_;
-  std::vector<std::uint8_t> buffer_ = std::vector<std::uint8_t>(64 * p::kMaxDataDatagram);
+  std::unique_ptr<RelayPort> relay_;
+  std::vector<std::uint8_t> buffer_ =
+      std::vector<std::uint8_t>(64 * (p::kMaxDataDatagram + p::kRelayFrameBytes));
   std::uint64_t completed_reported_ = 0;
 };
 
