@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "protocol/text.hpp"
 
@@ -13,6 +14,9 @@ namespace fleetcast::protocol {
 struct Datagram {
   std::span<const std::uint8_t> bytes;
   text::Endpoint to;
+  // A multicast datagram that only some sites' relays need (a repair round's symbols of a
+  // block: sender/delivery/site_fanout.hpp): those relays. nullptr: every relay.
+  const std::vector<text::Endpoint>* relays = nullptr;
 };
 
 class Transport {

@@ -9,6 +9,10 @@
 //   |  0xFC  |  0x01  | port (BE 16)    | group (16 bytes, IPv6 multicast) | the datagram
 //   +--------+--------+--------+--------+----------- ... -----------------+----------- ...
 //
+// A frame with port 0 (and a group of zeros) carries the other way of repair: a host's NAK that
+// the manager verified and passes to the relay of the host's site, which repairs it on its LAN
+// (receiver/relay/site_repair.hpp); a relay never multicasts it.
+//
 // The frame adds nothing to trust: the datagram inside is the manager's (signed lines, MACed
 // packets, symbols the signed root authenticates) and is checked by every host as if the
 // manager had multicast it on the host's LAN. Pure.
@@ -28,14 +32,18 @@ inline constexpr std::size_t kRelayFrameBytes = 20;
 inline constexpr std::uint16_t kDefaultRelayPort = 4713;
 
 struct RelayFrame {
-  text::Endpoint to;  // the multicast group and port the manager sent the datagram to
+  text::Endpoint to;      // the multicast group and port the manager sent the datagram to
+  bool feedback = false;  // a host's NAK for the relay to repair (`to` is all zeros)
   std::span<const std::uint8_t> datagram;
 };
 
 // Writes the frame of `datagram` for `to` into `out` (cleared first).
 void encode_relay_frame(std::span<const std::uint8_t> datagram, const text::Endpoint& to,
                         std::vector<std::uint8_t>& out);
-// nullopt: not a frame of this version, a group that is not multicast, port 0, or nothing in it.
+// The frame of a host's NAK for its site's relay.
+void encode_relay_feedback(std::span<const std::uint8_t> datagram, std::vector<std::uint8_t>& out);
+// nullopt: not a frame of this version, a group that is not multicast (or port 0 with a group
+// that is not all zeros), or nothing in it.
 std::optional<RelayFrame> decode_relay_frame(std::span<const std::uint8_t> bytes);
 
 }  // namespace fleetcast::protocol

@@ -70,6 +70,8 @@ po::options_description run_options() {
       "inventory's site address names it; 4713 by default there) and multicast them on this "
       "LAN (0: not a relay)")("relay-hop-limit", po::value<int>()->default_value(d.relay_hop_limit),
                               "hop limit of what the relay multicasts on its LAN (1-255)")(
+      "relay-lan-rate", po::value<double>()->default_value(d.relay_lan_mbit),
+      "Mbit/s of the relay's repairs on its LAN (0: unpaced)")(
       "scripts", po::value<std::string>()->default_value(default_scripts_dir()),
       "directory of the update scripts (one per bundle kind)")(
       "accept-names", po::value<std::string>(),
@@ -156,6 +158,10 @@ void read_network(const po::variables_map& vm, RunOptions& r) {
   r.relay_hop_limit = vm["relay-hop-limit"].as<int>();
   if (r.relay_hop_limit < 1 || r.relay_hop_limit > 255) {
     throw ConfigError("--relay-hop-limit: must be 1-255");
+  }
+  r.relay_lan_mbit = vm["relay-lan-rate"].as<double>();
+  if (!(r.relay_lan_mbit >= 0 && r.relay_lan_mbit <= 100000)) {
+    throw ConfigError("--relay-lan-rate: must be 0-100000 Mbit/s");
   }
   r.exit_after = vm["exit-after"].as<unsigned>();
   if (vm.count("test-drop-model")) {

@@ -39,6 +39,7 @@ struct RunOptions {
   // (0: not a relay), and the hop limit of what it multicasts on the LAN.
   std::uint16_t relay_port = 0;
   int relay_hop_limit = 1;
+  double relay_lan_mbit = 200;  // the relay's repairs on its LAN (0: unpaced)
   // Apply: update scripts, policy for bundles, extraction limits, host facts for the scripts.
   std::filesystem::path scripts = FLEETCAST_SCRIPTS_DIR;
   std::vector<std::string> names;  // bundle names accepted; empty: any

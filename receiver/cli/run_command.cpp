@@ -21,6 +21,7 @@
 #include "receiver/apply/apply.hpp"
 #include "receiver/reception/agent.hpp"
 #include "receiver/relay/relay.hpp"
+#include "receiver/relay/site_repair.hpp"
 
 namespace fleetcast::receiver {
 namespace p = protocol;
@@ -244,6 +245,12 @@ struct RelayPort {
   p::io::UdpSocket out;
   SiteRelay relay;
   std::uint64_t lost = 0;  // forwarded datagrams the LAN socket's buffer did not take
+  // Repair of the site's LAN from the relay's own complete copy (site_repair.hpp): made on a
+  // worker thread (it hashes the whole file) once the relay's agent completed a session.
+  std::unique_ptr<SiteRepair> repair;
+  std::future<std::unique_ptr<SiteRepair>> preparing;
+  std::uint64_t completed_seen = 0;
+  std::uint64_t unrepaired = 0;  // NAKs passed on while no repair was ready for their file
 };
 
 std::uint64_t random_seed() {
@@ -294,6 +301,7 @@ class ReceiverLoop {
       const Clock::time_point now = read_sockets();
       poll_apply(now);
       agent_.tick(now, unicast_);
+      if (relay_) follow_site_repair(now);
       if (agent_.counters().sessions_completed > completed_reported_) {
         completed_reported_ = agent_.counters().sessions_completed;
         print_counters(agent_);
@@ -347,8 +355,10 @@ class ReceiverLoop {
   // readable sockets hold to the agent. Returns the time after reading.
   Clock::time_point read_sockets() {
     auto now = Clock::now();
-    const auto wait =
-        std::chrono::duration_cast<std::chrono::milliseconds>(agent_.next_wakeup(now) - now);
+    auto wake = agent_.next_wakeup(now);
+    if (relay_ && relay_->repair) wake = std::min(wake, relay_->repair->next_wakeup(now));
+    if (relay_ && relay_->preparing.valid()) wake = std::min(wake, now + 50ms);
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now);
     pollfd fds[4] = {{ctrl_->fd(), POLLIN, 0},
                      {unicast_.fd(), POLLIN, 0},
                      {data_ ? data_->fd() : -1, POLLIN, 0},
@@ -385,6 +395,11 @@ class ReceiverLoop {
         const auto frame = relay_->relay.on_frame(r.bytes, r.from, now);
         if (!frame) continue;
         if (!relay_->out.send(frame->datagram, frame->to)) ++relay_->lost;
+        if (frame->feedback) {
+          if (!relay_->repair || !relay_->repair->on_nak(frame->datagram, now))
+            ++relay_->unrepaired;
+          continue;
+        }
         if (frame->to == relay_->relay.ctrl()) {
           agent_.on_ctrl(frame->datagram, now, r.from);
         } else if (joined_ && frame->to == *joined_) {
@@ -396,6 +411,32 @@ class ReceiverLoop {
     return now;
   }
 
+  // Starts the repair of a session the relay completed (on the worker thread), takes it once
+  // made, and lets it send what is due.
+  void follow_site_repair(Clock::time_point now) {
+    RelayPort& r = *relay_;
+    if (r.preparing.valid() &&
+        r.preparing.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      try {
+        r.repair = r.preparing.get();
+        log::emit(log::info("FC2108", "relay-repairs").with("bundle", r.repair->update().name));
+      } catch (const std::exception& e) {
+        log::emit(log::warning("FC2109", "relay-repair-refused").with("reason", e.what()));
+      }
+    }
+    const auto done = agent_.counters().sessions_completed;
+    if (done != r.completed_seen && !r.preparing.valid() && agent_.update() && agent_.current()) {
+      r.completed_seen = done;
+      const p::Update u = *agent_.update();
+      const std::filesystem::path file = agent_.current()->final_path();
+      const auto rate = static_cast<std::uint64_t>(o_.relay_lan_mbit * 1e6 / 8);
+      r.preparing = std::async(std::launch::async, [u, file, rate] {
+        return std::make_unique<SiteRepair>(u, file, rate);
+      });
+    }
+    if (r.repair) r.repair->tick(now, r.out);
+  }
+
   void print_relay_counters() const {
     const RelayCounters& c = relay_->relay.counters();
     log::emit(log::info("FC2107", "relay")
@@ -403,6 +444,10 @@ class ReceiverLoop {
                   .with("forwarded", c.forwarded)
                   .with("bytes", c.forwarded_bytes)
                   .with("lost", relay_->lost)
+                  .with("repair_naks", relay_->repair ? relay_->repair->stats().naks : 0)
+                  .with("repair_rounds", relay_->repair ? relay_->repair->stats().rounds : 0)
+                  .with("repair_packets", relay_->repair ? relay_->repair->stats().packets : 0)
+                  .with("unrepaired", relay_->unrepaired)
                   .with("dropped", c.dropped.total())
                   .with("drops", c.dropped.text()));
   }

@@ -116,6 +116,8 @@ class Agent {
   // The spool name of the reception in progress ("" when none): retention never touches it.
   std::string receiving() const { return update_ && assembler_ ? update_->name : std::string(); }
   const Assembler* current() const { return assembler_.get(); }
+  // The announcement of the session being received (or last completed), if any.
+  const std::optional<protocol::Update>& update() const { return update_; }
   bool complete_acknowledged() const { return complete_.acked; }
 
  private:

@@ -62,7 +62,7 @@ std::optional<p::RelayFrame> SiteRelay::on_frame(std::span<const std::uint8_t> b
   }
   const std::string_view raw(reinterpret_cast<const char*>(frame->datagram.data()),
                              frame->datagram.size());
-  if (frame->to == ctrl_ && !p::is_keys_line(raw)) {
+  if (!frame->feedback && frame->to == ctrl_ && !p::is_keys_line(raw)) {
     // A signed line: forwarded when the manager signed it, and its source pinned for the data.
     if (!manager_line(frame->datagram, from, now)) return std::nullopt;
     pin(from.address, now);

@@ -40,7 +40,8 @@ class SiteRelay {
   // `ctrl`: the ctrl group and port (frames for it carry lines, the others data packets).
   SiteRelay(protocol::PublicKey manager, protocol::Endpoint ctrl);
 
-  // A frame from `from`: what to multicast on the LAN, or nullopt (dropped, counted).
+  // A frame from `from`: what to multicast on the LAN (or, `feedback`, a host's NAK to repair
+  // here), or nullopt (dropped, counted).
   std::optional<protocol::RelayFrame> on_frame(std::span<const std::uint8_t> bytes,
                                                const protocol::Endpoint& from,
                                                Clock::time_point now);

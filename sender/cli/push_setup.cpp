@@ -205,8 +205,10 @@ SessionConfig session_config(const SendOptions& o, const Prepared& prep, p::Appl
   c.rate.ceiling = static_cast<std::uint64_t>(o.rate_mbit * 1e6 / 8);
   c.rate.start = static_cast<std::uint64_t>(o.rate_start_mbit * 1e6 / 8);
   c.rate.floor = static_cast<std::uint64_t>(o.rate_floor_mbit * 1e6 / 8);
-  // One stream for every site: never faster than the slowest uplink stated.
+  // One stream for every site: never faster than the slowest uplink stated; each relay repairs
+  // the other hosts of its site.
   for (const Site* site : sites) {
+    c.relayed_sites.push_back({site->relay, site->at, site->members});
     if (site->uplink_mbit <= 0) continue;
     const auto uplink = static_cast<std::uint64_t>(site->uplink_mbit * 1e6 / 8);
     if (c.rate.ceiling == 0 || uplink < c.rate.ceiling) c.rate.ceiling = uplink;

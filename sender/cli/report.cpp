@@ -81,6 +81,10 @@ void print_summary(const SenderSession& s, Clock::time_point start, Clock::time_
   if (const auto& d = s.receipts().drops(); d.total() > 0) {
     std::printf("replies dropped, by reason: %s\n", d.text().c_str());
   }
+  if (st.naks_to_relays > 0) {
+    std::printf("%llu NAK(s) of hosts behind a relay passed to it, repaired on its LAN\n",
+                static_cast<unsigned long long>(st.naks_to_relays));
+  }
   const RateControl& r = s.rate();
   if (r.adaptive()) {
     std::printf(

@@ -16,8 +16,9 @@ std::span<std::uint8_t> DatagramQueue::next_slot() {
   return std::span(buffer_).subspan(used_ * slot, slot);
 }
 
-void DatagramQueue::commit(std::size_t n, const protocol::text::Endpoint& to) {
-  pending_.push_back(protocol::Datagram{next_slot().first(n), to});
+void DatagramQueue::commit(std::size_t n, const protocol::text::Endpoint& to,
+                           const std::vector<protocol::text::Endpoint>* relays) {
+  pending_.push_back(protocol::Datagram{next_slot().first(n), to, relays});
   ++used_;
 }
 

@@ -18,8 +18,9 @@ class DatagramQueue {
 
   // The next free slot, to build a datagram in. Precondition: !full().
   std::span<std::uint8_t> next_slot();
-  // Queues the first `n` bytes of next_slot() for `to`.
-  void commit(std::size_t n, const protocol::text::Endpoint& to);
+  // Queues the first `n` bytes of next_slot() for `to` (and, multicast, `relays`: Datagram).
+  void commit(std::size_t n, const protocol::text::Endpoint& to,
+              const std::vector<protocol::text::Endpoint>* relays = nullptr);
   // Copies `bytes` into the next slot and queues them. Precondition: !full().
   void push(std::span<const std::uint8_t> bytes, const protocol::text::Endpoint& to);
   // Offers what is queued; true when nothing is left afterwards (the slots are free again).

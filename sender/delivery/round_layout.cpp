@@ -39,6 +39,13 @@ RoundLayout::RoundLayout(const fec::BlockPlan& plan, const p::io::InputFile& fil
   mix_.resize(plan_.symbol_size());
 }
 
+void RoundLayout::start_parity_halfway() {
+  for (std::uint32_t b = 0; b < plan_.block_count(); ++b) {
+    const std::uint32_t k = plan_.source_symbols(b);
+    sent_[b] = k + (255 - k) / 2;
+  }
+}
+
 // Gives each block's symbols of the round their t (one-symbol packets first, then the block's
 // parts of MIXED packets), each block its parity slots, and each packet its lane (the block of
 // its first part) for interleaving.
@@ -209,7 +216,7 @@ std::optional<RoundLayout::Built> RoundLayout::build_next(std::uint32_t sequence
     const auto [block, chunk] = auth_queue_[auth_sent_++];
     const std::size_t n = auth_->build(block, chunk, file_id_, sequence, out);
     if (n == 0) throw std::logic_error("an AUTH packet does not encode");
-    return Built{n, PacketKind::auth};
+    return Built{n, PacketKind::auth, block};
   }
   if (sign_table_ && tables_sent_ < 2 * tables()) {
     const std::size_t first = (tables_sent_++ % tables()) * p::kMaxMixedTableHashes;
@@ -239,7 +246,7 @@ std::optional<RoundLayout::Built> RoundLayout::build_next(std::uint32_t sequence
         out);
   }
   if (n == 0) throw std::logic_error("a data packet does not encode");
-  return Built{n, kind};
+  return Built{n, kind, next.block};
 }
 
 }  // namespace fleetcast::sender

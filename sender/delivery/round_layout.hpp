@@ -55,6 +55,10 @@ class RoundLayout {
   // Copies of each AUTH packet sent for the first time in the rounds laid out from now on
   // (auth_copies()); chunks sent before go out once more with each round that needs them.
   void set_auth_copies(std::uint32_t copies) { auth_copies_ = copies; }
+  // Before the first round: every block's symbols start halfway between k and 255, parity ESIs
+  // the manager sends late if ever (a site's relay repairs with them,
+  // receiver/relay/site_repair.hpp, while the manager's parity counts up from k).
+  void start_parity_halfway();
 
   // Lays out a round: gives each part its block's next ESI and each packet its place in the
   // interleaved order, and encodes every parity symbol the round sends. Returns the round's
@@ -67,6 +71,7 @@ class RoundLayout {
   struct Built {
     std::size_t bytes;
     PacketKind kind;
+    std::uint32_t block = 0;  // source, parity and AUTH packets: the block they serve
   };
   // Builds the round's next packet into `out` with this sequence number; nullopt when the round
   // has been sent. Throws std::logic_error when a packet does not encode (a bug).

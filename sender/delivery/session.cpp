@@ -5,6 +5,7 @@
 #include <ctime>
 #include <stdexcept>
 
+#include "protocol/relay/frame.hpp"
 #include "protocol/verify.hpp"
 
 namespace fleetcast::sender {
@@ -63,13 +64,26 @@ SenderSession::SenderSession(SessionConfig config, std::shared_ptr<const p::io::
       created_(now),
       start_(now),
       max_packet_cost_(max_packet_cost(config_.max_parts, plan_.symbol_size())),
-      out_(kSlots,
-           std::max<std::size_t>(max_packet_cost_ - kWireOverhead, p::kMaxControlDatagram)) {
+      out_(kSlots, std::max<std::size_t>(max_packet_cost_ - kWireOverhead,
+                                         p::kMaxControlDatagram + p::kRelayFrameBytes)) {
   host_needs_.resize(targets.size());
   host_needs_round_.assign(targets.size(), 0);
   last_report_probe_.assign(targets.size(), 0);
   repeat_nak_at_.assign(targets.size(), Clock::time_point{});
   acked_at_.assign(targets.size(), Clock::time_point{});
+  relay_of_.resize(targets.size());
+  fed_by_.resize(targets.size());
+  for (const auto& site : config_.relayed_sites) {
+    const auto is_relay = [&](const Host* h) { return h->name == site.relay; };
+    const bool relay_targeted = std::any_of(targets.begin(), targets.end(), is_relay);
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      if (std::find(site.hosts.begin(), site.hosts.end(), targets[i]->name) == site.hosts.end()) {
+        continue;
+      }
+      fed_by_[i] = site.at;
+      if (relay_targeted && !is_relay(targets[i])) relay_of_[i] = site.at;
+    }
+  }
   receipts_.authenticate(key_);
   layout_.authenticate_with(&auth_);
   // The signed table of each round's MIXED packets (hosts check them before subtracting).
@@ -307,6 +321,7 @@ void SenderSession::start_round(Clock::time_point now) {
   } else {
     packets =
         plan_repair(RepairInput{&plan_, host_needs_, stats_.loss_estimate, config_.max_parts});
+    scope_round_to_sites();
     for (auto& needs : host_needs_) needs.clear();
   }
   layout_.set_auth_copies(config_.auth_copies > 0
@@ -357,7 +372,11 @@ void SenderSession::stream(Clock::time_point now, p::Transport& t) {
         ++stats_.control_packets;
         break;
     }
-    out_.commit(built->bytes, config_.data_group);
+    // A repair round's symbols of a block go to the relays of the sites that need the block.
+    const bool scoped = stats_.rounds > 1 && built->kind != PacketKind::mixed &&
+                        built->kind != PacketKind::table && built->block < block_relays_.size();
+    out_.commit(built->bytes, config_.data_group,
+                scoped ? &relay_sets_.front()[block_relays_[built->block]] : nullptr);
     count_sent(built->bytes);
     pacer_.consume(built->bytes + kWireOverhead);
   }
@@ -438,6 +457,10 @@ void SenderSession::on_feedback(std::span<const std::uint8_t> bytes, const p::En
     ++feedback_now().naks;
     ++h->naks;
     h->last_nak_round = nak->round;
+    if (relay_of_[i]) {  // repaired at its site, from the relay's copy
+      host_needs_round_[i] = std::max(host_needs_round_[i], nak->round);
+      return pass_to_relay(bytes, *relay_of_[i]);
+    }
     if (nak->round == round_) {
       round_loss_ = std::max(round_loss_, static_cast<double>(nak->loss) / p::kLossScale);
     }
@@ -447,6 +470,52 @@ void SenderSession::on_feedback(std::span<const std::uint8_t> bytes, const p::En
   } else {
     drop_feedback();
   }
+}
+
+// Per block: the relays that feed a host needing it in this round (a host of no site needs the
+// group, which is always sent). Up to 64 relays are told apart; beyond, every relay gets all.
+void SenderSession::scope_round_to_sites() {
+  block_relays_.clear();
+  if (relay_sets_.size() == 4) relay_sets_.pop_back();
+  auto& sets = relay_sets_.emplace_front();
+  std::vector<p::Endpoint> relays;
+  for (const auto& f : fed_by_) {
+    if (f && std::find(relays.begin(), relays.end(), *f) == relays.end()) relays.push_back(*f);
+  }
+  if (relays.empty() || relays.size() > 64) return;
+  std::vector<std::uint64_t> mask(plan_.block_count(), 0);
+  for (std::size_t i = 0; i < host_needs_.size(); ++i) {
+    if (!fed_by_[i]) continue;
+    const auto bit = std::uint64_t{1}
+                     << (std::find(relays.begin(), relays.end(), *fed_by_[i]) - relays.begin());
+    for (const p::NakEntry& e : host_needs_[i]) {
+      for (std::uint64_t b = e.first_block; b < std::uint64_t{e.first_block} + e.run; ++b) {
+        if (b < mask.size()) mask[b] |= bit;
+      }
+    }
+  }
+  std::vector<std::uint64_t> seen;
+  block_relays_.resize(mask.size());
+  for (std::size_t b = 0; b < mask.size(); ++b) {
+    auto at = std::find(seen.begin(), seen.end(), mask[b]);
+    if (at == seen.end()) {
+      seen.push_back(mask[b]);
+      auto& set = sets.emplace_back();
+      for (std::size_t r = 0; r < relays.size(); ++r) {
+        if (mask[b] & (std::uint64_t{1} << r)) set.push_back(relays[r]);
+      }
+      at = seen.end() - 1;
+    }
+    block_relays_[b] = static_cast<std::uint32_t>(at - seen.begin());
+  }
+}
+
+void SenderSession::pass_to_relay(std::span<const std::uint8_t> nak, const p::Endpoint& relay) {
+  if (out_.full()) return;  // the host asks again after the next round marker
+  std::vector<std::uint8_t> frame;
+  p::encode_relay_feedback(nak, frame);
+  queue(frame, relay);
+  ++stats_.naks_to_relays;
 }
 
 void SenderSession::drop_feedback() {

@@ -11,7 +11,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,6 +74,15 @@ struct SessionConfig {
   // session open until the deadline; it ends once every host that registered is done (the
   // others get a catch-up session before their wave).
   bool leave_silent_hosts = false;
+  // Sites whose relay repairs its own LAN (fleet/site.hpp, receiver/relay/site_repair.hpp):
+  // when `relay` is a target of the session, the NAKs of the other targets among `hosts` go to
+  // the relay at `at` (relay frames) instead of into the manager's repair rounds over the WAN.
+  struct RelayedSite {
+    std::string relay;
+    protocol::Endpoint at;
+    std::vector<std::string> hosts;
+  };
+  std::vector<RelayedSite> relayed_sites;
 };
 
 // The replies the manager took while one round was current (the feedback implosion figure),
@@ -98,7 +109,8 @@ struct SessionStats {
   std::uint64_t feedback_received = 0;  // verified RECV / NAK / COMPLETE / DENY
   std::uint64_t feedback_dropped = 0;   // malformed, unknown key, bad signature, other session
   double loss_estimate = 0.0;
-  std::uint64_t loss_reports = 0;  // LOSS-REPORTs taken (rate adaptation)
+  std::uint64_t loss_reports = 0;    // LOSS-REPORTs taken (rate adaptation)
+  std::uint64_t naks_to_relays = 0;  // NAKs passed to a site's relay (repaired there)
   // [0]: before the first round (registration); [r]: while round r was sent or awaited.
   std::vector<RoundFeedback> by_round = std::vector<RoundFeedback>(1);
   RoundFeedback fin_phase;  // after delivery, while FINs are collected
@@ -208,6 +220,16 @@ class SenderSession {
   std::vector<std::uint32_t> last_report_probe_;
   std::vector<Clock::time_point> repeat_nak_at_;
   std::vector<Clock::time_point> acked_at_;
+  // Per host: the relay that repairs it (config.relayed_sites), if any; the relay that feeds
+  // it (every host of a site, the relay too), if any.
+  std::vector<std::optional<protocol::Endpoint>> relay_of_;
+  std::vector<std::optional<protocol::Endpoint>> fed_by_;
+  // A repair round's relays per block (index into relay_sets_; round 0 and MIXED packets: all).
+  void scope_round_to_sites();
+  // The sets of the last rounds stay: datagrams still queued point into them.
+  std::vector<std::uint32_t> block_relays_;
+  std::deque<std::vector<std::vector<protocol::Endpoint>>> relay_sets_;  // newest first
+  void pass_to_relay(std::span<const std::uint8_t> nak, const protocol::Endpoint& relay);
   double round_loss_ = -1;             // worst loss reported for the current round (-1: no NAK yet)
   std::uint64_t max_packet_cost_ = 0;  // wire bytes of the largest packet a round sends
   std::uint32_t round_ = 0;

@@ -1,5 +1,7 @@
 #include "sender/delivery/site_fanout.hpp"
 
+#include <algorithm>
+
 #include "protocol/relay/frame.hpp"
 
 namespace fleetcast::sender {
@@ -37,6 +39,10 @@ std::size_t SiteFanout::send(std::span<const p::Datagram> datagrams) {
     batch_.push_back({std::vector<std::uint8_t>(d.bytes.begin(), d.bytes.end()), d.to, kOriginal});
     if (!d.to.is_multicast()) continue;
     for (std::size_t r = 0; r < stats_.size(); ++r) {
+      if (d.relays != nullptr &&
+          std::find(d.relays->begin(), d.relays->end(), stats_[r].relay) == d.relays->end()) {
+        continue;  // no host of that site needs it
+      }
       Copy c{{}, stats_[r].relay, r};
       p::encode_relay_frame(d.bytes, d.to, c.bytes);
       batch_.push_back(std::move(c));

@@ -3,7 +3,9 @@
 // datagram to its group (the LANs the manager's multicast reaches) and, in a relay frame
 // (protocol/relay/frame.hpp), to the relay of each site the session reaches by unicast
 // (fleet/site.hpp). Unicast datagrams pass through unchanged. The datagram is the same bytes on
-// every path: hosts behind a relay check what the manager signed, as hosts on its LAN do.
+// every path: hosts behind a relay check what the manager signed, as hosts on its LAN do. A
+// datagram that names its relays (Datagram::relays: a repair round's symbols of a block that
+// only some sites need) goes to those relays only.
 //
 // A datagram is taken whole: what the socket buffer does not take of its copies waits here and
 // goes first on the next send() or flush(); a send() while copies wait takes nothing.
