@@ -16,7 +16,11 @@
 
 #include "protocol/bundle/crypt.hpp"
 #include "protocol/fleet_key.hpp"
+#include "protocol/relay/frame.hpp"
 #include "receiver/reception/agent.hpp"
+#include "receiver/relay/relay.hpp"
+#include "receiver/relay/site_repair.hpp"
+#include "sender/delivery/site_fanout.hpp"
 #include "tests/unit/protocol/test_keys.hpp"
 #include "tests/unit/sender/delivery/fake_network.hpp"
 
@@ -111,25 +115,100 @@ class Fleet : public ::testing::Test {
     c.registration_timeout = 1s;
     c.deadline = 60s;
     c.wall_time = wall(now_);
+    if (site_) {
+      sender::SessionConfig::RelayedSite r{site_->relay->name, site_->at, {site_->relay->name}};
+      for (const Host* h : site_->hosts) r.hosts.push_back(h->name);
+      c.relayed_sites.push_back(std::move(r));
+    }
     std::vector<const sender::Host*> hosts;
     for (const auto& t : targets) hosts.push_back(inventory_.find(t));
     return std::make_unique<sender::SenderSession>(c, p::io::InputFile::from_bytes(file_), hosts,
                                                    manager_, now_);
   }
 
+  // A site behind a relay (receiver/relay/): its hosts hear only what the relay multicasts on
+  // their LAN, the relay only what the manager frames for it (lost at the relay's loss rate).
+  struct Site {
+    Host* relay = nullptr;
+    p::Endpoint at;
+    std::vector<Host*> hosts;  // behind the relay
+    double lan_loss = 0;
+    std::unique_ptr<receiver::SiteRelay> forward;
+    std::unique_ptr<receiver::SiteRepair> repair;
+    std::deque<Packet> lan;  // multicast on the site's LAN, not yet delivered
+  };
+  std::optional<Site> site_;
+  bool behind_site(const Host& h) const {
+    return site_ && (&h == site_->relay ||
+                     std::find(site_->hosts.begin(), site_->hosts.end(), &h) != site_->hosts.end());
+  }
+  void make_site(Host& relay, std::vector<Host*> hosts, double lan_loss) {
+    site_.emplace();
+    site_->relay = &relay;
+    site_->at = endpoint("[fd00:5::1]:4713");
+    site_->hosts = std::move(hosts);
+    site_->lan_loss = lan_loss;
+    site_->forward = std::make_unique<receiver::SiteRelay>(manager_.public_key(), kCtrl);
+  }
+  // What the manager framed for the relay: its own agent hears it, its LAN gets it.
+  void to_relay(const Packet& pk) {
+    if (loss_(rng_) < site_->relay->loss) return;
+    const auto f = site_->forward->on_frame(pk.bytes, pk.from, now_);
+    if (!f) return;
+    if (f->feedback) {
+      if (site_->repair) site_->repair->on_nak(f->datagram, now_);
+      return;
+    }
+    auto& agent = *site_->relay->agent;
+    if (f->to == kCtrl) agent.on_ctrl(f->datagram, now_, pk.from);
+    if (f->to == kData && agent.data_group()) agent.on_data(f->datagram, now_, pk.from);
+    site_->lan.push_back({{f->datagram.begin(), f->datagram.end()}, f->to, site_->relay->address});
+  }
+  void deliver_lan() {
+    while (!site_->lan.empty()) {
+      const Packet pk = std::move(site_->lan.front());
+      site_->lan.pop_front();
+      for (Host* h : site_->hosts) {
+        if (loss_(rng_) < site_->lan_loss) continue;
+        if (pk.to == kCtrl) h->agent->on_ctrl(pk.bytes, now_, pk.from);
+        if (pk.to == kData && h->agent->data_group()) h->agent->on_data(pk.bytes, now_, pk.from);
+      }
+    }
+  }
+  // The relay's repair, made once its agent holds the whole file; what it sends.
+  void tick_site_repair(Clock::time_point& next) {
+    auto& agent = *site_->relay->agent;
+    if (!site_->repair && agent.counters().sessions_completed > 0 && agent.current()) {
+      site_->repair =
+          std::make_unique<receiver::SiteRepair>(*agent.update(), agent.current()->final_path(), 0);
+    }
+    if (!site_->repair) return;
+    Outbox lan(site_->lan, site_->relay->address);
+    site_->repair->tick(now_, lan);
+    next = std::min(next, site_->repair->next_wakeup(now_));
+  }
+
   // Delivers everything in flight; data-group packets are lost per host at its loss rate.
   void deliver(sender::SenderSession& s) {
-    while (!q_.empty()) {
+    while (!q_.empty() || (site_ && !site_->lan.empty())) {
+      if (q_.empty()) {
+        deliver_lan();
+        continue;
+      }
       Packet pk = std::move(q_.front());
       q_.pop_front();
       if (pk.to == kReply) {
         s.on_datagram(pk.bytes, pk.from, now_);
         continue;
       }
+      if (site_ && pk.to == site_->at) {
+        to_relay(pk);
+        continue;
+      }
       if (pk.to == kData) forge(pk);
       if (pk.to == kCtrl) ctrl_heard_.push_back(pk.bytes);
       for (auto& h : hosts_) {
-        if (!h->agent) continue;
+        if (!h->agent || (behind_site(*h) && (pk.to == kCtrl || pk.to == kData))) continue;
         if (pk.to == kCtrl) h->agent->on_ctrl(pk.bytes, now_, pk.from);
         if ((pk.to == kData && h->agent->data_group()) || pk.to == h->address) {
           if (pk.to == kData && loss_(rng_) < h->loss) continue;
@@ -162,10 +241,21 @@ class Fleet : public ::testing::Test {
   // Runs until the session is done or `steps` events passed; `each` runs after every step.
   void run(sender::SenderSession& s, int steps, const std::function<void(int)>& each = {}) {
     Outbox sender_out(q_, kReply);
+    std::optional<sender::SiteFanout> fanout;
+    if (site_) fanout.emplace(sender_out, std::vector<p::Endpoint>{site_->at});
     for (int i = 0; i < steps && !s.done(); ++i) {
-      s.tick(now_, sender_out);
+      if (fanout) {
+        fanout->flush();
+        s.tick(now_, *fanout);
+      } else {
+        s.tick(now_, sender_out);
+      }
       deliver(s);
       Clock::time_point next = s.next_wakeup(now_);
+      if (site_) {
+        tick_site_repair(next);
+        deliver(s);
+      }
       for (auto& h : hosts_) {
         if (!h->agent) continue;
         Outbox out(q_, h->address);
@@ -219,6 +309,60 @@ class Fleet : public ::testing::Test {
   std::uint64_t forged_sent_ = 0;
   std::uniform_real_distribution<double> loss_{0.0, 1.0};
 };
+
+// A site behind a relay (protocol/README.md, "Sites and relays"): the manager frames one copy
+// for the relay, passes the site hosts' NAKs to it and repairs over the "WAN" only what the
+// relay and the manager's own LAN lack; the relay, once complete, repairs its LAN with parity
+// the hosts authenticate against the manager's root. Every host ends with the file, no symbol
+// of the relay is refused as forged, and the manager sent less parity than the site's LAN
+// loss would have cost it.
+TEST_F(Fleet, RelayRepairsItsSite) {
+  Host& lan = add_host("h1", 0.03);
+  Host& relay = add_host("relay", 0.03);  // its WAN
+  Host& s1 = add_host("s1", 0);
+  Host& s2 = add_host("s2", 0);
+  make_site(relay, {&s1, &s2}, 0.15);
+  auto s = make_session({"h1", "relay", "s1", "s2"});
+  run(*s, 400000);
+  ASSERT_TRUE(s->success()) << s->gave_up();
+  for (const Host* h : {&lan, &relay, &s1, &s2}) {
+    EXPECT_TRUE(has_file(*h)) << h->name;
+    EXPECT_EQ(h->agent->counters().data[p::Drop::forged], 0u) << h->name;
+  }
+  ASSERT_TRUE(site_->repair);
+  EXPECT_GT(site_->repair->stats().packets, 0u);
+  EXPECT_GT(s->stats().naks_to_relays, 0u);
+  // 15 % LAN loss repaired by the manager would cost more than 15 % of the source in parity.
+  EXPECT_LT(s->stats().parity_packets + s->stats().mixed_packets,
+            s->stats().data_packets * 15 / 100);
+  std::printf(
+      "site: manager %llu source, %llu parity, %llu mixed; relay %llu repair packets in %u "
+      "rounds for %llu NAKs\n",
+      static_cast<unsigned long long>(s->stats().data_packets),
+      static_cast<unsigned long long>(s->stats().parity_packets),
+      static_cast<unsigned long long>(s->stats().mixed_packets),
+      static_cast<unsigned long long>(site_->repair->stats().packets),
+      site_->repair->stats().rounds, static_cast<unsigned long long>(site_->repair->stats().naks));
+}
+
+// A relay whose copy of the file is not the one the manager signed repairs nothing.
+TEST_F(Fleet, RelayWithAnotherFileRefusesToRepair) {
+  add_host("relay", 0.0);
+  auto s = make_session({"relay"});
+  run(*s, 200000);
+  ASSERT_TRUE(s->success());
+  const auto& agent = *hosts_[0]->agent;
+  const auto other = root_ / "other.bin";
+  {
+    std::ofstream out(other, std::ios::binary);
+    auto bytes = file_;
+    bytes[bytes.size() / 2] ^= 1;
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+  }
+  EXPECT_THROW(receiver::SiteRepair(*agent.update(), other, 0), receiver::SiteRepairError);
+  EXPECT_NO_THROW(receiver::SiteRepair(*agent.update(), agent.current()->final_path(), 0));
+}
 
 // Hosts that completed and were acknowledged stay idle when the manager asks STATUS afterwards
 // (as push and rollouts do while they wait for FINs): no timer left in the past, which made
