@@ -33,6 +33,7 @@ enum class Command {
   inventory_add,
   inventory_redundancy,
   inventory_list,
+  inventory_site,
   send,
   push,
   bundle_create,
@@ -116,6 +117,7 @@ struct Invocation {
   // inventory redundancy: the group (name, service, members as HOST=ROLE)
   std::string redundancy_service;
   std::vector<std::string> redundancy_members;
+  std::string site_fields;  // inventory site: the fields of its line (fleet/site.hpp)
   SendOptions send;
   RolloutOptions rollout;
   StatusOptions status;

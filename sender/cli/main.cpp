@@ -32,6 +32,8 @@ int run(const fleetcast::sender::Invocation& inv) {
       return fleetcast::sender::inventory_redundancy_command(inv);
     case Command::inventory_list:
       return fleetcast::sender::inventory_list_command(inv);
+    case Command::inventory_site:
+      return fleetcast::sender::inventory_site_command(inv);
     case Command::send:
     case Command::push:
       return fleetcast::sender::send_command(inv.send, inv.rollout, inv.argv);

@@ -29,8 +29,13 @@ const char* const kUsage =
     "      secondary | standby, backup), carp | vrrp (master, backup). Rollouts put its\n"
     "      members in separate waves, the primary / master last, each after the one before\n"
     "      applied and passed its health gate\n"
+    "  fleetcast-sender inventory site --inventory FILE --name SITE --relay HOST --address IPV6\n"
+    "                        [--uplink MBIT] --member HOST --member HOST...\n"
+    "      add (or replace) a site: a LAN the manager's multicast does not reach, served by its\n"
+    "      relay (a host there running fleetcast-receiver --relay-port): one copy over the WAN,\n"
+    "      repairs on the site's LAN, the session never faster than the uplink\n"
     "  fleetcast-sender inventory list --inventory FILE\n"
-    "      print the hosts, their groups and windows, and the redundancy groups\n"
+    "      print the hosts, their groups and windows, the redundancy groups and the sites\n"
     "  fleetcast-sender send FILE --inventory FILE --key manager.key --iface IF [options]\n"
     "      deliver FILE to every targeted host; exit 0 only when every one completed\n"
     "  fleetcast-sender push BUNDLE.fcb --inventory FILE --key manager.key --iface IF\n"
@@ -353,7 +358,12 @@ po::options_description general_options() {
       "group", po::value<std::vector<std::string>>(), "inventory add: a group of the host")(
       "service", po::value<std::string>(), "inventory redundancy: dhcpd, kea, carp or vrrp")(
       "member", po::value<std::vector<std::string>>(),
-      "inventory redundancy: HOST=ROLE, once per member")(
+      "inventory redundancy: HOST=ROLE, once per member; inventory site: a host behind the relay")(
+      "relay", po::value<std::string>(), "inventory site: the host that relays to the site")(
+      "address", po::value<std::string>(),
+      "inventory site: the relay's address as the manager reaches it (IPv6, or [IPv6]:PORT; port "
+      "4713 by default)")(
+      "uplink", po::value<std::string>(), "inventory site: the site's uplink in Mbit/s")(
       "output,o", po::value<std::string>(), "bundle create / seal: the bundle file to write")(
       "allow-unsafe", "bundle seal: sign an archive receivers will refuse (for tests)")(
       "encrypt",

@@ -88,6 +88,25 @@ int inventory_list_command(const Invocation& inv) {
   for (const RedundancyGroup& g : inventory.redundancy()) {
     std::printf("redundancy %s\n", g.describe().c_str());
   }
+  for (const Site& s : inventory.sites()) {
+    std::string hosts;
+    for (const std::string& h : s.members) hosts += " " + h;
+    std::printf("site %s:%s\n", describe(s).c_str(), hosts.c_str());
+  }
+  return 0;
+}
+
+int inventory_site_command(const Invocation& inv) {
+  Inventory inventory = Inventory::load(inv.inventory);
+  std::string error;
+  auto site = parse_site(inv.site_fields, &error);
+  if (!site) throw InventoryError(error);
+  const std::string described = describe(*site);
+  const std::size_t hosts = site->members.size();
+  inventory.set_site(std::move(*site));
+  inventory.save(inv.inventory);
+  std::printf("%s: site %s, %zu host(s) behind the relay\n", inv.inventory.c_str(),
+              described.c_str(), hosts);
   return 0;
 }
 

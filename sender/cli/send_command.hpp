@@ -16,5 +16,7 @@ int send_command(const SendOptions& options, const RolloutOptions& rollout,
 int inventory_add_command(const Invocation& inv);
 int inventory_redundancy_command(const Invocation& inv);
 int inventory_list_command(const Invocation& inv);
+// `inventory site`: adds or replaces a site (its relay and the hosts behind it).
+int inventory_site_command(const Invocation& inv);
 
 }  // namespace fleetcast::sender

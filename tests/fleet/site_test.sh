@@ -94,8 +94,10 @@ while [ "$s" -le "$schools" ]; do
     i=$((i + 1))
   done
   if [ "$relayed" -eq 1 ]; then
-    printf 'site school%s relay=s%sr1 address=fd00:fc:%s::65 uplink=100 hosts=%s\n' \
-      "$s" "$s" "$s" "$members" >>"$work/inv"
+    # shellcheck disable=SC2046  # one --member per host
+    "$sender" inventory site --inventory "$work/inv" --name "school$s" --relay "s${s}r1" \
+      --address "fd00:fc:$s::65" --uplink 100 $(printf ' --member %s' $(echo "$members" | tr , ' ')) \
+      >/dev/null
   fi
   s=$((s + 1))
 done
