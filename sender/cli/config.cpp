@@ -55,13 +55,14 @@ log::Config log_config(const po::variables_map& vm) {
 using Args = std::vector<std::string>;
 
 void parse_inventory(const po::variables_map& vm, const Args& args, Invocation& inv) {
-  if (args.size() != 1 || (args[0] != "add" && args[0] != "redundancy" && args[0] != "list" &&
-                           args[0] != "site"))
+  if (args.size() != 1 ||
+      (args[0] != "add" && args[0] != "redundancy" && args[0] != "list" && args[0] != "site"))
     throw ConfigError(
         "inventory: expected 'inventory add', 'inventory redundancy', 'inventory site' or "
         "'inventory list'");
   if (args[0] == "site") {
-    for (const char* o : {"inventory", "name", "relay", "address"}) require(vm, o, "inventory site");
+    for (const char* o : {"inventory", "name", "relay", "address"})
+      require(vm, o, "inventory site");
     inv.command = Command::inventory_site;
     inv.inventory = vm["inventory"].as<std::string>();
     // The line's fields, checked as the inventory checks them (fleet/site.hpp).

@@ -362,8 +362,8 @@ po::options_description general_options() {
       "relay", po::value<std::string>(), "inventory site: the host that relays to the site")(
       "address", po::value<std::string>(),
       "inventory site: the relay's address as the manager reaches it (IPv6, or [IPv6]:PORT; port "
-      "4713 by default)")(
-      "uplink", po::value<std::string>(), "inventory site: the site's uplink in Mbit/s")(
+      "4713 by default)")("uplink", po::value<std::string>(),
+                          "inventory site: the site's uplink in Mbit/s")(
       "output,o", po::value<std::string>(), "bundle create / seal: the bundle file to write")(
       "allow-unsafe", "bundle seal: sign an archive receivers will refuse (for tests)")(
       "encrypt",

@@ -284,7 +284,20 @@ std::string when(std::int64_t t) {
 }
 
 // `rollout status --format json`.
+std::string pad(std::string s, std::size_t width) {
+  if (s.size() < width) s.append(width - s.size(), ' ');
+  return s + " ";
+}
+
+// The site each host of the rollout is behind, from its stored plan (none for older rollouts).
+std::map<std::string, std::string> sites_of(const RolloutView& v) {
+  std::string error;
+  const auto plan = v.plan.empty() ? std::nullopt : plan_from_json(v.plan, &error);
+  return plan ? plan->sites : std::map<std::string, std::string>{};
+}
+
 void print_rollout_json(const RolloutView& v, const std::map<std::string, std::size_t>& counts) {
+  const auto sites = sites_of(v);
   nlohmann::json waves = nlohmann::json::array(), hosts = nlohmann::json::array();
   for (const auto& w : v.waves) {
     waves.push_back({{"wave", w.number},
@@ -293,11 +306,13 @@ void print_rollout_json(const RolloutView& v, const std::map<std::string, std::s
                      {"ended_at", when(w.ended_at)}});
   }
   for (const HostStatus& h : v.hosts) {
+    const auto site = sites.find(h.host);
     hosts.push_back({{"host", h.host},
                      {"status", h.status},
                      {"version", h.version},
                      {"reason", h.message},
-                     {"at", when(h.at)}});
+                     {"at", when(h.at)},
+                     {"site", site == sites.end() ? "" : site->second}});
   }
   const nlohmann::json out = {{"rollout", v.id},
                               {"bundle", v.bundle},
@@ -323,8 +338,9 @@ int rollout_status_command(const StatusOptions& o) {
   const Store store(o.state);
   const auto v = store.rollout_view(o.rollout);
   if (!v) {
-    std::printf("%s: no rollout%s\n", o.state.c_str(),
-                o.rollout == 0 ? "" : (" " + std::to_string(o.rollout)).c_str());
+    std::string which;  // (appended: GCC 12 warns falsely of overlap for " " + to_string)
+    if (o.rollout != 0) which.append(" ").append(std::to_string(o.rollout));
+    std::printf("%s: no rollout%s\n", o.state.c_str(), which.c_str());
     return 1;
   }
   std::map<std::string, std::size_t> counts;
@@ -355,12 +371,20 @@ int rollout_status_command(const StatusOptions& o) {
                     .c_str());
     for (const auto& h : w.hosts) wave_of[h] = w.number;
   }
-  std::printf("  %-20s %-5s %-12s %-20s  %s\n", "host", "wave", "status", "at", "reason");
+  const auto site_names = sites_of(*v);
+  const auto site_of = [&](const std::string& host) -> std::string {
+    const auto it = site_names.find(host);
+    return it == site_names.end() ? "-" : it->second;
+  };
+  const bool sites = !site_names.empty();
+  std::printf("  %-20s %-5s %-12s %-20s  %s%s\n", "host", "wave", "status", "at",
+              sites ? "site                      " : "", "reason");
   for (const HostStatus& h : v->hosts) {
     const auto it = wave_of.find(h.host);
-    std::printf("  %-20s %-5s %-12s %-20s  %s\n", h.host.c_str(),
+    std::printf("  %-20s %-5s %-12s %-20s  %s%s\n", h.host.c_str(),
                 it == wave_of.end() ? "-" : std::to_string(it->second).c_str(), h.status.c_str(),
-                when(h.at).c_str(), h.message.c_str());
+                when(h.at).c_str(), sites ? pad(site_of(h.host), 26).c_str() : "",
+                h.message.c_str());
   }
   std::vector<RecapRow> rows;
   for (const HostStatus& h : v->hosts) {

@@ -39,7 +39,12 @@ std::vector<std::string> window_texts(const Host& h, const Inventory& inventory,
 RolloutPlan make_plan(const std::vector<const Host*>& targets, const Inventory& inventory,
                       const RolloutOptions& r) {
   RolloutPlan plan;
-  for (const Host* h : targets) plan.hosts.push_back(h->name);
+  for (const Host* h : targets) {
+    plan.hosts.push_back(h->name);
+    if (const Site* s = inventory.site_of(h->name)) {
+      plan.sites[h->name] = s->name + " (relay " + s->relay + ")";
+    }
+  }
   const auto& groups = inventory.redundancy();
   std::vector<Amount> steps = r.waves;
   if (r.in_turns) {
@@ -89,7 +94,8 @@ std::string to_json(const RolloutPlan& plan) {
                             {"activate_timeout_s", plan.activate_timeout.count()},
                             {"notes", plan.notes},
                             {"violations", plan.violations},
-                            {"forced", plan.forced}};
+                            {"forced", plan.forced},
+                            {"sites", plan.sites}};
   return j.dump();
 }
 
@@ -119,6 +125,7 @@ std::optional<RolloutPlan> plan_from_json(const std::string& text, std::string* 
     plan.notes = j.at("notes").get<std::vector<std::string>>();
     plan.violations = j.at("violations").get<std::vector<std::string>>();
     plan.forced = j.at("forced").get<bool>();
+    if (j.contains("sites")) plan.sites = j.at("sites").get<std::map<std::string, std::string>>();
     const std::size_t n = plan.hosts.size();
     bool ok = plan.windows.size() == n && plan.before.size() == n;
     for (const auto& w : plan.waves) {

@@ -52,6 +52,9 @@ struct RolloutPlan {
   std::vector<std::string> notes;       // hosts moved by the redundancy rules, and why
   std::vector<std::string> violations;  // rules kept only because of --force
   bool forced = false;
+  // The site each host is behind (fleet/site.hpp), as "SITE (relay HOST)"; hosts of no site
+  // are not listed.
+  std::map<std::string, std::string> sites;
 };
 
 // The plan for `targets` (names, in order): the waves of `options` (or one per turn of the

@@ -343,7 +343,7 @@ bool RolloutView::forced() const {
 std::optional<RolloutView> Store::rollout_view(std::int64_t id) const {
   auto s = db_->prepare(
       "SELECT r.id, se.bundle, se.version, r.state, r.reason, r.request, r.waves, r.max_fail, "
-      "r.started_at, r.ended_at, r.session, r.argv FROM rollouts r LEFT JOIN sessions se "
+      "r.started_at, r.ended_at, r.session, r.argv, r.plan FROM rollouts r LEFT JOIN sessions se "
       "ON se.session = r.session WHERE ?1 = 0 OR r.id = ?1 ORDER BY r.id DESC LIMIT 1");
   s.bind(1, id);
   if (!s.step()) return std::nullopt;
@@ -360,6 +360,7 @@ std::optional<RolloutView> Store::rollout_view(std::int64_t id) const {
   v.ended_at = s.null(9) ? 0 : s.integer(9);
   const std::string session = s.text(10);
   v.argv = nlohmann::json::parse(s.text(11)).get<std::vector<std::string>>();
+  v.plan = s.null(12) ? "" : s.text(12);
   auto w = db_->prepare(
       "SELECT wave, hosts, started_at, ended_at FROM waves WHERE rollout = ? ORDER BY wave");
   w.bind(1, v.id);

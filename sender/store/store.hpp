@@ -76,6 +76,7 @@ struct RolloutView {
   std::uint64_t version = 0;
   std::string state, reason, request, waves_text, max_fail;
   std::vector<std::string> argv;  // the command line it was started with
+  std::string plan;               // rollout/plan.hpp JSON ("" for an older rollout)
   bool forced() const;            // with --force (redundancy rules or the DHCP lint overridden)
   std::int64_t started_at = 0, ended_at = 0;  // 0: not (yet)
   struct Wave {

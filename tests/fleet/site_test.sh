@@ -236,6 +236,13 @@ while [ "$s" -le "$schools" ]; do
   s=$((s + 1))
 done
 
+if [ "$relayed" -eq 1 ]; then  # each host's site and relay, from the stored plan
+  "$sender" rollout status --state "$work/mstate" | tee "$work/rs.log"
+  grep -qE '^  s2r3 +3 +applied .*school2 \(relay s2r1\)' "$work/rs.log" || fail "rollout status does not show s2r3's site"
+  "$sender" rollout status --state "$work/mstate" --json >"$work/rs.json"
+  jq -e '[.hosts[] | select(.site == "school3 (relay s3r1)")] | length == 3' "$work/rs.json" >/dev/null ||
+    fail "rollout status --json does not show the sites: $(cat "$work/rs.json")"
+fi
 if [ "$mode" = relay-loss ]; then
   grep -q "passed to it, repaired on its LAN" "$work/rollout.log" || fail "no NAK was passed to a relay"
 fi
