@@ -13,6 +13,57 @@ namespace fleetcast::sender {
 namespace text = protocol::text;
 namespace io = protocol::io;
 
+namespace {
+
+// The rest of the line after the fields read so far, without surrounding blanks.
+std::string rest_of(std::istringstream& fields) {
+  std::string rest;
+  std::getline(fields, rest);
+  rest.erase(0, rest.find_first_not_of(" \t"));
+  rest.erase(rest.find_last_not_of(" \t\r") + 1);
+  return rest;
+}
+
+RedundancyGroup read_redundancy(const std::string& name, std::istringstream& fields) {
+  RedundancyGroup g;
+  g.name = name;
+  std::string service, member;
+  fields >> service;
+  const auto s = service_from(service);
+  if (!s) throw InventoryError("unknown service '" + service + "' (dhcpd, kea, carp, vrrp)");
+  g.service = *s;
+  while (fields >> member) {
+    const auto eq = member.find('=');
+    if (eq == std::string::npos) {
+      throw InventoryError("expected <host>=<role>, got '" + member + "'");
+    }
+    g.members.push_back({member.substr(0, eq), member.substr(eq + 1)});
+  }
+  return g;
+}
+
+Host read_host(const std::string& tag, const std::string& name, std::istringstream& fields) {
+  std::string key_hex, groups, extra;
+  fields >> key_hex >> groups >> extra;
+  if (tag != "host" || name.empty() || key_hex.empty() || !extra.empty()) {
+    throw InventoryError(
+        "expected 'host <name> <public key hex> [groups]', 'window <group> <window>', "
+        "'redundancy <group> <service> <host>=<role>...' or 'site <name> relay=... address=...'");
+  }
+  Host h;
+  h.name = name;
+  if (!text::is_host_name(name)) throw InventoryError("bad host name '" + name + "'");
+  if (!text::unhex(key_hex, h.key.bytes)) throw InventoryError("bad public key");
+  std::istringstream g(groups);
+  for (std::string group; std::getline(g, group, ',');) {
+    if (!text::is_group_name(group)) throw InventoryError("bad group '" + group + "'");
+    h.groups.push_back(group);
+  }
+  return h;
+}
+
+}  // namespace
+
 Inventory Inventory::load(const std::filesystem::path& path) {
   Inventory inv;
   std::ifstream in(path);
@@ -20,88 +71,43 @@ Inventory Inventory::load(const std::filesystem::path& path) {
     if (!std::filesystem::exists(path)) return inv;
     throw InventoryError(path.string() + ": cannot read");
   }
+  // Redundancy groups and sites are checked once every host is known.
+  std::vector<std::pair<std::string, RedundancyGroup>> groups;
+  std::vector<std::pair<std::string, Site>> sites;
   std::string line;
-  std::vector<std::pair<std::string, RedundancyGroup>> pending;  // checked once hosts are known
-  std::vector<std::pair<std::string, Site>> sites;               // the same
   for (int number = 1; std::getline(in, line); ++number) {
     const auto where = path.string() + ":" + std::to_string(number) + ": ";
     if (line.empty() || line[0] == '#') continue;
     std::istringstream fields(line);
-    std::string tag, name, key_hex, groups, extra;
+    std::string tag, name, error;
     fields >> tag >> name;
-    if (tag == "window") {
-      std::string rest;
-      std::getline(fields, rest);
-      rest.erase(0, rest.find_first_not_of(" \t"));
-      rest.erase(rest.find_last_not_of(" \t\r") + 1);
+    try {
+      if (tag == "window") {
+        inv.set_window(name, rest_of(fields));
+      } else if (tag == "site") {
+        auto site = parse_site(name + " " + rest_of(fields), &error);
+        if (!site) throw InventoryError(error);
+        sites.push_back({where, std::move(*site)});
+      } else if (tag == "redundancy") {
+        groups.push_back({where, read_redundancy(name, fields)});
+      } else {
+        inv.add(read_host(tag, name, fields));
+      }
+    } catch (const InventoryError& e) {
+      throw InventoryError(where + e.what());
+    }
+  }
+  const auto in_order = [](auto& list, const auto& set) {
+    for (auto& [where, item] : list) {
       try {
-        inv.set_window(name, rest);
+        set(std::move(item));
       } catch (const InventoryError& e) {
         throw InventoryError(where + e.what());
       }
-      continue;
     }
-    if (tag == "site") {
-      std::string rest, error;
-      std::getline(fields, rest);
-      auto site = parse_site(name + rest, &error);
-      if (!site) throw InventoryError(where + error);
-      sites.push_back({where, std::move(*site)});
-      continue;
-    }
-    if (tag == "redundancy") {
-      RedundancyGroup g;
-      g.name = name;
-      std::string service, member;
-      fields >> service;
-      const auto s = service_from(service);
-      if (!s)
-        throw InventoryError(where + "unknown service '" + service + "' (dhcpd, kea, carp, vrrp)");
-      g.service = *s;
-      while (fields >> member) {
-        const auto eq = member.find('=');
-        if (eq == std::string::npos)
-          throw InventoryError(where + "expected <host>=<role>, got '" + member + "'");
-        g.members.push_back({member.substr(0, eq), member.substr(eq + 1)});
-      }
-      pending.push_back({where, std::move(g)});
-      continue;
-    }
-    fields >> key_hex >> groups >> extra;
-    if (tag != "host" || name.empty() || key_hex.empty() || !extra.empty()) {
-      throw InventoryError(where +
-                           "expected 'host <name> <public key hex> [groups]', 'window <group> "
-                           "<window>' or 'redundancy <group> <service> <host>=<role>...'");
-    }
-    Host h;
-    h.name = name;
-    if (!text::is_host_name(name)) throw InventoryError(where + "bad host name '" + name + "'");
-    if (!text::unhex(key_hex, h.key.bytes)) throw InventoryError(where + "bad public key");
-    std::istringstream g(groups);
-    for (std::string group; std::getline(g, group, ',');) {
-      if (!text::is_group_name(group)) throw InventoryError(where + "bad group '" + group + "'");
-      h.groups.push_back(group);
-    }
-    try {
-      inv.add(std::move(h));
-    } catch (const InventoryError& e) {
-      throw InventoryError(where + e.what());
-    }
-  }
-  for (auto& [where, g] : pending) {
-    try {
-      inv.set_redundancy(std::move(g));
-    } catch (const InventoryError& e) {
-      throw InventoryError(where + e.what());
-    }
-  }
-  for (auto& [where, s] : sites) {
-    try {
-      inv.set_site(std::move(s));
-    } catch (const InventoryError& e) {
-      throw InventoryError(where + e.what());
-    }
-  }
+  };
+  in_order(groups, [&](RedundancyGroup g) { inv.set_redundancy(std::move(g)); });
+  in_order(sites, [&](Site site) { inv.set_site(std::move(site)); });
   return inv;
 }
 
