@@ -72,16 +72,20 @@ SenderSession::SenderSession(SessionConfig config, std::shared_ptr<const p::io::
   repeat_nak_at_.assign(targets.size(), Clock::time_point{});
   acked_at_.assign(targets.size(), Clock::time_point{});
   relay_of_.resize(targets.size());
+  relay_index_.resize(targets.size());
   fed_by_.resize(targets.size());
   for (const auto& site : config_.relayed_sites) {
     const auto is_relay = [&](const Host* h) { return h->name == site.relay; };
-    const bool relay_targeted = std::any_of(targets.begin(), targets.end(), is_relay);
+    const auto relay = std::find_if(targets.begin(), targets.end(), is_relay);
     for (std::size_t i = 0; i < targets.size(); ++i) {
       if (std::find(site.hosts.begin(), site.hosts.end(), targets[i]->name) == site.hosts.end()) {
         continue;
       }
       fed_by_[i] = site.at;
-      if (relay_targeted && !is_relay(targets[i])) relay_of_[i] = site.at;
+      if (relay != targets.end() && !is_relay(targets[i])) {
+        relay_of_[i] = site.at;
+        relay_index_[i] = static_cast<std::size_t>(relay - targets.begin());
+      }
     }
   }
   receipts_.authenticate(key_);
@@ -457,7 +461,7 @@ void SenderSession::on_feedback(std::span<const std::uint8_t> bytes, const p::En
     ++feedback_now().naks;
     ++h->naks;
     h->last_nak_round = nak->round;
-    if (relay_of_[i]) {  // repaired at its site, from the relay's copy
+    if (repaired_at_site(i)) {  // from the relay's copy
       host_needs_round_[i] = std::max(host_needs_round_[i], nak->round);
       return pass_to_relay(bytes, *relay_of_[i]);
     }
@@ -508,6 +512,11 @@ void SenderSession::scope_round_to_sites() {
     }
     block_relays_[b] = static_cast<std::uint32_t>(at - seen.begin());
   }
+}
+
+bool SenderSession::repaired_at_site(std::size_t host) const {
+  // A relay that refused the session never holds the file: its site is repaired from here.
+  return relay_of_[host] && !hosts()[relay_index_[host]].denied;
 }
 
 void SenderSession::pass_to_relay(std::span<const std::uint8_t> nak, const p::Endpoint& relay) {

@@ -223,7 +223,10 @@ class SenderSession {
   // Per host: the relay that repairs it (config.relayed_sites), if any; the relay that feeds
   // it (every host of a site, the relay too), if any.
   std::vector<std::optional<protocol::Endpoint>> relay_of_;
+  std::vector<std::size_t> relay_index_;  // the relay's host index (with relay_of_)
   std::vector<std::optional<protocol::Endpoint>> fed_by_;
+  // The host's NAKs go to its site's relay: it has one in this session that did not refuse it.
+  bool repaired_at_site(std::size_t host) const;
   // A repair round's relays per block (index into relay_sets_; round 0 and MIXED packets: all).
   void scope_round_to_sites();
   // The sets of the last rounds stay: datagrams still queued point into them.

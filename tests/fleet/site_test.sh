@@ -4,7 +4,7 @@
 # config-files bundle (a motd and 2 MiB of padding) to all 9 hosts; every receiver runs in its
 # own mount namespace where $work/etc is its own directory (as in rollout_test.sh).
 #
-#   site_test.sh MODE SENDER RECEIVER [ATTACKER]
+#   site_test.sh MODE SENDER RECEIVER [ATTACKER [DELAY_FORWARDER]]
 #
 # MODE: routed      the routers forward the groups (sites.sh mcast): every host applied once
 #       routed-ssm  the same with the data on a source-specific group (ff35::f1ee:2)
@@ -15,6 +15,10 @@
 #       relay-loss  the same with 5 % loss on every WAN link and 5 % towards every school host:
 #                   every host applied once, the relays repaired their LANs (their counters),
 #                   WAN bytes per site printed (each site carries its own repairs only)
+#       relay-delay  relay-loss with 40 ms of WAN latency: each router passes the manager's
+#                   frames to its relay through tests/tools/delay_forwarder (the kernel has no
+#                   netem), so data, repairs and the NAKs passed on arrive 40 ms late; every
+#                   host applied once, WAN bytes per site printed
 #       relay-kill  school 1's relay is SIGKILLed during the distribution (at 8 Mbit/s) and
 #                   started again 2 s later: every host applied exactly once (what school 1
 #                   missed meanwhile is repaired through the relay: its WAN bytes are printed)
@@ -26,7 +30,7 @@
 # Exits 77 (CTest: skipped) when network namespaces cannot be made here. Cleans up on any exit.
 set -eu
 
-mode=$1 sender=$2 receiver=$3 attacker=${4:-}
+mode=$1 sender=$2 receiver=$3 attacker=${4:-} delayer=${5:-}
 here=$(cd "$(dirname "$0")" && pwd)
 prefix=fs$$
 sites=$here/sites.sh
@@ -94,16 +98,24 @@ while [ "$s" -le "$schools" ]; do
     i=$((i + 1))
   done
   if [ "$relayed" -eq 1 ]; then
+    relay_at=fd00:fc:$s::65
+    if [ "$mode" = relay-delay ]; then  # through the router's delay forwarder
+      [ -x "$delayer" ] || fail "relay-delay needs the delay forwarder"
+      relay_at=fd00:fc::$(printf %x $((200 + s)))
+      ip netns exec "${prefix}g$s" "$delayer" "[$relay_at]:4713" "[fd00:fc:$s::65]:4713" 40 170 \
+        >"$work/delay$s.log" 2>&1 &
+      pids="$pids $!"
+    fi
     # shellcheck disable=SC2046  # one --member per host
     "$sender" inventory site --inventory "$work/inv" --name "school$s" --relay "s${s}r1" \
-      --address "fd00:fc:$s::65" --uplink 100 $(printf ' --member %s' $(echo "$members" | tr , ' ')) \
+      --address "$relay_at" --uplink 100 $(printf ' --member %s' $(echo "$members" | tr , ' ')) \
       >/dev/null
   fi
   s=$((s + 1))
 done
 sleep 0.3
 
-if [ "$mode" = relay-loss ]; then
+if [ "$mode" = relay-loss ] || [ "$mode" = relay-delay ]; then
   s=1
   while [ "$s" -le "$schools" ]; do
     "$sites" wanloss "$prefix" "$s" 5
@@ -230,7 +242,8 @@ while [ "$s" -le "$schools" ]; do
     awk -v r="$ratio" 'BEGIN { exit !(r <= 1.3) }' || fail "school$s: the WAN carried $ratio x the bundle"
   fi
   # (relay-kill: school 1's repairs; relay-forged: the other manager's session to school 3)
-  if [ "$mode" = relay ] || [ "$mode" = relay-loss ] || [ "$mode" = "${mode#relay}" ]; then
+  if [ "$mode" = relay ] || [ "$mode" = relay-loss ] || [ "$mode" = relay-delay ] ||
+    [ "$mode" = "${mode#relay}" ]; then
     awk -v r="$ratio" 'BEGIN { exit !(r < 1.6) }' || fail "school$s: more than one copy on the WAN ($ratio x)"
   fi
   s=$((s + 1))

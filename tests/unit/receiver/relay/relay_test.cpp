@@ -87,13 +87,16 @@ TEST(relay, ForwardsOnlyWhatTheManagerSignedAndItsSourcesData) {
   // (A source whose line failed waits a second, verify_budget.hpp.)
   const std::string genuine = status_line(manager, 1000);
   const auto t1 = t0 + std::chrono::seconds(2);
-  const auto line = relay.on_frame(frame(p::as_bytes(genuine), kCtrl), kManager, t1);
+  // (The answer points into the frame: it must outlive it.)
+  const auto genuine_frame = frame(p::as_bytes(genuine), kCtrl);
+  const auto line = relay.on_frame(genuine_frame, kManager, t1);
   ASSERT_TRUE(line);
   EXPECT_EQ(line->to, kCtrl);
   EXPECT_EQ(
       std::string(reinterpret_cast<const char*>(line->datagram.data()), line->datagram.size()),
       genuine);  // byte for byte
-  const auto data = relay.on_frame(frame(symbol, kData), kManager, t1 + std::chrono::seconds(1));
+  const auto data_frame = frame(symbol, kData);
+  const auto data = relay.on_frame(data_frame, kManager, t1 + std::chrono::seconds(1));
   ASSERT_TRUE(data);
   EXPECT_EQ(data->to, kData);
   // Another source's data stays out; the pin lapses after kPinFor without a manager line.

@@ -84,6 +84,9 @@ class Fleet : public ::testing::Test {
     c.state = h.dir / "state";
     c.reply_spread = 20ms;
     c.wall_clock = [this] { return wall(now_); };
+    if (const auto it = max_size_for_.find(h.name); it != max_size_for_.end()) {
+      c.max_size = it->second;
+    }
     h.agent = std::make_unique<receiver::Agent>(
         c, h.key, [&h](const log::Event& e) { h.log.push_back(e.text()); },
         std::hash<std::string>{}(h.name), now_);
@@ -294,6 +297,7 @@ class Fleet : public ::testing::Test {
   p::SecretKey manager_ = p::testing::seeded_key(0);
   sender::Inventory inventory_;
   std::map<std::string, p::PublicKey> manager_for_;
+  std::map<std::string, std::uint64_t> max_size_for_;  // AgentConfig::max_size per host
   std::vector<std::unique_ptr<Host>> hosts_;
   std::deque<Packet> q_;
   Clock::time_point now_ = Clock::time_point{} + 1000s;
@@ -343,6 +347,22 @@ TEST_F(Fleet, RelayRepairsItsSite) {
       static_cast<unsigned long long>(s->stats().mixed_packets),
       static_cast<unsigned long long>(site_->repair->stats().packets),
       site_->repair->stats().rounds, static_cast<unsigned long long>(site_->repair->stats().naks));
+}
+
+// A relay that refuses the session (here: the file is over its size limit) never holds the
+// file: the manager repairs the hosts behind it itself, through the relay's forwarding.
+TEST_F(Fleet, RelayThatRefusesLeavesItsSiteToTheManager) {
+  max_size_for_["relay"] = 1000;
+  Host& relay = add_host("relay", 0.03);
+  Host& s1 = add_host("s1", 0);
+  make_site(relay, {&s1}, 0.1);
+  auto s = make_session({"relay", "s1"});
+  run(*s, 400000);
+  EXPECT_TRUE(s->hosts()[0].denied);
+  EXPECT_TRUE(s->hosts()[1].completed) << s->gave_up();
+  EXPECT_TRUE(has_file(s1));
+  EXPECT_EQ(s->stats().naks_to_relays, 0u);
+  EXPECT_FALSE(site_->repair);
 }
 
 // A relay whose copy of the file is not the one the manager signed repairs nothing.
