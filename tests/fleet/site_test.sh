@@ -203,7 +203,7 @@ relay-forged)
   rogue_rc=0
   ip netns exec "${prefix}mgr" "$sender" send "$work/rogue.bin" --inventory "$work/rogue-inv" \
     --key "$work/rogue/manager.key" --iface eth0 --reply-port 4799 --no-progress \
-    --registration-timeout 5000 --deadline 20 >"$work/rogue.log" 2>&1 || rogue_rc=$?
+    --registration-timeout 3000 --deadline 6 >"$work/rogue.log" 2>&1 || rogue_rc=$?
   cat "$work/rogue.log"
   [ "$rogue_rc" -ne 0 ] || fail "the other manager's push succeeded"
   grep -q "^s3r4 .*completed" "$work/rogue.log" || fail "the other manager's relay did not serve its session"
