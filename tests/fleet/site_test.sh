@@ -34,31 +34,10 @@ mode=$1 sender=$2 receiver=$3 attacker=${4:-} delayer=${5:-}
 here=$(cd "$(dirname "$0")" && pwd)
 prefix=fs$$
 sites=$here/sites.sh
-# shellcheck source=tests/wait.sh
-. "$here/../wait.sh"
-if ! reason=$("$here/fleet.sh" check 2>&1); then
-  echo "SKIP: $reason (site tests need root, network namespaces, veth, bridges and nftables)"
-  exit 77
-fi
+topology=$sites
+# shellcheck source=tests/fleet/bed.sh
+. "$here/bed.sh"
 command -v unshare >/dev/null || { echo "SKIP: unshare is missing"; exit 77; }
-
-work=$(mktemp -d)
-pids=""
-cleanup() {
-  for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  "$sites" down "$prefix"
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-fail() {
-  echo "FAIL: $*"
-  for f in "$work"/*.log; do
-    echo "--- $f"
-    tail -n 20 "$f"
-  done
-  exit 1
-}
 
 schools=3 n=3
 "$sites" up "$prefix" "$schools" "$n"
@@ -169,24 +148,11 @@ relay-kill)
 relay-forged)
   [ -x "$attacker" ] || fail "relay-forged needs the attacker program"
   # A keyless host on school 2's LAN, and a relay of another manager on school 3's.
-  ip netns add "${prefix}s2r4"
-  ip -n "${prefix}s2r4" link set lo up
-  ip -n "${prefix}h2" link add p4 type veth peer name eth0 netns "${prefix}s2r4"
-  ip -n "${prefix}h2" link set p4 master br0 up
-  ip -n "${prefix}s2r4" addr add fd00:fc:2::69/64 dev eth0 nodad
-  ip -n "${prefix}s2r4" link set eth0 up
-  ip -n "${prefix}s2r4" -6 route add ff00::/8 dev eth0 table local
+  "$sites" host "$prefix" 2 4
   ip netns exec "${prefix}s2r4" "$attacker" spray-data --iface eth0 --seconds 20 --rate 5000 \
     >"$work/attacker.log" 2>&1 &
   pids="$pids $!"
-  ip netns add "${prefix}s3r4"
-  ip -n "${prefix}s3r4" link set lo up
-  ip -n "${prefix}h3" link add p4 type veth peer name eth0 netns "${prefix}s3r4"
-  ip -n "${prefix}h3" link set p4 master br0 up
-  ip -n "${prefix}s3r4" addr add fd00:fc:3::69/64 dev eth0 nodad
-  ip -n "${prefix}s3r4" link set eth0 up
-  ip -n "${prefix}s3r4" -6 route add ff00::/8 dev eth0 table local
-  ip -n "${prefix}s3r4" -6 route add default via fd00:fc:3::1 dev eth0
+  "$sites" host "$prefix" 3 4
   "$sender" keygen --out "$work/rogue" >/dev/null
   "$receiver" keygen --out "$work/s3r4" --name s3r4 >/dev/null
   ip netns exec "${prefix}s3r4" "$receiver" run --name s3r4 --iface eth0 \
@@ -197,7 +163,7 @@ relay-forged)
   for h in s3r1 s3r2 s3r3 s3r4; do
     "$sender" inventory add --inventory "$work/rogue-inv" --name "$h" --pub "$work/$h/host.pub" >/dev/null
   done
-  printf 'site school3 relay=s3r4 address=fd00:fc:3::69 hosts=s3r1,s3r2,s3r3\n' >>"$work/rogue-inv"
+  printf 'site school3 relay=s3r4 address=fd00:fc:3::68 hosts=s3r1,s3r2,s3r3\n' >>"$work/rogue-inv"
   wait_until 300 grep -q "distributing" "$work/rollout.log" || fail "the distribution never started"
   head -c 1048576 /dev/urandom >"$work/rogue.bin"
   rogue_rc=0

@@ -6,6 +6,7 @@
 #                               a router PREFIXg<s>, a bridge PREFIXh<s> and hosts
 #                               PREFIXs<s>r1..PREFIXs<s>rN; unicast is routed, multicast stops
 #                               at the routers (the center's bridge keeps it off their ports)
+#   sites.sh host PREFIX S I    one more host, PREFIXs<S>r<I>, on school S's LAN
 #   sites.sh mcast PREFIX S     the WAN carries the groups to router s, which forwards their
 #                               frames (site scope and wider, any-source and source-specific)
 #                               onto its school's LAN
@@ -25,7 +26,7 @@
 set -eu
 
 cmd=${1:-}
-[ -n "$cmd" ] || { sed -n '2,20p' "$0"; exit 2; }
+[ -n "$cmd" ] || { sed -n '2,21p' "$0"; exit 2; }
 shift
 
 ns_exec() { ns=$1; shift; ip netns exec "$ns" "$@"; }
@@ -108,6 +109,11 @@ NFT
     done
     s=$((s + 1))
   done
+  ;;
+host)
+  prefix=$1 s=$2 i=$3
+  attach "${prefix}s${s}r$i" "${prefix}h$s" "p$i" "fd00:fc:$(hex "$s")::$(hex $((100 + i)))" \
+    "fd00:fc:$(hex "$s")::1"
   ;;
 mcast)
   prefix=$1 s=$2
