@@ -391,21 +391,25 @@ class ReceiverLoop {
     for (int batch = 0; batch < 64; ++batch) {
       const auto got = relay_->in.receive(buffer_, p::kMaxDataDatagram + p::kRelayFrameBytes);
       now = Clock::now();
+      lan_batch_.clear();  // into buffer_: sent before the next receive
       for (const auto& r : got) {
         const auto frame = relay_->relay.on_frame(r.bytes, r.from, now);
         if (!frame) continue;
-        if (!relay_->out.send(frame->datagram, frame->to)) ++relay_->lost;
         if (frame->feedback) {
-          if (!relay_->repair || !relay_->repair->on_nak(frame->datagram, now))
+          if (!relay_->repair || !relay_->repair->on_nak(frame->datagram, now)) {
             ++relay_->unrepaired;
+          }
           continue;
         }
+        lan_batch_.push_back({frame->datagram, frame->to});
         if (frame->to == relay_->relay.ctrl()) {
           agent_.on_ctrl(frame->datagram, now, r.from);
         } else if (joined_ && frame->to == *joined_) {
           agent_.on_data(frame->datagram, now, r.from);
         }
       }
+      // One sendmmsg per batch; what a full buffer refuses is lost (hosts ask for it again).
+      relay_->lost += lan_batch_.size() - relay_->out.send(lan_batch_);
       if (got.empty()) break;
     }
     return now;
@@ -504,6 +508,7 @@ class ReceiverLoop {
   std::future<std::optional<ApplyOutcome>> applying_;
   DropModel drop_;
   std::unique_ptr<RelayPort> relay_;
+  std::vector<p::Datagram> lan_batch_;  // drain_relay: what one batch multicasts on the LAN
   std::vector<std::uint8_t> buffer_ =
       std::vector<std::uint8_t>(64 * (p::kMaxDataDatagram + p::kRelayFrameBytes));
   std::uint64_t completed_reported_ = 0;

@@ -71,9 +71,8 @@ SenderSession::SenderSession(SessionConfig config, std::shared_ptr<const p::io::
   last_report_probe_.assign(targets.size(), 0);
   repeat_nak_at_.assign(targets.size(), Clock::time_point{});
   acked_at_.assign(targets.size(), Clock::time_point{});
-  relay_of_.resize(targets.size());
-  relay_index_.resize(targets.size());
   fed_by_.resize(targets.size());
+  repaired_by_.resize(targets.size());
   for (const auto& site : config_.relayed_sites) {
     const auto is_relay = [&](const Host* h) { return h->name == site.relay; };
     const auto relay = std::find_if(targets.begin(), targets.end(), is_relay);
@@ -81,10 +80,10 @@ SenderSession::SenderSession(SessionConfig config, std::shared_ptr<const p::io::
       if (std::find(site.hosts.begin(), site.hosts.end(), targets[i]->name) == site.hosts.end()) {
         continue;
       }
-      fed_by_[i] = site.at;
+      if (site_relays_.empty() || site_relays_.back() != site.at) site_relays_.push_back(site.at);
+      fed_by_[i] = site_relays_.size() - 1;
       if (relay != targets.end() && !is_relay(targets[i])) {
-        relay_of_[i] = site.at;
-        relay_index_[i] = static_cast<std::size_t>(relay - targets.begin());
+        repaired_by_[i] = static_cast<std::size_t>(relay - targets.begin());
       }
     }
   }
@@ -463,7 +462,7 @@ void SenderSession::on_feedback(std::span<const std::uint8_t> bytes, const p::En
     h->last_nak_round = nak->round;
     if (repaired_at_site(i)) {  // from the relay's copy
       host_needs_round_[i] = std::max(host_needs_round_[i], nak->round);
-      return pass_to_relay(bytes, *relay_of_[i]);
+      return pass_to_relay(bytes, site_relays_[*fed_by_[i]]);
     }
     if (nak->round == round_) {
       round_loss_ = std::max(round_loss_, static_cast<double>(nak->loss) / p::kLossScale);
@@ -482,16 +481,12 @@ void SenderSession::scope_round_to_sites() {
   block_relays_.clear();
   if (relay_sets_.size() == 4) relay_sets_.pop_back();
   auto& sets = relay_sets_.emplace_front();
-  std::vector<p::Endpoint> relays;
-  for (const auto& f : fed_by_) {
-    if (f && std::find(relays.begin(), relays.end(), *f) == relays.end()) relays.push_back(*f);
-  }
+  const auto& relays = site_relays_;
   if (relays.empty() || relays.size() > 64) return;
   std::vector<std::uint64_t> mask(plan_.block_count(), 0);
   for (std::size_t i = 0; i < host_needs_.size(); ++i) {
     if (!fed_by_[i]) continue;
-    const auto bit = std::uint64_t{1}
-                     << (std::find(relays.begin(), relays.end(), *fed_by_[i]) - relays.begin());
+    const auto bit = std::uint64_t{1} << *fed_by_[i];
     for (const p::NakEntry& e : host_needs_[i]) {
       for (std::uint64_t b = e.first_block; b < std::uint64_t{e.first_block} + e.run; ++b) {
         if (b < mask.size()) mask[b] |= bit;
@@ -516,14 +511,13 @@ void SenderSession::scope_round_to_sites() {
 
 bool SenderSession::repaired_at_site(std::size_t host) const {
   // A relay that refused the session never holds the file: its site is repaired from here.
-  return relay_of_[host] && !hosts()[relay_index_[host]].denied;
+  return repaired_by_[host] && !hosts()[*repaired_by_[host]].denied;
 }
 
 void SenderSession::pass_to_relay(std::span<const std::uint8_t> nak, const p::Endpoint& relay) {
   if (out_.full()) return;  // the host asks again after the next round marker
-  std::vector<std::uint8_t> frame;
-  p::encode_relay_feedback(nak, frame);
-  queue(frame, relay);
+  p::encode_relay_feedback(nak, nak_frame_);
+  queue(nak_frame_, relay);
   ++stats_.naks_to_relays;
 }
 

@@ -220,11 +220,12 @@ class SenderSession {
   std::vector<std::uint32_t> last_report_probe_;
   std::vector<Clock::time_point> repeat_nak_at_;
   std::vector<Clock::time_point> acked_at_;
-  // Per host: the relay that repairs it (config.relayed_sites), if any; the relay that feeds
-  // it (every host of a site, the relay too), if any.
-  std::vector<std::optional<protocol::Endpoint>> relay_of_;
-  std::vector<std::size_t> relay_index_;  // the relay's host index (with relay_of_)
-  std::vector<std::optional<protocol::Endpoint>> fed_by_;
+  // The relays of this session's sites (config.relayed_sites), each once; per host, the one
+  // that feeds it (every host of a site, the relay too: index into site_relays_), and the host
+  // index of the relay that repairs it (a targeted relay, for the other hosts of its site).
+  std::vector<protocol::Endpoint> site_relays_;
+  std::vector<std::optional<std::size_t>> fed_by_;
+  std::vector<std::optional<std::size_t>> repaired_by_;
   // The host's NAKs go to its site's relay: it has one in this session that did not refuse it.
   bool repaired_at_site(std::size_t host) const;
   // A repair round's relays per block (index into relay_sets_; round 0 and MIXED packets: all).
@@ -233,6 +234,7 @@ class SenderSession {
   std::vector<std::uint32_t> block_relays_;
   std::deque<std::vector<std::vector<protocol::Endpoint>>> relay_sets_;  // newest first
   void pass_to_relay(std::span<const std::uint8_t> nak, const protocol::Endpoint& relay);
+  std::vector<std::uint8_t> nak_frame_;  // reused by pass_to_relay
   double round_loss_ = -1;             // worst loss reported for the current round (-1: no NAK yet)
   std::uint64_t max_packet_cost_ = 0;  // wire bytes of the largest packet a round sends
   std::uint32_t round_ = 0;

@@ -15,10 +15,10 @@ SiteFanout::SiteFanout(p::Transport& base, std::vector<p::text::Endpoint> relays
   for (const auto& r : relays) stats_.push_back({r});
 }
 
-void SiteFanout::count(const Copy& c) {
-  if (c.relay == kOriginal) return;
-  ++stats_[c.relay].frames;
-  stats_[c.relay].bytes += c.bytes.size();
+void SiteFanout::count(std::size_t relay, std::size_t bytes) {
+  if (relay == kOriginal) return;
+  ++stats_[relay].frames;
+  stats_[relay].bytes += bytes;
 }
 
 bool SiteFanout::flush() {
@@ -26,7 +26,7 @@ bool SiteFanout::flush() {
     const Copy& c = waiting_.front();
     const p::Datagram d{c.bytes, c.to};
     if (base_.send({&d, 1}) == 0) return false;
-    count(c);
+    count(c.relay, c.bytes.size());
     waiting_.pop_front();
   }
   return true;
@@ -34,29 +34,30 @@ bool SiteFanout::flush() {
 
 std::size_t SiteFanout::send(std::span<const p::Datagram> datagrams) {
   if (!flush()) return 0;
-  batch_.resize(0);
+  out_.clear();
+  relay_of_.clear();
+  std::size_t framed = 0;
   for (const p::Datagram& d : datagrams) {
-    batch_.push_back({std::vector<std::uint8_t>(d.bytes.begin(), d.bytes.end()), d.to, kOriginal});
+    out_.push_back({d.bytes, d.to});  // the caller's bytes: copied only if left waiting
+    relay_of_.push_back(kOriginal);
     if (!d.to.is_multicast()) continue;
     for (std::size_t r = 0; r < stats_.size(); ++r) {
       if (d.relays != nullptr &&
           std::find(d.relays->begin(), d.relays->end(), stats_[r].relay) == d.relays->end()) {
         continue;  // no host of that site needs it
       }
-      Copy c{{}, stats_[r].relay, r};
-      p::encode_relay_frame(d.bytes, d.to, c.bytes);
-      batch_.push_back(std::move(c));
+      if (framed == frames_.size()) frames_.emplace_back();
+      p::encode_relay_frame(d.bytes, d.to, frames_[framed]);
+      out_.push_back({frames_[framed++], stats_[r].relay});
+      relay_of_.push_back(r);
     }
   }
-  std::vector<p::Datagram> out;
-  out.reserve(batch_.size());
-  for (const Copy& c : batch_) out.push_back({c.bytes, c.to});
-  const std::size_t taken = base_.send(out);
-  for (std::size_t i = 0; i < batch_.size(); ++i) {
+  const std::size_t taken = base_.send(out_);
+  for (std::size_t i = 0; i < out_.size(); ++i) {
     if (i < taken) {
-      count(batch_[i]);
+      count(relay_of_[i], out_[i].bytes.size());
     } else {
-      waiting_.push_back(std::move(batch_[i]));
+      waiting_.push_back({{out_[i].bytes.begin(), out_[i].bytes.end()}, out_[i].to, relay_of_[i]});
     }
   }
   return datagrams.size();

@@ -35,17 +35,22 @@ class SiteFanout : public protocol::Transport {
   const std::vector<RelayStats>& stats() const { return stats_; }
 
  private:
+  // A copy the socket did not take, kept until it does.
   struct Copy {
     std::vector<std::uint8_t> bytes;
     protocol::text::Endpoint to;
     std::size_t relay;  // index into stats_, or npos for the original
   };
-  void count(const Copy& c);
+  void count(std::size_t relay, std::size_t bytes);
 
   protocol::Transport& base_;
   std::vector<RelayStats> stats_;
   std::deque<Copy> waiting_;
-  std::vector<Copy> batch_;  // reused: the copies of one send()
+  // Reused by every send(): the frames of the relays' copies (their capacity stays, so a
+  // session's datagrams cost no allocation), the datagrams offered and whose copy each is.
+  std::vector<std::vector<std::uint8_t>> frames_;
+  std::vector<protocol::Datagram> out_;
+  std::vector<std::size_t> relay_of_;
 };
 
 }  // namespace fleetcast::sender
