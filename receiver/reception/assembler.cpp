@@ -72,7 +72,13 @@ Assembler::Assembler(const p::Update& update, std::filesystem::path spool,
 
 Assembler::~Assembler() {
   wait_for_sync(false);  // a failure here changes nothing: the state names what was synced
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0) {
+    try {
+      flush_writes();  // unrecorded data: only saves a resume from receiving it again
+    } catch (const std::exception&) {
+    }
+    ::close(fd_);
+  }
 }
 
 void Assembler::read_symbols(std::uint64_t first, std::span<std::uint8_t> out) const {
@@ -80,6 +86,7 @@ void Assembler::read_symbols(std::uint64_t first, std::span<std::uint8_t> out) c
 }
 
 void Assembler::read_at(std::uint64_t offset, std::span<std::uint8_t> out) const {
+  flush_writes();
   const std::ptrdiff_t got = p::io::pread_full(fd_, out, offset);
   if (got < 0) fail(part_path_, "read");
   if (static_cast<std::size_t>(got) < out.size()) {
@@ -88,7 +95,25 @@ void Assembler::read_at(std::uint64_t offset, std::span<std::uint8_t> out) const
 }
 
 void Assembler::write_symbols(std::uint64_t first, std::span<const std::uint8_t> bytes) {
-  if (!p::io::pwrite_full(fd_, bytes, first * plan_.symbol_size())) fail(part_path_, "write");
+  const std::uint64_t at = first * plan_.symbol_size();
+  if (!write_run_.empty() && at == write_run_at_ + write_run_.size() &&
+      write_run_.size() + bytes.size() <= kWriteRunBytes) {
+    write_run_.insert(write_run_.end(), bytes.begin(), bytes.end());
+    return;
+  }
+  flush_writes();
+  if (bytes.size() >= kWriteRunBytes) {
+    if (!p::io::pwrite_full(fd_, bytes, at)) fail(part_path_, "write");
+    return;
+  }
+  write_run_at_ = at;
+  write_run_.assign(bytes.begin(), bytes.end());
+}
+
+void Assembler::flush_writes() const {
+  if (write_run_.empty()) return;
+  if (!p::io::pwrite_full(fd_, write_run_, write_run_at_)) fail(part_path_, "write");
+  write_run_.clear();
 }
 
 void Assembler::wait_for_sync(bool rethrow) {
@@ -137,6 +162,7 @@ void Assembler::load_state() {
 void Assembler::checkpoint() {
   wait_for_sync(true);
   if (!dirty_ || fd_ < 0) return;
+  flush_writes();
   sync_and_record(fd_, part_path_, state_path_, state_bytes());
   dirty_ = false;
 }
@@ -147,6 +173,7 @@ void Assembler::checkpoint_async() {
     wait_for_sync(true);
   }
   if (!dirty_ || fd_ < 0) return;
+  flush_writes();
   // The blocks complete now were written before now: the sync that starts after this moment
   // makes them durable before the state that names them is written.
   syncing_ = std::async(
@@ -242,9 +269,19 @@ Assembler::Result Assembler::on_symbol(const p::SymbolPacket& packet) {
 std::optional<p::SymbolHash> Assembler::expected_hash(std::uint32_t sbn, std::uint8_t esi) const {
   const std::uint64_t leaf = p::auth_leaf_index(sbn, p::auth_chunk_of(esi));
   if (!chunk_held_[leaf]) return std::nullopt;
-  p::SymbolHash h;
-  chunk_hashes_->read((leaf * p::kAuthChunkSymbols + esi % p::kAuthChunkSymbols) * h.size(), h);
-  return h;
+  return chunk_hashes(leaf)[esi % p::kAuthChunkSymbols];
+}
+
+const Assembler::ChunkHashes& Assembler::chunk_hashes(std::uint64_t leaf) const {
+  if (chunk_cache_.empty()) chunk_cache_.resize(kChunkCacheSlots);
+  CachedChunk& slot = chunk_cache_[leaf % kChunkCacheSlots];
+  if (slot.leaf != leaf) {
+    chunk_hashes_->read(
+        leaf * sizeof slot.hashes,
+        std::span(reinterpret_cast<std::uint8_t*>(slot.hashes.data()), sizeof slot.hashes));
+    slot.leaf = leaf;
+  }
+  return slot.hashes;
 }
 
 namespace {
@@ -300,9 +337,7 @@ void Assembler::accept(std::uint32_t sbn, std::uint8_t esi, std::span<const std:
 }
 
 void Assembler::check_pending(std::uint32_t sbn, std::uint8_t chunk) {
-  std::array<p::SymbolHash, p::kAuthChunkSymbols> hashes;
-  chunk_hashes_->read(p::auth_leaf_index(sbn, chunk) * sizeof hashes,
-                      std::span(reinterpret_cast<std::uint8_t*>(hashes.data()), sizeof hashes));
+  const ChunkHashes hashes = chunk_hashes(p::auth_leaf_index(sbn, chunk));
   const std::uint32_t first = std::uint32_t{chunk} * p::kAuthChunkSymbols;
   for (std::uint32_t e = first; e < first + p::kAuthChunkSymbols; ++e) {
     Block& b = blocks_[sbn];
@@ -463,6 +498,8 @@ Assembler::Result Assembler::on_auth(const p::AuthPacket& packet) {
       index * sizeof hashes,
       std::span(reinterpret_cast<const std::uint8_t*>(hashes.data()), sizeof hashes));
   chunk_held_[index] = true;
+  if (chunk_cache_.empty()) chunk_cache_.resize(kChunkCacheSlots);
+  chunk_cache_[index % kChunkCacheSlots] = CachedChunk{index, hashes};
   ++counters_.auth_chunks;
   check_pending(packet.sbn, packet.chunk);
   return Result::stored;

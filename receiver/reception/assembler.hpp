@@ -42,6 +42,10 @@ using Clock = fleetcast::Clock;
 // out unless they come kMaxCandidates at a time).
 inline constexpr std::size_t kMaxPendingBytes = 16 << 20;
 inline constexpr std::size_t kMaxCandidates = 4;
+// Checked AUTH chunks kept in memory (816 bytes each), and the most symbol bytes gathered into
+// one write of the part file.
+inline constexpr std::size_t kChunkCacheSlots = 1024;
+inline constexpr std::size_t kWriteRunBytes = 256 << 10;
 
 struct AssemblerCounters {
   std::uint64_t lacked_at_open = 0;    // source symbols missing when this process opened it
@@ -136,11 +140,17 @@ class Assembler {
   void accept(std::uint32_t sbn, std::uint8_t esi, std::span<const std::uint8_t> symbol);
   // The checked hash of (sbn, esi), or nullopt while its AUTH chunk has not come.
   std::optional<protocol::SymbolHash> expected_hash(std::uint32_t sbn, std::uint8_t esi) const;
+  using ChunkHashes = std::array<protocol::SymbolHash, protocol::kAuthChunkSymbols>;
+  // The hashes of a checked chunk: from the cache, else read from the scratch file into it.
+  const ChunkHashes& chunk_hashes(std::uint64_t leaf) const;
   // Checks the symbols kept aside for chunk `chunk` of block `sbn`, now that its hashes came.
   void check_pending(std::uint32_t sbn, std::uint8_t chunk);
   void load_state();
-  // Writes / reads whole symbols of the part file from symbol index `first` (throw).
+  // Writes / reads whole symbols of the part file from symbol index `first` (throw). Writes
+  // that continue the previous one are gathered (up to kWriteRunBytes) and reach the file in
+  // one pwrite: by the next read, checkpoint, finalize, or a write elsewhere.
   void write_symbols(std::uint64_t first, std::span<const std::uint8_t> bytes);
+  void flush_writes() const;
   void read_symbols(std::uint64_t first, std::span<std::uint8_t> out) const;
   void read_at(std::uint64_t offset, std::span<std::uint8_t> out) const;
   // The state file's bytes for the blocks as they are now.
@@ -173,6 +183,17 @@ class Assembler {
   std::vector<bool> chunk_held_;
   std::filesystem::path state_dir_;
   std::unique_ptr<protocol::io::ScratchFile> chunk_hashes_;  // made by the first chunk
+  // The chunks checked or read last, direct-mapped by leaf index (kChunkCacheSlots): a symbol
+  // finds its hash without a system call (the symbols of a chunk come together).
+  struct CachedChunk {
+    std::uint64_t leaf = UINT64_MAX;
+    ChunkHashes hashes;
+  };
+  mutable std::vector<CachedChunk> chunk_cache_;
+  // Symbols written and not yet in the file: bytes from offset write_run_at_ (mutable: a read
+  // of the part file writes them first).
+  mutable std::vector<std::uint8_t> write_run_;
+  mutable std::uint64_t write_run_at_ = 0;
   AssemblerCounters counters_;
 };
 
