@@ -1,6 +1,9 @@
 #include "sender/delivery/data_auth.hpp"
 
+#include <algorithm>
+#include <exception>
 #include <stdexcept>
+#include <thread>
 
 #include "fec/codec.hpp"
 
@@ -10,28 +13,25 @@ namespace p = protocol;
 DataAuth::DataAuth(const fec::BlockPlan& plan, const p::io::InputFile& file)
     : tree_(make_tree(plan, file)) {}
 
-p::AuthTree DataAuth::make_tree(const fec::BlockPlan& plan, const p::io::InputFile& file) {
+namespace {
+
+// Encodes and hashes the blocks `first`, `first + step`, ... of the file: each block's 255
+// symbol hashes into `hashes` at its offset, its 5 leaves into `leaves` at theirs.
+void hash_blocks(const fec::BlockPlan& plan, const p::io::InputFile& file, std::uint32_t first,
+                 std::uint32_t step, p::io::ScratchFile& hashes,
+                 std::vector<p::SymbolHash>& leaves) {
   const std::size_t s = plan.symbol_size();
-  const std::uint32_t blocks = plan.block_count();
   auto codec = fec::make_isal_codec();
-  p::Hasher whole;
   std::vector<std::uint8_t> block(fec::kMaxSourceSymbols * s);
   std::array<p::SymbolHash, fec::kMaxEncodingSymbols> h;
   std::vector<std::uint8_t> parity(fec::kMaxEncodingSymbols * s);
   std::vector<fec::Symbol> src;
   std::vector<fec::MutableSymbol> out;
   std::vector<std::uint8_t> esis;
-  std::vector<p::SymbolHash> leaves;
-  leaves.reserve(std::size_t{blocks} * p::kAuthChunksPerBlock);
-  for (std::uint32_t b = 0; b < blocks; ++b) {
+  for (std::uint32_t b = first; b < plan.block_count(); b += step) {
     const std::uint32_t k = plan.source_symbols(b);
-    const std::uint64_t offset = plan.first_symbol(b) * s;
     const auto data = std::span(block).first(std::size_t{k} * s);
-    file.read(offset, data);
-    if (offset < file.size()) {
-      whole.update(data.first(
-          static_cast<std::size_t>(std::min<std::uint64_t>(data.size(), file.size() - offset))));
-    }
+    file.read(plan.first_symbol(b) * s, data);
     src.clear();
     for (std::uint32_t j = 0; j < k; ++j) src.emplace_back(&data[j * s], s);
     esis.clear();
@@ -47,14 +47,45 @@ p::AuthTree DataAuth::make_tree(const fec::BlockPlan& plan, const p::io::InputFi
       const auto sym = e < k ? std::span(&data[e * s], s) : std::span(&parity[(e - k) * s], s);
       h[e] = p::symbol_hash(b, static_cast<std::uint8_t>(e), sym);
     }
-    hashes_.write(std::uint64_t{b} * sizeof h,
-                  std::span(reinterpret_cast<const std::uint8_t*>(h.data()), sizeof h));
+    hashes.write(std::uint64_t{b} * sizeof h,
+                 std::span(reinterpret_cast<const std::uint8_t*>(h.data()), sizeof h));
     for (std::uint8_t c = 0; c < p::kAuthChunksPerBlock; ++c) {
-      leaves.push_back(
-          p::auth_leaf(b, c, std::span(h.data() + c * p::kAuthChunkSymbols, p::kAuthChunkSymbols)));
+      leaves[std::size_t{b} * p::kAuthChunksPerBlock + c] =
+          p::auth_leaf(b, c, std::span(h.data() + c * p::kAuthChunkSymbols, p::kAuthChunkSymbols));
     }
   }
-  digest_ = whole.finish();
+}
+
+}  // namespace
+
+p::AuthTree DataAuth::make_tree(const fec::BlockPlan& plan, const p::io::InputFile& file) {
+  // The blocks are shared among the cores, block b to worker b mod n; the file's digest (one
+  // sequential pass) is taken beside them on this thread.
+  const std::uint32_t workers =
+      std::clamp(std::thread::hardware_concurrency(), 1u, std::max(plan.block_count(), 1u));
+  std::vector<p::SymbolHash> leaves(std::size_t{plan.block_count()} * p::kAuthChunksPerBlock);
+  std::vector<std::exception_ptr> failed(workers);
+  std::vector<std::jthread> threads;  // joined however this returns
+  for (std::uint32_t w = 0; w < workers; ++w) {
+    threads.emplace_back([&, w] {
+      try {
+        hash_blocks(plan, file, w, workers, hashes_, leaves);
+      } catch (...) {
+        failed[w] = std::current_exception();
+      }
+    });
+  }
+  std::exception_ptr digest_failed;
+  try {
+    digest_ = file.digest();
+  } catch (...) {
+    digest_failed = std::current_exception();
+  }
+  threads.clear();  // joins them
+  for (const auto& f : failed) {
+    if (f) std::rethrow_exception(f);
+  }
+  if (digest_failed) std::rethrow_exception(digest_failed);
   return p::AuthTree(std::move(leaves));
 }
 

@@ -4,10 +4,12 @@
 // parity ESIs up to 254, encoded once for this) and the Merkle tree over them. The UPDATE
 // carries the root; each round starts with the AUTH packets of the chunks its symbols belong to.
 //
-// Cost: one read of the file, one parity encode of the whole ESI range and one BLAKE2b pass
-// over about twice the file, once per session. The symbol hashes (16 bytes a symbol, 49 MB for
-// a 4 GiB file) go to a scratch file and are read back per AUTH packet; memory holds one block
-// and the tree (about 0.1 % of the file).
+// Cost: two reads of the file, one parity encode of the whole ESI range and one BLAKE2b pass
+// over about three times the file (the symbols, and the file's digest), once per session, on
+// every core: the blocks are shared among one thread per core, the digest is taken beside them.
+// The symbol hashes (16 bytes a symbol, 49 MB for a 4 GiB file) go to a scratch file and are
+// read back per AUTH packet; memory holds one block per thread and the tree (about 0.1 % of the
+// file).
 
 #include <cstdint>
 #include <span>
