@@ -18,6 +18,7 @@
 #include "protocol/io/key_file.hpp"
 #include "protocol/io/random_access.hpp"
 #include "protocol/io/udp_socket.hpp"
+#include "protocol/io/wait.hpp"
 #include "receiver/apply/apply.hpp"
 #include "receiver/reception/agent.hpp"
 #include "receiver/relay/relay.hpp"
@@ -358,13 +359,11 @@ class ReceiverLoop {
     auto wake = agent_.next_wakeup(now);
     if (relay_ && relay_->repair) wake = std::min(wake, relay_->repair->next_wakeup(now));
     if (relay_ && relay_->preparing.valid()) wake = std::min(wake, now + 50ms);
-    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now);
     pollfd fds[4] = {{ctrl_->fd(), POLLIN, 0},
                      {unicast_.fd(), POLLIN, 0},
                      {data_ ? data_->fd() : -1, POLLIN, 0},
                      {relay_ ? relay_->in.fd() : -1, POLLIN, 0}};
-    if (::poll(fds, 4, static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, 200))) < 0 &&
-        errno != EINTR) {
+    if (p::io::wait_readable(fds, wake - now, 200ms) < 0 && errno != EINTR) {
       log::emit(log::error("FC2105", "poll-failed").with("reason", std::strerror(errno)));
     }
     now = Clock::now();

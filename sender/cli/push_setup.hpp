@@ -4,8 +4,6 @@
 // configuration from the options, the two sockets, and the event loop that drives any
 // session-shaped state machine (on_datagram / tick / next_wakeup / done).
 
-#include <poll.h>
-
 #include <algorithm>
 #include <chrono>
 #include <functional>
@@ -15,6 +13,7 @@
 
 #include "protocol/io/random_access.hpp"
 #include "protocol/io/udp_socket.hpp"
+#include "protocol/io/wait.hpp"
 #include "sender/cli/config.hpp"
 #include "sender/delivery/session.hpp"
 #include "sender/delivery/site_fanout.hpp"
@@ -83,11 +82,12 @@ std::vector<const Site*> sites_of(const Inventory& inventory,
 template <class Session>
 void turn(Session& s, Sockets& io, std::vector<std::uint8_t>& buffer) {
   Clock::time_point now = Clock::now();
-  const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(s.next_wakeup(now) - now);
   // Copies for the sites' relays that met a full socket buffer go out within a millisecond.
   const bool waiting = io.fanout && !io.fanout->flush();
   pollfd fds[] = {{io.replies.fd(), POLLIN, 0}};
-  ::poll(fds, 1, static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, waiting ? 1 : 100)));
+  protocol::io::wait_readable(
+      fds, s.next_wakeup(now) - now,
+      waiting ? std::chrono::milliseconds(1) : std::chrono::milliseconds(100));
   now = Clock::now();
   for (int batch = 0; batch < 16 && (fds[0].revents & POLLIN); ++batch) {
     const auto got = io.replies.receive(buffer, protocol::kMaxControlDatagram);

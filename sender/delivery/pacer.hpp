@@ -30,6 +30,7 @@ class Pacer {
     last_ = now;
     rate_ = rate;
   }
+  std::uint64_t rate() const { return rate_; }
   void consume(std::uint64_t bytes) {
     if (rate_ != 0) tokens_ -= static_cast<double>(bytes);
   }
