@@ -93,7 +93,7 @@ std::uint64_t RoundLayout::lay_out(
     lanes_[fill[parts_[packet_first_[i]].block]++] = i;
   }
   for (std::uint32_t b = 0; b < blocks; ++b) lane_count[b] += single_[b];
-  order_ = std::make_unique<fec::Interleaver>(std::move(lane_count));
+  order_ = std::make_unique<fec::Interleaver>(std::move(lane_count), kInterleaveWindow);
   encode_parity();
   // The hash of every MIXED packet of the round, for the signed table hosts check them with.
   mixed_hashes_.clear();

@@ -36,6 +36,10 @@ class DataAuth;
 // the loss is unknown (round 0), then enough that every copy is lost with at most
 // kAuthMissTarget probability at the measured loss (1 on a clean network, at most 4).
 inline constexpr double kAuthMissTarget = 0.01;
+// Blocks interleaved together (fec/interleave.hpp): a burst of up to 64 lost packets costs a
+// block one symbol, and a host writes and completes the file 64 blocks (11 MiB at S = 1400,
+// k = 128) at a time instead of touching every block of it all through round 0.
+inline constexpr std::uint32_t kInterleaveWindow = 64;
 std::uint32_t auth_copies(double loss, bool measured);
 
 class RoundLayout {
