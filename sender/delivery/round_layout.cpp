@@ -78,12 +78,13 @@ std::uint64_t RoundLayout::lay_out(
         parity_first_[b] + parity_before(sent_[b], k) - parity_before(start_[b], k);
   }
 
-  if (auth_ != nullptr) {
-    total += queue_auth(requested) * (auth_->datagram_bytes() + per_datagram);
-  } else {
-    auth_queue_.clear();
-    auth_sent_ = 0;
-  }
+  auth_queue_.clear();
+  auth_sent_ = 0;
+  auth_repeat_.clear();
+  auth_repeated_ = 0;
+  held_.reset();
+  auth_by_window_ = packets.multi_count() == 0;
+  if (auth_ != nullptr) total += queue_auth(requested) * (auth_->datagram_bytes() + per_datagram);
 
   lane_first_.assign(blocks + 1, 0);
   for (std::uint32_t b = 0; b < blocks; ++b) lane_first_[b + 1] = lane_first_[b] + lane_count[b];
@@ -107,14 +108,13 @@ std::uint64_t RoundLayout::lay_out(
   return total;
 }
 
-// AUTH packets first: every chunk the round's symbols belong to or a host asked for once, then
-// the chunks sent for the first time or asked for again (auth_copies_ in all); a chunk sent
-// before comes once more with each later round that sends symbols of it.
+// Every chunk the round's symbols belong to or a host asked for once, then the chunks sent for
+// the first time or asked for again (auth_copies_ in all), by window or all first (next_auth);
+// a chunk sent before comes once more with each later round that sends symbols of it. Returns
+// the count at the present copies.
 std::size_t RoundLayout::queue_auth(
     std::span<const std::pair<std::uint32_t, std::uint8_t>> requested) {
   const std::uint32_t blocks = plan_.block_count();
-  auth_queue_.clear();
-  auth_sent_ = 0;
   std::vector<std::pair<std::uint32_t, std::uint8_t>> chunks;
   for (std::uint32_t b = 0; b < blocks; ++b) {
     unsigned mask = 0;
@@ -130,18 +130,30 @@ std::size_t RoundLayout::queue_auth(
   std::sort(chunks.begin(), chunks.end());
   chunks.erase(std::unique(chunks.begin(), chunks.end()), chunks.end());
   chunk_sent_.resize(std::size_t{blocks} * p::kAuthChunksPerBlock, false);
-  std::vector<std::pair<std::uint32_t, std::uint8_t>> fresh;
+  std::size_t fresh = 0;
   for (const auto& [b, c] : chunks) {
-    auth_queue_.emplace_back(b, c);
     const std::size_t i = p::auth_leaf_index(b, c);
     const bool asked = std::binary_search(wanted.begin(), wanted.end(), std::pair(b, c));
-    if (!chunk_sent_[i] || asked) fresh.emplace_back(b, c);
+    auth_queue_.push_back(AuthEntry{b, c, !chunk_sent_[i] || asked});
+    if (auth_queue_.back().fresh) ++fresh;
     chunk_sent_[i] = true;
   }
-  for (std::uint32_t copy = 1; copy < auth_copies_; ++copy) {
-    auth_queue_.insert(auth_queue_.end(), fresh.begin(), fresh.end());
+  return auth_queue_.size() + fresh * (auth_copies_ - 1);
+}
+
+std::optional<std::pair<std::uint32_t, std::uint8_t>> RoundLayout::next_auth(
+    std::uint32_t window_end) {
+  if (auth_sent_ < auth_queue_.size() && auth_queue_[auth_sent_].block < window_end) {
+    const AuthEntry& e = auth_queue_[auth_sent_++];
+    for (std::uint32_t copy = 1; e.fresh && copy < auth_copies_; ++copy) {
+      auth_repeat_.emplace_back(e.block, e.chunk);
+    }
+    return std::pair(e.block, e.chunk);
   }
-  return auth_queue_.size();
+  if (auth_repeated_ < auth_repeat_.size()) return auth_repeat_[auth_repeated_++];
+  auth_repeat_.clear();
+  auth_repeated_ = 0;
+  return std::nullopt;
 }
 
 std::size_t RoundLayout::tables() const {
@@ -212,11 +224,13 @@ std::span<const std::uint8_t> RoundLayout::symbol(const Part& part) {
 
 std::optional<RoundLayout::Built> RoundLayout::build_next(std::uint32_t sequence,
                                                           std::span<std::uint8_t> out) {
-  if (auth_sent_ < auth_queue_.size()) {
-    const auto [block, chunk] = auth_queue_[auth_sent_++];
-    const std::size_t n = auth_->build(block, chunk, file_id_, sequence, out);
+  const auto auth_packet = [&](std::pair<std::uint32_t, std::uint8_t> c) {
+    const std::size_t n = auth_->build(c.first, c.second, file_id_, sequence, out);
     if (n == 0) throw std::logic_error("an AUTH packet does not encode");
-    return Built{n, PacketKind::auth, block};
+    return Built{n, PacketKind::auth, c.first};
+  };
+  if (!auth_by_window_) {
+    if (const auto c = next_auth(UINT32_MAX)) return auth_packet(*c);
   }
   if (sign_table_ && tables_sent_ < 2 * tables()) {
     const std::size_t first = (tables_sent_++ % tables()) * p::kMaxMixedTableHashes;
@@ -228,7 +242,18 @@ std::optional<RoundLayout::Built> RoundLayout::build_next(std::uint32_t sequence
     return Built{n, PacketKind::table};
   }
   fec::BlockSymbol next{};
-  if (!order_ || !order_->next(next)) return std::nullopt;
+  if (held_) {
+    next = *held_;
+  } else if (!order_ || !order_->next(next)) {
+    if (const auto c = next_auth(UINT32_MAX)) return auth_packet(*c);  // chunks asked for
+    return std::nullopt;
+  }
+  const std::uint32_t window_end = (next.block / kInterleaveWindow + 1) * kInterleaveWindow;
+  if (const auto c = next_auth(window_end)) {
+    held_ = next;
+    return auth_packet(*c);
+  }
+  held_.reset();
   std::size_t n = 0;
   PacketKind kind = PacketKind::mixed;
   if (next.index < single_[next.block]) {

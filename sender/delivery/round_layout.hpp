@@ -56,8 +56,11 @@ class RoundLayout {
   using TableSigner = std::function<std::size_t(std::span<const std::array<std::uint8_t, 16>>,
                                                 std::span<std::uint8_t>)>;
   void sign_mixed_tables(TableSigner signer) { sign_table_ = std::move(signer); }
-  // Copies of each AUTH packet sent for the first time in the rounds laid out from now on
-  // (auth_copies()); chunks sent before go out once more with each round that needs them.
+  // Copies of each AUTH packet sent for the first time from now on (auth_copies()); chunks sent
+  // before go out once more with each round that needs them. A round without MIXED packets
+  // sends the AUTH packets of each window of blocks (kInterleaveWindow) just before the
+  // window's symbols, so a change made while it streams counts from the next window on (the
+  // loss the hosts report in round 0); a round with MIXED packets sends them all first.
   void set_auth_copies(std::uint32_t copies) { auth_copies_ = copies; }
   // Before the first round: every block's symbols start halfway between k and 255, parity ESIs
   // the manager sends late if ever (a site's relay repairs with them,
@@ -127,8 +130,21 @@ class RoundLayout {
   std::size_t tables_sent_ = 0;  // table packets of this round sent (2 passes)
   const DataAuth* auth_ = nullptr;
   // (block, chunk) of every AUTH packet of the round in sending order, and how many went out.
-  std::vector<std::pair<std::uint32_t, std::uint8_t>> auth_queue_;
+  // The round's chunks, ascending, each sent once; a fresh one (first time, or asked for) is
+  // then repeated (auth_copies_ - 1 more) after the other chunks of its window.
+  struct AuthEntry {
+    std::uint32_t block;
+    std::uint8_t chunk;
+    bool fresh;
+  };
+  std::vector<AuthEntry> auth_queue_;
   std::size_t auth_sent_ = 0;
+  std::vector<std::pair<std::uint32_t, std::uint8_t>> auth_repeat_;
+  std::size_t auth_repeated_ = 0;
+  bool auth_by_window_ = false;
+  std::optional<fec::BlockSymbol> held_;  // taken from order_ while its window's AUTH goes first
+  // The next AUTH packet to send before a symbol of a block below `window_end`, if any.
+  std::optional<std::pair<std::uint32_t, std::uint8_t>> next_auth(std::uint32_t window_end);
   std::vector<bool> chunk_sent_;  // by leaf index: sent in an earlier round
   std::uint32_t auth_copies_ = 2;
 };

@@ -353,6 +353,11 @@ std::uint64_t SenderSession::send_batch_cost() const {
 
 void SenderSession::stream(Clock::time_point now, p::Transport& t) {
   if (rate_.adaptive() && now >= rate_.next_probe() && !out_.full()) queue_probe(now);
+  if (stats_.rounds == 1 && config_.auth_copies == 0 && rate_.recent_loss()) {
+    // Round 0's AUTH copies follow the loss the hosts report while it streams (from the next
+    // window of blocks on), instead of 2 for the whole round.
+    layout_.set_auth_copies(auth_copies(*rate_.recent_loss(), true));
+  }
   while (!out_.full() && pacer_.available(now) >= max_packet_cost_) {
     const auto built = layout_.build_next(sequence_, out_.next_slot());
     if (!built) {

@@ -302,9 +302,12 @@ void RateControl::decide(const Interval& done) {
   // Each host's receive buffer in the interval before this one (no report: below the
   // threshold).
   const std::vector<std::uint16_t> backlog_before = backlog_;
+  std::int32_t most = 0;
   for (std::size_t h = 0; h < names_.size(); ++h) {
     backlog_[h] = done.samples[h].loss >= 0 ? done.samples[h].backlog : 0;
+    most = std::max(most, done.samples[h].loss);
   }
+  recent_loss_ = static_cast<double>(most) / protocol::kLossScale;
   // The first interval at a lower rate: whose loss did not follow the rate?
   if (test_ && done.probe >= test_->probe && conclude_test(done)) return;
   update_bases(done);

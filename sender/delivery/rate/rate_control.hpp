@@ -91,6 +91,9 @@ class RateControl {
   // 212 Mbit/s", ...).
   const std::string& reason() const { return reason_; }
   const RateStats& stats() const { return stats_; }
+  // The largest loss any host reported for the last interval decided (a fraction; 0 when
+  // none reported: each lost less than the report threshold), or nullopt before the first.
+  std::optional<double> recent_loss() const { return recent_loss_; }
 
   // When the next probe is due; max() when fixed.
   Clock::time_point next_probe() const { return next_probe_; }
@@ -178,6 +181,7 @@ class RateControl {
   std::optional<Test> test_;
   std::size_t limiting_ = SIZE_MAX;  // the host whose loss held or cut the rate last
   std::uint32_t last_loss_ = 0;      // the last interval in which a host lost more than 0.5 %
+  std::optional<double> recent_loss_;
 };
 
 // "212 Mbit/s", "1.5 Gbit/s", "unlimited".
