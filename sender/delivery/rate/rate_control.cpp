@@ -12,7 +12,8 @@ constexpr auto kMinInterval = std::chrono::milliseconds(150);
 constexpr auto kMaxInterval = std::chrono::seconds(1);
 constexpr auto kMaxReportWindow = std::chrono::milliseconds(50);
 constexpr double kIntervalPackets = 100;
-constexpr double kSlowStart = 1.25;
+constexpr double kSlowStart = 2.0;           // per interval until the first decrease
+constexpr double kAboveCongestion = 1.25;    // per interval well above the last decrease
 constexpr double kStep = 0.01;               // of the last decrease's rate, per interval, near it
 constexpr double kMargin = 0.85;             // below what the worst host took
 constexpr double kMaxCut = 0.5;              // a decrease at least keeps half
@@ -204,6 +205,7 @@ void RateControl::on_report(std::size_t host, const p::LossReport& r) {
   if (r.probe != i->probe && s.loss >= r.loss) return;  // keep the worse of two
   s.loss = r.loss;
   s.since = r.since;
+  s.until = r.probe;
   s.expected = r.expected;
   s.rate = rate;
 }
@@ -344,9 +346,11 @@ void RateControl::update_bases(const Interval& done) {
 // Down, and a test of whether the loss follows the rate.
 void RateControl::congested(const Interval& done, std::int32_t worst, std::size_t who) {
   const Sample& s = done.samples[who];
-  // Only once per congestion event: a loss at a rate above the current one, or while a
-  // decrease is tested, was answered already.
-  if (s.rate > rate_ || test_) return;
+  // Only once per congestion event: a loss at a rate above the current one, in an interval
+  // before the last decrease took effect (a late report), or while a decrease is tested, was
+  // answered already.
+  if (s.rate > rate_ || s.until <= answered_until_ || test_) return;
+  answered_until_ = probe_ + 1;
   const double took = 1.0 - static_cast<double>(worst) / p::kLossScale;
   const double cut = std::clamp(took * kMargin, kMaxCut, kMinCut);
   Interval before = done;
@@ -440,7 +444,7 @@ void RateControl::increase() {
   const double c = static_cast<double>(congestion_rate_);
   const double r = static_cast<double>(rate_);
   if (slow_start_ || r >= 1.1 * c) {
-    set_rate(static_cast<std::uint64_t>(r * kSlowStart),
+    set_rate(static_cast<std::uint64_t>(r * (slow_start_ ? kSlowStart : kAboveCongestion)),
              slow_start_ ? "up: no host lost more than usual (slow start)"
                          : "up: no host lost more than usual, well above the last decrease");
   } else if (r <= 0.9 * c) {

@@ -18,7 +18,8 @@
 //   worst     = max excess over the hosts that reported (others lost less than the threshold)
 //   worst >= 2 %    down: to rate x (1 - worst) x 0.85 (what the worst host took, with a
 //                   margin), at least halved, at most -12.5 %; only when the interval ran at
-//                   the current rate or above (one decrease per congestion event). The hosts'
+//                   the current rate or above and ended after the last decrease took effect
+//                   (one decrease per congestion event, also for a late report). The hosts'
 //                   losses are kept: the next interval at the lower rate tests them.
 //   test            the first report of each such host that covers only time at the lower
 //                   rate (a host that misses probes reports over several intervals; up to 3
@@ -29,10 +30,11 @@
 //                   drop): its loss becomes its base, and if that explains the decrease, the rate
 //                   before it is restored
 //   worst <= 0.5 %  up, unless the manager could not send at the rate (it is CPU- or
-//                   round-bound) or a host's report is missing or just had loss: x1.25 per
-//                   interval until the first decrease (slow start) and beyond 1.1 x the rate
-//                   of the last decrease; x1.1 below 0.9 x that rate; in between, where the
-//                   hosts began to lose, + 1 % of it per interval
+//                   round-bound) or a host's report is missing or just had loss: x2 per
+//                   interval until the first decrease (slow start: a short push ends before
+//                   x1.25 has climbed), x1.25 beyond 1.1 x the rate of the last decrease;
+//                   x1.1 below 0.9 x that rate; in between, where the hosts began to lose,
+//                   + 1 % of it per interval
 //   behind          a host's receive buffer >= 50 % full and fuller than in the interval before
 //                   (>= 25 % then): down to what it read per second x 0.85, by 1/8 to 3/4;
 //                   no test. First seen full (a stall), emptying, or >= 25 %: hold
@@ -110,6 +112,7 @@ class RateControl {
   struct Sample {
     std::int32_t loss = -1;  // per kLossScale; -1: no report (below the threshold, or lost)
     std::uint32_t since = 0;
+    std::uint32_t until = 0;  // the probe that ended the last interval it covers
     std::uint32_t expected = 0;
     std::uint64_t rate = 0;     // the highest rate of the intervals the report covers
     std::uint16_t backlog = 0;  // how full its receive buffer was, per kLossScale
@@ -182,6 +185,9 @@ class RateControl {
   std::size_t limiting_ = SIZE_MAX;  // the host whose loss held or cut the rate last
   std::uint32_t last_loss_ = 0;      // the last interval in which a host lost more than 0.5 %
   std::optional<double> recent_loss_;
+  // Intervals up to this probe ran (at least in part) before the last decrease took effect:
+  // a loss in them was answered by it, however far the rate rose before.
+  std::uint32_t answered_until_ = 0;
 };
 
 // "212 Mbit/s", "1.5 Gbit/s", "unlimited".
