@@ -470,6 +470,23 @@ void Assembler::block_complete(std::uint32_t sbn) {
     for (const auto& c : copies) pending_bytes_ -= c.size();
   }
   b.pending.clear();
+  advance_digest();
+}
+
+void Assembler::advance_digest() {
+  if (!running_) running_ = std::make_unique<p::Hasher>();
+  while (digest_at_ < blocks_.size() && blocks_[digest_at_].complete) {
+    const std::uint64_t s = plan_.symbol_size();
+    const std::uint64_t first = plan_.first_symbol(digest_at_) * s;
+    const std::uint64_t end = std::min<std::uint64_t>(
+        update_.size, first + std::uint64_t{plan_.source_symbols(digest_at_)} * s);
+    if (first < end) {
+      digest_buf_.resize(static_cast<std::size_t>(end - first));
+      read_at(first, digest_buf_);
+      running_->update(digest_buf_);
+    }
+    ++digest_at_;
+  }
 }
 
 Assembler::Result Assembler::on_auth(const p::AuthPacket& packet) {
@@ -562,16 +579,11 @@ std::vector<p::ChunkRequest> Assembler::missing_chunks(std::size_t max_requests)
 std::optional<std::string> Assembler::finalize() {
   if (finalized_) return std::nullopt;
   if (!all_blocks()) return "not every block received";
-  p::Hasher whole;
-  decoded_.resize(std::size_t{1} << 20);
-  for (std::uint64_t at = 0; at < update_.size;) {
-    const auto n =
-        static_cast<std::size_t>(std::min<std::uint64_t>(decoded_.size(), update_.size - at));
-    read_at(at, std::span(decoded_).first(n));
-    whole.update(std::span(decoded_).first(n));
-    at += n;
-  }
-  const p::Digest got = whole.finish();
+  advance_digest();  // every block is complete: the digest reaches the end
+  const p::Digest got = running_->finish();
+  running_.reset();
+  digest_at_ = 0;
+  digest_buf_ = {};
   if (got != update_.digest) {
     // Start over: the data cannot be trusted (a forged or corrupted symbol reached us).
     for (Block& b : blocks_) {

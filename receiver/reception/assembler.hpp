@@ -11,7 +11,8 @@
 // symbols are on disk is persisted in <state>/<name>.state (the part file is fdatasync'ed before
 // the state that describes it is renamed into place), so a receiver killed at any moment resumes
 // with what it had at its last checkpoint and never trusts data it did not write. finalize()
-// verifies the digest and only then renames the file to <spool>/<name>.
+// verifies the digest (taken as the complete blocks reach it in order) and only then renames
+// the file to <spool>/<name>.
 
 #include <array>
 #include <chrono>
@@ -32,6 +33,7 @@
 #include "protocol/data.hpp"
 #include "protocol/data_auth.hpp"
 #include "protocol/io/random_access.hpp"
+#include "protocol/signature.hpp"
 
 namespace fleetcast::receiver {
 
@@ -134,7 +136,11 @@ class Assembler {
   // The block is complete or already holds symbol esi (sbn < block_count()).
   bool holds(std::uint32_t sbn, std::uint8_t esi) const;
   void decode_block(std::uint32_t sbn);
-  void block_complete(std::uint32_t sbn);  // drops its AUTH chunks and what waits for them
+  // Drops its AUTH chunks and what waits for them; takes the digest as far as it can.
+  void block_complete(std::uint32_t sbn);
+  // Feeds the complete blocks from digest_at_ on, in order, to the running digest (read back
+  // while they are still in the page cache): finalize() is left with no whole-file pass.
+  void advance_digest();
   // A checked symbol: written to the part file (a parity symbol into a free slot), recorded;
   // may complete or decode the block.
   void accept(std::uint32_t sbn, std::uint8_t esi, std::span<const std::uint8_t> symbol);
@@ -175,6 +181,9 @@ class Assembler {
   std::vector<std::uint8_t> scratch_;  // one re-encoded parity symbol, or a symbol read back
   std::vector<std::uint8_t> block_;    // a block read back (decode, MIXED re-encode)
   std::vector<std::uint8_t> decoded_;  // a block being decoded
+  std::unique_ptr<protocol::Hasher> running_;  // the digest of blocks [0, digest_at_)
+  std::uint32_t digest_at_ = 0;
+  std::vector<std::uint8_t> digest_buf_;  // a complete block read back for the digest
   std::size_t pending_bytes_ = 0;
   bool forgery_seen_ = false;                                            // see missing()
   std::map<std::array<std::uint8_t, 16>, std::uint32_t> allowed_mixed_;  // hash -> round
