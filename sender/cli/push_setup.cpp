@@ -221,10 +221,41 @@ SessionConfig session_config(const SendOptions& o, const Prepared& prep, p::Appl
   return c;
 }
 
+void start_from_paths(const Store& store, const std::vector<const Host*>& targets,
+                      SessionConfig& c) {
+  if (c.rate.fixed || targets.empty()) return;
+  const auto paths = store.host_paths();
+  std::uint64_t start = UINT64_MAX;
+  std::vector<std::int32_t> bases;
+  for (const Host* h : targets) {
+    const auto it = paths.find(h->name);
+    if (it == paths.end() || it->second.rate == 0) return;
+    start = std::min(start, it->second.rate);
+    bases.push_back(it->second.base);
+  }
+  c.rate.start = start;  // RateControl keeps it within floor..ceiling
+  c.rate.bases = std::move(bases);
+}
+
+void record_paths(Store& store, const std::vector<const Host*>& targets, const RateControl& rate) {
+  if (!rate.adaptive() || rate.shown() == 0 || rate.bases().size() != targets.size()) return;
+  std::map<std::string, HostPath> paths;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    paths[targets[i]->name] = HostPath{rate.shown(), rate.bases()[i], 0};
+  }
+  store.record_host_paths(paths);
+}
+
 std::unique_ptr<Store> open_store(const SendOptions& o, const SessionConfig& c,
                                   const Prepared& prep, const p::Digest& digest) {
   if (o.state.empty()) return nullptr;
   auto store = std::make_unique<Store>(o.state);
+  record_session(*store, c, prep, digest);
+  return store;
+}
+
+void record_session(Store& store, const SessionConfig& c, const Prepared& prep,
+                    const p::Digest& digest) {
   SessionRecord r;
   r.session = c.session;
   r.file_id = c.file_id;
@@ -234,8 +265,7 @@ std::unique_ptr<Store> open_store(const SendOptions& o, const SessionConfig& c,
   r.digest = p::text::hex(digest);
   r.apply = c.apply;
   r.started_at = static_cast<std::int64_t>(c.wall_time);
-  store->begin_session(r, prep.targets);
-  return store;
+  store.begin_session(r, prep.targets);
 }
 
 // Both bound to the address the announcements name as reply= (session_config), without

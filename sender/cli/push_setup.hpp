@@ -54,9 +54,20 @@ Prepared prepare(const SendOptions& o);
 // The session configuration from the options (fresh session ID and file ID).
 SessionConfig session_config(const SendOptions& o, const Prepared& p, protocol::ApplyMode apply);
 
+// An adaptive session to hosts whose paths the store of --state knows starts at the lowest
+// rate they all took last time (not above --rate, not below --rate-floor), with each host's
+// loss base known (rate/rate_control.hpp); when any of them is new, as configured.
+void start_from_paths(const Store& store, const std::vector<const Host*>& targets,
+                      SessionConfig& c);
+// After an adaptive session: what it learned of each target's path, into the store.
+void record_paths(Store& store, const std::vector<const Host*>& targets, const RateControl& rate);
+
 // The receipt store of --state (nullptr without it), with the session recorded in it.
 std::unique_ptr<Store> open_store(const SendOptions& o, const SessionConfig& c, const Prepared& p,
                                   const protocol::Digest& digest);
+// The session and its targets, recorded in `store` (before any reply is read).
+void record_session(Store& store, const SessionConfig& c, const Prepared& prep,
+                    const protocol::Digest& digest);
 
 struct Sockets {
   Sockets(const SendOptions& o);

@@ -137,11 +137,13 @@ int send_command(const SendOptions& o, const RolloutOptions& rollout,
                              : o.dry_run ? p::ApplyMode::dry_run
                                          : p::ApplyMode::now;
   SessionConfig c = session_config(o, prep, apply);
+  auto store = o.state.empty() ? nullptr : std::make_unique<Store>(o.state);
+  if (store) start_from_paths(*store, prep.targets, c);
   Sockets io(o);
   io.use_sites(*prep.inventory, prep.targets);
   const Clock::time_point start = Clock::now();
   SenderSession session(c, prep.file, prep.targets, prep.key, start);
-  auto store = open_store(o, c, prep, session.digest());  // before any reply is read
+  if (store) record_session(*store, c, prep, session.digest());  // before any reply is read
   session.observe(record_into(store.get(), c.session));
   std::printf("sending %s (%llu bytes, %u blocks) to %zu hosts on %s, session %s\n", o.name.c_str(),
               static_cast<unsigned long long>(session.plan().object_size()),
@@ -170,7 +172,10 @@ int send_command(const SendOptions& o, const RolloutOptions& rollout,
   print_summary(session, start, end);
   if (!session.gave_up().empty()) std::printf("gave up: %s\n", session.gave_up().c_str());
   if (o.report) write_report(*o.report, o.file.string(), o.name, session, start, end);
-  if (store) store->end_session(c.session, session.success());
+  if (store) {
+    store->end_session(c.session, session.success());
+    record_paths(*store, prep.targets, session.rate());
+  }
   if (o.push) {
     const p::FinStatus want = o.dry_run ? p::FinStatus::checked : p::FinStatus::applied;
     const std::size_t done = session.receipts().fins_with(want);

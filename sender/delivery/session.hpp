@@ -56,7 +56,7 @@ struct SessionConfig {
   std::size_t max_parts = 1;
   // Wire bytes per second (rate_control.hpp). The library's default is a fixed unlimited rate;
   // the command line's is the adaptive one.
-  RateConfig rate{.fixed = true};
+  RateConfig rate = fixed_rate();
   Clock::duration announce_interval = 200ms;
   // Both from the first announcement (what the manager prepares before it, e.g. the hashes of
   // a big file, does not count: hosts cannot answer an announcement not yet sent).

@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS rollouts(
   argv TEXT NOT NULL, state TEXT NOT NULL, request TEXT NOT NULL DEFAULT '',
   start_at INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '', started_at INTEGER NOT NULL,
   ended_at INTEGER, plan TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS host_paths(
+  host TEXT PRIMARY KEY, rate INTEGER NOT NULL, base INTEGER NOT NULL, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS waves(
   rollout INTEGER NOT NULL, wave INTEGER NOT NULL, hosts TEXT NOT NULL,
   started_at INTEGER NOT NULL, ended_at INTEGER, PRIMARY KEY(rollout, wave));
@@ -138,6 +140,31 @@ void Store::end_session(p::SessionId s, bool success) {
       .bind(2, std::int64_t{success})
       .bind(3, p::text::hex64(s.value))
       .run();
+}
+
+std::map<std::string, HostPath> Store::host_paths() const {
+  auto q = db_->prepare("SELECT host, rate, base, at FROM host_paths");
+  std::map<std::string, HostPath> out;
+  while (q.step()) {
+    out[q.text(0)] = HostPath{static_cast<std::uint64_t>(std::max<std::int64_t>(q.integer(1), 0)),
+                              static_cast<std::int32_t>(q.integer(2)), q.integer(3)};
+  }
+  return out;
+}
+
+void Store::record_host_paths(const std::map<std::string, HostPath>& paths) {
+  io::Database::Transaction t(*db_);
+  for (const auto& [host, path] : paths) {
+    db_->prepare(
+           "INSERT INTO host_paths(host, rate, base, at) VALUES(?,?,?,?) ON CONFLICT(host) DO "
+           "UPDATE SET rate=excluded.rate, base=excluded.base, at=excluded.at")
+        .bind(1, host)
+        .bind(2, static_cast<std::int64_t>(path.rate))
+        .bind(3, std::int64_t{path.base})
+        .bind(4, path.at != 0 ? path.at : now())
+        .run();
+  }
+  t.commit();
 }
 
 void Store::record_receipt(p::SessionId s, const std::string& host, std::string_view verb,

@@ -94,6 +94,15 @@ struct LatestFin {
   std::string message;
 };
 
+// What the manager learned of a host's path in its last session with it (adaptive rate only):
+// the highest rate it took without loss above its base, and that base (the loss it shows
+// whatever the rate, per protocol::kLossScale). The next session starts there.
+struct HostPath {
+  std::uint64_t rate = 0;  // bytes per second
+  std::int32_t base = 0;
+  std::int64_t at = 0;  // seconds since the epoch
+};
+
 class Store;
 // Keeps every reply a session's receipts accept in `store` (if any), under session `s`.
 Receipts::Observer record_into(Store* store, protocol::SessionId s);
@@ -105,6 +114,9 @@ class Store {
   void record_hosts(const std::vector<const Host*>& hosts);
   void begin_session(const SessionRecord& s, const std::vector<const Host*>& hosts);
   void end_session(protocol::SessionId s, bool success);
+  // Per host name, what its last session learned of its path.
+  std::map<std::string, HostPath> host_paths() const;
+  void record_host_paths(const std::map<std::string, HostPath>& paths);
   // A reply that verified, as signed (repeats of the same bytes are stored once).
   void record_receipt(protocol::SessionId s, const std::string& host, std::string_view verb,
                       std::string_view line);

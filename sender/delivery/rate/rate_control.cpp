@@ -14,6 +14,7 @@ constexpr auto kMaxReportWindow = std::chrono::milliseconds(50);
 constexpr double kIntervalPackets = 100;
 constexpr double kSlowStart = 2.0;           // per interval until the first decrease
 constexpr double kAboveCongestion = 1.25;    // per interval well above the last decrease
+constexpr std::uint32_t kMildHolds = 4;      // intervals of loss short of congestion, then a test
 constexpr double kStep = 0.01;               // of the last decrease's rate, per interval, near it
 constexpr double kMargin = 0.85;             // below what the worst host took
 constexpr double kMaxCut = 0.5;              // a decrease at least keeps half
@@ -72,6 +73,11 @@ RateControl::RateControl(RateConfig config, std::vector<std::string> names,
       keys_(std::move(keys)),
       z_(chance_reach(names_.size())) {
   base_.assign(names_.size(), 0);
+  if (config_.bases.size() == names_.size()) {
+    for (std::size_t h = 0; h < base_.size(); ++h) {
+      base_[h] = std::clamp<std::int32_t>(config_.bases[h], 0, p::kLossScale / 2);
+    }
+  }
   backlog_.assign(names_.size(), 0);
   if (config_.fixed) {
     rate_ = config_.ceiling;
@@ -316,6 +322,9 @@ void RateControl::decide(const Interval& done) {
   // The worst excess over a host's base, less what chance alone explains over the packets its
   // report counted (a random loss of p over n packets varies by sqrt(p(1-p)/n)).
   const auto [worst, who] = worst_excess(done);
+  if (worst < kQuietLoss && !done.app_limited && fullest(done).first < p::kBacklogReport) {
+    shown_ = std::max(shown_, done.rate);
+  }
   // A host that limited the rate but did not report lost this probe, or its report: its loss
   // is not known to have fallen.
   const bool limiting_silent = limiting_ < names_.size() && done.samples[limiting_].loss < 0;

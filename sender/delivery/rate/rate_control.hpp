@@ -64,7 +64,18 @@ struct RateConfig {
   std::uint64_t start = 12'500'000;   // bytes/s (100 Mbit/s), clamped to floor..ceiling
   std::uint64_t floor = 125'000;      // bytes/s (1 Mbit/s)
   std::uint64_t packet_bytes = 1300;  // wire bytes of a typical data packet (interval length)
+  // Per host (in the order of the names), the loss it showed whatever the rate in an earlier
+  // session (per kLossScale): its base from the start, so that loss is not taken for
+  // congestion and tested again. Empty: none known.
+  std::vector<std::int32_t> bases;
 };
+
+// A fixed rate, unlimited (the ceiling 0).
+inline RateConfig fixed_rate() {
+  RateConfig c;
+  c.fixed = true;
+  return c;
+}
 
 // Thresholds of the law, per kLossScale.
 inline constexpr std::uint16_t kCongestedLoss = 200;  // 2 %
@@ -96,6 +107,11 @@ class RateControl {
   // The largest loss any host reported for the last interval decided (a fraction; 0 when
   // none reported: each lost less than the report threshold), or nullopt before the first.
   std::optional<double> recent_loss() const { return recent_loss_; }
+  // The highest rate of an interval every host took (no loss beyond its base, no receive
+  // buffer filling) while the manager sent at that rate: what the next session with these
+  // hosts may start at (bytes/s; 0: none shown). And each host's base now.
+  std::uint64_t shown() const { return shown_; }
+  const std::vector<std::int32_t>& bases() const { return base_; }
 
   // When the next probe is due; max() when fixed.
   Clock::time_point next_probe() const { return next_probe_; }
@@ -188,6 +204,7 @@ class RateControl {
   // Intervals up to this probe ran (at least in part) before the last decrease took effect:
   // a loss in them was answered by it, however far the rate rose before.
   std::uint32_t answered_until_ = 0;
+  std::uint64_t shown_ = 0;
 };
 
 // "212 Mbit/s", "1.5 Gbit/s", "unlimited".

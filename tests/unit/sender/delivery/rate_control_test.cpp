@@ -135,6 +135,41 @@ TEST(RateControl, FollowsASlowHostsLink) {
   EXPECT_NE(f.rc.reason().find_first_of("uhd"), std::string::npos);
 }
 
+// What a session learned is where the next one starts: 4 hosts losing 5-15 % whatever the
+// rate. The first session tests its way to their bases (decreases, undone); shown() is a rate
+// they took. A second session given those bases and that rate as its start never decreases,
+// and its first interval already runs at the rate shown.
+TEST(RateControl, ASecondSessionStartsFromWhatTheFirstLearned) {
+  const auto random_loss = [](std::size_t h, std::uint64_t) {
+    return 0.05 + 0.03 * static_cast<double>(h);
+  };
+  auto first = make(adaptive(1000), 4, random_loss);
+  first.run(40);
+  EXPECT_GT(first.rc.stats().decreases, 0u);
+  EXPECT_EQ(first.rc.stats().restores, first.rc.stats().decreases) << first.rc.reason();
+  const std::uint64_t shown = first.rc.shown();
+  EXPECT_GE(shown, 400 * kMbit);
+  ASSERT_EQ(first.rc.bases().size(), 4u);
+  for (std::size_t h = 0; h < 4; ++h) {
+    EXPECT_NEAR(first.rc.bases()[h], (0.05 + 0.03 * static_cast<double>(h)) * p::kLossScale, 150)
+        << h;
+  }
+  RateConfig c = adaptive(1000);
+  c.start = shown;
+  c.bases = first.rc.bases();
+  auto second = make(c, 4, random_loss);
+  EXPECT_EQ(second.rc.rate(), shown);
+  second.run(40);
+  EXPECT_EQ(second.rc.stats().decreases, 0u) << second.rc.reason();
+  EXPECT_EQ(second.rc.rate(), 1000 * kMbit);
+  // Without the bases, the same start is tested again.
+  RateConfig cold = adaptive(1000);
+  cold.start = shown;
+  auto third = make(cold, 4, random_loss);
+  third.run(40);
+  EXPECT_GT(third.rc.stats().decreases, 0u);
+}
+
 // 20 % random loss on every host, whatever the rate: the decreases it causes are tested and
 // undone, and the rate climbs to the ceiling anyway.
 TEST(RateControl, RandomLossIsNotCongestion) {

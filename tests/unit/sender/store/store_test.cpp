@@ -54,6 +54,26 @@ class StoreTest : public ::testing::Test {
   std::vector<const Host*> targets_;
 };
 
+// What a session learned of each host's path is kept per host (a later session replaces it, a
+// host it did not reach keeps its own), and outlives the process (a new Store reads it).
+TEST_F(StoreTest, HostPathsAreKeptPerHost) {
+  {
+    Store store(dir_.path());
+    EXPECT_TRUE(store.host_paths().empty());
+    store.record_host_paths(
+        {{"h1", HostPath{12'500'000, 500, 0}}, {"h2", HostPath{12'500'000, 0, 0}}});
+    store.record_host_paths({{"h2", HostPath{50'000'000, 1500, 1795000000}}});
+  }
+  const auto paths = Store(dir_.path()).host_paths();
+  ASSERT_EQ(paths.size(), 2u);
+  EXPECT_EQ(paths.at("h1").rate, 12'500'000u);
+  EXPECT_EQ(paths.at("h1").base, 500);
+  EXPECT_GT(paths.at("h1").at, 0);
+  EXPECT_EQ(paths.at("h2").rate, 50'000'000u);
+  EXPECT_EQ(paths.at("h2").base, 1500);
+  EXPECT_EQ(paths.at("h2").at, 1795000000);
+}
+
 // Latest result per host: a later session's FIN wins; the installed version is the newest
 // applied one; a host that never answered is listed as such; repeats are stored once.
 TEST_F(StoreTest, StatusShowsLatestResultPerHost) {
