@@ -233,7 +233,9 @@ void start_from_paths(const Store& store, const std::vector<const Host*>& target
     start = std::min(start, it->second.rate);
     bases.push_back(it->second.base);
   }
-  c.rate.start = start;  // RateControl keeps it within floor..ceiling
+  // Half of it: a rate shown in the burst of a short interval may not last (a disk's writeback),
+  // and slow start doubles it back after one interval that shows it still holds.
+  c.rate.start = start / 2;  // RateControl keeps it within floor..ceiling
   c.rate.bases = std::move(bases);
 }
 

@@ -54,7 +54,7 @@ Prepared prepare(const SendOptions& o);
 // The session configuration from the options (fresh session ID and file ID).
 SessionConfig session_config(const SendOptions& o, const Prepared& p, protocol::ApplyMode apply);
 
-// An adaptive session to hosts whose paths the store of --state knows starts at the lowest
+// An adaptive session to hosts whose paths the store of --state knows starts at half the lowest
 // rate they all took last time (not above --rate, not below --rate-floor), with each host's
 // loss base known (rate/rate_control.hpp); when any of them is new, as configured.
 void start_from_paths(const Store& store, const std::vector<const Host*>& targets,
