@@ -2,7 +2,8 @@
 // The manager's side of data authentication (protocol/data_auth.hpp): before a session is
 // announced, the hash of every symbol it can ever send (the source symbols and, per block, the
 // parity ESIs up to 254, encoded once for this) and the Merkle tree over them. The UPDATE
-// carries the root; each round starts with the AUTH packets of the chunks its symbols belong to.
+// carries the root; a round sends the AUTH packets of the chunks its symbols belong to before
+// those symbols (round_layout.hpp).
 //
 // Cost: two reads of the file, one parity encode of the whole ESI range and one BLAKE2b pass
 // over about three times the file (the symbols, and the file's digest), once per session, on

@@ -47,7 +47,8 @@ class RoundLayout {
   // `file` (read with zeros past its end) must outlive the layout.
   RoundLayout(const fec::BlockPlan& plan, const protocol::io::InputFile& file,
               std::uint16_t file_id);
-  // From now on each round starts with the AUTH packets of the chunks it sends symbols of.
+  // From now on each round sends the AUTH packets of the chunks it sends symbols of, before
+  // those symbols (set_auth_copies: by window, or all first).
   void authenticate_with(const DataAuth* auth) { auth_ = auth; }
   // protocol::mixed_hash of every MIXED packet of the round laid out last.
   const std::vector<std::array<std::uint8_t, 16>>& mixed_hashes() const { return mixed_hashes_; }
