@@ -160,4 +160,23 @@ void ScratchFile::read(std::uint64_t offset, std::span<std::uint8_t> out) const 
   }
 }
 
+bool GatheredWrites::write(std::uint64_t offset, std::span<const std::uint8_t> bytes) {
+  if (!run_.empty() && offset == at_ + run_.size() && run_.size() + bytes.size() <= most_) {
+    run_.insert(run_.end(), bytes.begin(), bytes.end());
+    return true;
+  }
+  if (!flush()) return false;
+  if (bytes.size() >= most_) return pwrite_full(fd_, bytes, offset);
+  at_ = offset;
+  run_.assign(bytes.begin(), bytes.end());
+  return true;
+}
+
+bool GatheredWrites::flush() {
+  if (run_.empty()) return true;
+  const bool ok = pwrite_full(fd_, run_, at_);
+  run_.clear();
+  return ok;
+}
+
 }  // namespace fleetcast::protocol::io

@@ -8,6 +8,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "protocol/signature.hpp"
 
@@ -49,6 +50,23 @@ class InputFile {
 std::ptrdiff_t pread_full(int fd, std::span<std::uint8_t> out, std::uint64_t offset);
 // pwrite all of `bytes` at `offset`: false on an error (errno set). EINTR retried.
 bool pwrite_full(int fd, std::span<const std::uint8_t> bytes, std::uint64_t offset);
+
+// Writes to a file descriptor at offsets, gathered: a write that continues the one before is
+// appended in memory (up to `most` bytes in all) and the run reaches the file in one pwrite,
+// when a write elsewhere comes or flush() is called. A reader of the file flushes first.
+class GatheredWrites {
+ public:
+  GatheredWrites(int fd, std::size_t most) : fd_(fd), most_(most) {}
+  // false on an error (errno set; what was gathered before it is dropped).
+  bool write(std::uint64_t offset, std::span<const std::uint8_t> bytes);
+  bool flush();
+
+ private:
+  int fd_;
+  std::size_t most_;
+  std::vector<std::uint8_t> run_;
+  std::uint64_t at_ = 0;  // offset of run_
+};
 
 // An unlinked file in `dir` (default: the temporary directory, $TMPDIR, else /tmp), read and
 // written at offsets; the kernel frees it when it is closed or the process dies, so nothing is

@@ -51,6 +51,7 @@ Assembler::Assembler(const p::Update& update, std::filesystem::path spool,
   if (finalized_) return;  // already verified and in the spool: nothing to receive
   fd_ = ::open(part_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd_ < 0) fail(part_path_, "open");
+  writes_ = std::make_unique<p::io::GatheredWrites>(fd_, kWriteRunBytes);
   part_size_ = plan_.symbol_count() * plan_.symbol_size();
   if (part_size_ > 0) {
     // A part file of another, larger object under this name keeps nothing useful: its tail
@@ -71,14 +72,9 @@ Assembler::Assembler(const p::Update& update, std::filesystem::path spool,
 }
 
 Assembler::~Assembler() {
-  wait_for_sync(false);  // a failure here changes nothing: the state names what was synced
-  if (fd_ >= 0) {
-    try {
-      flush_writes();  // unrecorded data: only saves a resume from receiving it again
-    } catch (const std::exception&) {
-    }
-    ::close(fd_);
-  }
+  wait_for_sync(false);           // a failure here changes nothing: the state names what was synced
+  if (writes_) writes_->flush();  // unrecorded data: only saves a resume from receiving it again
+  if (fd_ >= 0) ::close(fd_);
 }
 
 void Assembler::read_symbols(std::uint64_t first, std::span<std::uint8_t> out) const {
@@ -95,25 +91,11 @@ void Assembler::read_at(std::uint64_t offset, std::span<std::uint8_t> out) const
 }
 
 void Assembler::write_symbols(std::uint64_t first, std::span<const std::uint8_t> bytes) {
-  const std::uint64_t at = first * plan_.symbol_size();
-  if (!write_run_.empty() && at == write_run_at_ + write_run_.size() &&
-      write_run_.size() + bytes.size() <= kWriteRunBytes) {
-    write_run_.insert(write_run_.end(), bytes.begin(), bytes.end());
-    return;
-  }
-  flush_writes();
-  if (bytes.size() >= kWriteRunBytes) {
-    if (!p::io::pwrite_full(fd_, bytes, at)) fail(part_path_, "write");
-    return;
-  }
-  write_run_at_ = at;
-  write_run_.assign(bytes.begin(), bytes.end());
+  if (!writes_->write(first * plan_.symbol_size(), bytes)) fail(part_path_, "write");
 }
 
 void Assembler::flush_writes() const {
-  if (write_run_.empty()) return;
-  if (!p::io::pwrite_full(fd_, write_run_, write_run_at_)) fail(part_path_, "write");
-  write_run_.clear();
+  if (writes_ && !writes_->flush()) fail(part_path_, "write");
 }
 
 void Assembler::wait_for_sync(bool rethrow) {

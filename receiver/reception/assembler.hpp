@@ -199,10 +199,8 @@ class Assembler {
     ChunkHashes hashes;
   };
   mutable std::vector<CachedChunk> chunk_cache_;
-  // Symbols written and not yet in the file: bytes from offset write_run_at_ (mutable: a read
-  // of the part file writes them first).
-  mutable std::vector<std::uint8_t> write_run_;
-  mutable std::uint64_t write_run_at_ = 0;
+  // Symbols written and not yet in the part file (a read of it writes them first: mutable).
+  std::unique_ptr<protocol::io::GatheredWrites> writes_;
   AssemblerCounters counters_;
 };
 

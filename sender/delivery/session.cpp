@@ -272,7 +272,8 @@ Clock::time_point SenderSession::next_wakeup(Clock::time_point now) const {
       t = std::min(t, start_ + config_.registration_timeout);
       break;
     case Phase::stream:
-      t = std::min({t, pacer_.ready_at(send_batch_cost(), now), rate_.next_probe()});
+      t = std::min({t, pacer_.ready_at(pacer_.batch_cost(max_packet_cost_, kSendBatch), now),
+                    rate_.next_probe()});
       break;
     case Phase::wait:
       t = std::min(t, round_marker_repeated_ ? wait_until_ : second_round_marker_);
@@ -341,14 +342,6 @@ void SenderSession::start_round(Clock::time_point now) {
   phase_ = Phase::stream;
   rate_.resume();
   (void)now;
-}
-
-std::uint64_t SenderSession::send_batch_cost() const {
-  // Woken once per batch, not per packet: at most kSendBatch packets or a millisecond of the
-  // rate (a slow link's buffer takes a millisecond's burst), at least one packet.
-  const std::uint64_t most = kSendBatch * max_packet_cost_;
-  const std::uint64_t rate = pacer_.rate();
-  return rate == 0 ? max_packet_cost_ : std::clamp(rate / 1000, max_packet_cost_, most);
 }
 
 void SenderSession::stream(Clock::time_point now, p::Transport& t) {

@@ -237,9 +237,8 @@ class SenderSession {
   std::vector<std::uint8_t> nak_frame_;  // reused by pass_to_relay
   double round_loss_ = -1;             // worst loss reported for the current round (-1: no NAK yet)
   std::uint64_t max_packet_cost_ = 0;  // wire bytes of the largest packet a round sends
-  // The tokens the loop waits for between two sends while streaming (send_batch_cost()).
+  // Packets the loop sends per wakeup while streaming, at most (Pacer::batch_cost).
   static constexpr std::uint64_t kSendBatch = 16;
-  std::uint64_t send_batch_cost() const;
   std::uint32_t round_ = 0;
   std::uint32_t sequence_ = 0;
   std::uint64_t round_sent_bytes_ = 0;
