@@ -14,7 +14,7 @@ namespace {
 
 constexpr auto kCompleteRepeat = 300ms;  // COMPLETE is repeated until acknowledged ...
 constexpr auto kCompleteGiveUp = 60s;    // ... for at most this long
-constexpr auto kRecvRepeat = 1s;         // at most one RECV per second per session
+constexpr auto kRecvRepeat = 400ms;  // at most one RECV per 400 ms per session (two announcements)
 
 }  // namespace
 

@@ -14,7 +14,8 @@ constexpr auto kMaxReportWindow = std::chrono::milliseconds(50);
 constexpr double kIntervalPackets = 100;
 constexpr double kSlowStart = 2.0;           // per interval until the first decrease
 constexpr double kAboveCongestion = 1.25;    // per interval well above the last decrease
-constexpr std::uint32_t kMildHolds = 4;      // intervals of loss short of congestion, then a test
+constexpr double kMildStep = 1.15;           // a persisting mild loss is tested this much higher
+constexpr double kMildTold = 1.1;            // a report at this much the rate tells it
 constexpr double kStep = 0.01;               // of the last decrease's rate, per interval, near it
 constexpr double kMargin = 0.85;             // below what the worst host took
 constexpr double kMaxCut = 0.5;              // a decrease at least keeps half
@@ -79,6 +80,8 @@ RateControl::RateControl(RateConfig config, std::vector<std::string> names,
     }
   }
   backlog_.assign(names_.size(), 0);
+  mild_.assign(names_.size(), Sample{});
+  last_.assign(names_.size(), Sample{});
   if (config_.fixed) {
     rate_ = config_.ceiling;
     reason_ = config_.ceiling == 0 ? "fixed: unlimited" : "fixed (--fixed-rate)";
@@ -129,6 +132,7 @@ void RateControl::set_rate(std::uint64_t r, std::string why) {
 
 void RateControl::decrease(std::uint64_t to, std::uint64_t congestion, std::string why) {
   ++stats_.decreases;
+  mild_limit_ = 0;
   slow_start_ = false;
   congestion_rate_ = congestion;
   set_rate(to, std::move(why));
@@ -316,9 +320,13 @@ void RateControl::decide(const Interval& done) {
     most = std::max(most, done.samples[h].loss);
   }
   recent_loss_ = static_cast<double>(most) / protocol::kLossScale;
+  for (std::size_t h = 0; h < names_.size(); ++h) {
+    if (done.samples[h].loss >= 0) last_[h] = done.samples[h];
+  }
   // The first interval at a lower rate: whose loss did not follow the rate?
   if (test_ && done.probe >= test_->probe && conclude_test(done)) return;
   update_bases(done);
+  test_mild(done);
   // The worst excess over a host's base, less what chance alone explains over the packets its
   // report counted (a random loss of p over n packets varies by sqrt(p(1-p)/n)).
   const auto [worst, who] = worst_excess(done);
@@ -352,6 +360,47 @@ void RateControl::update_bases(const Interval& done) {
   }
 }
 
+// A mild loss (above the quiet level, short of congestion) that persists is tested upwards: a
+// rate 15 % higher gives a full link about 13 points more, and leaves a random loss where it
+// was (within what chance explains): that loss becomes the host's base. A host with no report
+// at the higher rate lost less than the threshold there: its mild loss was not lasting.
+void RateControl::test_mild(const Interval& done) {
+  for (std::size_t h = 0; h < names_.size(); ++h) {
+    Sample& m = mild_[h];
+    const Sample& s = done.samples[h];
+    const double reference = kMildTold * static_cast<double>(m.rate);
+    if (m.loss < 0 || static_cast<double>(s.loss >= 0 ? s.rate : done.rate) < reference) continue;
+    const std::int32_t tolerance =
+        noise(z_, std::max(m.loss, s.loss), std::min(m.expected, s.expected), kQuietLoss);
+    if (s.loss >= 0 && s.loss <= m.loss + tolerance) {
+      base_[h] = std::max(base_[h], (m.loss + s.loss) / 2);
+    } else if (s.loss >= 0) {
+      mild_limit_ = s.rate;  // it grew with the rate: near what that host takes
+    }
+    m.loss = -1;
+  }
+}
+
+// Records the report of each host with a mild loss at this rate (the first one), and when the
+// worst host's was recorded in an interval before (it persists), raises the rate to test it
+// (true).
+bool RateControl::raise_for_mild(const Interval& done, std::size_t who) {
+  for (std::size_t h = 0; h < names_.size(); ++h) {
+    const Sample& s = done.samples[h];
+    const std::int32_t e = s.loss >= 0 ? excess(h, s) : 0;
+    if (e > kQuietLoss && e < kCongestedLoss && mild_[h].loss < 0) mild_[h] = s;
+  }
+  const Sample& m = mild_[who];
+  const auto higher = static_cast<std::uint64_t>(kMildStep * static_cast<double>(m.rate));
+  if (m.loss < 0 || m.until >= done.probe || done.app_limited || rate_ >= higher ||
+      (mild_limit_ != 0 && higher >= mild_limit_) ||
+      (config_.ceiling != 0 && rate_ >= config_.ceiling)) {
+    return false;
+  }
+  set_rate(higher, "up 15 %: does " + describe(who, m.loss) + " follow the rate?");
+  return true;
+}
+
 // Down, and a test of whether the loss follows the rate.
 void RateControl::congested(const Interval& done, std::int32_t worst, std::size_t who) {
   const Sample& s = done.samples[who];
@@ -364,6 +413,13 @@ void RateControl::congested(const Interval& done, std::int32_t worst, std::size_
   const double cut = std::clamp(took * kMargin, kMaxCut, kMinCut);
   Interval before = done;
   before.rate = s.rate;
+  // A host whose probe or report was lost in this interval is tested from its report of an
+  // interval just before (a lossy host misses one in five at 10 % loss each way).
+  for (std::size_t h = 0; h < names_.size(); ++h) {
+    if (before.samples[h].loss < 0 && last_[h].until + kTestIntervals >= done.probe) {
+      before.samples[h] = last_[h];
+    }
+  }
   // decide() runs as probe probe_ + 1 is sent: the new rate runs until probe probe_ + 2.
   test_ = Test{std::move(before),
                std::vector<Sample>(names_.size()),
@@ -419,7 +475,7 @@ bool RateControl::holds(const Interval& done, std::int32_t worst, std::size_t wh
     return true;
   }
   if (worst > kQuietLoss) {
-    reason_ = "hold: " + describe(who, done.samples[who].loss);
+    if (!raise_for_mild(done, who)) reason_ = "hold: " + describe(who, done.samples[who].loss);
     return true;
   }
   if (limiting_silent) {

@@ -21,14 +21,20 @@
 //                   the current rate or above and ended after the last decrease took effect
 //                   (one decrease per congestion event, also for a late report). The hosts'
 //                   losses are kept: the next interval at the lower rate tests them.
-//   test            the first report of each such host that covers only time at the lower
-//                   rate (a host that misses probes reports over several intervals; up to 3
+//   test            the first report of each such host (one whose report of that interval
+//                   was lost: its report of one of the 3 before) that covers only time at the
+//                   lower rate (a host that misses probes reports over several intervals; up to 3
 //                   more intervals are waited for): a full link or a busy host loses less at
 //                   a lower rate; a host whose loss stayed where it was (within 1.5 points or
 //                   z standard deviations of a random loss) although the rate fell by at least
 //                   1/10 lost packets for another reason than the rate (a lossy link, its own input
 //                   drop): its loss becomes its base, and if that explains the decrease, the rate
 //                   before it is restored
+//   mild            0.5 % < worst < 2 %: hold, and when the same host's mild loss persists into
+//                   the next interval, x1.15 to test it: a report over an interval at >= 1.1 x
+//                   the rate it was seen at, within z sigma of it, makes it the host's base; a
+//                   loss that grew (near what that host takes) stops mild tests at that rate
+//                   until the next decrease
 //   worst <= 0.5 %  up, unless the manager could not send at the rate (it is CPU- or
 //                   round-bound) or a host's report is missing or just had loss: x2 per
 //                   interval until the first decrease (slow start: a short push ends before
@@ -146,6 +152,8 @@ class RateControl {
   void congested(const Interval& done, std::int32_t worst, std::size_t who);
   bool fell_behind(const Interval& done, const std::vector<std::uint16_t>& backlog_before);
   bool holds(const Interval& done, std::int32_t worst, std::size_t who, bool limiting_silent);
+  void test_mild(const Interval& done);
+  bool raise_for_mild(const Interval& done, std::size_t who);
   void increase();
   // A report's loss beyond the host's base and what chance explains (0 or less: none).
   std::int32_t excess(std::size_t host, const Sample& s) const;
@@ -205,6 +213,11 @@ class RateControl {
   // a loss in them was answered by it, however far the rate rose before.
   std::uint32_t answered_until_ = 0;
   std::uint64_t shown_ = 0;
+  // Per host: the report of a mild loss that persists, at the rate it was seen at (loss -1:
+  // none), until a report at a rate >= 1.1 x that tells whether it follows the rate.
+  std::vector<Sample> mild_;
+  std::vector<Sample> last_;      // per host: its last report (loss -1: none yet)
+  std::uint64_t mild_limit_ = 0;  // a mild loss grew at this rate (0: none since the last decrease)
 };
 
 // "212 Mbit/s", "1.5 Gbit/s", "unlimited".

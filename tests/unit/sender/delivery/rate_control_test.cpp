@@ -179,6 +179,30 @@ TEST(RateControl, RandomLossIsNotCongestion) {
   EXPECT_EQ(f.rc.rate(), 800 * kMbit) << f.rc.reason();
 }
 
+// 16 hosts whose random loss differs, 0 % to 15 % (as bench/peers --loss varied): the high
+// ones are tested by decreases, and the mild ones (0.5 to 2 %, short of congestion) by a rate
+// 10 % higher, where their loss stays as it was. Both become bases, and the rate reaches the
+// ceiling, where a mild loss held it for good before.
+TEST(RateControl, AMildRandomLossDoesNotHoldTheRate) {
+  auto f = make(adaptive(800), 16,
+                [](std::size_t h, std::uint64_t) { return 0.01 * static_cast<double>(h); });
+  f.run(60);
+  EXPECT_EQ(f.rc.rate(), 800 * kMbit) << f.rc.reason();
+  EXPECT_NEAR(f.rc.bases()[1], 100, 60) << "1 %";
+  EXPECT_NEAR(f.rc.bases()[2], 200, 80) << "2 %";
+}
+
+// A host whose link is 1 % short of the rate loses about 1 %: a rate 10 % higher makes that
+// 10 %, and the rate does not climb past the link.
+TEST(RateControl, AMildLossThatFollowsTheRateIsNotABase) {
+  auto f = make(adaptive(), 4, link(200));
+  f.run(80);
+  EXPECT_LT(f.rc.bases()[0], 100) << "a full link is not a base";
+  for (std::size_t i = f.rates.size() - 30; i < f.rates.size(); ++i) {
+    EXPECT_LE(f.rates[i], 240 * kMbit) << i;
+  }
+}
+
 // 300 hosts that each lose 5 % at random, independently: in every interval some host loses
 // more than usual by chance (three standard deviations are passed by 0.13 % of hosts, so by one
 // of 300 in every third interval). That is not congestion: the rate still climbs to the ceiling
