@@ -28,8 +28,10 @@
 //                   a lower rate; a host whose loss stayed where it was (within 1.5 points or
 //                   z standard deviations of a random loss) although the rate fell by at least
 //                   1/10 lost packets for another reason than the rate (a lossy link, its own input
-//                   drop): its loss becomes its base, and if that explains the decrease, the rate
-//                   before it is restored
+//                   drop): its loss becomes its base. The rate before it is restored when the
+//                   host that caused the decrease is one of those, no host's loss fell beyond
+//                   z sigma, and at most half of the hosts tested were not heard at the lower
+//                   rate (at 300 hosts losing 5 % each way some always go unheard)
 //   mild            0.5 % < worst < 2 %: hold, and when the same host's mild loss persists into
 //                   the next interval, x1.15 to test it: a report over an interval at >= 1.1 x
 //                   the rate it was seen at, within z sigma of it, makes it the host's base; a
@@ -198,6 +200,7 @@ class RateControl {
     std::uint64_t congestion_rate = 0;
     std::uint32_t decided = 0;  // the probe at which the rate went down
     std::uint32_t probe = 0;    // the first interval at the lower rate ends at this probe
+    std::size_t who = 0;        // the host whose loss caused it
   };
   // What the manager sent in each recent interval (oldest first).
   struct Sent {
