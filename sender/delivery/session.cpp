@@ -327,6 +327,7 @@ void SenderSession::start_round(Clock::time_point now) {
         plan_repair(RepairInput{&plan_, host_needs_, stats_.loss_estimate, config_.max_parts});
     scope_round_to_sites();
     for (auto& needs : host_needs_) needs.clear();
+    chunk_askers_.clear();
   }
   layout_.set_auth_copies(config_.auth_copies > 0
                               ? config_.auth_copies
@@ -499,6 +500,11 @@ void SenderSession::scope_round_to_sites() {
       }
     }
   }
+  // And the blocks whose AUTH chunks a host asked for (a NAK of chunk requests only names no
+  // block to repair; the chunk must still reach the host through its relay).
+  for (const auto& [host, b] : chunk_askers_) {
+    if (fed_by_[host] && b < mask.size()) mask[b] |= std::uint64_t{1} << *fed_by_[host];
+  }
   std::vector<std::uint64_t> seen;
   block_relays_.resize(mask.size());
   for (std::size_t b = 0; b < mask.size(); ++b) {
@@ -583,6 +589,7 @@ void SenderSession::on_nak(std::size_t host, const p::Nak& nak) {
     for (std::uint8_t c = 0; c < p::kAuthChunksPerBlock; ++c) {
       if (r.chunks & (1u << c)) requested_chunks_.emplace_back(r.block, c);
     }
+    chunk_askers_.emplace_back(host, r.block);
   }
   if (nak.entries.empty() || nak.round < host_needs_round_[host]) return;
   const bool continues =

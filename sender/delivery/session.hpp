@@ -192,6 +192,7 @@ class SenderSession {
   RoundLayout layout_;
   // AUTH chunks hosts asked for since the last round was laid out: (block, chunk).
   std::vector<std::pair<std::uint32_t, std::uint8_t>> requested_chunks_;
+  std::vector<std::pair<std::size_t, std::uint32_t>> chunk_askers_;  // (host, block) of them
   DataAuth auth_;            // reads the whole file once, for the hashes and the digest
   protocol::Digest digest_;  // after auth_
   SessionStats stats_;

@@ -365,6 +365,23 @@ TEST_F(Fleet, RelayThatRefusesLeavesItsSiteToTheManager) {
   EXPECT_FALSE(site_->repair);
 }
 
+// The same with one copy of each AUTH packet: the host behind the relay loses some chunks
+// (10 % on its LAN) and asks for them in NAKs that may name no block to repair. The chunks it
+// asks for still go to its relay (the round is scoped to the relays of the hosts that asked),
+// and it completes within a few rounds instead of asking until the deadline.
+TEST_F(Fleet, AChunkAskedForBehindARelayReachesTheHost) {
+  max_size_for_["relay"] = 1000;
+  auth_copies_ = 1;
+  Host& relay = add_host("relay", 0.03);
+  Host& s1 = add_host("s1", 0);
+  make_site(relay, {&s1}, 0.1);
+  auto s = make_session({"relay", "s1"});
+  run(*s, 400000);
+  EXPECT_TRUE(s->hosts()[1].completed) << s->gave_up();
+  EXPECT_TRUE(has_file(s1));
+  EXPECT_LE(s->stats().rounds, 8u);
+}
+
 // A relay whose copy of the file is not the one the manager signed repairs nothing.
 TEST_F(Fleet, RelayWithAnotherFileRefusesToRepair) {
   add_host("relay", 0.0);
