@@ -108,10 +108,11 @@ std::uint64_t RoundLayout::lay_out(
   return total;
 }
 
-// Every chunk the round's symbols belong to or a host asked for once, then the chunks sent for
-// the first time or asked for again (auth_copies_ in all), by window or all first (next_auth);
-// a chunk sent before comes once more with each later round that sends symbols of it. Returns
-// the count at the present copies.
+// The chunks the round's symbols belong to that were never sent, and those a host asked for,
+// auth_copies_ times each, by window or all first (next_auth); a chunk sent before, once, only
+// in a round that sends its block anew. A host that lost every copy of a chunk asks for it in
+// its NAK (naming the symbols it kept aside), and it goes out at the start of the next round.
+// Returns the count at the present copies.
 std::size_t RoundLayout::queue_auth(
     std::span<const std::pair<std::uint32_t, std::uint8_t>> requested) {
   const std::uint32_t blocks = plan_.block_count();
@@ -134,6 +135,11 @@ std::size_t RoundLayout::queue_auth(
   for (const auto& [b, c] : chunks) {
     const std::size_t i = p::auth_leaf_index(b, c);
     const bool asked = std::binary_search(wanted.begin(), wanted.end(), std::pair(b, c));
+    // A block the round sends at least half of again (a host that joined late, or lost it
+    // all) gets its chunks once more; otherwise a chunk sent before is held by every host that
+    // did not ask for it.
+    const bool again = sent_[b] - start_[b] >= plan_.source_symbols(b) / 2;
+    if (chunk_sent_[i] && !asked && !again) continue;
     auth_queue_.push_back(AuthEntry{b, c, !chunk_sent_[i] || asked});
     if (auth_queue_.back().fresh) ++fresh;
     chunk_sent_[i] = true;

@@ -7,6 +7,7 @@
 #include <map>
 #include <vector>
 
+#include "protocol/data.hpp"
 #include "protocol/data_auth.hpp"
 #include "protocol/io/random_access.hpp"
 #include "sender/delivery/data_auth.hpp"
@@ -66,6 +67,53 @@ TEST(RoundLayout, AuthGoesWindowByWindowAndFollowsTheCopies) {
   EXPECT_EQ(symbols, std::size_t{kBlocks} * k);
   EXPECT_EQ(auth_of_window.size(), 3u);
   EXPECT_EQ(auth_of_window[2], 2);  // blocks 128-129
+}
+
+// The AUTH packets of each round's chunks: (block, chunk) of every one, in order.
+std::vector<std::pair<std::uint32_t, std::uint8_t>> auth_of_round(
+    RoundLayout& layout, const RoundPackets& packets,
+    std::span<const std::pair<std::uint32_t, std::uint8_t>> requested = {}) {
+  layout.lay_out(packets, 0, requested);
+  std::vector<std::uint8_t> out(2048);
+  std::vector<std::pair<std::uint32_t, std::uint8_t>> got;
+  for (std::uint32_t seq = 0; seq < 10000; ++seq) {
+    const auto built = layout.build_next(seq, out);
+    if (!built) break;
+    if (built->kind != PacketKind::auth) continue;
+    const auto packet = p::parse_data_packet(std::span(out.data(), built->bytes));
+    EXPECT_TRUE(packet.ok());
+    if (!packet) continue;
+    const auto& a = std::get<p::AuthPacket>(packet.value());
+    got.emplace_back(a.sbn, a.chunk);
+  }
+  return got;
+}
+
+// Round 0 sends each block's chunk (2 copies). A repair round that sends a few parity symbols
+// of a block does not send its chunk again (every host holds it, or asks); one that sends a
+// block anew (at least half of it: a host that joined late) sends it once; a chunk a host asked
+// for goes out with the copies.
+TEST(RoundLayout, AChunkSentBeforeGoesAgainOnlyWhenAskedOrItsBlockIsSentAnew) {
+  constexpr std::uint32_t kBlocks = 3, k = 8, s = 64;
+  std::vector<std::uint8_t> bytes(std::size_t{kBlocks} * k * s);
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(i * 5);
+  const auto plan = fec::BlockPlan::make(bytes.size(), s, k).value();
+  const auto file = p::io::InputFile::from_bytes(bytes);
+  const DataAuth auth(plan, *file);
+  RoundLayout layout(plan, *file, 7);
+  layout.authenticate_with(&auth);
+  layout.set_auth_copies(2);
+  RoundPackets round0;
+  for (std::uint32_t b = 0; b < kBlocks; ++b) round0.add_single(b, k);
+  EXPECT_EQ(auth_of_round(layout, round0).size(), 2u * kBlocks);
+
+  RoundPackets repair;
+  repair.add_single(0, 2);  // 2 parity symbols of block 0: its chunk is held
+  repair.add_single(1, k);  // block 1 anew
+  const std::pair<std::uint32_t, std::uint8_t> asked[] = {{2, 0}};
+  const auto got = auth_of_round(layout, repair, asked);
+  const std::vector<std::pair<std::uint32_t, std::uint8_t>> want = {{1, 0}, {2, 0}, {2, 0}};
+  EXPECT_EQ(got, want);
 }
 
 }  // namespace
