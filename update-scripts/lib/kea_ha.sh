@@ -31,10 +31,11 @@ kea_ha_state() {
   kea_command ha-heartbeat | jq -r '.arguments.state // "no answer"' 2>/dev/null || echo "no answer"
 }
 
-# kea_ha_wait STATE SECONDS: until this server's HA state is STATE; fails after SECONDS.
+# kea_ha_wait STATE SECONDS [OR]: until this server's HA state is STATE (or OR); fails after
+# SECONDS.
 kea_ha_wait() {
   _i=0
-  while [ "$(kea_ha_state)" != "$1" ]; do
+  while _s=$(kea_ha_state) && [ "$_s" != "$1" ] && [ "$_s" != "${3:-$1}" ]; do
     _i=$((_i + 1))
     [ "$_i" -le $(($2 * 5)) ] || return 1
     sleep 0.2
@@ -70,14 +71,23 @@ kea_ha_hand_over() {
 # server that does not find its partner again within 10 s fails the apply at once and the
 # partner keeps serving for the rollback: such a server goes partner-down and serves too, so
 # the sooner it is rolled back the shorter two servers hand out addresses without each other.
+#
+# A server that comes back in its mode's serving state instead (hot-standby, ...) found its
+# partner too: the partner left maintenance on its own while this server restarted (seen under
+# load: the restart outlasted the partner's patience, both synchronized again), so there is
+# nothing to release. The health gate still asks the partner before the apply is done.
 kea_ha_take_back() {
   [ -f "$FLEETCAST_WORK/ha-handed-to" ] || return 0
   _to=$(cat "$FLEETCAST_WORK/ha-handed-to")
-  if ! kea_ha_wait in-maintenance 10; then
+  if ! kea_ha_wait in-maintenance 10 "$ha_mode"; then
     [ "${1:-}" != strict ] ||
       die "kea HA: this server does not find its partner after the change (state $(kea_ha_state) after 10 s);" \
         "the partner $_to keeps serving every scope for the rollback"
     say "kea HA: this server is in state $(kea_ha_state), not in-maintenance"
+  elif [ -n "$ha_mode" ] && [ "$(kea_ha_state)" = "$ha_mode" ]; then
+    rm -f "$FLEETCAST_WORK/ha-handed-to"
+    say "kea HA: this server is back in $ha_mode with its partner $_to (which left maintenance on its own)"
+    return 0
   fi
   # Kea 2.2 races here: the partner leaves partner-in-maintenance at the cancel, but a heartbeat
   # that still reports this server in-maintenance can send it straight back, and both then stay
