@@ -35,8 +35,8 @@ class DataAuth;
 // the chunk in its NAK, which costs it a round at worst (at a loss that loses every copy, it
 // mostly needs that round for lost symbols anyway): the copies make that rare. 2 while the
 // loss is unknown (round 0), then enough that every copy is lost with at most kAuthMissTarget
-// probability at the measured loss (1 on a clean network, 2 at 5-17 %, at most 4).
-inline constexpr double kAuthMissTarget = 0.03;
+// probability at the measured loss (1 on a clean network, 2 at 5 %, 3 at 15 %, at most 4).
+inline constexpr double kAuthMissTarget = 0.01;
 // Blocks interleaved together (fec/interleave.hpp): a burst of up to 64 lost packets costs a
 // block one symbol, and a host writes and completes the file 64 blocks (11 MiB at S = 1400,
 // k = 128) at a time instead of touching every block of it all through round 0.
