@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <memory>
+#include <span>
 #include <vector>
 
 #include "protocol/data.hpp"
@@ -17,20 +19,37 @@ namespace fleetcast::sender {
 namespace {
 namespace p = protocol;
 
+// A file of `blocks` blocks of k symbols of s bytes, its plan, and a layout that authenticates
+// its symbols with 2 copies of each new AUTH packet.
+struct Laid {
+  Laid(std::uint32_t blocks, std::uint32_t k, std::uint32_t s)
+      : bytes(std::size_t{blocks} * k * s),
+        plan(fec::BlockPlan::make(bytes.size(), s, k).value()),
+        file(p::io::InputFile::from_bytes(fill(bytes))),
+        auth(plan, *file),
+        layout(plan, *file, 7) {
+    layout.authenticate_with(&auth);
+    layout.set_auth_copies(2);
+  }
+  static std::span<const std::uint8_t> fill(std::vector<std::uint8_t>& b) {
+    for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<std::uint8_t>(i * 7);
+    return b;
+  }
+  std::vector<std::uint8_t> bytes;
+  fec::BlockPlan plan;
+  std::shared_ptr<const p::io::InputFile> file;
+  DataAuth auth;
+  RoundLayout layout;
+};
+
 // A round without MIXED packets over 130 blocks (3 windows): each window's AUTH packets come
 // after the symbols of the window before and before any symbol of their own window; copies
 // set while the round streams count from the next window on.
 TEST(RoundLayout, AuthGoesWindowByWindowAndFollowsTheCopies) {
   constexpr std::uint32_t kBlocks = 130, k = 4, s = 64;
-  std::vector<std::uint8_t> bytes(std::size_t{kBlocks} * k * s);
-  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(i * 7);
-  const auto plan = fec::BlockPlan::make(bytes.size(), s, k).value();
-  ASSERT_EQ(plan.block_count(), kBlocks);
-  const auto file = p::io::InputFile::from_bytes(bytes);
-  const DataAuth auth(plan, *file);
-  RoundLayout layout(plan, *file, 7);
-  layout.authenticate_with(&auth);
-  layout.set_auth_copies(2);
+  Laid laid(kBlocks, k, s);
+  ASSERT_EQ(laid.plan.block_count(), kBlocks);
+  RoundLayout& layout = laid.layout;
   RoundPackets packets;
   for (std::uint32_t b = 0; b < kBlocks; ++b) packets.add_single(b, k);
   layout.lay_out(packets, 0);
@@ -95,14 +114,8 @@ std::vector<std::pair<std::uint32_t, std::uint8_t>> auth_of_round(
 // for goes out with the copies.
 TEST(RoundLayout, AChunkSentBeforeGoesAgainOnlyWhenAskedOrItsBlockIsSentAnew) {
   constexpr std::uint32_t kBlocks = 3, k = 8, s = 64;
-  std::vector<std::uint8_t> bytes(std::size_t{kBlocks} * k * s);
-  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(i * 5);
-  const auto plan = fec::BlockPlan::make(bytes.size(), s, k).value();
-  const auto file = p::io::InputFile::from_bytes(bytes);
-  const DataAuth auth(plan, *file);
-  RoundLayout layout(plan, *file, 7);
-  layout.authenticate_with(&auth);
-  layout.set_auth_copies(2);
+  Laid laid(kBlocks, k, s);
+  RoundLayout& layout = laid.layout;
   RoundPackets round0;
   for (std::uint32_t b = 0; b < kBlocks; ++b) round0.add_single(b, k);
   EXPECT_EQ(auth_of_round(layout, round0).size(), 2u * kBlocks);
