@@ -33,9 +33,10 @@ class Pacer {
   // The tokens to wait for between two sends, so that the loop wakes once per batch and not per
   // packet: at most `most_packets` packets or a millisecond of the rate (a slow link's buffer
   // takes a millisecond's burst), at least one packet. One packet when unlimited.
-  std::uint64_t batch_cost(std::uint64_t packet, std::uint64_t most_packets) const {
+  std::uint64_t batch_cost(std::uint64_t packet, std::uint64_t most_packets = kBatch) const {
     return rate_ == 0 ? packet : std::clamp(rate_ / 1000, packet, most_packets * packet);
   }
+  static constexpr std::uint64_t kBatch = 16;  // packets per wakeup, at most
   void consume(std::uint64_t bytes) {
     if (rate_ != 0) tokens_ -= static_cast<double>(bytes);
   }

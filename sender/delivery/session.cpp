@@ -228,7 +228,7 @@ void SenderSession::tick(Clock::time_point now, p::Transport& t) {
       const bool everyone = registered() + receipts_.denied() == hosts().size();
       if (receipts_.all_settled()) return finish(now, t, false);
       if (everyone || (now - start_ >= config_.registration_timeout && registered() > 0)) {
-        start_round(now);
+        start_round();
       } else if (now - start_ >= config_.registration_timeout) {
         std::string silent;
         for (const HostReport& h : hosts()) {
@@ -253,7 +253,7 @@ void SenderSession::tick(Clock::time_point now, p::Transport& t) {
         round_marker_repeated_ = true;
         out_.flush(t);
       }
-      if (now >= wait_until_ || receipts_.all_answered(round_)) end_wait(now);
+      if (now >= wait_until_ || receipts_.all_answered(round_)) end_wait();
       break;
     }
     case Phase::fin:
@@ -272,8 +272,8 @@ Clock::time_point SenderSession::next_wakeup(Clock::time_point now) const {
       t = std::min(t, start_ + config_.registration_timeout);
       break;
     case Phase::stream:
-      t = std::min({t, pacer_.ready_at(pacer_.batch_cost(max_packet_cost_, kSendBatch), now),
-                    rate_.next_probe()});
+      t = std::min(
+          {t, pacer_.ready_at(pacer_.batch_cost(max_packet_cost_), now), rate_.next_probe()});
       break;
     case Phase::wait:
       t = std::min(t, round_marker_repeated_ ? wait_until_ : second_round_marker_);
@@ -311,8 +311,8 @@ void SenderSession::announce(Clock::time_point now, p::Transport& t) {
 // --- rounds ---------------------------------------------------------------------------------
 
 // Round 0: every source symbol plus the proactive parity. Later rounds: what the NAKs ask for.
-void SenderSession::start_round(Clock::time_point now) {
-  const auto planning = std::chrono::steady_clock::now();  // real time, whatever `now` is
+void SenderSession::start_round() {
+  const auto planning = std::chrono::steady_clock::now();  // real time
   const double planning_cpu = thread_cpu_ms();
   file_->check_unchanged();  // the hosts check every symbol against the hashes made at the start
   RoundPackets packets;
@@ -342,7 +342,6 @@ void SenderSession::start_round(Clock::time_point now) {
   round_sent_bytes_ = 0;
   phase_ = Phase::stream;
   rate_.resume();
-  (void)now;
 }
 
 void SenderSession::stream(Clock::time_point now, p::Transport& t) {
@@ -393,12 +392,12 @@ void SenderSession::stream(Clock::time_point now, p::Transport& t) {
   out_.flush(t);
 }
 
-void SenderSession::end_wait(Clock::time_point now) {
+void SenderSession::end_wait() {
   // Repair is sized by the worst loss any host measured in the round just ended; without a
   // report the previous estimate stands.
   if (round_loss_ >= 0) stats_.loss_estimate = std::clamp(round_loss_, 0.0, kMaxLossEstimate);
   round_loss_ = -1;
-  start_round(now);  // an empty round only re-sends the round marker: lost NAKs get a new chance
+  start_round();  // an empty round only re-sends the round marker: lost NAKs get a new chance
 }
 
 void SenderSession::finish(Clock::time_point now, p::Transport& t, bool aborted) {
@@ -495,13 +494,11 @@ void SenderSession::scope_round_to_sites() {
     if (!fed_by_[i]) continue;
     const auto bit = std::uint64_t{1} << *fed_by_[i];
     for (const p::NakEntry& e : host_needs_[i]) {
-      for (std::uint64_t b = e.first_block; b < std::uint64_t{e.first_block} + e.run; ++b) {
-        if (b < mask.size()) mask[b] |= bit;
-      }
+      const auto end = std::min<std::uint64_t>(std::uint64_t{e.first_block} + e.run, mask.size());
+      for (std::uint64_t b = e.first_block; b < end; ++b) mask[b] |= bit;
     }
   }
-  // And the blocks whose AUTH chunks a host asked for (a NAK of chunk requests only names no
-  // block to repair; the chunk must still reach the host through its relay).
+  // And the blocks whose AUTH chunks a host asked for (a NAK may name no block but ask for them).
   for (const auto& [host, b] : chunk_askers_) {
     if (fed_by_[host] && b < mask.size()) mask[b] |= std::uint64_t{1} << *fed_by_[host];
   }

@@ -156,10 +156,10 @@ class SenderSession {
   enum class Phase { announce, stream, wait, fin, done };
 
   void announce(Clock::time_point now, protocol::Transport& t);
-  void start_round(Clock::time_point now);
+  void start_round();
   void on_nak(std::size_t host, const protocol::Nak& nak);
   void stream(Clock::time_point now, protocol::Transport& t);
-  void end_wait(Clock::time_point now);
+  void end_wait();
   void finish(Clock::time_point now, protocol::Transport& t, bool aborted);
   void on_feedback(std::span<const std::uint8_t> bytes, const protocol::Endpoint& from,
                    Clock::time_point now);
@@ -238,8 +238,6 @@ class SenderSession {
   std::vector<std::uint8_t> nak_frame_;  // reused by pass_to_relay
   double round_loss_ = -1;             // worst loss reported for the current round (-1: no NAK yet)
   std::uint64_t max_packet_cost_ = 0;  // wire bytes of the largest packet a round sends
-  // Packets the loop sends per wakeup while streaming, at most (Pacer::batch_cost).
-  static constexpr std::uint64_t kSendBatch = 16;
   std::uint32_t round_ = 0;
   std::uint32_t sequence_ = 0;
   std::uint64_t round_sent_bytes_ = 0;

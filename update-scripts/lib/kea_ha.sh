@@ -31,8 +31,8 @@ kea_ha_state() {
   kea_command ha-heartbeat | jq -r '.arguments.state // "no answer"' 2>/dev/null || echo "no answer"
 }
 
-# kea_ha_wait STATE SECONDS [OR]: until this server's HA state is STATE (or OR); fails after
-# SECONDS.
+# kea_ha_wait STATE SECONDS [OR]: until this server's HA state is STATE (or OR), left in _s;
+# fails after SECONDS.
 kea_ha_wait() {
   _i=0
   while _s=$(kea_ha_state) && [ "$_s" != "$1" ] && [ "$_s" != "${3:-$1}" ]; do
@@ -84,7 +84,7 @@ kea_ha_take_back() {
       die "kea HA: this server does not find its partner after the change (state $(kea_ha_state) after 10 s);" \
         "the partner $_to keeps serving every scope for the rollback"
     say "kea HA: this server is in state $(kea_ha_state), not in-maintenance"
-  elif [ -n "$ha_mode" ] && [ "$(kea_ha_state)" = "$ha_mode" ]; then
+  elif [ -n "$ha_mode" ] && [ "$_s" = "$ha_mode" ]; then
     rm -f "$FLEETCAST_WORK/ha-handed-to"
     say "kea HA: this server is back in $ha_mode with its partner $_to (which left maintenance on its own)"
     return 0
