@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 
 namespace fleetcast::sender {
 namespace p = protocol;
@@ -157,20 +156,7 @@ p::Probe RateControl::probe(Clock::time_point now, std::uint64_t sent) {
     if (history_.size() > 64) history_.erase(history_.begin());
     // Decided from: the interval before it, ended by the previous probe, whose reports had
     // the time of a whole interval to arrive (the report window is at most a third of it).
-    if (pending_) {
-      decide(*pending_);
-      if (std::getenv("FLEETCAST_RATE_TRACE")) {
-        std::string l;
-        for (const auto& x : pending_->samples) {
-          l += ' ';
-          l += std::to_string(x.loss);
-        }
-        std::fprintf(stderr, "TRACE %.3f p%u sent %.1f Mbit/s rate %s: %s |%s\n",
-                     std::chrono::duration<double>(now.time_since_epoch()).count(), pending_->probe,
-                     history_.back().bytes * 8 / history_.back().seconds / 1e6,
-                     format_rate(rate_).c_str(), reason_.c_str(), l.c_str());
-      }
-    }
+    if (pending_) decide(*pending_);
     pending_ = std::move(ended);
   }
   ++probe_;
@@ -327,9 +313,6 @@ bool RateControl::conclude_test(const Interval& done) {
   for (const auto& [h, loss] : bases) base_[h] = std::max(base_[h], loss);
   // Restored when the host that caused the decrease lost as much at the lower rate, no host's
   // loss followed the rate, and most hosts that lost before are known.
-  if (std::getenv("FLEETCAST_RATE_TRACE"))
-    std::fprintf(stderr, "DBG trigger %d followed %d unknown %zu high %zu who %zu bases %zu\n",
-                 trigger, followed, unknown, high, ended.who, bases.size());
   if (!trigger || followed || 2 * unknown > high) return false;
   ++stats_.restores;
   slow_start_ = ended.slow_start;
