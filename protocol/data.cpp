@@ -112,6 +112,7 @@ bool write_body(ByteWriter& w, const Probe& p) {
   w.u16(p.threshold);
   w.u64(p.limiting.value);
   w.u16(p.report_window_ms);
+  w.u8(p.quiet);
   return true;
 }
 bool write_body(ByteWriter& w, const LossReport& l) {
@@ -219,6 +220,7 @@ Result<Feedback> read_body(ByteReader& r, const Header& h) {
       p.threshold = r.u16();
       p.limiting.value = r.u64();
       p.report_window_ms = r.u16();
+      p.quiet = r.u8();
       if (p.threshold > kLossScale) return Failure{Error::out_of_range, "probe threshold"};
       return Feedback(p);
     }

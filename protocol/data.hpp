@@ -177,8 +177,9 @@ std::array<std::uint8_t, 16> mixed_hash(const MixedPacket& packet);
 
 // Rate adaptation (sender/rate/): while it streams, the manager sends a PROBE on the data group
 // every few hundred milliseconds. A host measures the loss between two probes from sequence
-// numbers; it answers with a LOSS-REPORT when that loss reaches `threshold`, or when the probe
-// names it (the host that limited the rate last), after a random delay within the window.
+// numbers; it answers with a LOSS-REPORT when that loss reaches `threshold` (unless it only
+// repeats its last report, see `quiet`), or when the probe names it (the host that limited the
+// rate last), after a random delay within the window.
 struct Probe {
   std::uint16_t file_id = 0;
   std::uint32_t probe = 0;          // FEC info field: counts up within the session
@@ -187,6 +188,11 @@ struct Probe {
   std::uint16_t threshold = 0;      // per kLossScale: report at or above this loss
   KeyId limiting;                   // reports whatever its loss (zero: nobody)
   std::uint16_t report_window_ms = 0;
+  // A host whose loss stays within chance of what it last reported may skip this many probes
+  // in a row (0: it reports every probe its loss reaches the threshold). Large fleets: the
+  // manager reads a skipped report as the last one repeated.
+  std::uint8_t quiet = 0;
+  bool operator==(const Probe&) const = default;
 };
 struct LossReport {
   std::uint16_t file_id = 0;

@@ -5,6 +5,12 @@
 // socket's buffer fills (backlog), or when the probe names this host as the limiting one. The
 // report goes out at a random moment of the probe's report window. Probes only go forward (a
 // replayed one changes nothing); the first one a process sees only starts the count.
+//
+// When the probe allows it (Probe::quiet, large fleets), a host whose loss stays within chance
+// of what it last reported skips up to that many probes in a row: the manager reads the
+// silence as that report repeated. It still reports a loss that changed (twice: the manager
+// cannot tell a lost report from silence), a loss it reported that has gone, and its loss at a
+// rate that fell since (the manager tests whether the loss followed the rate).
 
 #include <chrono>
 #include <cstdint>
@@ -40,8 +46,20 @@ class RateReporter {
   std::uint64_t packets_ = 0;  // since it
   std::uint16_t backlog_ = 0;
   Clock::time_point probe_read_{};  // when it was read
+  std::uint32_t rate_kbit_ = 0;     // the rate the last probe announced (0: unlimited)
+  std::uint32_t before_kbit_ = 0;   // the one before it
   std::optional<protocol::LossReport> report_;
   Clock::time_point report_at_ = Clock::time_point::max();
+  // What this host last told the manager: its loss (-1: nothing yet), the rate of that
+  // interval; the probes it skipped since, and whether that report was a change (sent twice).
+  std::int32_t told_ = -1;
+  std::uint32_t told_rate_kbit_ = 0;
+  std::uint32_t skipped_ = 0;
+  bool repeat_ = false;
+
+  // Whether the loss of this interval (`loss` over `expected` packets) goes in a report.
+  bool worth_reporting(const protocol::Probe& probe, std::uint16_t loss, std::uint32_t expected,
+                       protocol::KeyId self) const;
 };
 
 }  // namespace fleetcast::receiver

@@ -24,11 +24,14 @@ constexpr std::uint32_t kLateProbes = 32;    // reports of older probes still ta
 constexpr std::uint16_t kBehind = 5000;      // a receive buffer half full: falling behind
 constexpr double kMaxBehindCut = 0.75;       // a host falling behind cuts at most 3/4
 constexpr std::uint32_t kTestIntervals = 3;  // a decrease is tested over at most this many
+constexpr std::uint32_t kKnownQuiet = 8;     // intervals without a report: a base of 0 is known
+constexpr std::int32_t kAlike = 300;         // bases within 3 points: the hosts lose alike
 constexpr std::int32_t kSameLoss = 150;      // 1.5 %: within this, a loss did not change
 constexpr double kValidated = 1.5;           // of what an app-limited interval sent, at most
-constexpr double kAppLimited = 0.8;          // sent below 80 % of the rate: the rate did not bind
-constexpr std::int32_t kBaseWeight = 8;      // a base moves by 1/8 towards a usual report
-constexpr double kChanceFalseAlarm = 0.1;    // per interval, over all hosts (chance_reach)
+constexpr std::size_t kValidatedIntervals = 8;  // ... the most of this many
+constexpr double kAppLimited = 0.8;        // sent below 80 % of the rate: the rate did not bind
+constexpr std::int32_t kBaseWeight = 8;    // a base moves by 1/8 towards a usual report
+constexpr double kChanceFalseAlarm = 0.1;  // per interval, over all hosts (chance_reach)
 
 std::string percent(std::int32_t loss) {
   char buf[32];
@@ -72,11 +75,15 @@ RateControl::RateControl(RateConfig config, std::vector<std::string> names,
     : config_(config),
       names_(std::move(names)),
       keys_(std::move(keys)),
+      quiet_(names_.size() >= kQuietHosts ? kQuietProbes : 0),
       z_(chance_reach(names_.size())) {
   base_.assign(names_.size(), 0);
+  known_.assign(names_.size(), false);
+  silent_.assign(names_.size(), 0);
   if (config_.bases.size() == names_.size()) {
     for (std::size_t h = 0; h < base_.size(); ++h) {
       base_[h] = std::clamp<std::int32_t>(config_.bases[h], 0, p::kLossScale / 2);
+      known_[h] = base_[h] > 0;
     }
   }
   backlog_.assign(names_.size(), 0);
@@ -97,9 +104,14 @@ RateControl::RateControl(RateConfig config, std::vector<std::string> names,
   stats_.min_rate = stats_.max_rate = rate_;
 }
 
+// 100 packets at the rate, or at what the manager really sent in the last interval when that
+// was less: a manager bound by its CPU (1,000 hosts on 2 cores send 0.4-1 Mbit/s) would
+// otherwise end intervals of 150 ms with 30 packets, too few for a loss (kMinReportPackets),
+// and its rate would go blind.
 Clock::duration RateControl::interval_length() const {
-  const double seconds = kIntervalPackets * static_cast<double>(config_.packet_bytes) /
-                         static_cast<double>(std::max<std::uint64_t>(rate_, 1));
+  double pace = static_cast<double>(std::max<std::uint64_t>(rate_, 1));
+  if (sent_.last_rate() > 0) pace = std::min(pace, std::max(1.0, sent_.last_rate()));
+  const double seconds = kIntervalPackets * static_cast<double>(config_.packet_bytes) / pace;
   const auto d =
       std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   return std::clamp<Clock::duration>(d, kMinInterval, kMaxInterval);
@@ -109,10 +121,14 @@ std::string RateControl::describe(std::size_t host, std::int32_t loss) const {
   std::string s = names_[host];
   s += " lost ";
   s += percent(loss);
-  if (base_[host] > 0) {
+  if (known_[host] && base_[host] > 0) {
     s += " (";
     s += percent(base_[host]);
     s += " whatever the rate)";
+  } else if (!known_[host] && prior_ > 0) {
+    s += " (most hosts ";
+    s += percent(prior_);
+    s += ")";
   }
   return s;
 }
@@ -152,11 +168,13 @@ p::Probe RateControl::probe(Clock::time_point now, std::uint64_t sent) {
     }
     ended.app_limited = seconds > 0 && static_cast<double>(sent) / seconds <
                                            kAppLimited * static_cast<double>(rate_);
-    history_.push_back({ended.probe, static_cast<double>(sent), seconds});
-    if (history_.size() > 64) history_.erase(history_.begin());
+    sent_.add(ended.probe, static_cast<double>(sent), seconds);
     // Decided from: the interval before it, ended by the previous probe, whose reports had
     // the time of a whole interval to arrive (the report window is at most a third of it).
-    if (pending_) decide(*pending_);
+    if (pending_) {
+      echo_quiet(*pending_);
+      decide(*pending_);
+    }
     pending_ = std::move(ended);
   }
   ++probe_;
@@ -167,6 +185,7 @@ p::Probe RateControl::probe(Clock::time_point now, std::uint64_t sent) {
   out.probe = probe_;
   out.rate_kbit = static_cast<std::uint32_t>(std::min<std::uint64_t>(rate_ * 8 / 1000, UINT32_MAX));
   out.threshold = kReportLoss;
+  out.quiet = quiet_;
   if (limiting_ < keys_.size()) out.limiting = keys_[limiting_];
   out.report_window_ms =
       static_cast<std::uint16_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -196,13 +215,7 @@ void RateControl::on_report(std::size_t host, const p::LossReport& r) {
   // What the manager sent per second over the intervals the report covers (a host that missed
   // probes reports over several). Not capped at the pending interval's rate: a late report's
   // loss happened at the rate of its own intervals, which a decrease since may have answered.
-  double bytes = 0, seconds = 0;
-  for (const Sent& h : history_) {
-    if (h.probe > r.since && h.probe <= r.probe) {
-      bytes += h.bytes;
-      seconds += h.seconds;
-    }
-  }
+  const auto [bytes, seconds] = sent_.over(r.since, r.probe);
   const std::uint64_t rate = seconds > 0 ? static_cast<std::uint64_t>(bytes / seconds) : i->rate;
   if (r.backlog >= s.backlog) {
     s.backlog = r.backlog;
@@ -221,8 +234,9 @@ void RateControl::on_report(std::size_t host, const p::LossReport& r) {
 }
 
 std::int32_t RateControl::excess(std::size_t h, const Sample& s) const {
-  const std::int32_t chance = base_[h] > 0 ? noise(z_, base_[h], s.expected, 0) : 0;
-  return s.loss - base_[h] - chance;
+  const std::int32_t base = base_of(h);
+  const std::int32_t chance = base > 0 ? noise(z_, base, s.expected, 0) : 0;
+  return s.loss - base - chance;
 }
 
 std::pair<std::int32_t, std::size_t> RateControl::worst_excess(const Interval& i) const {
@@ -260,7 +274,7 @@ bool RateControl::conclude_test(const Interval& done) {
   for (std::size_t h = 0; h < names_.size(); ++h) {
     if (t.before.samples[h].loss < kCongestedLoss || t.clean[h]) continue;
     const Sample& s = done.samples[h];
-    if (s.loss >= 0) {
+    if (s.loss >= 0 && !s.echo) {  // each host reports at a rate that fell (Probe::quiet)
       t.after[h] = s;
       t.clean[h] = s.since >= t.decided;
     }
@@ -310,7 +324,10 @@ bool RateControl::conclude_test(const Interval& done) {
   }
   const Test ended = std::move(t);
   test_.reset();
-  for (const auto& [h, loss] : bases) base_[h] = std::max(base_[h], loss);
+  for (const auto& [h, loss] : bases) {
+    base_[h] = std::max(base_[h], loss);
+    known_[h] = true;
+  }
   // Restored when the host that caused the decrease lost as much at the lower rate, no host's
   // loss followed the rate, and most hosts that lost before are known.
   if (!trigger || followed || 2 * unknown > high) return false;
@@ -321,6 +338,21 @@ bool RateControl::conclude_test(const Interval& done) {
   set_rate(ended.before.rate, "restored: " + describe(ended.who, ended.after[ended.who].loss) +
                                   " at the lower rate too, not congestion");
   return true;
+}
+
+// A host may skip a report that would repeat its last one, for up to quiet_ probes; the host
+// named in the probes reports whatever its loss (its missing report was lost).
+void RateControl::echo_quiet(Interval& i) const {
+  if (quiet_ == 0) return;
+  for (std::size_t h = 0; h < names_.size(); ++h) {
+    const Sample& told = last_[h];
+    if (i.samples[h].loss >= 0 || h == limiting_ || told.loss < 0 ||
+        told.until + quiet_ < i.probe) {
+      continue;
+    }
+    // Over this interval, at its rate; its buffer below the report level (or it would report).
+    i.samples[h] = Sample{told.loss, i.probe - 1, i.probe, told.expected, i.rate, 0, 0, true};
+  }
 }
 
 void RateControl::decide(const Interval& done) {
@@ -334,12 +366,13 @@ void RateControl::decide(const Interval& done) {
   }
   recent_loss_ = static_cast<double>(most) / protocol::kLossScale;
   for (std::size_t h = 0; h < names_.size(); ++h) {
-    if (done.samples[h].loss >= 0) last_[h] = done.samples[h];
+    if (done.samples[h].loss >= 0 && !done.samples[h].echo) last_[h] = done.samples[h];
   }
   // The first interval at a lower rate: whose loss did not follow the rate?
   if (test_ && done.probe >= test_->probe && conclude_test(done)) return;
   update_bases(done);
   test_mild(done);
+  learn(done);
   // The worst excess over a host's base, less what chance alone explains over the packets its
   // report counted (a random loss of p over n packets varies by sqrt(p(1-p)/n)).
   const auto [worst, who] = worst_excess(done);
@@ -358,11 +391,35 @@ void RateControl::decide(const Interval& done) {
   increase();
 }
 
+// Which hosts' bases are known, and the prior of the others.
+void RateControl::learn(const Interval& done) {
+  // A silence says "below the threshold" only over an interval long enough for a report.
+  const bool told = sent_.over(done.probe - 1, done.probe).bytes >=
+                    kMinReportPackets * static_cast<double>(config_.packet_bytes);
+  std::vector<std::int32_t> bases;
+  for (std::size_t h = 0; h < names_.size(); ++h) {
+    silent_[h] = done.samples[h].loss >= 0 ? 0 : silent_[h] + (told ? 1 : 0);
+    // (Skipping hosts are also silent when a report they repeat was lost: a change goes
+    // twice, a repeat every quiet_ + 1 probes.)
+    if (silent_[h] >= kKnownQuiet + 2u * quiet_) known_[h] = true;
+    if (known_[h]) bases.push_back(base_[h]);
+  }
+  prior_ = 0;
+  if (2 * bases.size() < names_.size()) return;
+  // Only where they agree: the middle half of the known bases within 3 points (hosts whose
+  // losses differ, 0 to 15 %, say nothing of a host not known yet).
+  std::sort(bases.begin(), bases.end());
+  const std::size_t n = bases.size();
+  if (bases[3 * n / 4] - bases[n / 4] > kAlike) return;
+  prior_ = bases[n / 2];
+}
+
 // A base falls to a report clearly below it (the host got better, or the base was wrong). A
 // missing report says nothing: the probe or the report may have been lost.
 void RateControl::update_bases(const Interval& done) {
   for (std::size_t h = 0; h < names_.size(); ++h) {
     const Sample& s = done.samples[h];
+    if (s.echo) continue;  // counted when it was reported
     if (s.loss >= 0 && s.loss < base_[h] - noise(z_, base_[h], s.expected, kSameLoss)) {
       base_[h] = s.loss;
     } else if (s.loss >= 0 && base_[h] > 0 && excess(h, s) <= 0) {
@@ -387,6 +444,7 @@ void RateControl::test_mild(const Interval& done) {
         noise(z_, std::max(m.loss, s.loss), std::min(m.expected, s.expected), kQuietLoss);
     if (s.loss >= 0 && s.loss <= m.loss + tolerance) {
       base_[h] = std::max(base_[h], (m.loss + s.loss) / 2);
+      known_[h] = true;
     } else if (s.loss >= 0) {
       mild_limit_ = s.rate;  // it grew with the rate: near what that host takes
     }
@@ -503,10 +561,14 @@ bool RateControl::holds(const Interval& done, std::int32_t worst, std::size_t wh
   if (!done.app_limited) return false;
   // A rate well above what the manager could send says nothing the hosts have shown they take:
   // it would be sent in bursts whenever the manager's CPU frees up (as TCP's congestion window
-  // validation, RFC 7661). Not below the rate where hosts began to lose: a short repair round,
-  // or the wait for NAKs, sends little and says nothing either.
-  const auto validated = std::max(
-      congestion_rate_, static_cast<std::uint64_t>(kValidated * static_cast<double>(done.rate)));
+  // validation, RFC 7661, which also keeps the most sent over a period). Not below the rate
+  // where hosts began to lose: a short repair round, or the wait for NAKs, sends little and says
+  // nothing either. The most of the last intervals: a manager that shares a busy CPU sends
+  // 1.5 Mbit/s in one interval and 6 in the next, and following each low one cut the next high.
+  const double most =
+      std::min(std::max(static_cast<double>(done.rate), sent_.most(kValidatedIntervals)),
+               static_cast<double>(rate_));
+  const auto validated = std::max(congestion_rate_, static_cast<std::uint64_t>(kValidated * most));
   const char* why = "hold: the manager sent below the rate";
   if (rate_ > validated && !slow_start_) {
     set_rate(validated, why);

@@ -252,7 +252,7 @@ TEST(Data, FeedbackRoundTripsAndVerifies) {
       CompleteAck{9, std::vector<KeyId>(kMaxAckedHosts, KeyId{5})},
       Round{9, 4, 1000, 250},
       MixedTable{9, 4, std::vector<std::array<std::uint8_t, 16>>(kMaxMixedTableHashes)},
-      Probe{9, 4, 1000, 250'000, 25, KeyId{7}, 50},
+      Probe{9, 4, 1000, 250'000, 25, KeyId{7}, 50, 8},
       LossReport{9, 4, 1000, 512, 2000, 1898, 3, 6100, 180}};
   for (const Feedback& f : all) {
     const auto bytes = encode(f);
@@ -263,6 +263,9 @@ TEST(Data, FeedbackRoundTripsAndVerifies) {
     EXPECT_EQ(fb.feedback.index(), f.index());
     if (const auto* l = std::get_if<LossReport>(&f)) {
       EXPECT_EQ(std::get<LossReport>(fb.feedback), *l) << "every field comes back";
+    }
+    if (const auto* pr = std::get_if<Probe>(&f)) {
+      EXPECT_EQ(std::get<Probe>(fb.feedback), *pr) << "every field comes back";
     }
     EXPECT_TRUE(verify_feedback(fb, testing::seeded_key(0).public_key()));
     EXPECT_FALSE(verify_feedback(fb, testing::seeded_key(1).public_key()));
