@@ -27,6 +27,11 @@ kea_ha_http() {
     -d "{ \"command\": \"$1\", \"service\": [ \"dhcp$family\" ] }" "$ha_partner" 2>&1
 }
 
+# The partner's own HA state, asked over its HA URL ("no answer" when it does not answer).
+kea_ha_partner_state() {
+  kea_ha_http status-get | jq -r '.[0].arguments["high-availability"][0]["ha-servers"].local.state // "no answer"' 2>/dev/null || echo "no answer"
+}
+
 kea_ha_state() {
   kea_command ha-heartbeat | jq -r '.arguments.state // "no answer"' 2>/dev/null || echo "no answer"
 }
@@ -89,24 +94,39 @@ kea_ha_take_back() {
     say "kea HA: this server is back in $ha_mode with its partner $_to (which left maintenance on its own)"
     return 0
   fi
-  # Kea 2.2 races here: the partner leaves partner-in-maintenance at the cancel, but a heartbeat
-  # that still reports this server in-maintenance can send it straight back, and both then stay
-  # in maintenance for good (seen). So: cancel, and cancel again while this server is still (or
-  # again) in-maintenance a second later; at most 5 times.
+  # Kea 2.2 races here: at the cancel the partner leaves partner-in-maintenance and tells this
+  # server (which goes ready), but the partner's next heartbeat may still find this server
+  # in-maintenance and go back, and this server follows it a heartbeat later: both then stay
+  # in maintenance for good. A check one second after a cancel saw this server out of it just
+  # before it went back (seen), and retries a second apart fell in phase with the partner's
+  # heartbeats (a CI run under load: five cancels 1.05 s apart, each undone 0.13-0.34 s later).
+  # So: until both are out of maintenance for 2 s in a row (two heartbeats; 20 s at most),
+  # polled every 0.2 s, the cancel goes again when this server is back in-maintenance, after a
+  # random 0-0.9 s. Never while this server is ready: the partner's notify fails, and two such
+  # failures make it partner-down.
   _keep=$ha_partner
   ha_partner=$_to
-  _tries=0
-  while :; do
-    _reply=$(kea_ha_http ha-maintenance-cancel)
-    sleep 1
-    [ "$(kea_ha_state)" = in-maintenance ] || break
-    _tries=$((_tries + 1))
-    [ "$_tries" -lt 5 ] || break
+  _tries=1
+  _reply=$(kea_ha_http ha-maintenance-cancel)
+  _began=$(date +%s)
+  _calm=0
+  while [ "$_calm" -lt 10 ] && [ $(($(date +%s) - _began)) -lt 20 ]; do
+    sleep 0.2
+    _here=$(kea_ha_state)
+    _there=$(kea_ha_partner_state)
+    _calm=$((_calm + 1))
+    [ "$_here" != in-maintenance ] && [ "$_there" != partner-in-maintenance ] && continue
+    _calm=0
+    if [ "$_here" = in-maintenance ] && [ "$_there" = partner-in-maintenance ]; then
+      sleep "0.$(($(od -An -N1 -tu1 /dev/urandom) % 10))"
+      _reply=$(kea_ha_http ha-maintenance-cancel)
+      _tries=$((_tries + 1))
+    fi
   done
   ha_partner=$_keep
-  if [ "$(kea_ha_state)" != in-maintenance ]; then
+  if [ "$_calm" -ge 10 ]; then
     rm -f "$FLEETCAST_WORK/ha-handed-to"
-    say "kea HA: the partner $_to released$([ "$_tries" -eq 0 ] || echo " (cancelled $((_tries + 1)) times)")"
+    say "kea HA: the partner $_to released$([ "$_tries" -eq 1 ] || echo " (cancelled $_tries times)")"
   else
     say "kea HA: the partner $_to did not take the release: $(printf '%s' "$_reply" | head -c 200)"
   fi
