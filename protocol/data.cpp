@@ -2,6 +2,9 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "protocol/data_auth.hpp"
 #include "protocol/wire.hpp"
 
@@ -459,6 +462,12 @@ bool check_mac(const SignedFeedback& feedback, const MacKey& key) {
 bool verify_feedback(const SignedFeedback& feedback, const PublicKey& key) {
   return key_id(key) == feedback.signer &&
          verify(key, kDataSignDomain, feedback.signed_bytes, feedback.signature);
+}
+
+std::int32_t loss_noise(double z, std::int32_t loss, std::uint32_t packets, std::int32_t least) {
+  const double share = static_cast<double>(loss) / kLossScale;
+  const double sigma = std::sqrt(share * (1 - share) / std::max(1.0, static_cast<double>(packets)));
+  return std::max(least, static_cast<std::int32_t>(z * sigma * kLossScale));
 }
 
 }  // namespace fleetcast::protocol

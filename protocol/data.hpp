@@ -210,6 +210,10 @@ struct LossReport {
   std::uint32_t elapsed_ms = 0;
   bool operator==(const LossReport&) const = default;
 };
+// `z` standard deviations of a random loss `loss` measured over `packets`, at least `least`
+// (all per kLossScale): how far a loss report may move by chance. The manager judges reports
+// by it, and a host stays silent while its loss moves less than the manager would act on.
+std::int32_t loss_noise(double z, std::int32_t loss, std::uint32_t packets, std::int32_t least);
 
 using Feedback = std::variant<Complete, Nak, CompleteAck, Round, MixedTable, Probe, LossReport>;
 

@@ -13,9 +13,7 @@ namespace {
 // least half a point. Tighter than the manager's own tolerances (z >= 3 of the base, 1.5
 // points), so a silence never hides a change it would act on.
 std::int32_t same_span(std::int32_t told, std::uint32_t packets) {
-  const double share = static_cast<double>(told) / p::kLossScale;
-  const double sigma = std::sqrt(share * (1 - share) / std::max(1.0, static_cast<double>(packets)));
-  return std::max<std::int32_t>(50, static_cast<std::int32_t>(3 * sigma * p::kLossScale));
+  return p::loss_noise(3, told, packets, 50);
 }
 
 // Whether a rate (kbit/s, 0: unlimited) is at least 10 % below another.

@@ -39,14 +39,6 @@ std::string percent(std::int32_t loss) {
   return buf;
 }
 
-// `z` standard deviations of a random loss `loss` measured over `packets`, at least `least`
-// (all per kLossScale).
-std::int32_t noise(double z, std::int32_t loss, std::uint32_t packets, std::int32_t least) {
-  const double share = static_cast<double>(loss) / p::kLossScale;
-  const double sigma = std::sqrt(share * (1 - share) / std::max(1.0, static_cast<double>(packets)));
-  return std::max(least, static_cast<std::int32_t>(z * sigma * p::kLossScale));
-}
-
 // How many standard deviations chance reaches in one interval among `hosts` hosts whose loss is
 // random: the largest of n independent normal draws passes sqrt(2 ln(n / a)) with a probability
 // of about a (here 10 %). Three for a few hosts; 4.0 for 300, 4.3 for 1,000. Judged one by one at
@@ -235,7 +227,7 @@ void RateControl::on_report(std::size_t host, const p::LossReport& r) {
 
 std::int32_t RateControl::excess(std::size_t h, const Sample& s) const {
   const std::int32_t base = base_of(h);
-  const std::int32_t chance = base > 0 ? noise(z_, base, s.expected, 0) : 0;
+  const std::int32_t chance = base > 0 ? p::loss_noise(z_, base, s.expected, 0) : 0;
   return s.loss - base - chance;
 }
 
@@ -306,7 +298,7 @@ bool RateControl::conclude_test(const Interval& done) {
     // A full link loses less at a lower rate; loss that stays where it was (within 1.5
     // points, or what chance explains over that many packets) is not the rate's.
     const std::int32_t tolerance =
-        noise(z_, before.loss, std::min(before.expected, after.expected), kSameLoss);
+        p::loss_noise(z_, before.loss, std::min(before.expected, after.expected), kSameLoss);
     // And clearly not what a full link would give: as many packets per second as before, so a
     // share grown by the rate's ratio (near 100 % loss both give nearly the same loss: the
     // packets a host still takes tell them apart), less three standard deviations.
@@ -341,7 +333,8 @@ bool RateControl::conclude_test(const Interval& done) {
 }
 
 // A host may skip a report that would repeat its last one, for up to quiet_ probes; the host
-// named in the probes reports whatever its loss (its missing report was lost).
+// named in the probes reports whatever its loss (its missing report was lost), so it gets no
+// echo: decide() reads its silence as `limiting_silent`, a loss not known to have fallen.
 void RateControl::echo_quiet(Interval& i) const {
   if (quiet_ == 0) return;
   for (std::size_t h = 0; h < names_.size(); ++h) {
@@ -420,7 +413,7 @@ void RateControl::update_bases(const Interval& done) {
   for (std::size_t h = 0; h < names_.size(); ++h) {
     const Sample& s = done.samples[h];
     if (s.echo) continue;  // counted when it was reported
-    if (s.loss >= 0 && s.loss < base_[h] - noise(z_, base_[h], s.expected, kSameLoss)) {
+    if (s.loss >= 0 && s.loss < base_[h] - p::loss_noise(z_, base_[h], s.expected, kSameLoss)) {
       base_[h] = s.loss;
     } else if (s.loss >= 0 && base_[h] > 0 && excess(h, s) <= 0) {
       // Within what chance explains: the base is a mean of such reports (one report's is
@@ -441,7 +434,7 @@ void RateControl::test_mild(const Interval& done) {
     const double reference = kMildTold * static_cast<double>(m.rate);
     if (m.loss < 0 || static_cast<double>(s.loss >= 0 ? s.rate : done.rate) < reference) continue;
     const std::int32_t tolerance =
-        noise(z_, std::max(m.loss, s.loss), std::min(m.expected, s.expected), kQuietLoss);
+        p::loss_noise(z_, std::max(m.loss, s.loss), std::min(m.expected, s.expected), kQuietLoss);
     if (s.loss >= 0 && s.loss <= m.loss + tolerance) {
       base_[h] = std::max(base_[h], (m.loss + s.loss) / 2);
       known_[h] = true;
