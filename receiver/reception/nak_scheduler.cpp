@@ -40,7 +40,7 @@ std::uint16_t NakScheduler::loss() const {
 
 std::vector<p::Nak> NakScheduler::due(Clock::time_point now, Clock::duration idle_after,
                                       const Assembler& a, std::uint16_t file_id) {
-  if (nak_at_ == Clock::time_point::max() && now - last_data_ >= idle_after) {
+  if (nak_at_ == Clock::time_point::max() && listening() && now - last_data_ >= idle_after) {
     nak_at_ = now;  // no round marker reached us: ask anyway
     last_data_ = now;
   }
@@ -67,7 +67,7 @@ std::vector<p::Nak> NakScheduler::due(Clock::time_point now, Clock::duration idl
 }
 
 Clock::time_point NakScheduler::next_wakeup(Clock::duration idle_after) const {
-  return std::min(nak_at_, last_data_ + idle_after);
+  return listening() ? std::min(nak_at_, last_data_ + idle_after) : nak_at_;
 }
 
 }  // namespace fleetcast::receiver

@@ -1,9 +1,10 @@
 #pragma once
 // When the host asks for repair, and what: a NAK after each round marker (ROUND), at a random
 // moment of the window the marker announces (spread so 1,000 hosts do not answer at once), or
-// without a marker once data stopped for `idle_after`; it lists the missing symbols of the
-// first blocks (at most kMaxNakPackets packets) and the AUTH chunks that symbols kept aside wait
-// for, and carries the loss this host measured since it started listening.
+// without a marker once data that had started stopped for `idle_after` (listening()); it lists
+// the missing symbols of the first blocks (at most kMaxNakPackets packets) and the AUTH chunks
+// that symbols kept aside wait for, and carries the loss this host measured since it started
+// listening.
 
 #include <chrono>
 #include <cstdint>
@@ -39,6 +40,12 @@ class NakScheduler {
 
  private:
   std::uint16_t loss() const;
+  // Whether a silence means data stopped: a packet or a round marker of this session reached
+  // this process. A host that registered long before round 0 (a manager waiting for 1,000
+  // hosts to register, or preparing a large file) hears nothing meanwhile; an idle NAK then
+  // asked for the whole file and the manager re-sent a copy to everyone (1,000 hosts, 2 MiB:
+  // 3,000 such NAKs, wire 2.4 instead of ~1.1).
+  bool listening() const { return packets_ > 0 || round_ > 0; }
 
   Clock::time_point nak_at_ = Clock::time_point::max();
   std::uint32_t round_ = 0;

@@ -115,7 +115,7 @@ class Fleet : public ::testing::Test {
     c.auth_copies = auth_copies_;
     c.max_parts = max_parts_;
     c.apply = apply_;
-    c.registration_timeout = 1s;
+    c.registration_timeout = registration_timeout_;
     c.deadline = 60s;
     c.wall_time = wall(now_);
     if (site_) {
@@ -307,6 +307,7 @@ class Fleet : public ::testing::Test {
   std::size_t max_parts_ = 8;
   double proactive_ = 0.05;
   int forged_per_packet_ = 0;
+  Clock::duration registration_timeout_ = 1s;
   std::uint32_t auth_copies_ = 0;
   p::ApplyMode apply_ = p::ApplyMode::none;
   std::vector<std::vector<std::uint8_t>> ctrl_heard_;  // every ctrl-group datagram, as sent
@@ -476,6 +477,65 @@ TEST_F(Fleet, RegistrationWindowOpensWithTheFirstAnnouncement) {
       t->gave_up().find("no host answered within 1000 ms of the first announcement (silent: h2)"),
       std::string::npos)
       << t->gave_up();
+}
+
+// A host that registered long before round 0 starts (here the manager waits 3 s for another
+// host) has nothing to ask for: it sends no NAK before data or a round marker reaches it. (Its
+// NAKs of the whole file, every 2 s, once made the manager send 1,000 hosts a second copy.)
+TEST_F(Fleet, AHostWaitingForTheFirstRoundAsksForNothing) {
+  Host& early = add_host("h1", 0.0);
+  Host& late = add_host("h2", 0.0);
+  late.agent.reset();
+  registration_timeout_ = 10s;
+  auto s = make_session({"h1", "h2"});
+  const Clock::time_point joins = now_ + 3s;
+  run(*s, 200000, [&](int) {
+    if (!late.agent && now_ >= joins) start_agent(late);
+  });
+  ASSERT_TRUE(s->success());
+  EXPECT_EQ(early.agent->counters().naks_sent, 0u);
+  EXPECT_EQ(s->stats().by_round[0].naks, 0u);
+  EXPECT_EQ(s->stats().rounds, 1u);
+}
+
+// A NAK sent before the round's marker does not plan the next round: the manager stalled
+// for 2.5 s in the middle of round 0, its host asked (idle) for the rest of the file, then
+// received all of it; its COMPLETE is late. Planned from that NAK, round 1 re-sent the file.
+TEST_F(Fleet, ANakFromBeforeTheRoundsMarkerPlansNothing) {
+  Host& h = add_host("h1", 0.0);
+  auto s = make_session({"h1"});
+  const auto is_complete = [](const Packet& pk) {
+    const auto parsed = p::parse_data_packet(pk.bytes);
+    const auto* fb = parsed ? std::get_if<p::SignedFeedback>(&parsed.value()) : nullptr;
+    return fb != nullptr && std::holds_alternative<p::Complete>(fb->feedback);
+  };
+  Outbox sender_out(q_, kReply);
+  bool stalled = false;
+  for (int i = 0; i < 200000 && !s->done(); ++i) {
+    const auto* a = h.agent->current();
+    if (!stalled && a != nullptr && a->counters().symbols_received > 1000) {
+      stalled = true;  // the manager stops; the host keeps its clock
+      for (const auto until = now_ + 2500ms; now_ < until; now_ += 50ms) {
+        Outbox out(q_, h.address);
+        h.agent->tick(now_, out);
+        deliver(*s);
+      }
+    }
+    s->tick(now_, sender_out);
+    deliver(*s);
+    Outbox out(q_, h.address);
+    h.agent->tick(now_, out);
+    if (s->stats().rounds < 2) std::erase_if(q_, is_complete);  // late
+    deliver(*s);
+    now_ = std::max(std::min(s->next_wakeup(now_), h.agent->next_wakeup(now_)), now_ + 10us);
+  }
+  ASSERT_TRUE(stalled);
+  ASSERT_TRUE(s->success());
+  EXPECT_EQ(h.agent->counters().naks_sent, 1u) << "the idle NAK of the stall";
+  EXPECT_GE(s->stats().rounds, 2u);
+  EXPECT_LE(s->stats().parity_packets, s->plan().symbol_count() / 10)
+      << "only round 0's proactive parity; a copy of what the NAK asked for was "
+      << s->plan().symbol_count() - 1000;
 }
 
 // Four hosts at 0, 5, 20 and 30 % loss all complete with the exact bytes; repair stays close to
