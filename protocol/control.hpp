@@ -106,13 +106,16 @@ struct Update {
   std::optional<Failure> check() const;
 };
 
-// Receiver -> sender (unicast): permitted, joining the data group. `have` = blocks already held.
+// Receiver -> sender (unicast): permitted, joining the data group. `have` = blocks already held;
+// `fleet` = 1 when the host holds the fleet key of the manager whose UPDATE it answers (the
+// manager sends KEYS lines only to hosts that do not, and remembers who does).
 struct Recv {
   static constexpr std::string_view kVerb = "RECV";
   std::string name;
   std::string host;
   SessionId session;
   std::uint32_t have = 0;
+  std::uint32_t fleet = 0;
 
   template <class Self, class V>
   static void fields(Self& s, V& v) {
@@ -120,6 +123,7 @@ struct Recv {
     v.pos("host", s.host, Kind::host);
     v.named("session", s.session);
     v.named("have", s.have);
+    v.named("fleet", s.fleet, 0u, 1u);
   }
   std::optional<Failure> check() const { return std::nullopt; }
 };

@@ -519,9 +519,9 @@ void Agent::send_replies(Clock::time_point now, p::Transport& t) {
                .with("reason", refusal_.deny->reason));
     }
   } else if (assembler_) {
-    (void)send_line(
-        p::Recv{update_->name, config_.host_name, update_->session, assembler_->complete_blocks()},
-        t);
+    (void)send_line(p::Recv{update_->name, config_.host_name, update_->session,
+                            assembler_->complete_blocks(), gate_.holds_fleet_key() ? 1u : 0u},
+                    t);
   }
 }
 

@@ -138,7 +138,10 @@ int send_command(const SendOptions& o, const RolloutOptions& rollout,
                                          : p::ApplyMode::now;
   SessionConfig c = session_config(o, prep, apply);
   auto store = o.state.empty() ? nullptr : std::make_unique<Store>(o.state);
-  if (store) start_from_paths(*store, prep.targets, c);
+  if (store) {
+    start_from_paths(*store, prep.targets, c);
+    c.fleet_key_holders = store->fleet_key_holders(prep.key.key_id());
+  }
   Sockets io(o);
   io.use_sites(*prep.inventory, prep.targets);
   const Clock::time_point start = Clock::now();
@@ -175,6 +178,7 @@ int send_command(const SendOptions& o, const RolloutOptions& rollout,
   if (store) {
     store->end_session(c.session, session.success());
     record_paths(*store, prep.targets, session.rate());
+    store->record_fleet_keys(prep.key.key_id(), session.receipts().fleet_keys_said());
   }
   if (o.push) {
     const p::FinStatus want = o.dry_run ? p::FinStatus::checked : p::FinStatus::applied;

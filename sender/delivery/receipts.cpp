@@ -15,6 +15,30 @@ Receipts::Receipts(const std::vector<const Host*>& targets, std::string name, p:
   }
 }
 
+void Receipts::authenticate(const p::SecretKey& manager,
+                            const std::vector<std::string>& fleet_key_holders) {
+  manager_ = &manager;
+  mac_keys_.assign(hosts_.size(), std::nullopt);
+  wrap_keys_.assign(hosts_.size(), std::nullopt);
+  keys_sent_.assign(hosts_.size(), 0);
+  keys_at_.assign(hosts_.size(), 0);
+  keyed_.assign(hosts_.size(), false);
+  feedback_spent_.assign(hosts_.size(), {});
+  for (std::size_t i = 0; i < hosts_.size(); ++i) {
+    const std::string& name = hosts_[i].host->name;
+    keyed_[i] = std::find(fleet_key_holders.begin(), fleet_key_holders.end(), name) !=
+                fleet_key_holders.end();
+  }
+}
+
+std::map<std::string, bool> Receipts::fleet_keys_said() const {
+  std::map<std::string, bool> out;
+  for (const HostReport& h : hosts_) {
+    if (h.fleet_key) out[h.host->name] = *h.fleet_key;
+  }
+  return out;
+}
+
 HostReport* Receipts::host_by_key(p::KeyId id) {
   const auto it = index_.find(id.value);
   return it == index_.end() ? nullptr : &hosts_[it->second];
@@ -29,8 +53,14 @@ const p::MacKey* Receipts::mac_key(const HostReport& h) {
 std::vector<p::KeysRecipient> Receipts::take_keys_recipients() {
   std::vector<p::KeysRecipient> out;
   if (manager_ == nullptr) return out;
+  ++announcement_;
   for (std::size_t i = 0; i < hosts_.size(); ++i) {
+    if (hosts_[i].fleet_key.value_or(keyed_[i])) continue;  // it said so, or said so before
     if (hosts_[i].registered && keys_sent_[i] >= kKeysCopies) continue;
+    if (!hosts_[i].registered && keys_sent_[i] > 0 && announcement_ - keys_at_[i] < kKeysEvery) {
+      continue;
+    }
+    keys_at_[i] = announcement_;
     if (!wrap_keys_[i]) wrap_keys_[i] = p::fleet_wrap_key(*manager_, hosts_[i].host->key);
     if (!wrap_keys_[i]) continue;  // not a valid curve point: this host cannot be reached
     ++keys_sent_[i];
@@ -67,6 +97,7 @@ bool Receipts::on_command(std::string_view maced, const p::Endpoint& from, Clock
       h->have_at_registration = r->have;
       h->from = from;
     }
+    h->fleet_key = r->fleet == 1;
   } else if (const auto* f = std::get_if<p::Fin>(&parsed->command)) {
     if (f->session != session_ || f->host != h->host->name || f->name != name_) {
       return drop(p::Drop::not_ours);

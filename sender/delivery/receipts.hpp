@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +32,8 @@ struct HostReport {
   bool denied = false;
   std::string deny_reason;
   Clock::time_point registered_at{};
+  // What its latest RECV said: it holds the manager's fleet key (not said yet: nullopt).
+  std::optional<bool> fleet_key;
   Clock::time_point completed_at{};
   std::uint32_t have_at_registration = 0;
   std::uint32_t naks = 0;
@@ -56,17 +59,19 @@ class Receipts {
   bool on_command(std::string_view line, const protocol::Endpoint& from, Clock::time_point now);
   // Feedback packets are accepted only once this is set: the MAC keys (keys.hpp) come from the
   // manager's secret key and each host's public key (derived at a host's first packet).
-  void authenticate(const protocol::SecretKey& manager) {
-    manager_ = &manager;
-    mac_keys_.assign(hosts_.size(), std::nullopt);
-    wrap_keys_.assign(hosts_.size(), std::nullopt);
-    keys_sent_.assign(hosts_.size(), 0);
-    feedback_spent_.assign(hosts_.size(), {});
-  }
-  // The hosts a KEYS line should hand the fleet key to now: each host until it registered and
-  // in at least kKeysCopies announcements (a host that joined without it catches up). Counts
-  // them as sent. Empty before authenticate().
+  // `fleet_key_holders`: hosts known to hold the fleet key (SessionConfig).
+  void authenticate(const protocol::SecretKey& manager,
+                    const std::vector<std::string>& fleet_key_holders = {});
+  // The hosts a KEYS line should hand the fleet key to now: a host that did not register yet
+  // in every kKeysEvery-th announcement from the first (a host that cannot register, e.g.
+  // under a flood of forged UPDATEs, still learns it), and a registered one in kKeysCopies
+  // announcements in all (one that joined without it catches up); never a host whose latest
+  // RECV said it holds the key, nor, until it says otherwise, one known to hold it (1,000
+  // hosts: 100 KEYS lines per announcement; every 200 ms while they registered, and again to
+  // hosts that held the key since their first session, they took a sixth of the wire of a
+  // 2 MiB push). Counts them as sent. Empty before authenticate().
   static constexpr std::uint32_t kKeysCopies = 3;
+  static constexpr std::uint64_t kKeysEvery = 5;  // 1 s at the 200 ms of registration
   std::vector<protocol::KeysRecipient> take_keys_recipients();
   // The host that signed this feedback packet of this session, registered by it (feedback
   // proves the host joined even if its RECV was lost); nullptr when it must be dropped: another
@@ -112,6 +117,8 @@ class Receipts {
     return static_cast<std::size_t>(&h - hosts_.data());
   }
   std::size_t registered() const;
+  // Per host whose RECV said it: whether it holds the fleet key (its latest RECV).
+  std::map<std::string, bool> fleet_keys_said() const;
   std::size_t completed() const;
   std::size_t denied() const;
   bool success() const;  // every targeted host completed
@@ -154,6 +161,9 @@ class Receipts {
   std::vector<std::optional<protocol::MacKey>> mac_keys_;   // per host, derived when first needed
   std::vector<std::optional<protocol::MacKey>> wrap_keys_;  // likewise (KEYS lines)
   std::vector<std::uint32_t> keys_sent_;
+  std::vector<bool> keyed_;             // per host: known to hold the fleet key (authenticate())
+  std::vector<std::uint64_t> keys_at_;  // per host: the announcement that last carried its key
+  std::uint64_t announcement_ = 0;      // calls of take_keys_recipients()
   protocol::VerifiedCache feedback_cache_{kFeedbackCache};
   std::vector<protocol::SecondWindow> feedback_spent_;  // per host
   std::uint64_t feedback_refused_ = 0;                  // over a host's budget: unverified

@@ -85,7 +85,7 @@ SenderSession::SenderSession(SessionConfig config, std::shared_ptr<const p::io::
       }
     }
   }
-  receipts_.authenticate(key_);
+  receipts_.authenticate(key_, config_.fleet_key_holders);
   layout_.authenticate_with(&auth_);
   // The signed table of each round's MIXED packets (hosts check them before subtracting).
   layout_.sign_mixed_tables([this](std::span<const std::array<std::uint8_t, 16>> hashes,

@@ -83,6 +83,9 @@ struct SessionConfig {
     std::vector<std::string> hosts;
   };
   std::vector<RelayedSite> relayed_sites;
+  // Targets that held this manager's fleet key in an earlier session (the store remembers what
+  // their RECVs said): no KEYS line carries it to them unless they say they lost it.
+  std::vector<std::string> fleet_key_holders;
 };
 
 // The replies the manager took while one round was current (the feedback implosion figure),

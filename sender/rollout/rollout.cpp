@@ -186,6 +186,7 @@ bool Rollout::deliver(const std::vector<std::size_t>& which, bool catch_up, Cloc
   }
   if (missing.empty()) return false;
   SessionConfig c = bundle_.session;
+  if (store_) c.fleet_key_holders = store_->fleet_key_holders(key_.key_id());
   // The time the announcements carry: now, not when the rollout began (a catch-up hours later
   // must still be inside the hosts' clock window).
   c.wall_time = static_cast<std::uint64_t>(wall_().time_since_epoch().count());
@@ -204,7 +205,10 @@ bool Rollout::deliver(const std::vector<std::size_t>& which, bool catch_up, Cloc
 }
 
 void Rollout::delivered(const SenderSession& s, Clock::time_point now) {
-  if (store_) store_->end_session(bundle_.session.session, s.success());
+  if (store_) {
+    store_->end_session(bundle_.session.session, s.success());
+    store_->record_fleet_keys(key_.key_id(), s.receipts().fleet_keys_said());
+  }
   wire_bytes_ += s.stats().wire_bytes;
   if (out_.session_ended) out_.session_ended(s);
   for (std::size_t k = 0; k < child_hosts_.size(); ++k) {

@@ -36,6 +36,8 @@ CREATE TABLE IF NOT EXISTS rollouts(
   ended_at INTEGER, plan TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS host_paths(
   host TEXT PRIMARY KEY, rate INTEGER NOT NULL, base INTEGER NOT NULL, at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS fleet_keys(
+  host TEXT PRIMARY KEY, manager TEXT NOT NULL, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS waves(
   rollout INTEGER NOT NULL, wave INTEGER NOT NULL, hosts TEXT NOT NULL,
   started_at INTEGER NOT NULL, ended_at INTEGER, PRIMARY KEY(rollout, wave));
@@ -162,6 +164,32 @@ void Store::record_host_paths(const std::map<std::string, HostPath>& paths) {
         .bind(2, static_cast<std::int64_t>(path.rate))
         .bind(3, std::int64_t{path.base})
         .bind(4, path.at != 0 ? path.at : now())
+        .run();
+  }
+  t.commit();
+}
+
+std::vector<std::string> Store::fleet_key_holders(p::KeyId manager) const {
+  auto q = db_->prepare("SELECT host FROM fleet_keys WHERE manager = ? ORDER BY host");
+  q.bind(1, p::text::hex64(manager.value));
+  std::vector<std::string> out;
+  while (q.step()) out.push_back(q.text(0));
+  return out;
+}
+
+void Store::record_fleet_keys(p::KeyId manager, const std::map<std::string, bool>& holds) {
+  io::Database::Transaction t(*db_);
+  for (const auto& [host, held] : holds) {
+    if (!held) {
+      db_->prepare("DELETE FROM fleet_keys WHERE host = ?").bind(1, host).run();
+      continue;
+    }
+    db_->prepare(
+           "INSERT INTO fleet_keys(host, manager, at) VALUES(?,?,?) ON CONFLICT(host) DO "
+           "UPDATE SET manager=excluded.manager, at=excluded.at")
+        .bind(1, host)
+        .bind(2, p::text::hex64(manager.value))
+        .bind(3, now())
         .run();
   }
   t.commit();

@@ -117,6 +117,10 @@ class Store {
   // Per host name, what its last session learned of its path.
   std::map<std::string, HostPath> host_paths() const;
   void record_host_paths(const std::map<std::string, HostPath>& paths);
+  // The hosts whose latest RECV said they hold the fleet key of `manager` (protocol/README.md,
+  // "Fleet key"), and what a session's RECVs said (true: holds it; false: forgets the host).
+  std::vector<std::string> fleet_key_holders(protocol::KeyId manager) const;
+  void record_fleet_keys(protocol::KeyId manager, const std::map<std::string, bool>& holds);
   // A reply that verified, as signed (repeats of the same bytes are stored once).
   void record_receipt(protocol::SessionId s, const std::string& host, std::string_view verb,
                       std::string_view line);

@@ -145,8 +145,8 @@ TEST(Control, HoldAndHeldRoundTrip) {
 // Golden lines of the other commands (deterministic key; ABORT's empty reason is "-").
 TEST(Control, GoldenEveryOtherCommand) {
   const std::string sig_recv =
-      "4f4fb5293c741b525f52f292e9a17262148d85d2f877b0bde193d000bf2a0b7b47a5e4645e35ae276d57b93937"
-      "998c181edebbcf27c99e656f082591b829720d";
+      "e32a83fcdeabc1d169e4a42b5bd722d61cca55b8ae587c5124c52f6c1b3c23fffa1f8e4eec9d13f52950757e02"
+      "14a6c6518e29c69b1117167eebb97c36a3e700";
   const std::string sig_deny =
       "b78612630914b3aab88f6f5c720314b9e4f51509a05bc0039dae1c43447d495efba849c0edf4dfffdca95b03e8"
       "4d0170ee82d87c5cff3dac22794d0c747dc80d";
@@ -160,8 +160,12 @@ TEST(Control, GoldenEveryOtherCommand) {
       "a86609f08a1e41e75ed607809a54a17ce354d939c8b5f05d195c7cab24354c7e9f47cb7270d9e71d0ff8375ab2"
       "a8a3e898743e30455f8c93a22d7214af06730b";
   const std::string id = " key=9d24e2eeaf27c2a0 sig=";
-  EXPECT_EQ(encode(Recv{"update.tar.gz", "h1.example", {42}, 17}),
-            "RECV update.tar.gz h1.example session=000000000000002a have=17" + id + sig_recv);
+  const std::string recv = encode(Recv{"update.tar.gz", "h1.example", {42}, 17, 1});
+  EXPECT_EQ(recv, "RECV update.tar.gz h1.example session=000000000000002a have=17 fleet=1" + id +
+                      sig_recv);
+  std::string two = recv;  // fleet is 0 or 1
+  two.replace(two.find("fleet=1"), 7, "fleet=2");
+  EXPECT_FALSE(parse_command(two));
   EXPECT_EQ(encode(Deny{"update.tar.gz", "h1.example", "kind dhcp-server not allowed", {42}}),
             "DENY update.tar.gz h1.example kind%20dhcp-server%20not%20allowed "
             "session=000000000000002a" +

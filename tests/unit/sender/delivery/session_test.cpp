@@ -116,6 +116,7 @@ class Fleet : public ::testing::Test {
     c.max_parts = max_parts_;
     c.apply = apply_;
     c.registration_timeout = registration_timeout_;
+    c.fleet_key_holders = fleet_key_holders_;
     c.deadline = 60s;
     c.wall_time = wall(now_);
     if (site_) {
@@ -308,6 +309,7 @@ class Fleet : public ::testing::Test {
   double proactive_ = 0.05;
   int forged_per_packet_ = 0;
   Clock::duration registration_timeout_ = 1s;
+  std::vector<std::string> fleet_key_holders_;  // SessionConfig::fleet_key_holders
   std::uint32_t auth_copies_ = 0;
   p::ApplyMode apply_ = p::ApplyMode::none;
   std::vector<std::vector<std::uint8_t>> ctrl_heard_;  // every ctrl-group datagram, as sent
@@ -536,6 +538,52 @@ TEST_F(Fleet, ANakFromBeforeTheRoundsMarkerPlansNothing) {
   EXPECT_LE(s->stats().parity_packets, s->plan().symbol_count() / 10)
       << "only round 0's proactive parity; a copy of what the NAK asked for was "
       << s->plan().symbol_count() - 1000;
+}
+
+// KEYS lines go only to hosts without the fleet key: a host's RECV says whether it holds it,
+// and hosts the store knows to hold it get none from the first announcement on. A host that
+// lost its key (its state wiped) says so and gets it again.
+TEST_F(Fleet, KeysLinesGoOnlyToHostsWithoutTheFleetKey) {
+  Host& h1 = add_host("h1", 0.0);
+  Host& h2 = add_host("h2", 0.0);
+  const auto keys_lines = [&] {
+    const auto n = std::count_if(ctrl_heard_.begin(), ctrl_heard_.end(), [](const auto& d) {
+      return p::is_keys_line(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
+    });
+    ctrl_heard_.clear();
+    return n;
+  };
+  const auto holds_key = [](const Host& h) {
+    for (const auto& e : std::filesystem::directory_iterator(h.dir / "state")) {
+      if (e.path().filename().string().starts_with("fleet-")) return true;
+    }
+    return false;
+  };
+  auto first = make_session({"h1", "h2"});
+  run(*first, 200000);
+  ASSERT_TRUE(first->success());
+  EXPECT_GE(keys_lines(), 1) << "a first contact";
+  ASSERT_TRUE(holds_key(h1) && holds_key(h2));
+  // Their later RECVs said so (what the store keeps).
+  EXPECT_EQ(first->hosts()[0].fleet_key, std::optional<bool>(true));
+  EXPECT_EQ(first->hosts()[1].fleet_key, std::optional<bool>(true));
+
+  fleet_key_holders_ = {"h1", "h2"};
+  auto second = make_session({"h1", "h2"}, 0x2345, "b.bin");
+  run(*second, 200000);
+  ASSERT_TRUE(second->success());
+  EXPECT_EQ(keys_lines(), 0);
+
+  // h2 is re-imaged: its state (and the fleet key in it) is gone; the store still lists it.
+  h2.agent.reset();
+  std::filesystem::remove_all(h2.dir / "state");
+  std::filesystem::create_directories(h2.dir / "state");
+  start_agent(h2);
+  auto third = make_session({"h1", "h2"}, 0x3456, "c.bin");
+  run(*third, 200000);
+  ASSERT_TRUE(third->success());
+  EXPECT_GE(keys_lines(), 1);
+  EXPECT_TRUE(holds_key(h2));
 }
 
 // Four hosts at 0, 5, 20 and 30 % loss all complete with the exact bytes; repair stays close to

@@ -74,6 +74,22 @@ TEST_F(StoreTest, HostPathsAreKeptPerHost) {
   EXPECT_EQ(paths.at("h2").at, 1795000000);
 }
 
+// Which hosts hold a manager's fleet key: what their RECVs said last, per manager key; a host
+// that said it lost the key is forgotten.
+TEST_F(StoreTest, FleetKeyHoldersArePerManager) {
+  const protocol::KeyId manager{0x1111}, other{0x2222};
+  {
+    Store store(dir_.path());
+    EXPECT_TRUE(store.fleet_key_holders(manager).empty());
+    store.record_fleet_keys(manager, {{"h1", true}, {"h2", true}, {"h3", false}});
+    store.record_fleet_keys(manager, {{"h2", false}});
+    store.record_fleet_keys(other, {{"h4", true}});
+  }
+  Store store(dir_.path());
+  EXPECT_EQ(store.fleet_key_holders(manager), std::vector<std::string>{"h1"});
+  EXPECT_EQ(store.fleet_key_holders(other), std::vector<std::string>{"h4"});
+}
+
 // Latest result per host: a later session's FIN wins; the installed version is the newest
 // applied one; a host that never answered is listed as such; repeats are stored once.
 TEST_F(StoreTest, StatusShowsLatestResultPerHost) {
