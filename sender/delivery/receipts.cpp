@@ -1,6 +1,7 @@
 #include "sender/delivery/receipts.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace fleetcast::sender {
 namespace p = protocol;
@@ -22,13 +23,10 @@ void Receipts::authenticate(const p::SecretKey& manager,
   wrap_keys_.assign(hosts_.size(), std::nullopt);
   keys_sent_.assign(hosts_.size(), 0);
   keys_at_.assign(hosts_.size(), 0);
-  keyed_.assign(hosts_.size(), false);
   feedback_spent_.assign(hosts_.size(), {});
-  for (std::size_t i = 0; i < hosts_.size(); ++i) {
-    const std::string& name = hosts_[i].host->name;
-    keyed_[i] = std::find(fleet_key_holders.begin(), fleet_key_holders.end(), name) !=
-                fleet_key_holders.end();
-  }
+  const std::unordered_set<std::string> holders(fleet_key_holders.begin(), fleet_key_holders.end());
+  keyed_.clear();
+  for (const HostReport& h : hosts_) keyed_.push_back(holders.contains(h.host->name));
 }
 
 std::map<std::string, bool> Receipts::fleet_keys_said() const {
@@ -60,9 +58,9 @@ std::vector<p::KeysRecipient> Receipts::take_keys_recipients() {
     if (!hosts_[i].registered && keys_sent_[i] > 0 && announcement_ - keys_at_[i] < kKeysEvery) {
       continue;
     }
-    keys_at_[i] = announcement_;
     if (!wrap_keys_[i]) wrap_keys_[i] = p::fleet_wrap_key(*manager_, hosts_[i].host->key);
     if (!wrap_keys_[i]) continue;  // not a valid curve point: this host cannot be reached
+    keys_at_[i] = announcement_;
     ++keys_sent_[i];
     out.push_back({p::key_id(hosts_[i].host->key), *wrap_keys_[i]});
   }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <ctime>
 #include <stdexcept>
+#include <type_traits>
 
 #include "protocol/relay/frame.hpp"
 #include "protocol/verify.hpp"
@@ -29,14 +30,13 @@ double thread_cpu_ms() {
   ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
 }
-
 RateConfig rate_config(RateConfig c, std::uint32_t symbol_size) {
   c.packet_bytes = symbol_size + p::kHeaderBytes + kWireOverhead;
   return c;
 }
 template <class F>
 auto each_host(const std::vector<const Host*>& hosts, F f) {
-  std::vector<std::decay_t<decltype(f(Host{}))>> out;
+  std::vector<std::invoke_result_t<F, const Host&>> out;
   for (const Host* h : hosts) out.push_back(f(*h));
   return out;
 }
