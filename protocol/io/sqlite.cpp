@@ -16,19 +16,25 @@ constexpr int kBusyTimeoutMs = 5000;
 // A store holds what hosts reported (FIN text, receipts): created 0600 (SQLite gives its journal
 // and WAL files the same mode), tightened to 0600 when this user owns a looser one, refused when
 // another non-root user owns it (it could swap the content under the manager).
+//
+// An existing file is looked at by path, never opened here: closing any descriptor of a file
+// drops every POSIX lock this process holds on it, those of the other connections to it
+// included (a web view's reader beside the manager's writer). A manager whose reader lost its
+// shared lock saw the last writer to close delete the WAL under the reader, then "disk I/O
+// error" on its next open.
 void own_private(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return;  // sqlite3_open_v2 reports why
-  struct stat st {};
-  if (::fstat(fd, &st) == 0) {
-    if (st.st_uid != ::geteuid() && st.st_uid != 0 && ::geteuid() != 0) {
-      ::close(fd);
-      throw SqliteError(path.string() + ": owned by uid " + std::to_string(st.st_uid) +
-                        ", not by this user (uid " + std::to_string(::geteuid()) + ")");
-    }
-    if (st.st_uid == ::geteuid() && (st.st_mode & 077) != 0) ::fchmod(fd, 0600);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd >= 0) {
+    ::close(fd);  // new: no connection holds it yet
+    return;
   }
-  ::close(fd);
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;  // sqlite3_open_v2 says
+  if (st.st_uid != ::geteuid() && st.st_uid != 0 && ::geteuid() != 0) {
+    throw SqliteError(path.string() + ": owned by uid " + std::to_string(st.st_uid) +
+                      ", not by this user (uid " + std::to_string(::geteuid()) + ")");
+  }
+  if (st.st_uid == ::geteuid() && (st.st_mode & 077) != 0) ::chmod(path.c_str(), 0600);
 }
 
 }  // namespace
@@ -48,6 +54,22 @@ Database::Database(const std::filesystem::path& path, Journal journal) : path_(p
                                        : "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;");
   } catch (const SqliteError&) {
     // A damaged database: no destructor will run, so close it here.
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+Database::Database(const std::filesystem::path& path, ReadOnly) : path_(path.string()) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    throw SqliteError(path_ + ": " + why);
+  }
+  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+  try {
+    exec("PRAGMA query_only=1;");
+  } catch (const SqliteError&) {
     sqlite3_close(db_);
     db_ = nullptr;
     throw;
@@ -126,7 +148,8 @@ bool Database::Statement::step() {
   const int rc = sqlite3_step(stmt_.get());
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  throw SqliteError(sql_ + ": " + sqlite3_errmsg(db_));
+  throw SqliteError(sql_ + ": " + sqlite3_errmsg(db_) + " (" +
+                    std::to_string(sqlite3_extended_errcode(db_)) + ")");
 }
 
 void Database::Statement::run() {

@@ -26,6 +26,10 @@ class Database {
   enum class Journal { rollback, wal };
   // Opens or creates `path`. A file that is not a database (or is damaged) throws.
   Database(const std::filesystem::path& path, Journal journal);
+  // Opens an existing `path` for reading only (SQLITE_OPEN_READONLY and query_only: a write
+  // through it throws). The journal mode is the writer's; a missing file throws.
+  struct ReadOnly {};
+  Database(const std::filesystem::path& path, ReadOnly);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;

@@ -52,33 +52,6 @@ std::int64_t now() {
   return static_cast<std::int64_t>(io::wall_seconds());
 }
 
-// Folds one stored reply (in arrival order) into a host's row: a FIN decides, else a DENY, else
-// COMPLETE over RECV. The line verified when it arrived; here only its fields are read.
-void apply_receipt(HostStatus& h, const std::string& verb, const std::string& line,
-                   std::int64_t at) {
-  if (verb == "FIN") {
-    auto parsed = p::parse_command(line);
-    if (!parsed) return;
-    const auto& f = std::get<p::Fin>(parsed->command);
-    h.status = std::string(p::to_string(f.status));
-    h.version = f.version;
-    h.message = f.message;
-    h.at = at;
-    if (f.status == p::FinStatus::applied) h.installed = std::max(h.installed, f.version);
-  } else if (verb == "DENY" && h.at == 0) {
-    auto parsed = p::parse_command(line);
-    h.status = "denied";
-    if (parsed) h.message = std::get<p::Deny>(parsed->command).reason;
-    h.at = at;
-  } else if (verb == "COMPLETE" && (h.status == "no answer" || h.status == "registered")) {
-    h.status = "completed";
-    h.at = at;
-  } else if (verb == "RECV" && h.status == "no answer") {
-    h.status = "registered";
-    h.at = at;
-  }
-}
-
 std::string joined(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
@@ -87,9 +60,40 @@ std::string joined(const std::vector<std::string>& items) {
 
 }  // namespace
 
-Store::Store(const std::filesystem::path& state_dir) {
+// The line verified when it arrived; here only its fields are read.
+void HostStatus::fold(const std::string& verb, const std::string& line, std::int64_t when) {
+  HostStatus& h = *this;
+  if (verb == "FIN") {
+    auto parsed = p::parse_command(line);
+    if (!parsed) return;
+    const auto& f = std::get<p::Fin>(parsed->command);
+    h.status = std::string(p::to_string(f.status));
+    h.version = f.version;
+    h.message = f.message;
+    h.at = when;
+    if (f.status == p::FinStatus::applied) h.installed = std::max(h.installed, f.version);
+  } else if (verb == "DENY" && h.at == 0) {
+    auto parsed = p::parse_command(line);
+    h.status = "denied";
+    if (parsed) h.message = std::get<p::Deny>(parsed->command).reason;
+    h.at = when;
+  } else if (verb == "COMPLETE" && (h.status == "no answer" || h.status == "registered")) {
+    h.status = "completed";
+    h.at = when;
+  } else if (verb == "RECV" && h.status == "no answer") {
+    h.status = "registered";
+    h.at = when;
+  }
+}
+
+Store::Store(const std::filesystem::path& state_dir, Access access)
+    : path_(state_dir / "manager.db") {
+  if (access == Access::read_only) {
+    db_ = std::make_unique<io::Database>(path_, io::Database::ReadOnly{});
+    return;
+  }
   std::filesystem::create_directories(state_dir);
-  db_ = std::make_unique<io::Database>(state_dir / "manager.db", io::Database::Journal::wal);
+  db_ = std::make_unique<io::Database>(path_, io::Database::Journal::wal);
   db_->exec_setup(kSchema);
   if (!db_->compiles("SELECT plan FROM rollouts LIMIT 0")) db_->exec_setup(kAddPlan);
 }
@@ -433,7 +437,7 @@ std::optional<RolloutView> Store::rollout_view(std::int64_t id) const {
       v.hosts.push_back(HostStatus{h.text(0), v.bundle, 0, "no answer", "", 0, 0});
     }
     if (h.null(1)) continue;
-    apply_receipt(v.hosts.back(), h.text(1), h.text(2), h.integer(3));
+    v.hosts.back().fold(h.text(1), h.text(2), h.integer(3));
   }
   return v;
 }
@@ -473,7 +477,7 @@ std::vector<HostStatus> Store::status(const std::string& bundle, const std::stri
     h.host = s.text(0);
     h.bundle = s.text(1);
     if (h.status.empty()) h.status = "no answer";
-    if (!s.null(2)) apply_receipt(h, s.text(2), s.text(3), s.integer(4));
+    if (!s.null(2)) h.fold(s.text(2), s.text(3), s.integer(4));
   }
   std::vector<HostStatus> out;
   for (auto& [k, v] : rows) out.push_back(std::move(v));

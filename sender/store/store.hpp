@@ -53,6 +53,10 @@ struct HostStatus {
   std::string message;
   std::int64_t at = 0;          // 0: never
   std::uint64_t installed = 0;  // newest version this host reported applied
+
+  // Folds one stored reply (in arrival order) into the row: a FIN decides, else a DENY, else
+  // COMPLETE over RECV.
+  void fold(const std::string& verb, const std::string& line, std::int64_t when);
 };
 
 // The stored reply still verifies with the key its host had when it was stored.
@@ -109,7 +113,10 @@ Receipts::Observer record_into(Store* store, protocol::SessionId s);
 
 class Store {
  public:
-  explicit Store(const std::filesystem::path& state_dir);
+  // read_write creates the directory and the schema; read_only opens an existing store for the
+  // web view (web/): every write through it throws.
+  enum class Access { read_write, read_only };
+  explicit Store(const std::filesystem::path& state_dir, Access access = Access::read_write);
 
   void record_hosts(const std::vector<const Host*>& hosts);
   void begin_session(const SessionRecord& s, const std::vector<const Host*>& hosts);
@@ -178,8 +185,30 @@ class Store {
   };
   std::map<std::string, ReportedLeases> reported_leases() const;
 
+  // For the web view (views.cpp). Rollout IDs, newest first, at most `limit`.
+  std::vector<std::int64_t> rollout_ids(std::size_t limit) const;
+  // Every host the store knows, by name: its groups and when it last replied (0: never).
+  struct HostRow {
+    std::string name;
+    std::vector<std::string> groups;
+    std::int64_t last_heard = 0;
+  };
+  std::vector<HostRow> host_rows() const;
+  // One host's sessions, newest first (at most `limit`): what was sent, its result there, and
+  // every reply it signed in it, as stored.
+  struct HostSession {
+    SessionRecord record;
+    std::int64_t ended_at = 0;  // 0: not ended
+    HostStatus result;
+    std::vector<StoredReceipt> receipts;
+  };
+  std::vector<HostSession> host_history(const std::string& host, std::size_t limit) const;
+  // manager.db and its write-ahead log, in bytes.
+  std::uint64_t size_bytes() const;
+
  private:
   std::unique_ptr<protocol::io::Database> db_;
+  std::filesystem::path path_;
 };
 
 }  // namespace fleetcast::sender

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <map>
 
 #include "protocol/io/file.hpp"
@@ -227,6 +228,34 @@ TEST_F(StoreTest, ScheduleAndOwnership) {
   EXPECT_EQ(back->hosts, plan.hosts);
   EXPECT_EQ(back->waves, plan.waves);
   EXPECT_EQ(back->waves_text, "1,100%");
+}
+
+// The web view's read-only store stays open in the manager's process while rollouts open and
+// close their own, and other processes (`status`, `rollout list`) open and close it meanwhile.
+// Opening a store must not drop this process's locks on it (closing any descriptor of a file
+// drops every POSIX lock of the process on it): before, another process closing its connection
+// then took itself for the last one and deleted the WAL under the manager, whose next query
+// failed "disk I/O error".
+TEST_F(StoreTest, AReaderBesideOpeningAndClosingWritersKeepsWorking) {
+  if (std::system("command -v sqlite3 >/dev/null") != 0) GTEST_SKIP() << "no sqlite3 program";
+  const std::string query = "sqlite3 '" + (dir_.path() / "manager.db").string() +
+                            "' 'SELECT COUNT(*) FROM hosts' >/dev/null";
+  { Store create(dir_.path()); }
+  Store reader(dir_.path(), Store::Access::read_only);
+  for (std::uint64_t round = 1; round <= 3; ++round) {
+    auto writer = std::make_unique<Store>(dir_.path());
+    writer->begin_session(session(round, round), targets_);
+    EXPECT_EQ(reader.host_rows().size(), 3u);
+    { Store another(dir_.path()); }  // e.g. serve looking for a due rollout
+    // Another process reads and closes (a fork would share this process's SQLite state).
+    ASSERT_EQ(std::system(query.c_str()), 0) << query;
+    writer->record_receipt({round}, "h1", "FIN", fin(0, round, p::FinStatus::applied, round, "ok"));
+    writer.reset();  // the rollout ends
+    EXPECT_EQ(reader.status("school-dhcp", "h1").back().installed, round);
+  }
+  Store after(dir_.path());
+  EXPECT_EQ(after.receipts().size(), 3u);
+  EXPECT_EQ(reader.receipts().size(), 3u);
 }
 
 // Several processes open a new manager.db at once (a rollout started while `serve` starts,
