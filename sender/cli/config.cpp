@@ -261,6 +261,7 @@ Invocation parse_command_line(int argc, char** argv) {
     require(vm, "state", "serve");
     inv.command = Command::serve;
     inv.status.state = vm["state"].as<std::string>();
+    if (vm.count("http")) inv.http = vm["http"].as<std::string>();
   } else if (command == "status" || command == "receipts") {
     parse_status(command, vm, args, inv);
   } else if (command == "bundle") {

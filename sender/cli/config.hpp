@@ -121,7 +121,8 @@ struct Invocation {
   SendOptions send;
   RolloutOptions rollout;
   StatusOptions status;
-  log::Config log;  // --log-level (default: info for serve, warning otherwise), --syslog
+  std::string http;  // serve --http ADDR:PORT ("": no web view)
+  log::Config log;   // --log-level (default: info for serve, warning otherwise), --syslog
   std::vector<std::string> argv;  // as given (a rollout keeps it, so `rollout resume` can rerun)
   BundleOptions bundle;
 };

@@ -66,7 +66,7 @@ int run(const fleetcast::sender::Invocation& inv) {
     case Command::rollout_start:
       return fleetcast::sender::rollout_start_command(inv.send, inv.rollout, inv.argv);
     case Command::serve:
-      return fleetcast::sender::serve_command(inv.status.state);
+      return fleetcast::sender::serve_command(inv.status.state, inv.http);
     case Command::status:
       return fleetcast::sender::status_command(inv.status);
     case Command::receipts_verify:

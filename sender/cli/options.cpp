@@ -57,9 +57,11 @@ const char* const kUsage =
     "  fleetcast-sender rollout start BUNDLE.fcb --at now|+S|YYYY-MM-DDTHH:MM:SSZ --state DIR\n"
     "                        [rollout run options]\n"
     "      check the bundle and the options now and schedule the rollout; serve starts it\n"
-    "  fleetcast-sender serve --state DIR\n"
+    "  fleetcast-sender serve --state DIR [--http ADDR:PORT]\n"
     "      the manager daemon: starts scheduled rollouts when due and resumes running ones\n"
-    "      whose manager process died; SIGTERM: no new wave, the rollout stays running\n"
+    "      whose manager process died; SIGTERM: no new wave, the rollout stays running.\n"
+    "      --http: a read-only web view of the store at ADDR:PORT (/, /hosts/NAME, /api/...,\n"
+    "      /metrics); off by default\n"
     "  fleetcast-sender rollout pause|abort --state DIR\n"
     "      ask the running rollout to start no new wave (running applies finish); paused: until\n"
     "      rollout resume; aborted: for good (hosts not activated keep the bundle held)\n"
@@ -148,6 +150,9 @@ po::options_description send_options() {
       "state", po::value<std::string>(),
       "the manager's state directory: every host's signed replies are kept in its receipt "
       "store (manager.db) for status and receipts verify")(
+      "http", po::value<std::string>(),
+      "serve: the read-only web view, JSON API and Prometheus metrics at ADDR:PORT "
+      "(127.0.0.1:8080, [::1]:8080); off when not given")(
       "log-level", po::value<std::string>(),
       "the least important events logged to standard error: debug, info, notice, warning or "
       "error (default: info for serve, warning otherwise: the other commands report on "

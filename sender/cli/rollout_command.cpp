@@ -11,6 +11,7 @@
 #include "protocol/text.hpp"
 #include "sender/cli/report.hpp"
 #include "sender/rollout/recap.hpp"
+#include "sender/web/api.hpp"
 
 namespace fleetcast::sender {
 namespace p = protocol;
@@ -283,7 +284,7 @@ std::string when(std::int64_t t) {
   return t == 0 ? std::string("-") : iso_utc(t);
 }
 
-// `rollout status --format json`.
+// A column of at least `width`.
 std::string pad(std::string s, std::size_t width) {
   if (s.size() < width) s.append(width - s.size(), ' ');
   return s + " ";
@@ -294,42 +295,6 @@ std::map<std::string, std::string> sites_of(const RolloutView& v) {
   std::string error;
   const auto plan = v.plan.empty() ? std::nullopt : plan_from_json(v.plan, &error);
   return plan ? plan->sites : std::map<std::string, std::string>{};
-}
-
-void print_rollout_json(const RolloutView& v, const std::map<std::string, std::size_t>& counts) {
-  const auto sites = sites_of(v);
-  nlohmann::json waves = nlohmann::json::array(), hosts = nlohmann::json::array();
-  for (const auto& w : v.waves) {
-    waves.push_back({{"wave", w.number},
-                     {"hosts", w.hosts},
-                     {"started_at", when(w.started_at)},
-                     {"ended_at", when(w.ended_at)}});
-  }
-  for (const HostStatus& h : v.hosts) {
-    const auto site = sites.find(h.host);
-    hosts.push_back({{"host", h.host},
-                     {"status", h.status},
-                     {"version", h.version},
-                     {"reason", h.message},
-                     {"at", when(h.at)},
-                     {"site", site == sites.end() ? "" : site->second}});
-  }
-  const nlohmann::json out = {{"rollout", v.id},
-                              {"bundle", v.bundle},
-                              {"version", v.version},
-                              {"state", v.state},
-                              {"reason", v.reason},
-                              {"request", v.request},
-                              {"waves_plan", v.waves_text},
-                              {"command", v.argv},
-                              {"forced", v.forced()},
-                              {"max_fail", v.max_fail},
-                              {"started_at", when(v.started_at)},
-                              {"ended_at", when(v.ended_at)},
-                              {"waves", waves},
-                              {"hosts", hosts},
-                              {"counts", counts}};
-  std::printf("%s\n", out.dump(2).c_str());
 }
 
 }  // namespace
@@ -343,10 +308,8 @@ int rollout_status_command(const StatusOptions& o) {
     std::printf("%s: no rollout%s\n", o.state.c_str(), which.c_str());
     return 1;
   }
-  std::map<std::string, std::size_t> counts;
-  for (const HostStatus& h : v->hosts) ++counts[h.status];
   if (o.format == StatusOptions::Format::json) {
-    print_rollout_json(*v, counts);
+    std::printf("%s\n", web::rollout_json(*v).dump(2).c_str());
     return 0;
   }
   std::printf("rollout %lld: %s version %llu, %s%s%s\n", static_cast<long long>(v->id),

@@ -60,7 +60,8 @@ int rollout_start_command(const SendOptions& send, const RolloutOptions& rollout
 // `serve`: the manager daemon. Until SIGTERM: starts scheduled rollouts when due, and resumes
 // running ones whose manager process is gone (one at a time); on SIGTERM the running rollout
 // starts no new wave and stays running for the next start.
-int serve_command(const std::filesystem::path& state);
+// `http` ("" for none): the web view's address (web/site.hpp).
+int serve_command(const std::filesystem::path& state, const std::string& http);
 // `rollout list`: every rollout in the store, newest first.
 int rollout_list_command(const std::filesystem::path& state);
 // From the store: one rollout's state, waves and hosts, and its recap (exit 1: no such rollout).

@@ -209,7 +209,7 @@ void Rollout::delivered(const SenderSession& s, Clock::time_point now) {
     store_->end_session(bundle_.session.session, s.success());
     store_->record_fleet_keys(key_.key_id(), s.receipts().fleet_keys_said());
   }
-  wire_bytes_ += s.stats().wire_bytes;
+  ended_.add(s);
   if (out_.session_ended) out_.session_ended(s);
   for (std::size_t k = 0; k < child_hosts_.size(); ++k) {
     const HostReport& r = s.hosts()[k];
@@ -221,6 +221,12 @@ void Rollout::delivered(const SenderSession& s, Clock::time_point now) {
     h.message = r.fin ? r.fin_message : r.deny_reason;
     if (r.fin) h.result_at = seconds(now);
   }
+}
+
+DeliveryTotals Rollout::totals() const {
+  DeliveryTotals t = ended_;
+  if (const auto* s = std::get_if<SenderSession>(&child_)) t.add(*s);
+  return t;
 }
 
 void Rollout::distributed(Clock::time_point now) {

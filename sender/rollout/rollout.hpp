@@ -32,6 +32,7 @@
 #include "protocol/transport.hpp"
 #include "sender/delivery/session.hpp"
 #include "sender/delivery/status_poll.hpp"
+#include "sender/delivery/totals.hpp"
 #include "sender/rollout/activation.hpp"
 #include "sender/rollout/outcome.hpp"
 #include "sender/rollout/plan.hpp"
@@ -84,7 +85,9 @@ class Rollout {
   const WaveTracker& tracker() const { return tracker_; }
   const std::vector<HostOutcome>& hosts() const { return hosts_; }
   const RolloutPlan& plan() const { return plan_; }
-  std::uint64_t wire_bytes() const { return wire_bytes_; }
+  std::uint64_t wire_bytes() const { return ended_.wire_bytes; }  // of the sessions ended
+  // The delivery sessions so far, the one running included (the web view's counters).
+  DeliveryTotals totals() const;
   double seconds(Clock::time_point now) const;
 
  private:
@@ -141,7 +144,7 @@ class Rollout {
   Clock::time_point next_ask_{};                       // the store's request column, next read
   Request request_ = Request::none;
   bool interrupted_ = false;
-  std::uint64_t wire_bytes_ = 0;
+  DeliveryTotals ended_;  // the delivery sessions that ended
 };
 
 }  // namespace fleetcast::sender

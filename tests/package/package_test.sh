@@ -216,6 +216,9 @@ serve=$!
 bg="$bg $serve"
 wait_until 100 grep -q "FC1101 serving state=/var/lib/fleetcast-manager" "$work/serve.log" ||
   { kill "$serve"; cat "$work/serve.log"; fail "serve with the example config did not start"; }
+# manager.conf's http = 127.0.0.1:8077: the web view answers on loopback.
+curl -sf http://127.0.0.1:8077/metrics | grep -q '^fleetcast_store_size_bytes ' ||
+  { kill "$serve"; cat "$work/serve.log"; fail "the packaged web view does not answer on 127.0.0.1:8077"; }
 kill -TERM "$serve"
 wait "$serve" || fail "serve did not exit 0 on SIGTERM"
 grep -q "info FC1105 stopped" "$work/serve.log" || { cat "$work/serve.log"; fail "serve logged no stop"; }
