@@ -4,6 +4,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <csignal>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -183,7 +184,12 @@ HttpServer::HttpServer(const std::string& address, HttpHandler handler, HttpLimi
   if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
   if (ec) throw std::runtime_error("--http " + address + ": " + ec.message());
   impl_->accept();
+  // Signals (serve's SIGTERM) go to the manager's loop, not to this thread.
+  sigset_t all, before;
+  ::sigfillset(&all);
+  ::pthread_sigmask(SIG_BLOCK, &all, &before);
   impl_->thread = std::thread([impl = impl_.get()] { impl->ioc.run(); });
+  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
 }
 
 HttpServer::~HttpServer() {
