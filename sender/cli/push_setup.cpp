@@ -116,6 +116,28 @@ lint::Report lint_dhcp(const Prepared& prep) {
   return report;
 }
 
+}  // namespace
+
+void record_dhcp_pools(const Prepared& prep, const lint::Report& r) {
+  if (prep.state.empty() || r.ranges.empty()) return;
+  std::vector<DhcpPools> servers;
+  for (const auto& [host, ranges] : r.ranges) {
+    DhcpPools d{host, prep.bundle_name, prep.version, {}, {}, 0};
+    for (const lint::Range& range : ranges) {
+      d.pools.push_back({range.low, range.high, range.subnet, range.retired});
+    }
+    for (const auto* lines : {&r.refusals, &r.notes}) {
+      for (const std::string& line : *lines) {
+        if (line.find(host) != std::string::npos) d.flags.push_back(line);
+      }
+    }
+    servers.push_back(std::move(d));
+  }
+  Store(prep.state).record_dhcp_pools(servers);
+}
+
+namespace {
+
 void print_report(const lint::Report& r, const char* refusal_tag) {
   for (const auto& n : r.notes) std::printf("  lint note: %s\n", n.c_str());
   for (const auto& x : r.refusals) std::printf("  %s: %s\n", refusal_tag, x.c_str());
@@ -123,7 +145,7 @@ void print_report(const lint::Report& r, const char* refusal_tag) {
 
 }  // namespace
 
-void refuse_dhcp_conflicts(const Prepared& prep, bool force) {
+lint::Report refuse_dhcp_conflicts(const Prepared& prep, bool force) {
   if (prep.dhcp_content.empty()) {
     if (!prep.dhcp_server.empty()) {
       std::printf(
@@ -131,9 +153,9 @@ void refuse_dhcp_conflicts(const Prepared& prep, bool force) {
           "server validates its own configuration\n",
           prep.dhcp_server.c_str());
     }
-    return;
+    return {};
   }
-  const lint::Report r = lint_dhcp(prep);
+  lint::Report r = lint_dhcp(prep);
   print_report(r, force ? "FORCED (--force), lint" : "lint");
   if (!r.ok() && !force) {
     std::fflush(stdout);
@@ -141,6 +163,7 @@ void refuse_dhcp_conflicts(const Prepared& prep, bool force) {
                              std::to_string(r.refusals.size()) +
                              " conflict(s) listed above (--force sends it anyway)");
   }
+  return r;
 }
 
 int bundle_lint_command(const SendOptions& o) {

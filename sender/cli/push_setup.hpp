@@ -18,6 +18,7 @@
 #include "sender/delivery/session.hpp"
 #include "sender/delivery/site_fanout.hpp"
 #include "sender/fleet/inventory.hpp"
+#include "sender/lint/lint.hpp"
 #include "sender/store/store.hpp"
 
 namespace fleetcast::sender {
@@ -42,8 +43,12 @@ struct Prepared {
 };
 
 // The DHCP lint (sender/lint/lint.hpp) of a prepared dhcp-server bundle: prints the refusals and
-// notes, and throws unless `force` (then prints that they were forced). Nothing for other kinds.
-void refuse_dhcp_conflicts(const Prepared& prep, bool force);
+// notes, and throws unless `force` (then prints that they were forced); returns its report.
+// Nothing (an empty report) for other kinds.
+lint::Report refuse_dhcp_conflicts(const Prepared& prep, bool force);
+// What that lint read of each server's pools, into the receipt store (with --state) for the web
+// view: called by the commands that send the bundle (not by plan or bundle lint).
+void record_dhcp_pools(const Prepared& prep, const lint::Report& report);
 // `bundle lint`: the same check alone; exit status 1 when it refuses.
 int bundle_lint_command(const SendOptions& o);
 

@@ -148,7 +148,7 @@ LiveRollout::LiveRollout(const SendOptions& options, const RolloutOptions& r,
                          const std::optional<RolloutRecord>& resume, std::int64_t scheduled,
                          const std::vector<std::string>& argv)
     : o(options), prep(prepare(options)), io(options) {
-  refuse_dhcp_conflicts(prep, r.force);
+  record_dhcp_pools(prep, refuse_dhcp_conflicts(prep, r.force));
   if (resume && !resume->plan.empty()) {
     std::string error;
     auto stored = plan_from_json(resume->plan, &error);

@@ -294,6 +294,7 @@ Report lint_bundle_tree(const std::filesystem::path& staging, const std::string&
       report.notes.push_back(cat({h->name, ": ", config, " not checked: ", e.what()}));
       continue;
     }
+    report.ranges[h->name] = s.model.ranges;
     servers.push_back(std::move(s));
   }
   Report r = lint_servers(servers, groups);

@@ -41,6 +41,9 @@ struct Server {
 struct Report {
   std::vector<std::string> refusals;
   std::vector<std::string> notes;
+  // lint_bundle_tree: per host whose configuration parsed, the ranges it lends (the web view
+  // shows how full they are, from the leases its FINs report).
+  std::map<std::string, std::vector<Range>> ranges;
   bool ok() const { return refusals.empty(); }
 };
 

@@ -107,6 +107,21 @@ struct HostPath {
   std::int64_t at = 0;  // seconds since the epoch
 };
 
+// A DHCP server's pools as the lint read them in the configuration a push or rollout sent it
+// (the newest per host and bundle), with the lint's refusals and notes that name the host.
+struct DhcpPools {
+  struct Pool {
+    std::uint32_t low = 0, high = 0;  // IPv4, host order, inclusive
+    std::string subnet;
+    bool retired = false;  // dhcpd `deny all clients`: lends nothing new
+  };
+  std::string host, bundle;
+  std::uint64_t version = 0;
+  std::vector<Pool> pools;
+  std::vector<std::string> flags;
+  std::int64_t at = 0;
+};
+
 class Store;
 // Keeps every reply a session's receipts accept in `store` (if any), under session `s`.
 Receipts::Observer record_into(Store* store, protocol::SessionId s);
@@ -203,6 +218,10 @@ class Store {
     std::vector<StoredReceipt> receipts;
   };
   std::vector<HostSession> host_history(const std::string& host, std::size_t limit) const;
+  // What the DHCP lint read of each server's pools when a bundle went out (newest per host and
+  // bundle replaces the older), and all of it back.
+  void record_dhcp_pools(const std::vector<DhcpPools>& servers);
+  std::vector<DhcpPools> dhcp_pools() const;
   // manager.db and its write-ahead log, in bytes.
   std::uint64_t size_bytes() const;
 

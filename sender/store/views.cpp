@@ -4,6 +4,9 @@
 
 #include <system_error>
 
+#include <nlohmann/json.hpp>
+
+#include "protocol/io/clock.hpp"
 #include "protocol/text.hpp"
 #include "sender/store/store.hpp"
 
@@ -62,6 +65,57 @@ std::vector<Store::HostSession> Store::host_history(const std::string& host,
       h.result.fold(r.text(1), r.text(2), r.integer(3));
     }
     out.push_back(std::move(h));
+  }
+  return out;
+}
+
+void Store::record_dhcp_pools(const std::vector<DhcpPools>& servers) {
+  p::io::Database::Transaction t(*db_);
+  for (const DhcpPools& s : servers) {
+    nlohmann::json pools = nlohmann::json::array();
+    for (const DhcpPools::Pool& pool : s.pools) {
+      pools.push_back({{"low", pool.low},
+                       {"high", pool.high},
+                       {"subnet", pool.subnet},
+                       {"retired", pool.retired}});
+    }
+    db_->prepare(
+           "INSERT INTO dhcp_pools(host, bundle, version, pools, flags, at) VALUES(?,?,?,?,?,?) "
+           "ON CONFLICT(host, bundle) DO UPDATE SET version=excluded.version, "
+           "pools=excluded.pools, flags=excluded.flags, at=excluded.at")
+        .bind(1, s.host)
+        .bind(2, s.bundle)
+        .bind(3, static_cast<std::int64_t>(s.version))
+        .bind(4, pools.dump())
+        .bind(5, nlohmann::json(s.flags).dump())
+        .bind(6, static_cast<std::int64_t>(p::io::wall_seconds()))
+        .run();
+  }
+  t.commit();
+}
+
+std::vector<DhcpPools> Store::dhcp_pools() const {
+  auto s = db_->prepare(
+      "SELECT host, bundle, version, pools, flags, at FROM dhcp_pools ORDER BY host, bundle");
+  std::vector<DhcpPools> out;
+  while (s.step()) {
+    DhcpPools d{s.text(0), s.text(1), static_cast<std::uint64_t>(s.integer(2)),
+                {},        {},        s.integer(5)};
+    // Written by record_dhcp_pools only; a row that does not parse is shown without pools.
+    const auto pools = nlohmann::json::parse(s.text(3), nullptr, false);
+    const auto flags = nlohmann::json::parse(s.text(4), nullptr, false);
+    if (pools.is_array()) {
+      for (const auto& j : pools) {
+        d.pools.push_back({j.value("low", 0u), j.value("high", 0u), j.value("subnet", ""),
+                           j.value("retired", false)});
+      }
+    }
+    if (flags.is_array()) {
+      for (const auto& f : flags) {
+        if (f.is_string()) d.flags.push_back(f.get<std::string>());
+      }
+    }
+    out.push_back(std::move(d));
   }
   return out;
 }

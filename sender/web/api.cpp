@@ -114,12 +114,25 @@ nlohmann::json hosts_json(const std::vector<FleetHost>& hosts) {
   for (const FleetHost& h : hosts) {
     nlohmann::json bundles = nlohmann::json::array();
     for (const HostStatus& b : h.bundles) bundles.push_back(status_json(b));
+    nlohmann::json pools = nlohmann::json::array();
+    for (const PoolUse& u : h.pools) {
+      pools.push_back({{"range", u.range},
+                       {"subnet", u.subnet},
+                       {"addresses", u.addresses},
+                       {"active", u.active ? nlohmann::json(*u.active) : nlohmann::json(nullptr)},
+                       {"level", u.level()},
+                       {"retired", u.retired},
+                       {"bundle", u.bundle},
+                       {"version", u.version}});
+    }
     out.push_back({{"host", h.name},
                    {"groups", h.groups},
                    {"site", h.site},
                    {"last_heard", when(h.last_heard)},
                    {"bundles", bundles},
-                   {"leases", h.leases}});
+                   {"leases", h.leases},
+                   {"pools", pools},
+                   {"lint", h.lint}});
   }
   return out;
 }

@@ -48,6 +48,9 @@ ul.legend li.none { opacity: .45; }
 pre.recap { background: #f1f3f6; padding: .6em; border-radius: 6px; overflow-x: auto; font-size: .85em; }
 details { margin: .4em 0; } summary { cursor: pointer; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.pool { white-space: nowrap; margin: .1em 0; } .pool meter { width: 7em; vertical-align: middle; }
+.lvl-warning { background: var(--activating); color: var(--fg); }
+.lvl-critical { background: var(--failed); }
 @media (max-width: 600px) { main { padding: .3em .4em; } section { padding: .3em .5em .8em; }
   table.list { font-size: .82em; } .cell { min-width: 3.5em; } }
 )css";

@@ -68,6 +68,27 @@ void fleet(Exposition& e, const Overview& o) {
   }
 }
 
+void pools(Exposition& e, const Overview& o) {
+  e.family("fleetcast_dhcp_pool_addresses", "gauge",
+           "Addresses of each pool of the DHCP configuration last sent to the server.");
+  for (const FleetHost& h : o.hosts) {
+    for (const PoolUse& u : h.pools) {
+      e.sample("fleetcast_dhcp_pool_addresses", {{"host", h.name}, {"pool", u.range}},
+               double(u.addresses));
+    }
+  }
+  e.family("fleetcast_dhcp_pool_active_leases", "gauge",
+           "Active leases in the pool, as the server's newest FIN reported them (when it listed "
+           "them all).");
+  for (const FleetHost& h : o.hosts) {
+    for (const PoolUse& u : h.pools) {
+      if (!u.active) continue;
+      e.sample("fleetcast_dhcp_pool_active_leases", {{"host", h.name}, {"pool", u.range}},
+               double(*u.active));
+    }
+  }
+}
+
 void rollouts(Exposition& e, const Overview& o) {
   e.family("fleetcast_rollout_info", "gauge",
            "Recent rollouts: 1 per rollout, its state as label.");
@@ -142,6 +163,7 @@ std::string label_value(const std::string& v) {
 std::string metrics_text(const MetricsInput& in) {
   Exposition e;
   fleet(e, in.overview);
+  pools(e, in.overview);
   rollouts(e, in.overview);
   live(e, in.live);
   e.family("fleetcast_store_size_bytes", "gauge", "The receipt store on disk (with its WAL).");

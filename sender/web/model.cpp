@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "sender/lint/dhcp_model.hpp"
+#include "sender/lint/lint.hpp"
 #include "sender/rollout/plan.hpp"
 #include "sender/rollout/recap.hpp"
 
@@ -32,6 +34,36 @@ std::string cell_state(const std::string& status, bool wave_started, bool wave_e
     return wave_started ? "silent" : "held";
   }
   return over ? "silent" : "pending";  // no answer, registered, completed
+}
+
+std::string PoolUse::level() const {
+  if (!active || addresses == 0) return "unknown";
+  const double used = static_cast<double>(*active) / static_cast<double>(addresses);
+  return used >= 0.9 ? "critical" : used >= 0.8 ? "warning" : "ok";
+}
+
+std::vector<PoolUse> pool_use(const DhcpPools& pools, const std::string& leases) {
+  const lint::ReportedRuns runs = lint::parse_lease_report(leases);
+  std::vector<PoolUse> out;
+  for (const DhcpPools::Pool& p : pools.pools) {
+    PoolUse u;
+    u.range = lint::format_range({p.low, p.high, p.subnet, "", p.retired, 0});
+    u.subnet = p.subnet;
+    u.addresses = p.high >= p.low ? std::uint64_t{p.high} - p.low + 1 : 0;
+    u.retired = p.retired;
+    u.bundle = pools.bundle;
+    u.version = pools.version;
+    if (runs.complete) {
+      std::uint64_t n = 0;
+      for (const auto& [low, high] : runs.runs) {
+        const std::uint32_t a = std::max(low, p.low), b = std::min(high, p.high);
+        if (a <= b) n += std::uint64_t{b} - a + 1;
+      }
+      u.active = n;
+    }
+    out.push_back(std::move(u));
+  }
+  return out;
 }
 
 RolloutModel rollout_model(const RolloutView& view) {
@@ -123,11 +155,21 @@ Overview overview(const Store& store, std::int64_t now) {
   std::map<std::string, std::vector<HostStatus>> results;
   for (HostStatus& h : store.status("", "")) results[h.host].push_back(std::move(h));
   const auto leases = store.reported_leases();
+  // The pools of each server's newest dhcp-server bundle (by when it was sent).
+  std::map<std::string, DhcpPools> pools;
+  for (DhcpPools& d : store.dhcp_pools()) {
+    auto& newest = pools[d.host];
+    if (newest.host.empty() || d.at >= newest.at) newest = std::move(d);
+  }
   for (Store::HostRow& row : store.host_rows()) {
-    FleetHost h{row.name, std::move(row.groups), "", row.last_heard, {}, ""};
+    FleetHost h{row.name, std::move(row.groups), "", row.last_heard, {}, "", {}, {}};
     if (const auto s = sites.find(h.name); s != sites.end()) h.site = s->second;
     if (const auto r = results.find(h.name); r != results.end()) h.bundles = std::move(r->second);
     if (const auto l = leases.find(h.name); l != leases.end()) h.leases = l->second.message;
+    if (const auto d = pools.find(h.name); d != pools.end()) {
+      h.pools = pool_use(d->second, h.leases);
+      h.lint = d->second.flags;
+    }
     o.hosts.push_back(std::move(h));
   }
   return o;

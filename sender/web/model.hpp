@@ -49,6 +49,20 @@ struct RolloutModel {
   bool live() const { return view.state == "running" || view.state == "scheduled"; }
 };
 
+// A DHCP server's pool and how full it is: its addresses, and the active leases its newest FIN
+// reported in it (Stork's thresholds: 80 % warns, 90 % is critical).
+struct PoolUse {
+  std::string range;   // "192.168.11.100-192.168.11.199"
+  std::string subnet;  // "192.168.11.0/24"
+  std::uint64_t addresses = 0;
+  std::optional<std::uint64_t> active;  // unknown when the FIN listed only some of its leases
+  bool retired = false;                 // lends nothing new (dhcpd: deny all clients)
+  std::string bundle;                   // of the configuration these pools are from
+  std::uint64_t version = 0;
+  // "ok", "warning" (>= 80 %), "critical" (>= 90 %), "unknown"
+  std::string level() const;
+};
+
 struct FleetHost {
   std::string name;
   std::vector<std::string> groups;
@@ -56,6 +70,8 @@ struct FleetHost {
   std::int64_t last_heard = 0;
   std::vector<HostStatus> bundles;  // the latest result per bundle
   std::string leases;               // the newest "leases: N active (...)" a FIN reported
+  std::vector<PoolUse> pools;       // of the newest dhcp-server bundle sent to it
+  std::vector<std::string> lint;    // what the DHCP lint said of it then
 };
 
 struct RolloutSummary {
@@ -85,6 +101,8 @@ std::string cell_state(const std::string& status, bool wave_started, bool wave_e
                        bool rollout_ended);
 
 RolloutModel rollout_model(const RolloutView& view);
+// `pools` with the active leases of `leases` (a FIN's text) counted in each.
+std::vector<PoolUse> pool_use(const DhcpPools& pools, const std::string& leases);
 Overview overview(const Store& store, std::int64_t now);
 // nullopt when the store knows no such host.
 std::optional<HostPage> host_page(const Store& store, const std::string& name);

@@ -207,19 +207,51 @@ std::pair<std::string, std::string> leases_of(const std::string& message) {
   return {text, text.substr(8, digits == std::string::npos ? std::string::npos : digits - 8)};
 }
 
+std::string pool_cell(const PoolUse& u) {
+  std::string out = "<div class=\"pool p-" + css_name(u.level()) + "\">";
+  if (u.active && u.addresses) {
+    const std::uint64_t pct = *u.active * 100 / u.addresses;
+    const std::string max = std::to_string(u.addresses);
+    out += "<meter min=\"0\" max=\"" + max + "\" low=\"" + std::to_string(u.addresses * 8 / 10) +
+           "\" high=\"" + std::to_string(u.addresses * 9 / 10) + "\" optimum=\"0\" value=\"" +
+           std::to_string(*u.active) + "\">" + std::to_string(pct) + " %</meter> <b>" +
+           std::to_string(*u.active) + " of " + max + "</b> (" + std::to_string(pct) + " %) ";
+  } else {
+    out += "<b>? of " + std::to_string(u.addresses) + "</b> ";
+  }
+  out += "<code>" + escape(u.range) + "</code>";
+  if (u.retired) out += " <span class=\"dim\">retired</span>";
+  if (u.level() == "warning" || u.level() == "critical") {
+    out += " <span class=\"tag lvl-" + css_name(u.level()) + "\">" + escape(u.level()) + "</span>";
+  }
+  return out + "</div>";
+}
+
 std::string dhcp_table(const Overview& o, const PageContext& c) {
   std::string rows;
   for (const FleetHost& h : o.hosts) {
     const auto [text, active] = leases_of(h.leases);
-    if (text.empty()) continue;
+    if (text.empty() && h.pools.empty()) continue;
+    std::string pools;
+    for (const PoolUse& u : h.pools) pools += pool_cell(u);
+    if (pools.empty())
+      pools = "<span class=\"dim\">not known (no linted configuration sent)</span>";
+    if (!h.pools.empty() && !h.pools.front().active.has_value() && !text.empty()) {
+      pools +=
+          "<div class=\"dim\">the FIN listed only some of its leases: " + escape(text) + "</div>";
+    }
+    std::string lint;
+    for (const auto& l : h.lint) lint += "<div class=\"reason\">" + escape(l) + "</div>";
     rows += "<tr><td>" + host_link(h.name) + "</td><td class=\"num\">" + escape(active) +
-            "</td><td class=\"reason\">" + escape(text) + "</td><td>" +
-            time_tag(h.last_heard, c.now) + "</td></tr>";
+            "</td><td>" + pools + "</td><td>" + lint + "</td><td>" + time_tag(h.last_heard, c.now) +
+            "</td></tr>";
   }
   if (rows.empty()) return "";
-  return "<section id=\"dhcp\"><h2>DHCP servers</h2><p class=\"dim\">Active leases as each "
-         "server's newest FIN reported them.</p><table class=\"list\"><thead><tr><th>server</th>"
-         "<th>active</th><th>leases</th><th>last answer</th></tr></thead><tbody>" +
+  return "<section id=\"dhcp\"><h2>DHCP servers</h2><p class=\"dim\">Each pool of the "
+         "configuration last sent, and the active leases the server's newest FIN reported in it; "
+         "80 % warns, 90 % is critical (Stork's thresholds).</p><table class=\"list\"><thead><tr>"
+         "<th>server</th><th>active</th><th>pools</th><th>lint</th><th>last answer</th></tr>"
+         "</thead><tbody>" +
          rows + "</tbody></table></section>";
 }
 

@@ -97,8 +97,9 @@ class WebStore : public ::testing::Test {
     store.record_receipt({5}, "h2", "FIN", fin(1, p::FinStatus::rolled_back, kHostile));
     store.record_receipt({5}, "h3", "FIN", fin(2, p::FinStatus::held, "checked"));
   }
-  std::string fin(std::size_t host, p::FinStatus status, const std::string& message) {
-    p::Fin f{"motd-2.fcb", hosts_[host].name, message, {5}, status, 2, {}};
+  std::string fin(std::size_t host, p::FinStatus status, const std::string& message,
+                  std::uint64_t session = 5) {
+    p::Fin f{"motd-2.fcb", hosts_[host].name, message, {session}, status, 2, {}};
     return p::encode_command(f, keys_[host]).value();
   }
   HttpResponse get(Site& site, const std::string& target) {
@@ -179,6 +180,63 @@ TEST_F(WebStore, MetricsAreExpositionText) {
             std::string::npos);
   EXPECT_NE(r.body.find("fleetcast_host_last_fin_age_seconds{host=\"h1\"}"), std::string::npos);
   EXPECT_EQ(label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+}
+
+// A DHCP server's pools (as the lint read them when the bundle went out) against the leases its
+// newest FIN reported: 92 of 100 is critical (Stork's 90 %); a FIN that listed only some of its
+// leases leaves the pool's count unknown, not guessed.
+TEST_F(WebStore, PoolsShowHowFullEachServerIs) {
+  {
+    Store store(dir_.path());
+    SessionRecord r;
+    r.session = {6};
+    r.file_name = "school-dhcp-3.fcb";
+    r.bundle = "school-dhcp";
+    r.version = 3;
+    r.digest = std::string(64, 'c');
+    r.started_at = 1795000200;
+    store.begin_session(r, targets_);
+    store.record_receipt(
+        {6}, "h1", "FIN",
+        fin(0, p::FinStatus::applied,
+            "version 3 applied: leases: 92 active (192.168.1.100-192.168.1.191)", 6));
+    store.record_receipt(
+        {6}, "h2", "FIN",
+        fin(1, p::FinStatus::applied, "leases: 40 active (192.168.2.100-192.168.2.109, ...)", 6));
+    store.record_dhcp_pools(
+        {{"h1",
+          "school-dhcp",
+          3,
+          {{0xC0A80164, 0xC0A801C7, "192.168.1.0/24", false}},
+          {"h1: a note of the lint"},
+          0},
+         {"h2", "school-dhcp", 3, {{0xC0A80264, 0xC0A802C7, "192.168.2.0/24", false}}, {}, 0}});
+  }
+  Site site(dir_.path(), nullptr, "mgr", [] { return std::int64_t{1795000300}; });
+  const auto hosts = nlohmann::json::parse(get(site, "/api/hosts").body);
+  ASSERT_EQ(hosts.size(), 3u);
+  const auto& h1 = hosts[0]["pools"][0];
+  EXPECT_EQ(h1["range"], "192.168.1.100-192.168.1.199");
+  EXPECT_EQ(h1["addresses"], 100);
+  EXPECT_EQ(h1["active"], 92);
+  EXPECT_EQ(h1["level"], "critical");
+  EXPECT_EQ(hosts[0]["lint"][0], "h1: a note of the lint");
+  EXPECT_TRUE(hosts[1]["pools"][0]["active"].is_null());
+  EXPECT_EQ(hosts[1]["pools"][0]["level"], "unknown");
+  EXPECT_TRUE(hosts[2]["pools"].empty());
+  const std::string page = get(site, "/").body;
+  EXPECT_NE(page.find("<meter min=\"0\" max=\"100\" low=\"80\" high=\"90\" optimum=\"0\" "
+                      "value=\"92\">"),
+            std::string::npos);
+  EXPECT_NE(page.find("lvl-critical"), std::string::npos);
+  const std::string metrics = get(site, "/metrics").body;
+  EXPECT_NE(metrics.find("fleetcast_dhcp_pool_active_leases{host=\"h1\",pool=\"192.168.1.100-"
+                         "192.168.1.199\"} 92\n"),
+            std::string::npos);
+  EXPECT_EQ(metrics.find("fleetcast_dhcp_pool_active_leases{host=\"h2\""), std::string::npos);
+  EXPECT_NE(metrics.find("fleetcast_dhcp_pool_addresses{host=\"h2\",pool=\"192.168.2.100-"
+                         "192.168.2.199\"} 100\n"),
+            std::string::npos);
 }
 
 // The web view writes nothing: its store refuses writes; no store yet is a 503, not a new one.
