@@ -280,9 +280,7 @@ int rollout_list_command(const std::filesystem::path& state) {
 
 namespace {
 
-std::string when(std::int64_t t) {
-  return t == 0 ? std::string("-") : iso_utc(t);
-}
+using web::when;  // ISO 8601 UTC, "-" for never: the same words as the API
 
 // A column of at least `width`.
 std::string pad(std::string s, std::size_t width) {

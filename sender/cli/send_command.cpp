@@ -113,8 +113,7 @@ int inventory_site_command(const Invocation& inv) {
 int send_command(const SendOptions& o, const RolloutOptions& rollout,
                  const std::vector<std::string>& argv) {
   Prepared prep = prepare(o);
-  const lint::Report lint = refuse_dhcp_conflicts(prep, o.force);
-  if (!o.dry_run) record_dhcp_pools(prep, lint);
+  if (auto lint = refuse_dhcp_conflicts(prep, o.force); !o.dry_run) record_dhcp_pools(prep, lint);
   if (o.push && !o.dry_run) {
     if (auto grouped = redundancy_in_push(prep); !grouped.empty()) {
       if (!o.force) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "sender/lint/lint.hpp"
 #include "sender/web/api.hpp"
 #include "sender/web/html.hpp"
 
@@ -202,9 +203,9 @@ std::string hosts_table(const Overview& o, const PageContext& c) {
 std::pair<std::string, std::string> leases_of(const std::string& message) {
   const auto at = message.rfind("leases: ");
   if (at == std::string::npos) return {"", ""};
-  const std::string text = message.substr(at);
-  const auto digits = text.find_first_not_of("0123456789", 8);
-  return {text, text.substr(8, digits == std::string::npos ? std::string::npos : digits - 8)};
+  const lint::ReportedRuns runs = lint::parse_lease_report(message);  // the lint's own reading
+  const bool counted = runs.complete || runs.count > 0;
+  return {message.substr(at), counted ? std::to_string(runs.count) : ""};
 }
 
 std::string pool_cell(const PoolUse& u) {

@@ -77,14 +77,7 @@ class WebStore : public ::testing::Test {
     }
     for (const Host& h : hosts_) targets_.push_back(&h);
     Store store(dir_.path());
-    SessionRecord r;
-    r.session = {5};
-    r.file_name = "motd-2.fcb";
-    r.bundle = "motd";
-    r.version = 2;
-    r.digest = std::string(64, 'b');
-    r.started_at = 1795000000;
-    store.begin_session(r, targets_);
+    store.begin_session(session(5, "motd", 2, 1795000000), targets_);
     RolloutPlan plan;
     plan.hosts = {"h1", "h2", "h3"};
     plan.waves = {{0}, {1, 2}};
@@ -96,6 +89,17 @@ class WebStore : public ::testing::Test {
     store.wave_started(id, 2, {"h2", "h3"});
     store.record_receipt({5}, "h2", "FIN", fin(1, p::FinStatus::rolled_back, kHostile));
     store.record_receipt({5}, "h3", "FIN", fin(2, p::FinStatus::held, "checked"));
+  }
+  static SessionRecord session(std::uint64_t id, const std::string& bundle, std::uint64_t version,
+                               std::int64_t started_at) {
+    SessionRecord r;
+    r.session = {id};
+    r.file_name = bundle + "-" + std::to_string(version) + ".fcb";
+    r.bundle = bundle;
+    r.version = version;
+    r.digest = std::string(64, 'b');
+    r.started_at = started_at;
+    return r;
   }
   std::string fin(std::size_t host, p::FinStatus status, const std::string& message,
                   std::uint64_t session = 5) {
@@ -188,14 +192,7 @@ TEST_F(WebStore, MetricsAreExpositionText) {
 TEST_F(WebStore, PoolsShowHowFullEachServerIs) {
   {
     Store store(dir_.path());
-    SessionRecord r;
-    r.session = {6};
-    r.file_name = "school-dhcp-3.fcb";
-    r.bundle = "school-dhcp";
-    r.version = 3;
-    r.digest = std::string(64, 'c');
-    r.started_at = 1795000200;
-    store.begin_session(r, targets_);
+    store.begin_session(session(6, "school-dhcp", 3, 1795000200), targets_);
     store.record_receipt(
         {6}, "h1", "FIN",
         fin(0, p::FinStatus::applied,
