@@ -71,7 +71,6 @@ struct Update {
   std::uint32_t first_seq = 1;  // paper: first / last packet sequence; here the source symbols
   std::uint32_t last_seq = 0;   //   1..T of the object, T = ceil(size / symbol_size)
   Digest digest{};              // BLAKE2b-256 of the whole file
-  Digest auth{};                // root over every symbol's hash (data_auth.hpp)
   SessionId session;
   std::uint64_t version = 0;          // bundle version (monotonic per name)
   std::string kind;                   // bundle kind (token), for the receiver's permission check
@@ -92,7 +91,6 @@ struct Update {
     v.pos("last", s.last_seq);
     v.pos("digest", s.digest);
     v.named("session", s.session);
-    v.named("auth", s.auth);
     v.named("version", s.version);
     v.named("kind", s.kind, Kind::token);
     v.named("apply", s.apply);

@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 
 #include "protocol/data_auth.hpp"
@@ -51,6 +52,7 @@ Header header_of(const Feedback& f) {
         if constexpr (std::is_same_v<T, LossReport>) {
           return {PacketType::loss_report, v.file_id, v.sequence, v.probe};
         }
+        if constexpr (std::is_same_v<T, Roots>) return {PacketType::roots, v.file_id, 0, 0};
       },
       f);
 }
@@ -106,6 +108,17 @@ bool write_body(ByteWriter& w, const MixedTable& t) {
   if (t.hashes.empty() || t.hashes.size() > kMaxMixedTableHashes) return false;
   w.u16(static_cast<std::uint16_t>(t.hashes.size()));
   for (const auto& h : t.hashes) w.bytes(h);
+  return true;
+}
+
+bool write_body(ByteWriter& w, const Roots& r) {
+  if (r.window > kMaxSbn || r.chunks == 0 || r.chunks >= (1u << kAuthChunksPerBlock) ||
+      r.roots.size() != static_cast<std::size_t>(std::popcount(r.chunks))) {
+    return false;
+  }
+  w.u24(r.window);
+  w.u8(r.chunks);
+  for (const Digest& d : r.roots) w.bytes(d);
   return true;
 }
 
@@ -226,6 +239,16 @@ Result<Feedback> read_body(ByteReader& r, const Header& h) {
       p.quiet = r.u8();
       if (p.threshold > kLossScale) return Failure{Error::out_of_range, "probe threshold"};
       return Feedback(p);
+    }
+    case PacketType::roots: {
+      if (h.sequence != 0 || h.fec_info != 0) return Failure{Error::inconsistent, "header"};
+      Roots t{h.file_id, r.u24(), r.u8(), {}};
+      if (t.chunks == 0 || t.chunks >= (1u << kAuthChunksPerBlock)) {
+        return Failure{Error::out_of_range, "roots chunks"};
+      }
+      t.roots.resize(static_cast<std::size_t>(std::popcount(t.chunks)));
+      for (Digest& d : t.roots) r.bytes(d);
+      return Feedback(std::move(t));
     }
     case PacketType::loss_report: {
       LossReport l;

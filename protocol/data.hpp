@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "protocol/control.hpp"
+#include "protocol/data_auth.hpp"
 #include "protocol/result.hpp"
 
 namespace fleetcast::protocol {
@@ -41,6 +42,7 @@ enum class PacketType : std::uint8_t {
   mixed_table = 8,   // sender -> group: hashes of the round's MIXED packets (signed)
   probe = 9,  // sender -> group: rate probe, hosts whose loss since the last one is high report
   loss_report = 10,  // receiver -> sender: loss between the last two probes (rate adaptation)
+  roots = 11,        // sender -> group: the signed roots of one window's AUTH segments
 };
 
 // FEC info field: SBN in the high 24 bits, ESI in the low 8.
@@ -93,7 +95,7 @@ constexpr std::size_t mixed_datagram_bytes(std::size_t parts, std::size_t symbol
 std::size_t encode_mixed(const MixedPacket& packet, std::span<std::uint8_t> out);
 
 // Data authentication (data_auth.hpp): the hashes of ESIs chunk*51 .. chunk*51+50 of block
-// SBN and the leaf's path to the root the UPDATE announced. FEC info: SBN, chunk (0..4).
+// SBN and the leaf's path to its segment's root (a ROOTS packet). FEC info: SBN, chunk (0..4).
 //   header (12) | depth (1) | 51 symbol hashes (16 each) | depth path nodes (16 each)
 struct AuthPacket {
   std::uint16_t file_id = 0;
@@ -103,8 +105,8 @@ struct AuthPacket {
   std::span<const std::uint8_t> hashes;  // kAuthChunkSymbols * kSymbolHashBytes
   std::span<const std::uint8_t> path;    // depth * kSymbolHashBytes
 };
-// Largest AUTH datagram: fits the IPv6 minimum MTU like every control packet.
-inline constexpr std::size_t kMaxAuthDepth = 25;
+// A segment has at most kAuthWindowBlocks = 64 leaves: a path of at most 6 nodes.
+inline constexpr std::size_t kMaxAuthDepth = 6;
 std::size_t encode_auth(const AuthPacket& packet, std::span<std::uint8_t> out);
 
 // --- feedback (signed) --------------------------------------------------------------------
@@ -175,6 +177,17 @@ struct MixedTable {
 };
 std::array<std::uint8_t, 16> mixed_hash(const MixedPacket& packet);
 
+// The roots of window `window`'s segments (data_auth.hpp), chunk c's when bit c of `chunks` is
+// set, in ascending chunk order: a host checks AUTH packets of that window against them.
+//   body: window (3) | chunks (1) | popcount(chunks) × root (32)
+struct Roots {
+  std::uint16_t file_id = 0;
+  std::uint32_t window = 0;  // < 2^24
+  std::uint8_t chunks = 0;   // 1 .. 2^kAuthChunksPerBlock - 1
+  std::vector<Digest> roots;
+  bool operator==(const Roots&) const = default;
+};
+
 // Rate adaptation (sender/rate/): while it streams, the manager sends a PROBE on the data group
 // every few hundred milliseconds. A host measures the loss between two probes from sequence
 // numbers; it answers with a LOSS-REPORT when that loss reaches `threshold` (unless it only
@@ -215,12 +228,18 @@ struct LossReport {
 // by it, and a host stays silent while its loss moves less than the manager would act on.
 std::int32_t loss_noise(double z, std::int32_t loss, std::uint32_t packets, std::int32_t least);
 
-using Feedback = std::variant<Complete, Nak, CompleteAck, Round, MixedTable, Probe, LossReport>;
+using Feedback =
+    std::variant<Complete, Nak, CompleteAck, Round, MixedTable, Probe, LossReport, Roots>;
 
 // Every feedback packet carries a MAC between its body and its signature: a host's (COMPLETE,
 // NAK) keyed with its feedback MAC key (keys.hpp), the manager's (COMPLETE-ACK, ROUND,
-// MIXED-TABLE) with the fleet key (fleet_key.hpp). The MAC is checked before the signature.
+// MIXED-TABLE, PROBE, ROOTS) with the fleet key (fleet_key.hpp). The MAC is checked before the
+// signature.
 inline constexpr std::size_t kFeedbackMacBytes = 16;
+// A ROOTS packet of a whole window (all 5 segments): 272 bytes.
+inline constexpr std::size_t kWindowRootsDatagram = kHeaderBytes + kSessionIdBytes + kKeyIdBytes +
+                                                    4 + kAuthChunksPerBlock * sizeof(Digest) +
+                                                    kFeedbackMacBytes + kSignatureBytes;
 
 struct SignedFeedback {
   Feedback feedback;

@@ -432,10 +432,12 @@ class ReceiverLoop {
       r.completed_seen = done;
       const p::Update u = *agent_.update();
       const std::filesystem::path file = agent_.current()->final_path();
+      auto roots = agent_.current()->roots();
       const auto rate = static_cast<std::uint64_t>(o_.relay_lan_mbit * 1e6 / 8);
-      r.preparing = std::async(std::launch::async, [u, file, rate] {
-        return std::make_unique<SiteRepair>(u, file, rate);
-      });
+      r.preparing =
+          std::async(std::launch::async, [u, file, roots = std::move(roots), rate]() mutable {
+            return std::make_unique<SiteRepair>(u, file, std::move(roots), rate);
+          });
     }
     if (r.repair) r.repair->tick(now, r.out);
   }

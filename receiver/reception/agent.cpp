@@ -190,8 +190,10 @@ void Agent::on_ctrl(std::span<const std::uint8_t> bytes, Clock::time_point now,
     // The manager's address, from what it signed (not from who sent it): its own budget.
     gate_.pin(u->reply.address);
     const bool is_new = !update_ || update_->session != u->session;
+    const bool brings_digest =
+        !is_new && update_->digest == p::Digest{} && u->digest != p::Digest{};
     on_update(*u, now);
-    if (is_new) keep_announcement(*u, line);
+    if (is_new || brings_digest) keep_announcement(*u, line);
   } else if (const auto* a = std::get_if<p::Abort>(&parsed->command)) {
     on_abort(*a);
   } else if (const auto* act = std::get_if<p::Activate>(&parsed->command)) {
@@ -246,6 +248,15 @@ void Agent::on_status(const p::StatusRequest& s, Clock::time_point now) {
 void Agent::on_update(const p::Update& u, Clock::time_point now) {
   if (!u.targets.includes(config_.host_name, config_.groups)) return;  // not for us: silent
   if (update_ && update_->session == u.session) {
+    // A big file's first announcements go out before the manager took its digest; a later
+    // copy carries it, and then the object received can be checked and completed.
+    if (update_->digest == p::Digest{} && u.digest != p::Digest{}) {
+      update_->digest = u.digest;
+      if (assembler_) {
+        assembler_->set_digest(u.digest);
+        complete_if_whole(now);
+      }
+    }
     session_time_ = std::max(session_time_, u.time);
     // Re-announcement: the manager may not have our RECV yet.
     if (recv_at_ == Clock::time_point::max() &&
@@ -261,6 +272,12 @@ void Agent::on_update(const p::Update& u, Clock::time_point now) {
     session_time_ = u.time;
     refuse(*reason, now);
     return;
+  }
+  if (u.digest == p::Digest{}) {
+    // Part of an object with a known digest from another session waits here: it resumes only
+    // under the same digest, which a later copy of this UPDATE brings (within seconds).
+    const auto earlier = Assembler::recorded(config_.state, u.name);
+    if (earlier && earlier->first != p::Digest{} && earlier->second != u.session) return;
   }
   checkpoint();
   try {
@@ -410,7 +427,15 @@ void Agent::on_data(std::span<const std::uint8_t> bytes, Clock::time_point now,
 void Agent::on_stored(std::uint32_t sequence, Clock::time_point now) {
   rates_.on_packet();
   naks_.on_packet(sequence, now);
-  if (!assembler_->all_blocks()) return;
+  complete_if_whole(now);
+}
+
+// Every block received and the manager's digest known: verified, then stored and applied.
+void Agent::complete_if_whole(Clock::time_point now) {
+  if (!assembler_->all_blocks() || !assembler_->digest_known() || assembler_->finalized() ||
+      update_->digest == p::Digest{}) {
+    return;
+  }
   if (auto error = assembler_->finalize()) {
     log_(
         log::error("FC2115", "verify-failed").with("bundle", update_->name).with("reason", *error));
@@ -429,7 +454,7 @@ void Agent::on_stored(std::uint32_t sequence, Clock::time_point now) {
   complete_.deadline = now + kCompleteGiveUp;
 }
 
-// The manager's feedback on the data group: ROUND, PROBE, MIXED-TABLE, COMPLETE-ACK.
+// The manager's feedback on the data group: ROUND, PROBE, MIXED-TABLE, ROOTS, COMPLETE-ACK.
 void Agent::on_feedback(const p::SignedFeedback& fb, std::span<const std::uint8_t> bytes,
                         const p::Endpoint& from, Clock::time_point now) {
   const bool ours = fb.session == update_->session && fb.signer == gate_.manager_id();
@@ -458,6 +483,8 @@ void Agent::on_feedback(const p::SignedFeedback& fb, std::span<const std::uint8_
     }
   } else if (const auto* m = std::get_if<p::MixedTable>(&fb.feedback)) {
     if (m->file_id == update_->file_id) assembler_->allow_mixed(m->round, m->hashes);
+  } else if (const auto* roots = std::get_if<p::Roots>(&fb.feedback)) {
+    if (roots->file_id == update_->file_id) assembler_->on_roots(*roots, bytes);
   } else if (const auto* a = std::get_if<p::CompleteAck>(&fb.feedback)) {
     if (std::find(a->hosts.begin(), a->hosts.end(), key_.key_id()) != a->hosts.end()) {
       complete_.acked = true;
@@ -476,6 +503,9 @@ bool Agent::wanted(const p::Feedback& f) const {
     return !assembler_->finalized() && rates_.wants(*probe);
   }
   if (std::holds_alternative<p::CompleteAck>(f)) return !complete_.acked;
+  if (const auto* roots = std::get_if<p::Roots>(&f)) {  // a copy of roots held: not checked again
+    return !assembler_->finalized() && assembler_->wants_roots(*roots);
+  }
   return true;
 }
 

@@ -131,6 +131,7 @@ class Agent {
   // A symbol, MIXED or AUTH packet of the session, stored; completes the file when it was the
   // last one needed.
   void on_stored(std::uint32_t sequence, Clock::time_point now);
+  void complete_if_whole(Clock::time_point now);
   // The line's targets include this host (commands without targets: yes).
   bool names_this_host(const protocol::Command& c) const;
   // Before any signature: inside the time window, and not older than the newest line of its

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -18,7 +19,7 @@ namespace p = protocol;
 namespace {
 
 constexpr std::uint32_t kStateMagic = 0x46435354;  // "FCST"
-constexpr std::uint32_t kStateVersion = 1;
+constexpr std::uint32_t kStateVersion = 2;         // 2: the session, for a digest not known yet
 
 [[noreturn]] void fail(const std::filesystem::path& path, const std::string& what) {
   p::io::throw_errno(path.string(), what);
@@ -44,6 +45,7 @@ Assembler::Assembler(const p::Update& update, std::filesystem::path spool,
       state_dir_(std::move(state)) {
   blocks_.resize(plan_.block_count());
   chunk_held_.assign(std::size_t{plan_.block_count()} * p::kAuthChunksPerBlock, false);
+  roots_.resize(p::auth_windows(plan_.block_count()));
   for (std::uint32_t b = 0; b < plan_.block_count(); ++b) {
     blocks_[b].source.assign(plan_.source_symbols(b), false);
   }
@@ -107,6 +109,23 @@ void Assembler::wait_for_sync(bool rethrow) {
   }
 }
 
+std::optional<std::pair<p::Digest, p::SessionId>> Assembler::recorded(
+    const std::filesystem::path& state, const std::string& name) {
+  std::vector<std::uint8_t> bytes;
+  try {
+    bytes = p::io::read_file(state / (name + ".state"));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  p::ByteReader r(bytes);
+  if (r.u32() != kStateMagic || r.u32() != kStateVersion) return std::nullopt;
+  std::pair<p::Digest, p::SessionId> out{};
+  r.bytes(out.first);
+  out.second.value = r.u64();
+  if (!r.ok()) return std::nullopt;
+  return out;
+}
+
 void Assembler::load_state() {
   std::vector<std::uint8_t> bytes;
   try {
@@ -118,7 +137,12 @@ void Assembler::load_state() {
   p::Digest digest{};
   const bool header_ok = r.u32() == kStateMagic && r.u32() == kStateVersion;
   r.bytes(digest);
-  const bool same = header_ok && digest == update_.digest && r.u64() == update_.size &&
+  const std::uint64_t session = r.u64();
+  // The same object: the same digest, or (one of the two not known yet) the same session.
+  const bool same_object =
+      (digest_known() && digest == update_.digest) ||
+      (session == update_.session.value && (!digest_known() || digest == p::Digest{}));
+  const bool same = header_ok && same_object && r.u64() == update_.size &&
                     r.u32() == update_.symbol_size && r.u32() == update_.max_k;
   if (!r.ok() || !same) return;  // another object under this name: start over
   std::vector<Block> loaded = blocks_;
@@ -172,13 +196,14 @@ void Assembler::checkpoint_async() {
 }
 
 std::vector<std::uint8_t> Assembler::state_bytes() const {
-  std::size_t size = 4 + 4 + 32 + 8 + 4 + 4 + 1;
+  std::size_t size = 4 + 4 + 32 + 8 + 8 + 4 + 4 + 1;
   for (const Block& b : blocks_) size += 1 + (b.source.size() + 7) / 8;
   std::vector<std::uint8_t> bytes(size);
   p::ByteWriter w(bytes);
   w.u32(kStateMagic);
   w.u32(kStateVersion);
   w.bytes(update_.digest);
+  w.u64(update_.session.value);
   w.u64(update_.size);
   w.u32(update_.symbol_size);
   w.u32(update_.max_k);
@@ -471,21 +496,47 @@ void Assembler::advance_digest() {
   }
 }
 
+bool Assembler::wants_roots(const p::Roots& roots) const {
+  return roots.window < roots_.size() && (roots.chunks & ~roots_[roots.window].held) != 0;
+}
+
+void Assembler::on_roots(const p::Roots& roots, std::span<const std::uint8_t> datagram) {
+  if (!wants_roots(roots)) return;
+  WindowRoots& w = roots_[roots.window];
+  std::size_t i = 0;
+  for (std::uint8_t c = 0; c < p::kAuthChunksPerBlock; ++c) {
+    if ((roots.chunks & (1u << c)) == 0) continue;
+    if ((w.held & (1u << c)) == 0) w.roots[c] = roots.roots[i];
+    ++i;
+  }
+  // The packet that holds the most of the window's roots is the one to send again.
+  if (std::popcount(roots.chunks) > std::popcount(static_cast<unsigned>(w.held)) ||
+      w.datagram.empty()) {
+    w.datagram.assign(datagram.begin(), datagram.end());
+  }
+  w.held = static_cast<std::uint8_t>(w.held | roots.chunks);
+}
+
 Assembler::Result Assembler::on_auth(const p::AuthPacket& packet) {
   if (packet.sbn >= plan_.block_count() || packet.chunk >= p::kAuthChunksPerBlock) {
     return Result::invalid;
   }
   const std::uint64_t index = p::auth_leaf_index(packet.sbn, packet.chunk);
   if (blocks_[packet.sbn].complete || chunk_held_[index]) return Result::duplicate;
+  const std::uint32_t window = p::auth_window_of(packet.sbn);
+  if ((roots_[window].held & (1u << packet.chunk)) == 0) {
+    ++counters_.auth_unrooted;
+    return Result::unverified;
+  }
   std::array<p::SymbolHash, p::kAuthChunkSymbols> hashes;
   std::memcpy(hashes.data(), packet.hashes.data(), sizeof hashes);
   std::array<p::SymbolHash, p::kMaxAuthDepth> path;
   const std::size_t depth = packet.path.size() / p::kSymbolHashBytes;
   std::memcpy(path.data(), packet.path.data(), depth * p::kSymbolHashBytes);
-  const std::uint64_t leaves = std::uint64_t{plan_.block_count()} * p::kAuthChunksPerBlock;
-  if (!p::verify_auth_path(update_.auth, leaves, index,
-                           p::auth_leaf(packet.sbn, packet.chunk, hashes),
-                           std::span(path.data(), depth))) {
+  if (!p::verify_auth_path(
+          roots_[window].roots[packet.chunk], p::auth_window_blocks(plan_.block_count(), window),
+          packet.sbn % p::kAuthWindowBlocks, p::auth_leaf(packet.sbn, packet.chunk, hashes),
+          std::span(path.data(), depth))) {
     ++counters_.forged;
     forgery_seen_ = true;
     return Result::forged;
@@ -558,9 +609,17 @@ std::vector<p::ChunkRequest> Assembler::missing_chunks(std::size_t max_requests)
   return out;
 }
 
+bool Assembler::set_digest(const p::Digest& digest) {
+  if (digest_known() || digest == p::Digest{}) return false;
+  update_.digest = digest;
+  dirty_ = true;  // the state names it from the next checkpoint on
+  return true;
+}
+
 std::optional<std::string> Assembler::finalize() {
   if (finalized_) return std::nullopt;
   if (!all_blocks()) return "not every block received";
+  if (!digest_known()) return "the manager's digest has not come";
   advance_digest();  // every block is complete: the digest reaches the end
   const p::Digest got = running_->finish();
   running_.reset();

@@ -61,6 +61,15 @@ struct AssemblerCounters {
   std::uint64_t verified_late = 0;     // of those, checked and used when the chunk came
   std::uint64_t mixed_unlisted = 0;    // MIXED packets in no signed table: not subtracted
   std::uint64_t auth_chunks = 0;       // AUTH chunks checked and kept
+  std::uint64_t auth_unrooted = 0;     // AUTH packets of a window whose roots had not come
+};
+
+// The signed roots of one window's AUTH segments (protocol::Roots) as far as they came, and the
+// ROOTS packet that brought them (a relay sends it again on its LAN before its own AUTH).
+struct WindowRoots {
+  std::uint8_t held = 0;  // bit c: roots[c] came in a packet the manager signed
+  std::array<protocol::Digest, protocol::kAuthChunksPerBlock> roots{};
+  std::vector<std::uint8_t> datagram;
 };
 
 class Assembler {
@@ -68,6 +77,10 @@ class Assembler {
   // Opens or resumes. Throws std::runtime_error (with path and errno) when files cannot be used.
   Assembler(const protocol::Update& update, std::filesystem::path spool,
             std::filesystem::path state);
+  // What a part received earlier under `name` is of, as its state records it: the object's
+  // digest (zeros if not known when recorded) and the session; nullopt: nothing recorded.
+  static std::optional<std::pair<protocol::Digest, protocol::SessionId>> recorded(
+      const std::filesystem::path& state, const std::string& name);
   Assembler(const Assembler&) = delete;
   Assembler& operator=(const Assembler&) = delete;
   ~Assembler();
@@ -78,8 +91,16 @@ class Assembler {
   enum class Result { stored, duplicate, invalid, forged, unverified };
   // A symbol is stored only when its hash is the one its AUTH chunk lists.
   Result on_symbol(const protocol::SymbolPacket& packet);
-  // Data authentication: the hashes of one chunk of a block, kept once their path leads to the
-  // UPDATE's root, until the block is complete.
+  // Data authentication: the roots of a window's segments, from a ROOTS packet whose signature
+  // the caller checked (`datagram`: the packet as it came). A root already held is kept.
+  void on_roots(const protocol::Roots& roots, std::span<const std::uint8_t> datagram);
+  // The packet names a root this assembler lacks (else its signature need not be checked).
+  bool wants_roots(const protocol::Roots& roots) const;
+  // By window.
+  const std::vector<WindowRoots>& roots() const { return roots_; }
+  // The hashes of one chunk of a block, kept once their path leads to its segment's root,
+  // until the block is complete. unverified: the window's roots have not come (dropped; the
+  // chunk is asked for like one lost, and comes again after its window's ROOTS).
   Result on_auth(const protocol::AuthPacket& packet);
   // The signed table of round `round`'s MIXED packets (kept for the last 3 rounds): a MIXED
   // packet is subtracted only when its hash is listed.
@@ -88,6 +109,11 @@ class Assembler {
   // others (all decoded: read back, parity re-encoded) and stores what remains as that block's
   // symbol. Nothing to learn (every block complete, or two missing) counts as a duplicate.
   Result on_mixed(const protocol::MixedPacket& packet);
+
+  // The UPDATE's digest (all zeros: the manager had not taken it yet when it announced).
+  bool digest_known() const { return update_.digest != protocol::Digest{}; }
+  // A later copy of the UPDATE carries it: kept if none was known (true when it was taken).
+  bool set_digest(const protocol::Digest& digest);
 
   bool all_blocks() const { return complete_blocks_ == plan_.block_count(); }
   std::uint32_t complete_blocks() const { return complete_blocks_; }
@@ -113,7 +139,8 @@ class Assembler {
   // called. Skipped while the previous one still runs; its failure is thrown by the next call.
   void checkpoint_async();
   // Verifies the digest of the whole object; on success renames it into the spool and records
-  // completion. Returns an error message, or nullopt on success.
+  // completion. Returns an error message, or nullopt on success. Call only once the digest is
+  // known (digest_known()).
   std::optional<std::string> finalize();
   bool finalized() const { return finalized_; }
 
@@ -190,6 +217,7 @@ class Assembler {
   // Checked AUTH chunks by leaf index (data_auth.hpp): which came, and their hashes (at leaf
   // index x 51 x 16 in the scratch file).
   std::vector<bool> chunk_held_;
+  std::vector<WindowRoots> roots_;  // by window
   std::filesystem::path state_dir_;
   std::unique_ptr<protocol::io::ScratchFile> chunk_hashes_;  // made by the first chunk
   // The chunks checked or read last, direct-mapped by leaf index (kChunkCacheSlots): a symbol

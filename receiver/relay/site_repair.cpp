@@ -31,19 +31,39 @@ std::shared_ptr<const p::io::InputFile> open_checked(const p::Update& u,
 }  // namespace
 
 SiteRepair::SiteRepair(const p::Update& u, const std::filesystem::path& file,
-                       std::uint64_t lan_rate)
+                       std::vector<WindowRoots> roots, std::uint64_t lan_rate)
     : update_(u),
       plan_(plan_of(u)),
       file_(open_checked(u, file)),
       auth_(plan_, *file_),
+      roots_(std::move(roots)),
       layout_(plan_, *file_, u.file_id),
       pacer_(lan_rate, 16 * (p::kMaxDataDatagram + sender::kWireOverhead)),
       packet_(p::kMaxDataDatagram) {
-  if (auth_.digest() != u.digest || auth_.root() != u.auth) {
-    throw SiteRepairError(file.string() +
-                          ": does not hash to the digest and root the manager signed");
+  if (auth_.digest() != u.digest) {
+    throw SiteRepairError(file.string() + ": does not hash to the digest the manager signed");
+  }
+  constexpr std::uint8_t kAll = (1u << p::kAuthChunksPerBlock) - 1;
+  if (roots_.size() != auth_.windows()) throw SiteRepairError("the roots are of another file");
+  for (std::uint32_t w = 0; w < auth_.windows(); ++w) {
+    if (roots_[w].held != kAll || roots_[w].datagram.empty()) {
+      throw SiteRepairError("the manager's roots of window " + std::to_string(w) +
+                            " did not all come");
+    }
+    if (roots_[w].roots != auth_.roots(w)) {
+      throw SiteRepairError(file.string() + ": window " + std::to_string(w) +
+                            " does not hash to the roots the manager signed");
+    }
   }
   layout_.authenticate_with(&auth_);
+  layout_.send_roots_with(
+      [this](std::uint32_t window, std::span<std::uint8_t> out) -> std::size_t {
+        const auto& d = roots_[window].datagram;
+        if (d.size() > out.size()) return 0;
+        std::copy(d.begin(), d.end(), out.begin());
+        return d.size();
+      },
+      p::kWindowRootsDatagram);
   layout_.start_parity_halfway();
 }
 
@@ -97,7 +117,9 @@ void SiteRepair::tick(Clock::time_point now, p::Transport& lan) {
         sending_ = false;
         return;
       }
-      if (built->kind != sender::PacketKind::table) ++sequence_;
+      if (built->kind != sender::PacketKind::table && built->kind != sender::PacketKind::roots) {
+        ++sequence_;
+      }
       pending_ = built->bytes;
     }
     const p::Datagram d{std::span(packet_).first(pending_), update_.data};

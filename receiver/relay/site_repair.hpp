@@ -2,7 +2,10 @@
 // A site's relay repairs its LAN (protocol/README.md, "Sites and relays"): once the relay holds
 // the whole file of a session it was a target of, it hashes every symbol the session can send
 // exactly as the manager did (sender/delivery/data_auth.hpp) and checks that the hashes lead
-// to the root the manager signed in the UPDATE; only then does it repair. The manager passes
+// to the digest the manager signed in the UPDATE and to every root of every window the manager
+// signed in its ROOTS packets (as the relay's own reception kept them); only then does it
+// repair. Before the AUTH packets of a window it sends the manager's ROOTS packet of the window
+// again, byte for byte (it cannot sign one). The manager passes
 // it the NAKs of the other hosts of its site (relay frames of feedback) instead of repairing
 // them over the WAN; the relay plans a repair round from them as the manager would
 // (sender/delivery/repair_planner.hpp, one block per packet: MIXED tables are the manager's to
@@ -28,6 +31,7 @@
 #include "protocol/control.hpp"
 #include "protocol/io/random_access.hpp"
 #include "protocol/transport.hpp"
+#include "receiver/reception/assembler.hpp"
 #include "sender/delivery/data_auth.hpp"
 #include "sender/delivery/pacer.hpp"
 #include "sender/delivery/round_layout.hpp"
@@ -53,9 +57,11 @@ class SiteRepair {
   static constexpr auto kGather = std::chrono::milliseconds(10);
 
   // Reads `file` (the relay's complete copy of `u`'s file) once; throws SiteRepairError when it
-  // does not hash to the root the UPDATE carries (nothing is repaired then). `lan_rate`: bytes
-  // a second on the LAN (0: unpaced).
-  SiteRepair(const protocol::Update& u, const std::filesystem::path& file, std::uint64_t lan_rate);
+  // does not hash to the UPDATE's digest or to the manager's signed `roots` (by window, as the
+  // relay received them: receiver::Assembler::roots()), or a window's roots did not all come
+  // (nothing is repaired then). `lan_rate`: bytes a second on the LAN (0: unpaced).
+  SiteRepair(const protocol::Update& u, const std::filesystem::path& file,
+             std::vector<WindowRoots> roots, std::uint64_t lan_rate);
   SiteRepair(const SiteRepair&) = delete;
   SiteRepair& operator=(const SiteRepair&) = delete;
 
@@ -75,6 +81,7 @@ class SiteRepair {
   fec::BlockPlan plan_;
   std::shared_ptr<const protocol::io::InputFile> file_;
   sender::DataAuth auth_;
+  std::vector<WindowRoots> roots_;
   sender::RoundLayout layout_;
   sender::Pacer pacer_;
   // Each host's (by its key) newest NAK round, and its entries until a round is planned.

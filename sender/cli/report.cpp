@@ -69,7 +69,7 @@ void print_summary(const SenderSession& s, Clock::time_point start, Clock::time_
   const SessionStats& st = s.stats();
   std::printf(
       "%s in %.3fs, %u rounds, %.3f wire bytes per file byte (%llu source, %llu parity, %llu "
-      "mixed, %llu auth packets), %llu feedback dropped\n",
+      "mixed, %llu auth, %llu roots packets), %llu feedback dropped\n",
       s.success() ? "complete" : "INCOMPLETE", seconds_between(start, end), st.rounds,
       static_cast<double>(st.wire_bytes) /
           static_cast<double>(std::max<std::uint64_t>(1, s.plan().object_size())),
@@ -77,7 +77,11 @@ void print_summary(const SenderSession& s, Clock::time_point start, Clock::time_
       static_cast<unsigned long long>(st.parity_packets),
       static_cast<unsigned long long>(st.mixed_packets),
       static_cast<unsigned long long>(st.auth_packets),
+      static_cast<unsigned long long>(st.roots_packets),
       static_cast<unsigned long long>(st.feedback_dropped));
+  if (st.first_data != Clock::time_point{}) {
+    std::printf("first data packet %.3fs after the start\n", seconds_between(start, st.first_data));
+  }
   if (const auto& d = s.receipts().drops(); d.total() > 0) {
     std::printf("replies dropped, by reason: %s\n", d.text().c_str());
   }
@@ -150,6 +154,9 @@ void write_report(const std::filesystem::path& path, const std::string& file,
       {"parity_packets", st.parity_packets},
       {"mixed_packets", st.mixed_packets},
       {"auth_packets", st.auth_packets},
+      {"roots_packets", st.roots_packets},
+      {"first_data_s",
+       st.first_data == Clock::time_point{} ? -1.0 : seconds_between(start, st.first_data)},
       {"wire_bytes", st.wire_bytes},
       {"wire_ratio", s.plan().object_size() ? static_cast<double>(st.wire_bytes) /
                                                   static_cast<double>(s.plan().object_size())

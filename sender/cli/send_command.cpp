@@ -155,7 +155,12 @@ int send_command(const SendOptions& o, const RolloutOptions& rollout,
   const bool tty = o.progress && ::isatty(STDOUT_FILENO);
   Clock::time_point next_progress = start;
   std::uint32_t rate_events = 0;
+  bool digest_recorded = session.digest_known();
   drive(session, io, [&](Clock::time_point now) {
+    if (store && !digest_recorded && session.digest_known()) {
+      store->set_session_digest(c.session, p::text::hex(session.digest()));
+      digest_recorded = true;
+    }
     if (tty && now >= next_progress) {
       print_progress(session, start, now);
       next_progress = now + kProgressEvery;

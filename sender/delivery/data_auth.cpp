@@ -1,37 +1,85 @@
 #include "sender/delivery/data_auth.hpp"
 
 #include <algorithm>
-#include <exception>
 #include <stdexcept>
-#include <thread>
 
 #include "fec/codec.hpp"
 
 namespace fleetcast::sender {
 namespace p = protocol;
 
-DataAuth::DataAuth(const fec::BlockPlan& plan, const p::io::InputFile& file)
-    : tree_(make_tree(plan, file)) {}
+DataAuth::DataAuth(const fec::BlockPlan& plan, const p::io::InputFile& file,
+                   std::function<void()> before_digest)
+    : plan_(plan), file_(file), done_(windows()) {
+  // One worker per core; the first takes the file's digest (one sequential pass, what the
+  // UPDATE waits for) before it joins the others on the windows.
+  const unsigned workers = std::max(std::thread::hardware_concurrency(), 2u);
+  for (unsigned i = 0; i < workers; ++i) {
+    workers_.emplace_back([this, i, hook = i == 0 ? std::move(before_digest) : nullptr] {
+      work(i == 0 ? &hook : nullptr);
+    });
+  }
+}
 
-namespace {
+DataAuth::~DataAuth() {
+  {
+    const std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  changed_.notify_all();
+  workers_.clear();  // joins them
+}
 
-// Encodes and hashes the blocks `first`, `first + step`, ... of the file: each block's 255
-// symbol hashes into `hashes` at its offset, its 5 leaves into `leaves` at theirs.
-void hash_blocks(const fec::BlockPlan& plan, const p::io::InputFile& file, std::uint32_t first,
-                 std::uint32_t step, p::io::ScratchFile& hashes,
-                 std::vector<p::SymbolHash>& leaves) {
-  const std::size_t s = plan.symbol_size();
+void DataAuth::work(const std::function<void()>* before_digest) {
+  try {
+    if (before_digest != nullptr) {
+      if (*before_digest) (*before_digest)();
+      const p::Digest d = file_.digest();
+      const std::lock_guard lock(mutex_);
+      digest_ = d;
+      digest_ready_ = true;
+      changed_.notify_all();
+    }
+    for (;;) {
+      std::uint32_t w = 0;
+      {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] {
+          return stop_ || failed_ || next_ >= done_.size() || next_ < wanted_ + kLookahead;
+        });
+        if (stop_ || failed_ || next_ >= done_.size()) return;
+        w = next_++;
+      }
+      auto window = std::make_unique<Window>(hash_window(w));
+      const std::lock_guard lock(mutex_);
+      done_[w] = std::move(window);
+      changed_.notify_all();
+    }
+  } catch (...) {
+    const std::lock_guard lock(mutex_);
+    if (!failed_) failed_ = std::current_exception();
+    changed_.notify_all();
+  }
+}
+
+// Encodes and hashes the blocks of window w: each block's 255 symbol hashes into hashes_ at its
+// offset, and the trees of the window's 5 segments.
+DataAuth::Window DataAuth::hash_window(std::uint32_t w) {
+  const std::size_t s = plan_.symbol_size();
+  const std::uint32_t first_block = w * p::kAuthWindowBlocks;
+  const std::uint32_t blocks = p::auth_window_blocks(plan_.block_count(), w);
   auto codec = fec::make_isal_codec();
   std::vector<std::uint8_t> block(fec::kMaxSourceSymbols * s);
-  std::array<p::SymbolHash, fec::kMaxEncodingSymbols> h;
   std::vector<std::uint8_t> parity(fec::kMaxEncodingSymbols * s);
+  std::array<p::SymbolHash, fec::kMaxEncodingSymbols> h;
   std::vector<fec::Symbol> src;
   std::vector<fec::MutableSymbol> out;
   std::vector<std::uint8_t> esis;
-  for (std::uint32_t b = first; b < plan.block_count(); b += step) {
-    const std::uint32_t k = plan.source_symbols(b);
+  std::array<std::vector<p::SymbolHash>, p::kAuthChunksPerBlock> leaves;
+  for (std::uint32_t b = first_block; b < first_block + blocks; ++b) {
+    const std::uint32_t k = plan_.source_symbols(b);
     const auto data = std::span(block).first(std::size_t{k} * s);
-    file.read(plan.first_symbol(b) * s, data);
+    file_.read(plan_.first_symbol(b) * s, data);
     src.clear();
     for (std::uint32_t j = 0; j < k; ++j) src.emplace_back(&data[j * s], s);
     esis.clear();
@@ -47,51 +95,60 @@ void hash_blocks(const fec::BlockPlan& plan, const p::io::InputFile& file, std::
       const auto sym = e < k ? std::span(&data[e * s], s) : std::span(&parity[(e - k) * s], s);
       h[e] = p::symbol_hash(b, static_cast<std::uint8_t>(e), sym);
     }
-    hashes.write(std::uint64_t{b} * sizeof h,
-                 std::span(reinterpret_cast<const std::uint8_t*>(h.data()), sizeof h));
+    hashes_.write(std::uint64_t{b} * sizeof h,
+                  std::span(reinterpret_cast<const std::uint8_t*>(h.data()), sizeof h));
     for (std::uint8_t c = 0; c < p::kAuthChunksPerBlock; ++c) {
-      leaves[std::size_t{b} * p::kAuthChunksPerBlock + c] =
-          p::auth_leaf(b, c, std::span(h.data() + c * p::kAuthChunkSymbols, p::kAuthChunkSymbols));
+      leaves[c].push_back(
+          p::auth_leaf(b, c, std::span(h.data() + c * p::kAuthChunkSymbols, p::kAuthChunkSymbols)));
     }
   }
+  Window out_window;
+  for (std::uint8_t c = 0; c < p::kAuthChunksPerBlock; ++c) {
+    out_window.trees.emplace_back(std::move(leaves[c]));
+    out_window.roots[c] = out_window.trees.back().root();
+  }
+  return out_window;
 }
 
-}  // namespace
+const DataAuth::Window& DataAuth::wait_window(std::uint32_t w) const {
+  if (w >= done_.size()) throw std::logic_error("no such window of the file");
+  std::unique_lock lock(mutex_);
+  if (w > wanted_) {
+    wanted_ = w;
+    changed_.notify_all();
+  }
+  changed_.wait(lock, [&] { return done_[w] != nullptr || failed_; });
+  if (done_[w] == nullptr) std::rethrow_exception(failed_);
+  return *done_[w];  // never moved or changed once set
+}
 
-p::AuthTree DataAuth::make_tree(const fec::BlockPlan& plan, const p::io::InputFile& file) {
-  // The blocks are shared among the cores, block b to worker b mod n; the file's digest (one
-  // sequential pass) is taken beside them on this thread.
-  const std::uint32_t workers =
-      std::clamp(std::thread::hardware_concurrency(), 1u, std::max(plan.block_count(), 1u));
-  std::vector<p::SymbolHash> leaves(std::size_t{plan.block_count()} * p::kAuthChunksPerBlock);
-  std::vector<std::exception_ptr> failed(workers);
-  std::vector<std::jthread> threads;  // joined however this returns
-  for (std::uint32_t w = 0; w < workers; ++w) {
-    threads.emplace_back([&, w] {
-      try {
-        hash_blocks(plan, file, w, workers, hashes_, leaves);
-      } catch (...) {
-        failed[w] = std::current_exception();
-      }
-    });
-  }
-  std::exception_ptr digest_failed;
-  try {
-    digest_ = file.digest();
-  } catch (...) {
-    digest_failed = std::current_exception();
-  }
-  threads.clear();  // joins them
-  for (const auto& f : failed) {
-    if (f) std::rethrow_exception(f);
-  }
-  if (digest_failed) std::rethrow_exception(digest_failed);
-  return p::AuthTree(std::move(leaves));
+const p::Digest& DataAuth::digest() const {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return digest_ready_ || failed_; });
+  if (!digest_ready_) std::rethrow_exception(failed_);
+  return digest_;
+}
+
+std::optional<p::Digest> DataAuth::digest_within(std::chrono::milliseconds wait) const {
+  std::unique_lock lock(mutex_);
+  changed_.wait_for(lock, wait, [&] { return digest_ready_ || failed_; });
+  if (digest_ready_) return digest_;
+  if (failed_) std::rethrow_exception(failed_);
+  return std::nullopt;
+}
+
+const DataAuth::SegmentRoots& DataAuth::roots(std::uint32_t window) const {
+  return wait_window(window).roots;
+}
+
+void DataAuth::wait_all() const {
+  for (std::uint32_t w = 0; w < windows(); ++w) (void)wait_window(w);
 }
 
 std::size_t DataAuth::build(std::uint32_t sbn, std::uint8_t chunk, std::uint16_t file_id,
                             std::uint32_t sequence, std::span<std::uint8_t> out) const {
-  const auto path = tree_.path(p::auth_leaf_index(sbn, chunk));
+  const Window& window = wait_window(p::auth_window_of(sbn));
+  const auto path = window.trees[chunk].path(sbn % p::kAuthWindowBlocks);
   std::array<std::uint8_t, p::kAuthChunkSymbols * p::kSymbolHashBytes> hashes;
   hashes_.read((std::uint64_t{sbn} * fec::kMaxEncodingSymbols +
                 std::uint64_t{chunk} * p::kAuthChunkSymbols) *
@@ -110,7 +167,8 @@ std::size_t DataAuth::build(std::uint32_t sbn, std::uint8_t chunk, std::uint16_t
 
 std::size_t DataAuth::datagram_bytes() const {
   std::size_t depth = 0;
-  for (std::uint64_t n = tree_.leaf_count(); n > 1; n = (n + 1) / 2) ++depth;
+  const std::uint64_t leaves = std::min(plan_.block_count(), p::kAuthWindowBlocks);
+  for (std::uint64_t n = leaves; n > 1; n = (n + 1) / 2) ++depth;
   return p::kHeaderBytes + 1 + p::kAuthChunkSymbols * p::kSymbolHashBytes +
          depth * p::kSymbolHashBytes;
 }

@@ -12,6 +12,12 @@ namespace fleetcast::sender {
 namespace p = protocol;
 namespace {
 
+// In the AUTH queue, in place of a chunk: the ROOTS packet of the block's window.
+constexpr std::uint8_t kRootsMark = 0xff;
+// Copies of a window's ROOTS packet at least: one lost costs hosts the window's AUTH chunks (they
+// ask for them), and it is a quarter of an AUTH packet.
+constexpr std::uint32_t kMinRootsCopies = 2;
+
 std::uint8_t esi_of(std::uint32_t t) {
   return static_cast<std::uint8_t>(t % fec::kMaxEncodingSymbols);
 }
@@ -84,7 +90,17 @@ std::uint64_t RoundLayout::lay_out(
   auth_repeated_ = 0;
   held_.reset();
   auth_by_window_ = packets.multi_count() == 0;
+  rooted_.reset();
+  roots_left_ = 0;
   if (auth_ != nullptr) total += queue_auth(requested) * (auth_->datagram_bytes() + per_datagram);
+  if (roots_) {
+    std::optional<std::uint32_t> last;
+    for (const AuthEntry& e : auth_queue_) {
+      if (last == p::auth_window_of(e.block)) continue;
+      last = p::auth_window_of(e.block);
+      total += std::max(auth_copies_, kMinRootsCopies) * (roots_bytes_ + per_datagram);
+    }
+  }
 
   lane_first_.assign(blocks + 1, 0);
   for (std::uint32_t b = 0; b < blocks; ++b) lane_first_[b + 1] = lane_first_[b] + lane_count[b];
@@ -150,6 +166,16 @@ std::size_t RoundLayout::queue_auth(
 std::optional<std::pair<std::uint32_t, std::uint8_t>> RoundLayout::next_auth(
     std::uint32_t window_end) {
   if (auth_sent_ < auth_queue_.size() && auth_queue_[auth_sent_].block < window_end) {
+    // The window's roots go first, every copy: an AUTH packet that comes before them is lost.
+    const std::uint32_t block = auth_queue_[auth_sent_].block;
+    if (roots_ && rooted_ != p::auth_window_of(block)) {
+      rooted_ = p::auth_window_of(block);
+      roots_left_ = std::max(auth_copies_, kMinRootsCopies);
+    }
+    if (roots_left_ > 0) {
+      --roots_left_;
+      return std::pair(block, kRootsMark);
+    }
     const AuthEntry& e = auth_queue_[auth_sent_++];
     for (std::uint32_t copy = 1; e.fresh && copy < auth_copies_; ++copy) {
       auth_repeat_.emplace_back(e.block, e.chunk);
@@ -235,8 +261,14 @@ std::optional<RoundLayout::Built> RoundLayout::build_next(std::uint32_t sequence
     if (n == 0) throw std::logic_error("an AUTH packet does not encode");
     return Built{n, PacketKind::auth, c.first};
   };
+  const auto roots_or_auth = [&](std::pair<std::uint32_t, std::uint8_t> c) {
+    if (c.second != kRootsMark) return auth_packet(c);
+    const std::size_t n = roots_(p::auth_window_of(c.first), out);
+    if (n == 0) throw std::logic_error("a ROOTS packet does not encode");
+    return Built{n, PacketKind::roots, c.first};
+  };
   if (!auth_by_window_) {
-    if (const auto c = next_auth(UINT32_MAX)) return auth_packet(*c);
+    if (const auto c = next_auth(UINT32_MAX)) return roots_or_auth(*c);
   }
   if (sign_table_ && tables_sent_ < 2 * tables()) {
     const std::size_t first = (tables_sent_++ % tables()) * p::kMaxMixedTableHashes;
@@ -251,13 +283,13 @@ std::optional<RoundLayout::Built> RoundLayout::build_next(std::uint32_t sequence
   if (held_) {
     next = *held_;
   } else if (!order_ || !order_->next(next)) {
-    if (const auto c = next_auth(UINT32_MAX)) return auth_packet(*c);  // chunks asked for
+    if (const auto c = next_auth(UINT32_MAX)) return roots_or_auth(*c);  // chunks asked for
     return std::nullopt;
   }
   const std::uint32_t window_end = (next.block / kInterleaveWindow + 1) * kInterleaveWindow;
   if (const auto c = next_auth(window_end)) {
     held_ = next;
-    return auth_packet(*c);
+    return roots_or_auth(*c);
   }
   held_.reset();
   std::size_t n = 0;

@@ -21,12 +21,13 @@
 #include "fec/block_plan.hpp"
 #include "fec/codec.hpp"
 #include "fec/interleave.hpp"
+#include "protocol/data_auth.hpp"
 #include "protocol/io/random_access.hpp"
 #include "sender/delivery/repair_planner.hpp"
 
 namespace fleetcast::sender {
 
-enum class PacketKind { source, parity, mixed, auth, table };
+enum class PacketKind { source, parity, mixed, auth, table, roots };
 
 class DataAuth;
 
@@ -41,6 +42,8 @@ inline constexpr double kAuthMissTarget = 0.01;
 // block one symbol, and a host writes and completes the file 64 blocks (11 MiB at S = 1400,
 // k = 128) at a time instead of touching every block of it all through round 0.
 inline constexpr std::uint32_t kInterleaveWindow = 64;
+static_assert(kInterleaveWindow == protocol::kAuthWindowBlocks,
+              "a window's ROOTS and AUTH packets go just before the window's symbols");
 std::uint32_t auth_copies(double loss, bool measured);
 
 class RoundLayout {
@@ -58,6 +61,15 @@ class RoundLayout {
   using TableSigner = std::function<std::size_t(std::span<const std::array<std::uint8_t, 16>>,
                                                 std::span<std::uint8_t>)>;
   void sign_mixed_tables(TableSigner signer) { sign_table_ = std::move(signer); }
+  // Builds the signed ROOTS packet of a window (protocol::Roots) into out; its length (0:
+  // failed). A round sends it before the first AUTH packet of each window it sends AUTH packets
+  // of, as many times as a fresh AUTH chunk and at least twice (the copies together): a host
+  // checks no AUTH packet of a window before it holds the window's roots.
+  using RootsSource = std::function<std::size_t(std::uint32_t window, std::span<std::uint8_t>)>;
+  void send_roots_with(RootsSource source, std::size_t datagram_bytes) {
+    roots_ = std::move(source);
+    roots_bytes_ = datagram_bytes;
+  }
   // Copies of each AUTH packet sent for the first time from now on (auth_copies()); chunks sent
   // before go out once more with each round that needs them. A round without MIXED packets
   // sends the AUTH packets of each window of blocks (kInterleaveWindow) just before the
@@ -148,6 +160,10 @@ class RoundLayout {
   // The next AUTH packet to send before a symbol of a block below `window_end`, if any.
   std::optional<std::pair<std::uint32_t, std::uint8_t>> next_auth(std::uint32_t window_end);
   std::vector<bool> chunk_sent_;  // by leaf index: sent in an earlier round
+  RootsSource roots_;
+  std::size_t roots_bytes_ = 0;
+  std::optional<std::uint32_t> rooted_;  // the window whose ROOTS this round sent last
+  std::uint32_t roots_left_ = 0;         // copies of its ROOTS still to send
   std::uint32_t auth_copies_ = 2;
 };
 

@@ -16,6 +16,7 @@ namespace {
 constexpr std::size_t kSlots = 64;  // datagrams built ahead of the transport
 constexpr double kMaxLossEstimate = 0.6;
 constexpr auto kWaitSlack = 250ms;
+constexpr auto kDigestPoll = 20ms;  // while the file's digest is taken
 
 // Wire bytes of the largest data packet: a MIXED packet of max_parts blocks, or one symbol.
 std::uint64_t max_packet_cost(std::size_t max_parts, std::uint32_t symbol_size) {
@@ -57,8 +58,9 @@ SenderSession::SenderSession(SessionConfig config, std::shared_ptr<const p::io::
       pacer_(rate_.rate(), 64 * (config_.symbol_size + p::kHeaderBytes + kWireOverhead)),
       receipts_(targets, config_.name, config_.session),
       layout_(plan_, *file_, config_.file_id),
-      auth_(plan_, *file_),
-      digest_(auth_.digest()),
+      auth_(plan_, *file_, config_.before_digest),
+      digest_(auth_.digest_within(config_.digest_wait).value_or(p::Digest{})),
+      digest_pending_(digest_ == p::Digest{}),
       created_(now),
       start_(now),
       max_packet_cost_(max_packet_cost(config_.max_parts, plan_.symbol_size())),
@@ -94,6 +96,18 @@ SenderSession::SenderSession(SessionConfig config, std::shared_ptr<const p::io::
     auto n = p::encode_feedback(t, config_.session, key_, out, fleet_);
     return n ? n.value() : 0;
   });
+  // The signed roots of a window's AUTH segments, computed as the session streams.
+  layout_.send_roots_with(
+      [this](std::uint32_t window, std::span<std::uint8_t> out) -> std::size_t {
+        const auto& roots = auth_.roots(window);
+        const p::Roots r{config_.file_id,
+                         window,
+                         (1u << p::kAuthChunksPerBlock) - 1,
+                         {roots.begin(), roots.end()}};
+        auto n = p::encode_feedback(r, config_.session, key_, out, fleet_);
+        return n ? n.value() : 0;
+      },
+      p::kWindowRootsDatagram);
 
   p::Update u;
   u.name = config_.name;
@@ -102,7 +116,6 @@ SenderSession::SenderSession(SessionConfig config, std::shared_ptr<const p::io::
   u.first_seq = 1;
   u.last_seq = static_cast<std::uint32_t>(plan_.symbol_count());
   u.digest = digest_;
-  u.auth = auth_.root();
   u.session = config_.session;
   u.version = config_.version;
   u.kind = config_.kind;
@@ -220,6 +233,13 @@ void SenderSession::tick(Clock::time_point now, p::Transport& t) {
         " s after the first announcement) passed";
     return finish(now, t, true);
   }
+  if (digest_pending_) {
+    if (const auto d = auth_.digest_within(0ms)) {  // taken: the next copy of the UPDATE says it
+      digest_ = update_.digest = *d;
+      digest_pending_ = false;
+      next_announce_ = now;
+    }
+  }
   if (now >= next_announce_) announce(now, t);
   switch (phase_) {
     case Phase::announce: {
@@ -265,6 +285,7 @@ Clock::time_point SenderSession::next_wakeup(Clock::time_point now) const {
   if (!out_.empty()) return now + 1ms;  // transport was full
   if (phase_ == Phase::fin) return std::max(now, std::min(next_status_, fin_deadline_));
   Clock::time_point t = std::min(next_announce_, start_ + config_.deadline);
+  if (digest_pending_) t = std::min(t, now + kDigestPoll);
   switch (phase_) {
     case Phase::announce:
       t = std::min(t, start_ + config_.registration_timeout);
@@ -361,7 +382,11 @@ void SenderSession::stream(Clock::time_point now, p::Transport& t) {
       wait_until_ = now + 3 * nak_window() + kWaitSlack;
       break;
     }
-    if (built->kind != PacketKind::table) ++sequence_;  // tables carry no sequence number
+    // Tables and roots carry no sequence number.
+    if (built->kind != PacketKind::table && built->kind != PacketKind::roots) ++sequence_;
+    if (stats_.first_data == Clock::time_point{} && built->kind == PacketKind::source) {
+      stats_.first_data = now;
+    }
     switch (built->kind) {
       case PacketKind::source:
         ++stats_.data_packets;
@@ -374,6 +399,9 @@ void SenderSession::stream(Clock::time_point now, p::Transport& t) {
         break;
       case PacketKind::auth:
         ++stats_.auth_packets;
+        break;
+      case PacketKind::roots:
+        ++stats_.roots_packets;
         break;
       case PacketKind::table:
         ++stats_.control_packets;

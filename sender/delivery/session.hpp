@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,6 +53,11 @@ struct SessionConfig {
   double proactive = 0.0;  // parity sent in round 0, as a fraction of k
   // Copies of each new AUTH chunk per round (round_layout.hpp); 0: adaptive (auth_copies()).
   std::uint32_t auth_copies = 0;
+  // How long the first announcement waits for the file's digest (a bigger file's goes out
+  // without it; a later copy carries it). `before_digest` runs on the worker before it takes
+  // the digest (tests hold it there).
+  std::chrono::milliseconds digest_wait{100};
+  std::function<void()> before_digest;
   // Blocks per MIXED repair packet: what the path MTU leaves room for (1 = none).
   std::size_t max_parts = 1;
   // Wire bytes per second (rate_control.hpp). The library's default is a fixed unlimited rate;
@@ -107,6 +113,8 @@ struct SessionStats {
   std::uint64_t parity_packets = 0;     // parity symbols sent
   std::uint64_t mixed_packets = 0;      // cross-block repair packets sent
   std::uint64_t auth_packets = 0;       // symbol-hash chunks sent (data authentication)
+  std::uint64_t roots_packets = 0;      // signed roots of a window's chunks (the same)
+  Clock::time_point first_data{};       // when the first symbol went out (epoch: none yet)
   std::uint64_t wire_bytes = 0;         // every datagram incl. IPv6 + UDP headers
   std::uint64_t control_packets = 0;    // UPDATE, ROUND, ACK
   std::uint64_t feedback_received = 0;  // verified RECV / NAK / COMPLETE / DENY
@@ -146,7 +154,10 @@ class SenderSession {
   bool success() const { return receipts_.success(); }  // every targeted host completed
   const std::vector<HostReport>& hosts() const { return receipts_.hosts(); }
   const SessionStats& stats() const { return stats_; }
+  // The file's digest; all zeros until it is taken (digest_known()): a big file's first
+  // announcements go out before it, and a later copy of the UPDATE carries it.
   const protocol::Digest& digest() const { return digest_; }
+  bool digest_known() const { return !digest_pending_; }
   std::size_t registered() const { return receipts_.registered(); }
   std::size_t completed() const { return receipts_.completed(); }
   std::uint64_t bytes_sent_in_round() const { return round_sent_bytes_; }
@@ -198,6 +209,7 @@ class SenderSession {
   std::vector<std::pair<std::size_t, std::uint32_t>> chunk_askers_;  // (host, block) of them
   DataAuth auth_;            // reads the whole file once, for the hashes and the digest
   protocol::Digest digest_;  // after auth_
+  bool digest_pending_ = false;
   SessionStats stats_;
 
   Phase phase_ = Phase::announce;

@@ -24,7 +24,7 @@ struct DeliveryTotals {
     rounds += st.rounds;
     wire_bytes += st.wire_bytes;
     packets += st.data_packets + st.parity_packets + st.mixed_packets + st.auth_packets +
-               st.control_packets;
+               st.roots_packets + st.control_packets;
     for (std::size_t d = 0; d < protocol::kDropReasons; ++d) {
       dropped[d] += s.receipts().drops()[static_cast<protocol::Drop>(d)];
     }

@@ -116,6 +116,13 @@ void Store::record_hosts(const std::vector<const Host*>& hosts) {
   t.commit();
 }
 
+void Store::set_session_digest(p::SessionId session, const std::string& digest) {
+  db_->prepare("UPDATE sessions SET digest = ? WHERE session = ?")
+      .bind(1, digest)
+      .bind(2, p::text::hex64(session.value))
+      .run();
+}
+
 void Store::begin_session(const SessionRecord& s, const std::vector<const Host*>& hosts) {
   record_hosts(hosts);
   io::Database::Transaction t(*db_);

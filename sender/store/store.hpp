@@ -135,6 +135,8 @@ class Store {
 
   void record_hosts(const std::vector<const Host*>& hosts);
   void begin_session(const SessionRecord& s, const std::vector<const Host*>& hosts);
+  // The session's digest, once the manager took it (a big file's session starts without it).
+  void set_session_digest(protocol::SessionId session, const std::string& digest);
   void end_session(protocol::SessionId s, bool success);
   // Per host name, what its last session learned of its path.
   std::map<std::string, HostPath> host_paths() const;

@@ -67,7 +67,7 @@ TEST(DataAuth, HashesBindPosition) {
 // datagram are refused.
 TEST(DataAuth, AuthPacketWire) {
   std::vector<std::uint8_t> hashes(kAuthChunkSymbols * kSymbolHashBytes, 0xab);
-  std::vector<std::uint8_t> path(20 * kSymbolHashBytes, 0xcd);
+  std::vector<std::uint8_t> path(kMaxAuthDepth * kSymbolHashBytes, 0xcd);
   AuthPacket a{9, 77, 1234, 4, hashes, path};
   std::vector<std::uint8_t> buf(kMaxControlDatagram);
   const std::size_t n = encode_auth(a, buf);
@@ -92,7 +92,7 @@ TEST(DataAuth, AuthPacketWire) {
       std::vector<std::uint8_t>(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
   bad_chunk[11] = 5;  // FEC info: chunk 5
   EXPECT_FALSE(parse_data_packet(bad_chunk));
-  std::vector<std::uint8_t> deep(26 * kSymbolHashBytes);
+  std::vector<std::uint8_t> deep((kMaxAuthDepth + 1) * kSymbolHashBytes);
   EXPECT_EQ(encode_auth(AuthPacket{9, 77, 1, 0, hashes, deep}, buf), 0u);
   std::vector<std::uint8_t> deepest((kMaxAuthDepth)*kSymbolHashBytes);
   const std::size_t m = encode_auth(AuthPacket{9, 77, 1, 0, hashes, deepest}, buf);

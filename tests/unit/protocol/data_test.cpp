@@ -253,7 +253,10 @@ TEST(Data, FeedbackRoundTripsAndVerifies) {
       Round{9, 4, 1000, 250},
       MixedTable{9, 4, std::vector<std::array<std::uint8_t, 16>>(kMaxMixedTableHashes)},
       Probe{9, 4, 1000, 250'000, 25, KeyId{7}, 50, 8},
-      LossReport{9, 4, 1000, 512, 2000, 1898, 3, 6100, 180}};
+      LossReport{9, 4, 1000, 512, 2000, 1898, 3, 6100, 180},
+      Roots{9, kMaxSbn, 0x1f, {digest(as_bytes("0")), digest(as_bytes("1")), digest(as_bytes("2")),
+                               digest(as_bytes("3")), digest(as_bytes("4"))}},
+      Roots{9, 3, 0x12, {digest(as_bytes("1")), digest(as_bytes("4"))}}};
   for (const Feedback& f : all) {
     const auto bytes = encode(f);
     ASSERT_LE(bytes.size(), kMaxControlDatagram);
@@ -266,6 +269,10 @@ TEST(Data, FeedbackRoundTripsAndVerifies) {
     }
     if (const auto* pr = std::get_if<Probe>(&f)) {
       EXPECT_EQ(std::get<Probe>(fb.feedback), *pr) << "every field comes back";
+    }
+    if (const auto* r = std::get_if<Roots>(&f)) {
+      EXPECT_EQ(std::get<Roots>(fb.feedback), *r) << "every field comes back";
+      if (r->chunks == 0x1f) EXPECT_EQ(bytes.size(), kWindowRootsDatagram);
     }
     EXPECT_TRUE(verify_feedback(fb, testing::seeded_key(0).public_key()));
     EXPECT_FALSE(verify_feedback(fb, testing::seeded_key(1).public_key()));
@@ -294,6 +301,12 @@ TEST(Data, EncodersValidate) {
   const MacKey mac = test_mac();
   EXPECT_TRUE(encode_feedback(Nak{1, 0, 0, {{5, 1, 1}}}, kSession, key, buf, mac));
   EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {}}, kSession, key, buf, mac));
+  const Digest d{};
+  EXPECT_TRUE(encode_feedback(Roots{1, 2, 0x01, {d}}, kSession, key, buf, mac));
+  EXPECT_FALSE(encode_feedback(Roots{1, 2, 0x00, {}}, kSession, key, buf, mac));
+  EXPECT_FALSE(encode_feedback(Roots{1, 2, 0x20, {d}}, kSession, key, buf, mac));
+  EXPECT_FALSE(encode_feedback(Roots{1, 2, 0x03, {d}}, kSession, key, buf, mac));
+  EXPECT_FALSE(encode_feedback(Roots{1, kMaxSbn + 1, 0x01, {d}}, kSession, key, buf, mac));
   EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{5, 1, 1}}, kLossScale + 1}, kSession, key, buf, mac));
   EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{5, 1, 1}, {4, 1, 1}}}, kSession, key, buf, mac));
   EXPECT_FALSE(encode_feedback(Nak{1, 0, 0, {{5, 0, 1}}}, kSession, key, buf, mac));
@@ -395,6 +408,18 @@ TEST(Data, RejectsMalformedDatagrams) {
   auto ack = encode(CompleteAck{3, {KeyId{1}}});
   ack[11] = 1;  // FEC info must be zero in an ACK
   EXPECT_EQ(failure_of(ack).error, Error::inconsistent);
+  const Digest d{};
+  auto roots = encode(Roots{3, 2, 0x01, {d}});
+  constexpr std::size_t kChunksByte = kHeaderBytes + 16 + 3;
+  roots[kChunksByte] = 0x00;  // no root
+  EXPECT_EQ(failure_of(roots).error, Error::out_of_range);
+  roots[kChunksByte] = 0x20;  // chunk 5
+  EXPECT_EQ(failure_of(roots).error, Error::out_of_range);
+  roots[kChunksByte] = 0x03;  // two roots named, one there
+  EXPECT_FALSE(parse_data_packet(roots));
+  roots = encode(Roots{3, 2, 0x01, {d}});
+  roots[7] = 1;  // a sequence number in ROOTS
+  EXPECT_EQ(failure_of(roots).error, Error::inconsistent);
 }
 
 // Random garbage never crashes the parser (the fuzzers go much further).

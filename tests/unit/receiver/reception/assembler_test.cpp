@@ -35,7 +35,6 @@ class AssemblerTest : public ::testing::Test {
     update_.file_id = 1;
     update_.last_seq = static_cast<std::uint32_t>(plan_.symbol_count());
     update_.digest = p::digest(file_);
-    update_.auth = auth_->root();
     update_.symbol_size = kSymbol;
     update_.max_k = kK;
     std::filesystem::create_directories(spool());
@@ -47,8 +46,16 @@ class AssemblerTest : public ::testing::Test {
     return std::make_unique<Assembler>(update_, spool(), state());
   }
 
-  // The AUTH chunks of every block.
+  // The roots of every window (as a ROOTS packet whose signature the agent checked brings them).
+  void give_roots(Assembler& a) {
+    for (std::uint32_t w = 0; w < auth_->windows(); ++w) {
+      const auto& r = auth_->roots(w);
+      a.on_roots(p::Roots{1, w, 0x1f, {r.begin(), r.end()}}, {});
+    }
+  }
+  // The roots and the AUTH chunks of every block.
   void authenticate(Assembler& a) {
+    give_roots(a);
     std::vector<std::uint8_t> buf(2048);
     for (std::uint32_t b = 0; b < plan_.block_count(); ++b) {
       for (std::uint8_t c = 0; c < p::kAuthChunksPerBlock; ++c) {
@@ -152,6 +159,7 @@ TEST_F(AssemblerTest, AForgedParitySymbolTakesNoSlot) {
 // once made the NAK say the block needed nothing; now it asks for what it cannot check.
 TEST_F(AssemblerTest, hardenForgedSymbolsAwaitingTheirChunkAreNotCountedAsHeld) {
   auto a = open();
+  give_roots(*a);
   std::vector<std::uint8_t> buf(2048);
   for (std::uint32_t b = 0; b < plan_.block_count(); ++b) {
     if (b == 1) continue;  // block 1's chunks of hashes are lost
@@ -178,6 +186,38 @@ TEST_F(AssemblerTest, hardenForgedSymbolsAwaitingTheirChunkAreNotCountedAsHeld) 
   }
   EXPECT_TRUE(asks_block_1) << "block 1 needs all its symbols: none of them is checked";
   EXPECT_FALSE(a->missing_chunks(4).empty()) << "and its chunks of hashes";
+}
+
+// A window's AUTH packets are checked against the roots a signed ROOTS packet brought: before
+// they came, an AUTH packet is dropped (asked for again with the symbols it would check); under
+// a root that is not the window's, it is forged; a second ROOTS packet changes no root held.
+TEST_F(AssemblerTest, AnAuthPacketIsCheckedOnlyAgainstItsWindowsSignedRoots) {
+  auto a = open();
+  std::vector<std::uint8_t> buf(2048);
+  const auto auth_of = [&](std::uint32_t b, std::uint8_t c) {
+    const std::size_t n = auth_->build(b, c, 1, 0, buf);
+    return std::get<p::AuthPacket>(p::parse_data_packet(std::span(buf).first(n)).value());
+  };
+  EXPECT_EQ(a->on_auth(auth_of(0, 0)), Assembler::Result::unverified);
+  EXPECT_EQ(a->counters().auth_unrooted, 1u);
+  EXPECT_EQ(a->counters().forged, 0u);
+  EXPECT_EQ(a->on_symbol(p::SymbolPacket{false, 1, 0, 0, 0, symbol(0, 0)}),
+            Assembler::Result::unverified);
+  EXPECT_FALSE(a->missing_chunks(4).empty()) << "the chunk is asked for";
+
+  const auto& r = auth_->roots(0);
+  p::Roots wrong{1, 0, 0x03, {r[1], r[0]}};  // chunk 0 and 1's roots swapped
+  EXPECT_TRUE(a->wants_roots(wrong));
+  a->on_roots(wrong, {});
+  EXPECT_FALSE(a->wants_roots(wrong)) << "nothing new in a copy";
+  EXPECT_EQ(a->on_auth(auth_of(0, 0)), Assembler::Result::forged);
+  a->on_roots(p::Roots{1, 0, 0x1f, {r.begin(), r.end()}}, std::vector<std::uint8_t>(5, 7));
+  EXPECT_EQ(a->roots()[0].held, 0x1f);
+  EXPECT_EQ(a->roots()[0].roots[0], r[1]) << "a root once held is kept";
+  EXPECT_EQ(a->roots()[0].datagram.size(), 5u) << "the packet with the most roots is kept";
+  EXPECT_EQ(a->on_auth(auth_of(0, 2)), Assembler::Result::stored);
+  EXPECT_EQ(a->on_auth(auth_of(1, 0)), Assembler::Result::forged);
+  EXPECT_EQ(a->counters().forged, 2u);
 }
 
 }  // namespace

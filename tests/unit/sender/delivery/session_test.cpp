@@ -11,6 +11,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <random>
 
@@ -117,6 +118,8 @@ class Fleet : public ::testing::Test {
     c.apply = apply_;
     c.registration_timeout = registration_timeout_;
     c.fleet_key_holders = fleet_key_holders_;
+    c.digest_wait = digest_wait_;
+    c.before_digest = before_digest_;
     c.deadline = 60s;
     c.wall_time = wall(now_);
     if (site_) {
@@ -183,8 +186,8 @@ class Fleet : public ::testing::Test {
   void tick_site_repair(Clock::time_point& next) {
     auto& agent = *site_->relay->agent;
     if (!site_->repair && agent.counters().sessions_completed > 0 && agent.current()) {
-      site_->repair =
-          std::make_unique<receiver::SiteRepair>(*agent.update(), agent.current()->final_path(), 0);
+      site_->repair = std::make_unique<receiver::SiteRepair>(
+          *agent.update(), agent.current()->final_path(), agent.current()->roots(), 0);
     }
     if (!site_->repair) return;
     Outbox lan(site_->lan, site_->relay->address);
@@ -311,6 +314,8 @@ class Fleet : public ::testing::Test {
   Clock::duration registration_timeout_ = 1s;
   std::vector<std::string> fleet_key_holders_;  // SessionConfig::fleet_key_holders
   std::uint32_t auth_copies_ = 0;
+  std::chrono::milliseconds digest_wait_{100};
+  std::function<void()> before_digest_;
   p::ApplyMode apply_ = p::ApplyMode::none;
   std::vector<std::vector<std::uint8_t>> ctrl_heard_;  // every ctrl-group datagram, as sent
   std::uint64_t forged_sent_ = 0;
@@ -385,7 +390,8 @@ TEST_F(Fleet, AChunkAskedForBehindARelayReachesTheHost) {
   EXPECT_LE(s->stats().rounds, 8u);
 }
 
-// A relay whose copy of the file is not the one the manager signed repairs nothing.
+// A relay whose copy of the file is not the one the manager signed repairs nothing; nor one that
+// lacks a root the manager signed, or holds one its copy does not hash to.
 TEST_F(Fleet, RelayWithAnotherFileRefusesToRepair) {
   add_host("relay", 0.0);
   auto s = make_session({"relay"});
@@ -400,8 +406,17 @@ TEST_F(Fleet, RelayWithAnotherFileRefusesToRepair) {
     out.write(reinterpret_cast<const char*>(bytes.data()),
               static_cast<std::streamsize>(bytes.size()));
   }
-  EXPECT_THROW(receiver::SiteRepair(*agent.update(), other, 0), receiver::SiteRepairError);
-  EXPECT_NO_THROW(receiver::SiteRepair(*agent.update(), agent.current()->final_path(), 0));
+  const auto& roots = agent.current()->roots();
+  const auto& file = agent.current()->final_path();
+  ASSERT_FALSE(roots.empty());
+  EXPECT_THROW(receiver::SiteRepair(*agent.update(), other, roots, 0), receiver::SiteRepairError);
+  auto lacking = roots;
+  lacking.back().held &= 0x0f;
+  EXPECT_THROW(receiver::SiteRepair(*agent.update(), file, lacking, 0), receiver::SiteRepairError);
+  auto changed = roots;
+  changed.front().roots[2][0] ^= 1;
+  EXPECT_THROW(receiver::SiteRepair(*agent.update(), file, changed, 0), receiver::SiteRepairError);
+  EXPECT_NO_THROW(receiver::SiteRepair(*agent.update(), file, roots, 0));
 }
 
 // Hosts that completed and were acknowledged stay idle when the manager asks STATUS afterwards
@@ -895,6 +910,56 @@ TEST_F(Fleet, IgnoresUnknownHostsAndForgedAnnouncements) {
   EXPECT_GT(s->stats().feedback_dropped, 0u);
   EXPECT_TRUE(has_file(impostor));
   EXPECT_EQ(s->completed(), 1u);
+}
+
+// A big file's session starts before the manager took its digest (its data is authenticated
+// without it): the first announcements carry zeros, and the hosts receive every block and wait.
+// The first copy of the UPDATE after the digest brings it: every host verifies, completes and
+// holds the exact bytes. A host restarted while it waits resumes from what it holds.
+TEST_F(Fleet, TheDigestComesAfterTheFirstPackets) {
+  std::promise<void> digest;
+  struct Release {  // declared after the session: releases its worker before it is joined
+    std::promise<void>& p;
+    bool done = false;
+    void operator()() {
+      if (!done) p.set_value();
+      done = true;
+    }
+    ~Release() { (*this)(); }
+  };
+  digest_wait_ = 0ms;
+  before_digest_ = [f = digest.get_future().share()] { f.wait(); };
+  add_host("a", 0.05);
+  Host& b = add_host("b", 0.0);
+  auto s = make_session({"a", "b"});
+  Release release{digest};
+  int waited = 0;
+  bool restarted = false;
+  run(*s, 200000, [&](int) {
+    if (release.done) return;
+    for (const auto& h : hosts_) {
+      if (!h->agent || !h->agent->current() || !h->agent->current()->all_blocks()) return;
+    }
+    EXPECT_FALSE(s->digest_known());
+    EXPECT_EQ(s->completed(), 0u) << "nobody completes without the digest";
+    for (const auto& h : hosts_) EXPECT_FALSE(h->agent->current()->finalized()) << h->name;
+    if (++waited == 20 && !restarted) {
+      b.agent->checkpoint();
+      b.agent.reset();
+      start_agent(b);
+      restarted = true;
+    } else if (waited == 40) {
+      release();
+    }
+  });
+  ASSERT_TRUE(release.done && restarted);
+  ASSERT_TRUE(s->success());
+  EXPECT_TRUE(s->digest_known());
+  EXPECT_EQ(s->digest(), p::digest(file_));
+  for (const auto& h : hosts_) EXPECT_TRUE(has_file(*h)) << h->name;
+  EXPECT_EQ(b.agent->current()->counters().symbols_useful, 0u) << "b resumed with every block";
+  const std::string first(ctrl_heard_.front().begin(), ctrl_heard_.front().end());
+  EXPECT_NE(first.find(" " + std::string(64, '0') + " "), std::string::npos) << first;
 }
 
 // A host killed mid-transfer restarts and completes; after the restart it receives no more
