@@ -50,14 +50,14 @@ SiteRepair::SiteRepair(const p::Update& u, const std::filesystem::path& file,
       throw SiteRepairError("the manager's roots of window " + std::to_string(w) +
                             " did not all come");
     }
-    if (roots_[w].roots != auth_.roots(w)) {
+    if (roots_[w].roots != auth_.roots(w, sender::DataAuth::kAllChunks).roots) {
       throw SiteRepairError(file.string() + ": window " + std::to_string(w) +
                             " does not hash to the roots the manager signed");
     }
   }
   layout_.authenticate_with(&auth_);
   layout_.send_roots_with(
-      [this](std::uint32_t window, std::span<std::uint8_t> out) -> std::size_t {
+      [this](std::uint32_t window, std::uint8_t, std::span<std::uint8_t> out) -> std::size_t {
         const auto& d = roots_[window].datagram;
         if (d.size() > out.size()) return 0;
         std::copy(d.begin(), d.end(), out.begin());

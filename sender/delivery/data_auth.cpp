@@ -8,11 +8,11 @@
 namespace fleetcast::sender {
 namespace p = protocol;
 
-DataAuth::DataAuth(const fec::BlockPlan& plan, const p::io::InputFile& file,
+DataAuth::DataAuth(const fec::BlockPlan& plan, const p::io::InputFile& file, std::uint8_t ahead,
                    std::function<void()> before_digest)
-    : plan_(plan), file_(file), done_(windows()) {
-  // One worker per core; the first takes the file's digest (one sequential pass, what the
-  // UPDATE waits for) before it joins the others on the windows.
+    : plan_(plan), file_(file), windows_(windows()), ahead_(ahead & kAllChunks) {
+  // One worker per core; the first takes the file's digest (one sequential pass) before it
+  // joins the others on the windows.
   const unsigned workers = std::max(std::thread::hardware_concurrency(), 2u);
   for (unsigned i = 0; i < workers; ++i) {
     workers_.emplace_back([this, i, hook = i == 0 ? std::move(before_digest) : nullptr] {
@@ -30,6 +30,38 @@ DataAuth::~DataAuth() {
   workers_.clear();  // joins them
 }
 
+std::uint8_t DataAuth::chunks_below(std::uint32_t esis) {
+  std::uint8_t mask = 0;
+  for (std::uint8_t c = 0; c < p::kAuthChunksPerBlock; ++c) {
+    if (c * p::kAuthChunkSymbols < esis) mask = static_cast<std::uint8_t>(mask | 1u << c);
+  }
+  return mask;
+}
+
+bool DataAuth::next_job(std::uint32_t& window, std::uint8_t& chunks) const {
+  // What the sender waits for first, then the chunks ahead of it.
+  for (std::uint32_t w = 0; w < windows_.size(); ++w) {
+    const Window& x = windows_[w];
+    const auto todo = static_cast<std::uint8_t>((x.asked | ahead_) & ~x.held & ~x.busy);
+    if ((x.asked & ~x.held & ~x.busy) != 0) {
+      window = w;
+      chunks = todo;
+      return true;
+    }
+  }
+  const auto end = std::min<std::size_t>(std::size_t{wanted_} + kLookahead, windows_.size());
+  for (std::uint32_t w = wanted_; w < end; ++w) {
+    const Window& x = windows_[w];
+    const auto todo = static_cast<std::uint8_t>(ahead_ & ~x.held & ~x.busy);
+    if (todo != 0) {
+      window = w;
+      chunks = todo;
+      return true;
+    }
+  }
+  return false;
+}
+
 void DataAuth::work(const std::function<void()>* before_digest) {
   try {
     if (before_digest != nullptr) {
@@ -42,17 +74,22 @@ void DataAuth::work(const std::function<void()>* before_digest) {
     }
     for (;;) {
       std::uint32_t w = 0;
+      std::uint8_t chunks = 0;
       {
         std::unique_lock lock(mutex_);
-        changed_.wait(lock, [&] {
-          return stop_ || failed_ || next_ >= done_.size() || next_ < wanted_ + kLookahead;
-        });
-        if (stop_ || failed_ || next_ >= done_.size()) return;
-        w = next_++;
+        changed_.wait(lock, [&] { return stop_ || failed_ || next_job(w, chunks); });
+        if (stop_ || failed_) return;
+        windows_[w].busy |= chunks;
       }
-      auto window = std::make_unique<Window>(hash_window(w));
+      Hashed hashed = hash_chunks(w, chunks);
       const std::lock_guard lock(mutex_);
-      done_[w] = std::move(window);
+      Window& x = windows_[w];
+      for (auto& [c, tree] : hashed) {
+        x.roots[c] = tree.root();
+        x.trees[c].emplace(std::move(tree));
+      }
+      x.held |= chunks;
+      x.busy = static_cast<std::uint8_t>(x.busy & ~chunks);
       changed_.notify_all();
     }
   } catch (...) {
@@ -62,16 +99,16 @@ void DataAuth::work(const std::function<void()>* before_digest) {
   }
 }
 
-// Encodes and hashes the blocks of window w: each block's 255 symbol hashes into hashes_ at its
-// offset, and the trees of the window's 5 segments.
-DataAuth::Window DataAuth::hash_window(std::uint32_t w) {
+// Hashes `chunks` of every block of window w (encoding the parity ESIs among them): their
+// symbol hashes into hashes_ at their offsets, and a tree per chunk.
+DataAuth::Hashed DataAuth::hash_chunks(std::uint32_t w, std::uint8_t chunks) const {
   const std::size_t s = plan_.symbol_size();
   const std::uint32_t first_block = w * p::kAuthWindowBlocks;
   const std::uint32_t blocks = p::auth_window_blocks(plan_.block_count(), w);
   auto codec = fec::make_isal_codec();
   std::vector<std::uint8_t> block(fec::kMaxSourceSymbols * s);
   std::vector<std::uint8_t> parity(fec::kMaxEncodingSymbols * s);
-  std::array<p::SymbolHash, fec::kMaxEncodingSymbols> h;
+  std::array<p::SymbolHash, p::kAuthChunkSymbols> h;
   std::vector<fec::Symbol> src;
   std::vector<fec::MutableSymbol> out;
   std::vector<std::uint8_t> esis;
@@ -85,41 +122,47 @@ DataAuth::Window DataAuth::hash_window(std::uint32_t w) {
     esis.clear();
     out.clear();
     for (std::uint32_t e = k; e < fec::kMaxEncodingSymbols; ++e) {
-      esis.push_back(static_cast<std::uint8_t>(e));
+      if ((chunks & (1u << p::auth_chunk_of(static_cast<std::uint8_t>(e)))) == 0) continue;
       out.emplace_back(&parity[(e - k) * s], s);
+      esis.push_back(static_cast<std::uint8_t>(e));
     }
     if (!esis.empty() && codec->encode(src, esis, out) != fec::Status::ok) {
       throw std::logic_error("parity encode failed for a valid block");
     }
-    for (std::uint32_t e = 0; e < fec::kMaxEncodingSymbols; ++e) {
-      const auto sym = e < k ? std::span(&data[e * s], s) : std::span(&parity[(e - k) * s], s);
-      h[e] = p::symbol_hash(b, static_cast<std::uint8_t>(e), sym);
-    }
-    hashes_.write(std::uint64_t{b} * sizeof h,
-                  std::span(reinterpret_cast<const std::uint8_t*>(h.data()), sizeof h));
     for (std::uint8_t c = 0; c < p::kAuthChunksPerBlock; ++c) {
-      leaves[c].push_back(
-          p::auth_leaf(b, c, std::span(h.data() + c * p::kAuthChunkSymbols, p::kAuthChunkSymbols)));
+      if ((chunks & (1u << c)) == 0) continue;
+      for (std::uint32_t i = 0; i < p::kAuthChunkSymbols; ++i) {
+        const std::uint32_t e = c * p::kAuthChunkSymbols + i;
+        const auto sym = e < k ? std::span(&data[e * s], s) : std::span(&parity[(e - k) * s], s);
+        h[i] = p::symbol_hash(b, static_cast<std::uint8_t>(e), sym);
+      }
+      hashes_.write((std::uint64_t{b} * fec::kMaxEncodingSymbols + c * p::kAuthChunkSymbols) *
+                        p::kSymbolHashBytes,
+                    std::span(reinterpret_cast<const std::uint8_t*>(h.data()), sizeof h));
+      leaves[c].push_back(p::auth_leaf(b, c, h));
     }
   }
-  Window out_window;
+  Hashed out_trees;
   for (std::uint8_t c = 0; c < p::kAuthChunksPerBlock; ++c) {
-    out_window.trees.emplace_back(std::move(leaves[c]));
-    out_window.roots[c] = out_window.trees.back().root();
+    if ((chunks & (1u << c)) != 0) out_trees.emplace_back(c, p::AuthTree(std::move(leaves[c])));
   }
-  return out_window;
+  return out_trees;
 }
 
-const DataAuth::Window& DataAuth::wait_window(std::uint32_t w) const {
-  if (w >= done_.size()) throw std::logic_error("no such window of the file");
+const DataAuth::Window& DataAuth::wait_for(std::uint32_t w, std::uint8_t chunks) const {
+  if (w >= windows_.size()) throw std::logic_error("no such window of the file");
   std::unique_lock lock(mutex_);
-  if (w > wanted_) {
-    wanted_ = w;
-    changed_.notify_all();
+  Window& x = windows_[w];
+  if ((x.held & chunks) != chunks) {
+    x.asked |= chunks;
+    ahead_ |= chunks;  // a round that needs a chunk of this window needs it of the next ones
   }
-  changed_.wait(lock, [&] { return done_[w] != nullptr || failed_; });
-  if (done_[w] == nullptr) std::rethrow_exception(failed_);
-  return *done_[w];  // never moved or changed once set
+  wanted_ = w;
+  changed_.notify_all();
+  changed_.wait(lock, [&] { return (x.held & chunks) == chunks || failed_; });
+  if ((x.held & chunks) != chunks) std::rethrow_exception(failed_);
+  x.asked = static_cast<std::uint8_t>(x.asked & ~chunks);
+  return x;  // its trees and roots of `chunks` never change once held
 }
 
 const p::Digest& DataAuth::digest() const {
@@ -137,18 +180,21 @@ std::optional<p::Digest> DataAuth::digest_within(std::chrono::milliseconds wait)
   return std::nullopt;
 }
 
-const DataAuth::SegmentRoots& DataAuth::roots(std::uint32_t window) const {
-  return wait_window(window).roots;
+DataAuth::Roots DataAuth::roots(std::uint32_t window, std::uint8_t chunks) const {
+  const Window& x = wait_for(window, chunks);
+  const std::lock_guard lock(mutex_);
+  return Roots{x.held, x.roots};
 }
 
-void DataAuth::wait_all() const {
-  for (std::uint32_t w = 0; w < windows(); ++w) (void)wait_window(w);
+void DataAuth::wait_all(std::uint8_t chunks) const {
+  for (std::uint32_t w = 0; w < windows(); ++w) (void)wait_for(w, chunks);
 }
 
 std::size_t DataAuth::build(std::uint32_t sbn, std::uint8_t chunk, std::uint16_t file_id,
                             std::uint32_t sequence, std::span<std::uint8_t> out) const {
-  const Window& window = wait_window(p::auth_window_of(sbn));
-  const auto path = window.trees[chunk].path(sbn % p::kAuthWindowBlocks);
+  if (chunk >= p::kAuthChunksPerBlock) return 0;
+  const Window& window = wait_for(p::auth_window_of(sbn), static_cast<std::uint8_t>(1u << chunk));
+  const auto path = window.trees[chunk]->path(sbn % p::kAuthWindowBlocks);
   std::array<std::uint8_t, p::kAuthChunkSymbols * p::kSymbolHashBytes> hashes;
   hashes_.read((std::uint64_t{sbn} * fec::kMaxEncodingSymbols +
                 std::uint64_t{chunk} * p::kAuthChunkSymbols) *

@@ -171,6 +171,11 @@ std::optional<std::pair<std::uint32_t, std::uint8_t>> RoundLayout::next_auth(
     if (roots_ && rooted_ != p::auth_window_of(block)) {
       rooted_ = p::auth_window_of(block);
       roots_left_ = std::max(auth_copies_, kMinRootsCopies);
+      roots_chunks_ = 0;
+      for (std::size_t i = auth_sent_;
+           i < auth_queue_.size() && p::auth_window_of(auth_queue_[i].block) == *rooted_; ++i) {
+        roots_chunks_ = static_cast<std::uint8_t>(roots_chunks_ | 1u << auth_queue_[i].chunk);
+      }
     }
     if (roots_left_ > 0) {
       --roots_left_;
@@ -263,7 +268,7 @@ std::optional<RoundLayout::Built> RoundLayout::build_next(std::uint32_t sequence
   };
   const auto roots_or_auth = [&](std::pair<std::uint32_t, std::uint8_t> c) {
     if (c.second != kRootsMark) return auth_packet(c);
-    const std::size_t n = roots_(p::auth_window_of(c.first), out);
+    const std::size_t n = roots_(p::auth_window_of(c.first), roots_chunks_, out);
     if (n == 0) throw std::logic_error("a ROOTS packet does not encode");
     return Built{n, PacketKind::roots, c.first};
   };

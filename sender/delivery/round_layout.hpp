@@ -65,7 +65,10 @@ class RoundLayout {
   // failed). A round sends it before the first AUTH packet of each window it sends AUTH packets
   // of, as many times as a fresh AUTH chunk and at least twice (the copies together): a host
   // checks no AUTH packet of a window before it holds the window's roots.
-  using RootsSource = std::function<std::size_t(std::uint32_t window, std::span<std::uint8_t>)>;
+  // `chunks`: the window's chunks the round sends AUTH packets of (the packet holds at least
+  // their roots).
+  using RootsSource = std::function<std::size_t(std::uint32_t window, std::uint8_t chunks,
+                                                std::span<std::uint8_t>)>;
   void send_roots_with(RootsSource source, std::size_t datagram_bytes) {
     roots_ = std::move(source);
     roots_bytes_ = datagram_bytes;
@@ -164,6 +167,7 @@ class RoundLayout {
   std::size_t roots_bytes_ = 0;
   std::optional<std::uint32_t> rooted_;  // the window whose ROOTS this round sent last
   std::uint32_t roots_left_ = 0;         // copies of its ROOTS still to send
+  std::uint8_t roots_chunks_ = 0;        // the chunks of that window the round sends
   std::uint32_t auth_copies_ = 2;
 };
 

@@ -26,6 +26,15 @@ std::uint64_t max_packet_cost(std::size_t max_parts, std::uint32_t symbol_size) 
          kWireOverhead;
 }
 
+// The chunks hashed ahead for every window: round 0's (the source symbols and the proactive
+// parity); every chunk when a site's relay repairs (it needs every ESI's root, and its parity
+// starts halfway to 254).
+std::uint8_t hashed_ahead(const SessionConfig& c) {
+  if (!c.relayed_sites.empty()) return DataAuth::kAllChunks;
+  return DataAuth::chunks_below(c.max_k +
+                                static_cast<std::uint32_t>(std::ceil(c.proactive * c.max_k)));
+}
+
 double thread_cpu_ms() {
   timespec t{};
   ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
@@ -58,7 +67,7 @@ SenderSession::SenderSession(SessionConfig config, std::shared_ptr<const p::io::
       pacer_(rate_.rate(), 64 * (config_.symbol_size + p::kHeaderBytes + kWireOverhead)),
       receipts_(targets, config_.name, config_.session),
       layout_(plan_, *file_, config_.file_id),
-      auth_(plan_, *file_, config_.before_digest),
+      auth_(plan_, *file_, hashed_ahead(config_), config_.before_digest),
       digest_(auth_.digest_within(config_.digest_wait).value_or(p::Digest{})),
       digest_pending_(digest_ == p::Digest{}),
       created_(now),
@@ -98,12 +107,13 @@ SenderSession::SenderSession(SessionConfig config, std::shared_ptr<const p::io::
   });
   // The signed roots of a window's AUTH segments, computed as the session streams.
   layout_.send_roots_with(
-      [this](std::uint32_t window, std::span<std::uint8_t> out) -> std::size_t {
-        const auto& roots = auth_.roots(window);
-        const p::Roots r{config_.file_id,
-                         window,
-                         (1u << p::kAuthChunksPerBlock) - 1,
-                         {roots.begin(), roots.end()}};
+      [this](std::uint32_t window, std::uint8_t chunks,
+             std::span<std::uint8_t> out) -> std::size_t {
+        const DataAuth::Roots held = auth_.roots(window, chunks);
+        p::Roots r{config_.file_id, window, held.chunks, {}};
+        for (std::uint8_t c = 0; c < p::kAuthChunksPerBlock; ++c) {
+          if (held.chunks & (1u << c)) r.roots.push_back(held.roots[c]);
+        }
         auto n = p::encode_feedback(r, config_.session, key_, out, fleet_);
         return n ? n.value() : 0;
       },

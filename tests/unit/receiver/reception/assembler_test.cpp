@@ -49,7 +49,7 @@ class AssemblerTest : public ::testing::Test {
   // The roots of every window (as a ROOTS packet whose signature the agent checked brings them).
   void give_roots(Assembler& a) {
     for (std::uint32_t w = 0; w < auth_->windows(); ++w) {
-      const auto& r = auth_->roots(w);
+      const auto r = auth_->roots(w, sender::DataAuth::kAllChunks).roots;
       a.on_roots(p::Roots{1, w, 0x1f, {r.begin(), r.end()}}, {});
     }
   }
@@ -205,7 +205,7 @@ TEST_F(AssemblerTest, AnAuthPacketIsCheckedOnlyAgainstItsWindowsSignedRoots) {
             Assembler::Result::unverified);
   EXPECT_FALSE(a->missing_chunks(4).empty()) << "the chunk is asked for";
 
-  const auto& r = auth_->roots(0);
+  const auto r = auth_->roots(0, sender::DataAuth::kAllChunks).roots;
   p::Roots wrong{1, 0, 0x03, {r[1], r[0]}};  // chunk 0 and 1's roots swapped
   EXPECT_TRUE(a->wants_roots(wrong));
   a->on_roots(wrong, {});

@@ -129,5 +129,69 @@ TEST(RoundLayout, AChunkSentBeforeGoesAgainOnlyWhenAskedOrItsBlockIsSentAnew) {
   EXPECT_EQ(got, want);
 }
 
+// Each window's ROOTS packet goes before its first AUTH packet, at least twice (the copies
+// together), naming the chunks the round sends of the window; with 4 copies, 4.
+TEST(RoundLayout, AWindowsRootsGoBeforeItsAuthPackets) {
+  constexpr std::uint32_t kBlocks = 130, k = 4, s = 64;
+  Laid laid(kBlocks, k, s);
+  std::vector<std::pair<std::uint32_t, std::uint8_t>> asked_for;  // (window, chunks)
+  laid.layout.send_roots_with(
+      [&](std::uint32_t window, std::uint8_t chunks, std::span<std::uint8_t> out) {
+        asked_for.emplace_back(window, chunks);
+        out[0] = 0xee;
+        return std::size_t{1};
+      },
+      1);
+  for (const std::uint32_t copies : {1u, 4u}) {
+    asked_for.clear();
+    laid.layout.set_auth_copies(copies);
+    RoundPackets packets;
+    for (std::uint32_t b = 0; b < kBlocks; ++b) packets.add_single(b, k);
+    laid.layout.lay_out(packets, 0);
+    std::vector<std::uint8_t> out(2048);
+    std::map<std::uint32_t, int> roots_of_window;
+    for (std::uint32_t seq = 0; seq < 10000; ++seq) {
+      const auto built = laid.layout.build_next(seq, out);
+      if (!built) break;
+      const std::uint32_t window = built->block / kInterleaveWindow;
+      if (built->kind == PacketKind::roots) {
+        EXPECT_EQ(out[0], 0xee);
+        ++roots_of_window[window];
+      } else if (built->kind == PacketKind::auth) {
+        EXPECT_EQ(roots_of_window[window], static_cast<int>(std::max(copies, 2u)))
+            << "every copy of window " << window << "'s roots before its AUTH packets";
+      }
+    }
+    EXPECT_EQ(roots_of_window.size(), 3u);
+    for (const auto& [window, chunks] : asked_for) EXPECT_EQ(chunks, 0x01) << window;
+  }
+}
+
+// The chunks hashed ahead are round 0's; another chunk is hashed when first asked for and then
+// ahead for every window. Either way the roots and AUTH packets are those of a DataAuth that
+// hashed everything.
+TEST(DataAuth, ChunksBeyondRoundZerosAreHashedWhenAskedFor) {
+  constexpr std::uint32_t kBlocks = 200, k = 100, s = 64;
+  std::vector<std::uint8_t> bytes(std::size_t{kBlocks} * k * s);
+  const auto plan = fec::BlockPlan::make(bytes.size(), s, k).value();
+  const auto file = p::io::InputFile::from_bytes(Laid::fill(bytes));
+  const std::uint8_t round0 = DataAuth::chunks_below(k + 5);
+  EXPECT_EQ(round0, 0x07);  // ESIs 0-104: chunks 0, 1 and 2
+  const DataAuth lazy(plan, *file, round0);
+  const DataAuth all(plan, *file);
+  EXPECT_EQ(lazy.roots(0, 0x01).chunks & 0x18, 0) << "chunks 3 and 4 not hashed ahead";
+  std::vector<std::uint8_t> a(2048), b(2048);
+  const std::size_t n = lazy.build(70, 4, 1, 2, a);  // window 1, chunk 4: hashed now
+  ASSERT_GT(n, 0u);
+  ASSERT_EQ(all.build(70, 4, 1, 2, b), n);
+  EXPECT_TRUE(std::equal(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(n), b.begin()));
+  for (std::uint32_t w = 0; w < lazy.windows(); ++w) {
+    const auto got = lazy.roots(w, DataAuth::kAllChunks);
+    EXPECT_EQ(got.chunks, DataAuth::kAllChunks);
+    EXPECT_EQ(got.roots, all.roots(w, DataAuth::kAllChunks).roots) << "window " << w;
+  }
+  EXPECT_EQ(lazy.digest(), p::digest(bytes));
+}
+
 }  // namespace
 }  // namespace fleetcast::sender

@@ -393,7 +393,8 @@ TEST_F(Fleet, AChunkAskedForBehindARelayReachesTheHost) {
 // A relay whose copy of the file is not the one the manager signed repairs nothing; nor one that
 // lacks a root the manager signed, or holds one its copy does not hash to.
 TEST_F(Fleet, RelayWithAnotherFileRefusesToRepair) {
-  add_host("relay", 0.0);
+  Host& relay = add_host("relay", 0.0);
+  make_site(relay, {}, 0.0);  // a session with a site signs the roots of every chunk
   auto s = make_session({"relay"});
   run(*s, 200000);
   ASSERT_TRUE(s->success());
