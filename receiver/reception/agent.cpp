@@ -274,10 +274,14 @@ void Agent::on_update(const p::Update& u, Clock::time_point now) {
     return;
   }
   if (u.digest == p::Digest{}) {
-    // Part of an object with a known digest from another session waits here: it resumes only
-    // under the same digest, which a later copy of this UPDATE brings (within seconds).
+    // What another session brought under this name, of this size and a known digest, may be
+    // this object (a part to resume, or the file held already): it is matched by digest, which
+    // a later copy of this UPDATE brings (within seconds). Until then this host waits.
     const auto earlier = Assembler::recorded(config_.state, u.name);
-    if (earlier && earlier->first != p::Digest{} && earlier->second != u.session) return;
+    if (earlier && earlier->digest != p::Digest{} && earlier->session != u.session &&
+        earlier->size == u.size) {
+      return;
+    }
   }
   checkpoint();
   try {

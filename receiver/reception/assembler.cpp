@@ -109,8 +109,8 @@ void Assembler::wait_for_sync(bool rethrow) {
   }
 }
 
-std::optional<std::pair<p::Digest, p::SessionId>> Assembler::recorded(
-    const std::filesystem::path& state, const std::string& name) {
+std::optional<Assembler::Recorded> Assembler::recorded(const std::filesystem::path& state,
+                                                       const std::string& name) {
   std::vector<std::uint8_t> bytes;
   try {
     bytes = p::io::read_file(state / (name + ".state"));
@@ -119,9 +119,10 @@ std::optional<std::pair<p::Digest, p::SessionId>> Assembler::recorded(
   }
   p::ByteReader r(bytes);
   if (r.u32() != kStateMagic || r.u32() != kStateVersion) return std::nullopt;
-  std::pair<p::Digest, p::SessionId> out{};
-  r.bytes(out.first);
-  out.second.value = r.u64();
+  Recorded out;
+  r.bytes(out.digest);
+  out.session.value = r.u64();
+  out.size = r.u64();
   if (!r.ok()) return std::nullopt;
   return out;
 }

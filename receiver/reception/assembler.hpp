@@ -77,10 +77,15 @@ class Assembler {
   // Opens or resumes. Throws std::runtime_error (with path and errno) when files cannot be used.
   Assembler(const protocol::Update& update, std::filesystem::path spool,
             std::filesystem::path state);
-  // What a part received earlier under `name` is of, as its state records it: the object's
-  // digest (zeros if not known when recorded) and the session; nullopt: nothing recorded.
-  static std::optional<std::pair<protocol::Digest, protocol::SessionId>> recorded(
-      const std::filesystem::path& state, const std::string& name);
+  // What was received earlier under `name`, as its state records it: the object's digest
+  // (zeros if not known when recorded), its session and size; nullopt: nothing recorded.
+  struct Recorded {
+    protocol::Digest digest{};
+    protocol::SessionId session;
+    std::uint64_t size = 0;
+  };
+  static std::optional<Recorded> recorded(const std::filesystem::path& state,
+                                          const std::string& name);
   Assembler(const Assembler&) = delete;
   Assembler& operator=(const Assembler&) = delete;
   ~Assembler();

@@ -224,6 +224,7 @@ void SenderSession::tick(Clock::time_point now, p::Transport& t) {
   if (!started_) {  // the windows open with the first announcement
     started_ = true;
     start_ = now;
+    if (!digest_pending_) digest_at_ = now;
   }
   if (!out_.flush(t)) return;
   if (phase_ == Phase::fin) {
@@ -247,6 +248,7 @@ void SenderSession::tick(Clock::time_point now, p::Transport& t) {
     if (const auto d = auth_.digest_within(0ms)) {  // taken: the next copy of the UPDATE says it
       digest_ = update_.digest = *d;
       digest_pending_ = false;
+      digest_at_ = now;
       next_announce_ = now;
     }
   }
@@ -257,7 +259,8 @@ void SenderSession::tick(Clock::time_point now, p::Transport& t) {
       if (receipts_.all_settled()) return finish(now, t, false);
       if (everyone || (now - start_ >= config_.registration_timeout && registered() > 0)) {
         start_round();
-      } else if (now - start_ >= config_.registration_timeout) {
+      } else if (!digest_pending_ && now - digest_at_ >= config_.registration_timeout) {
+        // Hosts that hold a file of this name and size wait for the digest before they answer.
         std::string silent;
         for (const HostReport& h : hosts()) {
           if (!h.registered && !h.denied) silent += (silent.empty() ? "" : ", ") + h.host->name;
@@ -298,7 +301,11 @@ Clock::time_point SenderSession::next_wakeup(Clock::time_point now) const {
   if (digest_pending_) t = std::min(t, now + kDigestPoll);
   switch (phase_) {
     case Phase::announce:
-      t = std::min(t, start_ + config_.registration_timeout);
+      // Past the window with nobody registered, only the digest can end the wait (polled).
+      if (registered() > 0 || now < start_ + config_.registration_timeout) {
+        t = std::min(t, start_ + config_.registration_timeout);
+      }
+      if (!digest_pending_) t = std::min(t, digest_at_ + config_.registration_timeout);
       break;
     case Phase::stream:
       t = std::min(

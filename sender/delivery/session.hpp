@@ -210,6 +210,7 @@ class SenderSession {
   DataAuth auth_;            // reads the whole file once, for the hashes and the digest
   protocol::Digest digest_;  // after auth_
   bool digest_pending_ = false;
+  Clock::time_point digest_at_{};  // the first announcement that carried the digest
   SessionStats stats_;
 
   Phase phase_ = Phase::announce;

@@ -5,9 +5,9 @@
 #
 # MODE: gib       a 1 GiB file (sparse: zeros, so the test stays fast on disk) sent with the
 #                 defaults to 2 hosts, r2 started 10 s after the first announcement: the
-#                 manager's preparation (hashes of every symbol it may send) does not eat the
-#                 registration window, r2 joins the running session later than r1, and both
-#                 hold the file byte-identical
+#                 first announcements go out before the file's digest (r1 receives and learns
+#                 it from a later copy of the UPDATE), r2 joins the running session later than
+#                 r1, and both hold the file byte-identical
 #       silent    a send to 2 hosts that never run: it gives up after the registration window
 #                 and says why, naming both hosts
 # Exits 77 (CTest: skipped) when network namespaces cannot be made here. Cleans up on any exit.
@@ -43,8 +43,7 @@ gib)
     >"$work/sender.log" 2>&1 &
   sender_pid=$!
   pids="$pids $sender_pid"
-  # r2 starts 10 s after the first announcement reached r1 (the manager first hashes every
-  # symbol it may send, several seconds for 1 GiB): it joins the running session.
+  # r2 starts 10 s after the first announcement reached r1: it joins the running session.
   wait_until 900 grep -q "FC2110 receiving bundle=file.bin" "$work/r1.log" || fail "r1 never heard the announcement"
   sleep 10
   start_receiver 2
@@ -58,7 +57,7 @@ gib)
   done
   r1=$(jq '.hosts[] | select(.host == "r1") | .registered_at_s' "$work/report.json")
   r2=$(jq '.hosts[] | select(.host == "r2") | .registered_at_s' "$work/report.json")
-  echo "registered: r1 at ${r1} s, r2 at ${r2} s; $(jq -r '"\(.seconds) s, wire \(.wire_ratio)"' "$work/report.json")"
+  echo "registered: r1 at ${r1} s, r2 at ${r2} s; $(jq -r '"\(.seconds) s, wire \(.wire_ratio), first data packet at \(.first_data_s) s"' "$work/report.json")"
   awk -v a="$r2" -v b="$r1" 'BEGIN { exit !(a > b) }' || fail "r2 did not join later than r1"
   ;;
 silent)

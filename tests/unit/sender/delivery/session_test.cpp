@@ -913,31 +913,38 @@ TEST_F(Fleet, IgnoresUnknownHostsAndForgedAnnouncements) {
   EXPECT_EQ(s->completed(), 1u);
 }
 
+// Holds the manager's digest worker (SessionConfig::before_digest) until open(), or until it
+// goes: declare it after the session, so that it opens before the session joins its workers.
+struct DigestGate {
+  std::promise<void> promise;
+  std::shared_future<void> opened = promise.get_future().share();
+  bool is_open = false;
+  std::function<void()> hook() const {
+    return [f = opened] { f.wait(); };
+  }
+  void open() {
+    if (!is_open) promise.set_value();
+    is_open = true;
+  }
+  ~DigestGate() { open(); }
+};
+
 // A big file's session starts before the manager took its digest (its data is authenticated
 // without it): the first announcements carry zeros, and the hosts receive every block and wait.
 // The first copy of the UPDATE after the digest brings it: every host verifies, completes and
 // holds the exact bytes. A host restarted while it waits resumes from what it holds.
 TEST_F(Fleet, TheDigestComesAfterTheFirstPackets) {
-  std::promise<void> digest;
-  struct Release {  // declared after the session: releases its worker before it is joined
-    std::promise<void>& p;
-    bool done = false;
-    void operator()() {
-      if (!done) p.set_value();
-      done = true;
-    }
-    ~Release() { (*this)(); }
-  };
-  digest_wait_ = 0ms;
-  before_digest_ = [f = digest.get_future().share()] { f.wait(); };
   add_host("a", 0.05);
   Host& b = add_host("b", 0.0);
-  auto s = make_session({"a", "b"});
-  Release release{digest};
+  std::unique_ptr<sender::SenderSession> s;
+  DigestGate gate;
+  digest_wait_ = 0ms;
+  before_digest_ = gate.hook();
+  s = make_session({"a", "b"});
   int waited = 0;
   bool restarted = false;
   run(*s, 200000, [&](int) {
-    if (release.done) return;
+    if (gate.is_open) return;
     for (const auto& h : hosts_) {
       if (!h->agent || !h->agent->current() || !h->agent->current()->all_blocks()) return;
     }
@@ -950,10 +957,10 @@ TEST_F(Fleet, TheDigestComesAfterTheFirstPackets) {
       start_agent(b);
       restarted = true;
     } else if (waited == 40) {
-      release();
+      gate.open();
     }
   });
-  ASSERT_TRUE(release.done && restarted);
+  ASSERT_TRUE(gate.is_open && restarted);
   ASSERT_TRUE(s->success());
   EXPECT_TRUE(s->digest_known());
   EXPECT_EQ(s->digest(), p::digest(file_));
@@ -961,6 +968,33 @@ TEST_F(Fleet, TheDigestComesAfterTheFirstPackets) {
   EXPECT_EQ(b.agent->current()->counters().symbols_useful, 0u) << "b resumed with every block";
   const std::string first(ctrl_heard_.front().begin(), ctrl_heard_.front().end());
   EXPECT_NE(first.find(" " + std::string(64, '0') + " "), std::string::npos) << first;
+}
+
+// A host that holds a file of the announced name and size from another session waits for the
+// digest before it answers (it may hold this very file), even past the registration window,
+// which then counts from the digest: the same bytes pushed again, it receives nothing.
+TEST_F(Fleet, AHostHoldingAFileOfTheNameWaitsForTheDigest) {
+  Host& h = add_host("h", 0.0);
+  auto first = make_session({"h"}, 0x1111);
+  run(*first, 200000);
+  ASSERT_TRUE(first->success());
+  std::unique_ptr<sender::SenderSession> s;
+  DigestGate gate;
+  digest_wait_ = 0ms;
+  before_digest_ = gate.hook();
+  s = make_session({"h"}, 0x2222);
+  const Clock::time_point started = now_;
+  int steps = 0;
+  run(*s, 200000, [&](int) {
+    ++steps;
+    if (gate.is_open) return;
+    EXPECT_EQ(s->registered(), 0u) << "h waits for the digest";
+    if (now_ - started > 2 * registration_timeout_) gate.open();
+  });
+  ASSERT_TRUE(s->success()) << s->gave_up();
+  EXPECT_TRUE(has_file(h));
+  EXPECT_EQ(h.agent->current()->counters().symbols_received, 0u) << "held already";
+  EXPECT_LT(steps, 5000) << "nobody spins while the digest is taken";
 }
 
 // A host killed mid-transfer restarts and completes; after the restart it receives no more
