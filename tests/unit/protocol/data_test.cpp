@@ -254,8 +254,11 @@ TEST(Data, FeedbackRoundTripsAndVerifies) {
       MixedTable{9, 4, std::vector<std::array<std::uint8_t, 16>>(kMaxMixedTableHashes)},
       Probe{9, 4, 1000, 250'000, 25, KeyId{7}, 50, 8},
       LossReport{9, 4, 1000, 512, 2000, 1898, 3, 6100, 180},
-      Roots{9, kMaxSbn, 0x1f, {digest(as_bytes("0")), digest(as_bytes("1")), digest(as_bytes("2")),
-                               digest(as_bytes("3")), digest(as_bytes("4"))}},
+      Roots{9,
+            kMaxSbn,
+            0x1f,
+            {digest(as_bytes("0")), digest(as_bytes("1")), digest(as_bytes("2")),
+             digest(as_bytes("3")), digest(as_bytes("4"))}},
       Roots{9, 3, 0x12, {digest(as_bytes("1")), digest(as_bytes("4"))}}};
   for (const Feedback& f : all) {
     const auto bytes = encode(f);
