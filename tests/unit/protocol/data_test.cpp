@@ -275,7 +275,9 @@ TEST(Data, FeedbackRoundTripsAndVerifies) {
     }
     if (const auto* r = std::get_if<Roots>(&f)) {
       EXPECT_EQ(std::get<Roots>(fb.feedback), *r) << "every field comes back";
-      if (r->chunks == 0x1f) EXPECT_EQ(bytes.size(), kWindowRootsDatagram);
+      if (r->chunks == 0x1f) {
+        EXPECT_EQ(bytes.size(), kWindowRootsDatagram);
+      }
     }
     EXPECT_TRUE(verify_feedback(fb, testing::seeded_key(0).public_key()));
     EXPECT_FALSE(verify_feedback(fb, testing::seeded_key(1).public_key()));
