@@ -246,6 +246,9 @@ class SenderSession {
   // The host's NAKs go to its site's relay: it has one in this session that did not refuse it.
   bool repaired_at_site(std::size_t host) const;
   // A repair round's relays per block (index into relay_sets_; round 0 and MIXED packets: all).
+  void map_sites(const std::vector<const Host*>& targets);  // session_sites.cpp
+  void sign_layout_packets();
+  protocol::Update make_update(const std::vector<const Host*>& targets) const;
   void scope_round_to_sites();
   // The sets of the last rounds stay: datagrams still queued point into them.
   std::vector<std::uint32_t> block_relays_;
