@@ -82,10 +82,12 @@ void put_be(std::span<std::uint8_t> out, std::size_t& at, std::uint64_t v, int b
   for (int k = bytes - 1; k >= 0; --k) out[at++] = static_cast<std::uint8_t>(v >> (8 * k));
 }
 
-// Calls send_one(n) for packets n = 0, 1, ... at `rate` per second (bursts of at most 64) for
-// `seconds`, then prints how many it sent (send_one says whether each went out) and how fast.
+// Calls send_one(n) for packets n = 0, 1, ... at `rate` per second (bursts of at most
+// `max_burst`) for `seconds`, then prints how many it sent (send_one says whether each went out)
+// and how fast.
 template <class SendOne>
-void paced(double seconds, double rate, const char* what, SendOne&& send_one) {
+void paced(double seconds, double rate, const char* what, SendOne&& send_one,
+           std::uint64_t max_burst = 64) {
   const auto start = Clock::now();
   const auto end =
       start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
@@ -93,7 +95,7 @@ void paced(double seconds, double rate, const char* what, SendOne&& send_one) {
   while (Clock::now() < end) {
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     const auto due = static_cast<std::uint64_t>(elapsed * rate);
-    for (int burst = 0; burst < 64 && tried < due; ++burst, ++tried) {
+    for (std::uint64_t burst = 0; burst < max_burst && tried < due; ++burst, ++tried) {
       if (send_one(tried)) ++sent;
     }
     std::this_thread::sleep_for(std::chrono::microseconds(500));
@@ -178,10 +180,14 @@ int replay(p::io::UdpSocket& ctrl, const std::string& iface, unsigned ifindex,
     const auto sources = interface_addresses(iface);
     std::printf("attacker: from %zu source addresses at %.0f lines/s\n", sources.size(), rate);
     std::fflush(stdout);
-    paced(seconds, rate, "replayed lines", [&](std::uint64_t n) {
-      return out.send_from(p::as_bytes(recorded[n % recorded.size()]), group,
-                           sources[n % sources.size()]);
-    });
+    // A flood that fell behind (its 500 us sleeps overslept on a busy machine) catches up.
+    paced(
+        seconds, rate, "replayed lines",
+        [&](std::uint64_t n) {
+          return out.send_from(p::as_bytes(recorded[n % recorded.size()]), group,
+                               sources[n % sources.size()]);
+        },
+        1024);
     return 0;
   }
   std::uint64_t sent = 0;
