@@ -190,6 +190,17 @@ Result<Feedback> read_nak(ByteReader& r, const Header& h) {
   return Feedback(std::move(n));
 }
 
+Result<Feedback> read_roots(ByteReader& r, const Header& h) {
+  if (h.sequence != 0 || h.fec_info != 0) return Failure{Error::inconsistent, "header"};
+  Roots t{h.file_id, r.u24(), r.u8(), {}};
+  if (t.chunks == 0 || t.chunks >= (1u << kAuthChunksPerBlock)) {
+    return Failure{Error::out_of_range, "roots chunks"};
+  }
+  t.roots.resize(static_cast<std::size_t>(std::popcount(t.chunks)));
+  for (Digest& d : t.roots) r.bytes(d);
+  return Feedback(std::move(t));
+}
+
 Result<Feedback> read_body(ByteReader& r, const Header& h) {
   switch (h.type) {
     case PacketType::complete: {
@@ -240,16 +251,8 @@ Result<Feedback> read_body(ByteReader& r, const Header& h) {
       if (p.threshold > kLossScale) return Failure{Error::out_of_range, "probe threshold"};
       return Feedback(p);
     }
-    case PacketType::roots: {
-      if (h.sequence != 0 || h.fec_info != 0) return Failure{Error::inconsistent, "header"};
-      Roots t{h.file_id, r.u24(), r.u8(), {}};
-      if (t.chunks == 0 || t.chunks >= (1u << kAuthChunksPerBlock)) {
-        return Failure{Error::out_of_range, "roots chunks"};
-      }
-      t.roots.resize(static_cast<std::size_t>(std::popcount(t.chunks)));
-      for (Digest& d : t.roots) r.bytes(d);
-      return Feedback(std::move(t));
-    }
+    case PacketType::roots:
+      return read_roots(r, h);
     case PacketType::loss_report: {
       LossReport l;
       l.file_id = h.file_id;

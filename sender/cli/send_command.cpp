@@ -110,6 +110,16 @@ int inventory_site_command(const Invocation& inv) {
   return 0;
 }
 
+// A push's exit code: 0 when every host applied (checked, in a dry run), with a line saying so.
+int push_verdict(const SendOptions& o, const SenderSession& session) {
+  const p::FinStatus want = o.dry_run ? p::FinStatus::checked : p::FinStatus::applied;
+  const std::size_t done = session.receipts().fins_with(want);
+  const bool ok = done == session.hosts().size();
+  std::printf("%s: %zu of %zu hosts %s\n", ok ? "pushed" : "PUSH INCOMPLETE", done,
+              session.hosts().size(), std::string(p::to_string(want)).c_str());
+  return ok ? 0 : 1;
+}
+
 int send_command(const SendOptions& o, const RolloutOptions& rollout,
                  const std::vector<std::string>& argv) {
   Prepared prep = prepare(o);
@@ -185,15 +195,7 @@ int send_command(const SendOptions& o, const RolloutOptions& rollout,
     record_paths(*store, prep.targets, session.rate());
     store->record_fleet_keys(prep.key.key_id(), session.receipts().fleet_keys_said());
   }
-  if (o.push) {
-    const p::FinStatus want = o.dry_run ? p::FinStatus::checked : p::FinStatus::applied;
-    const std::size_t done = session.receipts().fins_with(want);
-    const bool ok = done == session.hosts().size();
-    std::printf("%s: %zu of %zu hosts %s\n", ok ? "pushed" : "PUSH INCOMPLETE", done,
-                session.hosts().size(), std::string(p::to_string(want)).c_str());
-    return ok ? 0 : 1;
-  }
-  return session.success() ? 0 : 1;
+  return o.push ? push_verdict(o, session) : session.success() ? 0 : 1;
 }
 
 }  // namespace fleetcast::sender
