@@ -99,7 +99,9 @@ void SiteRepair::start_round() {
     h.planned = true;
   }
   const auto packets = sender::plan_repair(sender::RepairInput{&plan_, needs, loss_, 1});
-  layout_.set_auth_copies(sender::auth_copies(loss_, true));
+  const double worst[] = {loss_};  // the worst its hosts measured
+  layout_.set_auth_copies(sender::auth_copies(worst));
+  layout_.set_roots_copies(sender::roots_copies(worst));
   layout_.lay_out(packets, sender::kWireOverhead, chunks_);
   chunks_.clear();
   plan_at_ = Clock::time_point::max();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "protocol/data.hpp"
@@ -14,9 +15,6 @@ namespace {
 
 // In the AUTH queue, in place of a chunk: the ROOTS packet of the block's window.
 constexpr std::uint8_t kRootsMark = 0xff;
-// Copies of a window's ROOTS packet at least: one lost costs hosts the window's AUTH chunks (they
-// ask for them), and it is a quarter of an AUTH packet.
-constexpr std::uint32_t kMinRootsCopies = 2;
 
 std::uint8_t esi_of(std::uint32_t t) {
   return static_cast<std::uint8_t>(t % fec::kMaxEncodingSymbols);
@@ -28,13 +26,34 @@ std::uint64_t parity_before(std::uint32_t t, std::uint32_t k) {
   return std::uint64_t{t / n} * (n - k) + (t % n > k ? t % n - k : 0);
 }
 
+// Copies so that a host losing `loss` loses them all with at most `target` probability.
+std::uint32_t copies_for(std::span<const double> losses, double target, std::uint32_t most) {
+  const double worst = std::clamp(*std::max_element(losses.begin(), losses.end()), 0.0, 0.9);
+  if (worst <= 0) return 1;
+  const double c = std::ceil(std::log(target) / std::log(worst));
+  return static_cast<std::uint32_t>(std::clamp(c, 1.0, static_cast<double>(most)));
+}
+
 }  // namespace
 
-std::uint32_t auth_copies(double loss, bool measured) {
-  if (!measured) return 2;
-  if (!(loss > 0.01)) return 1;
-  const double c = std::ceil(std::log(kAuthMissTarget) / std::log(std::min(loss, 0.9)));
-  return static_cast<std::uint32_t>(std::clamp(c, 1.0, 4.0));
+std::uint32_t auth_copies(std::span<const double> losses) {
+  if (losses.empty()) return 2;
+  std::uint32_t best = copies_for(losses, kAuthMissTarget, kMaxAuthCopies);
+  double best_cost = std::numeric_limits<double>::infinity();
+  for (std::uint32_t c = best; c <= kMaxAuthCopies; ++c) {
+    double all_held = 0;  // log of the chance that every host holds a copy
+    for (const double loss : losses) {
+      all_held += std::log1p(-std::pow(std::clamp(loss, 0.0, 0.9), static_cast<double>(c)));
+    }
+    const double cost = c / std::exp(all_held);
+    if (cost < best_cost) best_cost = cost, best = c;
+  }
+  return best;
+}
+
+std::uint32_t roots_copies(std::span<const double> losses) {
+  if (losses.empty()) return 3;
+  return std::max(copies_for(losses, kRootsMissTarget, 8), 2u);
 }
 
 RoundLayout::RoundLayout(const fec::BlockPlan& plan, const p::io::InputFile& file,
@@ -98,7 +117,7 @@ std::uint64_t RoundLayout::lay_out(
     for (const AuthEntry& e : auth_queue_) {
       if (last == p::auth_window_of(e.block)) continue;
       last = p::auth_window_of(e.block);
-      total += std::max(auth_copies_, kMinRootsCopies) * (roots_bytes_ + per_datagram);
+      total += roots_copies_ * (roots_bytes_ + per_datagram);
     }
   }
 
@@ -170,7 +189,7 @@ std::optional<std::pair<std::uint32_t, std::uint8_t>> RoundLayout::next_auth(
     const std::uint32_t block = auth_queue_[auth_sent_].block;
     if (roots_ && rooted_ != p::auth_window_of(block)) {
       rooted_ = p::auth_window_of(block);
-      roots_left_ = std::max(auth_copies_, kMinRootsCopies);
+      roots_left_ = roots_copies_;
       roots_chunks_ = 0;
       for (std::size_t i = auth_sent_;
            i < auth_queue_.size() && p::auth_window_of(auth_queue_[i].block) == *rooted_; ++i) {

@@ -33,18 +33,31 @@ class DataAuth;
 
 // Each AUTH packet sent for the first time (or asked for) goes out several times, before the
 // round's symbols. A host that loses every copy keeps the chunk's symbols aside and asks for
-// the chunk in its NAK, which costs it a round at worst (at a loss that loses every copy, it
-// mostly needs that round for lost symbols anyway): the copies make that rare. 2 while the
-// loss is unknown (round 0), then enough that every copy is lost with at most kAuthMissTarget
-// probability at the measured loss (1 on a clean network, 2 at 5 %, 3 at 15 %, at most 4).
-inline constexpr double kAuthMissTarget = 0.01;
+// the chunk in its NAK: the chunk goes out again (with as many copies) in the next round, which
+// a host at that loss mostly needs anyway for its lost symbols. auth_copies() takes the losses
+// the hosts that need the round measured (one each; empty: not measured yet, 2 copies):
+// * at least enough that the worst of them loses every copy with at most kAuthMissTarget
+//   probability (1 copy on a clean network, 2 up to 15.8 %, 3 up to 29 %, at most 4);
+// * more when that sends fewer AUTH packets in all: a chunk costs c / (1 - q(c)) packets over
+//   the rounds, q(c) = 1 - prod(1 - p_h^c) the chance some host loses all c copies. 16 hosts
+//   at 0-15 %: 2 copies (2.26 packets a chunk; 3 copies cost 3.04); 300 hosts at 5 %: 3 (3.1;
+//   2 copies leave half the chunks to send again: 4.3).
+inline constexpr double kAuthMissTarget = 0.025;
+inline constexpr std::uint32_t kMaxAuthCopies = 4;
+std::uint32_t auth_copies(std::span<const double> losses);
+// A host that loses every copy of a window's ROOTS packet checks none of the window's AUTH
+// packets and asks for all of them again (192 at k = 128, 8 rounds' worth of AUTH copies at
+// 2 copies): its copies (a quarter of an AUTH packet each) are sized so that the worst host
+// loses them all with at most kRootsMissTarget probability (2 to 8; 3 while not measured: 2
+// copies lost at 15 % cost a third of the 16-host runs a window of AUTH packets again).
+inline constexpr double kRootsMissTarget = 1e-4;
+std::uint32_t roots_copies(std::span<const double> losses);
 // Blocks interleaved together (fec/interleave.hpp): a burst of up to 64 lost packets costs a
 // block one symbol, and a host writes and completes the file 64 blocks (11 MiB at S = 1400,
 // k = 128) at a time instead of touching every block of it all through round 0.
 inline constexpr std::uint32_t kInterleaveWindow = 64;
 static_assert(kInterleaveWindow == protocol::kAuthWindowBlocks,
               "a window's ROOTS and AUTH packets go just before the window's symbols");
-std::uint32_t auth_copies(double loss, bool measured);
 
 class RoundLayout {
  public:
@@ -63,8 +76,8 @@ class RoundLayout {
   void sign_mixed_tables(TableSigner signer) { sign_table_ = std::move(signer); }
   // Builds the signed ROOTS packet of a window (protocol::Roots) into out; its length (0:
   // failed). A round sends it before the first AUTH packet of each window it sends AUTH packets
-  // of, as many times as a fresh AUTH chunk and at least twice (the copies together): a host
-  // checks no AUTH packet of a window before it holds the window's roots.
+  // of, roots_copies times (the copies together): a host
+  // checks no AUTH packet of a window before it holds the window's roots (set_roots_copies).
   // `chunks`: the window's chunks the round sends AUTH packets of (the packet holds at least
   // their roots).
   using RootsSource = std::function<std::size_t(std::uint32_t window, std::uint8_t chunks,
@@ -79,6 +92,8 @@ class RoundLayout {
   // window's symbols, so a change made while it streams counts from the next window on (the
   // loss the hosts report in round 0); a round with MIXED packets sends them all first.
   void set_auth_copies(std::uint32_t copies) { auth_copies_ = copies; }
+  // Copies of each window's ROOTS packet from now on (roots_copies()).
+  void set_roots_copies(std::uint32_t copies) { roots_copies_ = copies; }
   // Before the first round: every block's symbols start halfway between k and 255, parity ESIs
   // the manager sends late if ever (a site's relay repairs with them,
   // receiver/relay/site_repair.hpp, while the manager's parity counts up from k).
@@ -169,6 +184,7 @@ class RoundLayout {
   std::uint32_t roots_left_ = 0;         // copies of its ROOTS still to send
   std::uint8_t roots_chunks_ = 0;        // the chunks of that window the round sends
   std::uint32_t auth_copies_ = 2;
+  std::uint32_t roots_copies_ = 3;
 };
 
 }  // namespace fleetcast::sender

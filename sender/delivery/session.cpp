@@ -79,6 +79,7 @@ SenderSession::SenderSession(SessionConfig config, std::shared_ptr<const p::io::
   host_needs_round_.assign(targets.size(), 0);
   last_report_probe_.assign(targets.size(), 0);
   repeat_nak_at_.assign(targets.size(), Clock::time_point{});
+  round_losses_.assign(targets.size(), -1.0);
   acked_at_.assign(targets.size(), Clock::time_point{});
   fed_by_.resize(targets.size());
   repaired_by_.resize(targets.size());
@@ -360,9 +361,7 @@ void SenderSession::start_round() {
     chunk_askers_.clear();
   }
   for (auto& needs : host_needs_) needs.clear();
-  layout_.set_auth_copies(config_.auth_copies > 0
-                              ? config_.auth_copies
-                              : auth_copies(stats_.loss_estimate, stats_.rounds > 0));
+  set_copies(needy_losses_);
   round_total_bytes_ = layout_.lay_out(packets, kWireOverhead, requested_chunks_);
   requested_chunks_.clear();
   round_ = ++stats_.rounds;
@@ -377,10 +376,10 @@ void SenderSession::start_round() {
 
 void SenderSession::stream(Clock::time_point now, p::Transport& t) {
   if (rate_.adaptive() && now >= rate_.next_probe() && !out_.full()) queue_probe(now);
-  if (stats_.rounds == 1 && config_.auth_copies == 0 && rate_.recent_loss()) {
-    // Round 0's AUTH copies follow the loss the hosts report while it streams (from the next
-    // window of blocks on), instead of 2 for the whole round.
-    layout_.set_auth_copies(auth_copies(*rate_.recent_loss(), true));
+  if (stats_.rounds == 1 && !rate_.recent_losses().empty()) {
+    // Round 0's AUTH and ROOTS copies follow the losses the hosts report while it streams (from
+    // the next window of blocks on), instead of the unmeasured counts for the whole round.
+    set_copies(rate_.recent_losses());
   }
   while (!out_.full() && pacer_.available(now) >= max_packet_cost_) {
     const auto built = layout_.build_next(sequence_, out_.next_slot());
@@ -433,9 +432,21 @@ void SenderSession::stream(Clock::time_point now, p::Transport& t) {
 void SenderSession::end_wait() {
   // Repair is sized by the worst loss any host measured in the round just ended; without a
   // report the previous estimate stands.
-  if (round_loss_ >= 0) stats_.loss_estimate = std::clamp(round_loss_, 0.0, kMaxLossEstimate);
-  round_loss_ = -1;
+  std::vector<double> needy;
+  for (double& loss : round_losses_) {
+    if (loss >= 0) needy.push_back(std::min(loss, kMaxLossEstimate));
+    loss = -1;
+  }
+  if (!needy.empty()) {
+    stats_.loss_estimate = *std::max_element(needy.begin(), needy.end());
+    needy_losses_ = std::move(needy);
+  }
   start_round();  // an empty round only re-sends the round marker: lost NAKs get a new chance
+}
+
+void SenderSession::set_copies(std::span<const double> losses) {
+  layout_.set_auth_copies(config_.auth_copies > 0 ? config_.auth_copies : auth_copies(losses));
+  layout_.set_roots_copies(roots_copies(losses));
 }
 
 void SenderSession::finish(Clock::time_point now, p::Transport& t, bool aborted) {
@@ -509,7 +520,7 @@ void SenderSession::on_feedback(std::span<const std::uint8_t> bytes, const p::En
       return pass_to_relay(bytes, site_relays_[*fed_by_[i]]);
     }
     if (nak->round == round_) {
-      round_loss_ = std::max(round_loss_, static_cast<double>(nak->loss) / p::kLossScale);
+      round_losses_[i] = std::max(round_losses_[i], static_cast<double>(nak->loss) / p::kLossScale);
     }
     on_nak(i, *nak);
   } else if (const auto* c = std::get_if<p::Complete>(&fb->feedback)) {

@@ -255,7 +255,12 @@ class SenderSession {
   std::deque<std::vector<std::vector<protocol::Endpoint>>> relay_sets_;  // newest first
   void pass_to_relay(std::span<const std::uint8_t> nak, const protocol::Endpoint& relay);
   std::vector<std::uint8_t> nak_frame_;  // reused by pass_to_relay
-  double round_loss_ = -1;             // worst loss reported for the current round (-1: no NAK yet)
+  // Per host: the loss its NAK of the current round reported (-1: no NAK yet).
+  std::vector<double> round_losses_;
+  // The losses of the hosts that NAKed the last round any host NAKed: they size the AUTH and
+  // ROOTS copies of the rounds (empty before: round 0 takes the rate's loss reports).
+  std::vector<double> needy_losses_;
+  void set_copies(std::span<const double> losses);
   std::uint64_t max_packet_cost_ = 0;  // wire bytes of the largest packet a round sends
   std::uint32_t round_ = 0;
   std::uint32_t sequence_ = 0;

@@ -352,12 +352,13 @@ void RateControl::decide(const Interval& done) {
   // Each host's receive buffer in the interval before this one (no report: below the
   // threshold).
   const std::vector<std::uint16_t> backlog_before = backlog_;
-  std::int32_t most = 0;
+  recent_losses_.assign(names_.size(), 0.0);
   for (std::size_t h = 0; h < names_.size(); ++h) {
     backlog_[h] = done.samples[h].loss >= 0 ? done.samples[h].backlog : 0;
-    most = std::max(most, done.samples[h].loss);
+    if (done.samples[h].loss > 0) {
+      recent_losses_[h] = static_cast<double>(done.samples[h].loss) / protocol::kLossScale;
+    }
   }
-  recent_loss_ = static_cast<double>(most) / protocol::kLossScale;
   for (std::size_t h = 0; h < names_.size(); ++h) {
     if (done.samples[h].loss >= 0 && !done.samples[h].echo) last_[h] = done.samples[h];
   }

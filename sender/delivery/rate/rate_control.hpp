@@ -122,9 +122,9 @@ class RateControl {
   // 212 Mbit/s", ...).
   const std::string& reason() const { return reason_; }
   const RateStats& stats() const { return stats_; }
-  // The largest loss any host reported for the last interval decided (a fraction; 0 when
-  // none reported: each lost less than the report threshold), or nullopt before the first.
-  std::optional<double> recent_loss() const { return recent_loss_; }
+  // Each host's loss over the last interval decided (fractions, by host index; 0 for a host
+  // that did not report: it lost less than the report threshold); empty before the first.
+  const std::vector<double>& recent_losses() const { return recent_losses_; }
   // The highest rate of an interval every host took (no loss beyond its base, no receive
   // buffer filling) while the manager sent at that rate: what the next session with these
   // hosts may start at (bytes/s; 0: none shown). And each host's base now.
@@ -241,7 +241,7 @@ class RateControl {
   std::optional<Test> test_;
   std::size_t limiting_ = SIZE_MAX;  // the host whose loss held or cut the rate last
   std::uint32_t last_loss_ = 0;      // the last interval in which a host lost more than 0.5 %
-  std::optional<double> recent_loss_;
+  std::vector<double> recent_losses_;
   // Intervals up to this probe ran (at least in part) before the last decrease took effect:
   // a loss in them was answered by it, however far the rate rose before.
   std::uint32_t answered_until_ = 0;

@@ -142,9 +142,10 @@ TEST(RoundLayout, AWindowsRootsGoBeforeItsAuthPackets) {
         return std::size_t{1};
       },
       1);
-  for (const std::uint32_t copies : {1u, 4u}) {
+  for (const std::uint32_t copies : {2u, 5u}) {
     asked_for.clear();
-    laid.layout.set_auth_copies(copies);
+    laid.layout.set_auth_copies(1);
+    laid.layout.set_roots_copies(copies);
     RoundPackets packets;
     for (std::uint32_t b = 0; b < kBlocks; ++b) packets.add_single(b, k);
     laid.layout.lay_out(packets, 0);
@@ -158,13 +159,35 @@ TEST(RoundLayout, AWindowsRootsGoBeforeItsAuthPackets) {
         EXPECT_EQ(out[0], 0xee);
         ++roots_of_window[window];
       } else if (built->kind == PacketKind::auth) {
-        EXPECT_EQ(roots_of_window[window], static_cast<int>(std::max(copies, 2u)))
+        EXPECT_EQ(roots_of_window[window], static_cast<int>(copies))
             << "every copy of window " << window << "'s roots before its AUTH packets";
       }
     }
     EXPECT_EQ(roots_of_window.size(), 3u);
     for (const auto& [window, chunks] : asked_for) EXPECT_EQ(chunks, 0x01) << window;
   }
+}
+
+// The copies follow the losses of the hosts that need the round: enough for the worst one, more
+// when many hosts would otherwise lose every copy of many chunks.
+TEST(RoundLayout, AuthAndRootsCopiesFollowTheHostsLosses) {
+  EXPECT_EQ(auth_copies({}), 2u) << "not measured yet";
+  EXPECT_EQ(roots_copies({}), 3u);
+  const std::vector<double> clean(1000, 0.0);
+  EXPECT_EQ(auth_copies(clean), 1u);
+  EXPECT_EQ(roots_copies(clean), 2u) << "never fewer than 2";
+  std::vector<double> varied;  // 16 hosts at 0 to 15 %
+  for (int h = 0; h < 16; ++h) varied.push_back(0.01 * h);
+  EXPECT_EQ(auth_copies(varied), 2u) << "2.25 % of the chunks to the worst host: cheaper than 3";
+  EXPECT_EQ(roots_copies(varied), 5u) << "0.15^5 < 1e-4";
+  EXPECT_EQ(auth_copies(std::vector<double>(4, 0.05)), 2u);
+  EXPECT_EQ(auth_copies(std::vector<double>(300, 0.05)), 3u)
+      << "2 copies would leave half the chunks to send again";
+  EXPECT_EQ(auth_copies(std::vector<double>(4, 0.20)), 3u) << "4 % per host is above the target";
+  EXPECT_EQ(auth_copies(std::vector<double>(2, 0.95)), kMaxAuthCopies);
+  EXPECT_EQ(roots_copies(std::vector<double>(2, 0.95)), 8u);
+  EXPECT_EQ(auth_copies(std::vector<double>(1000, 0.005)), 2u)
+      << "1 copy: 99 % of the chunks lost by some host";
 }
 
 // The chunks hashed ahead are round 0's; another chunk is hashed when first asked for and then
