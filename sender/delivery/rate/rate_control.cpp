@@ -327,8 +327,8 @@ bool RateControl::conclude_test(const Interval& done) {
   slow_start_ = ended.slow_start;
   congestion_rate_ = ended.congestion_rate;
   limiting_ = SIZE_MAX;
-  set_rate(ended.before.rate, "restored: " + describe(ended.who, ended.after[ended.who].loss) +
-                                  " at the lower rate too, not congestion");
+  set_rate(ended.rate, "restored: " + describe(ended.who, ended.after[ended.who].loss) +
+                           " at the lower rate too, not congestion");
   return true;
 }
 
@@ -493,7 +493,8 @@ void RateControl::congested(const Interval& done, std::int32_t worst, std::size_
                congestion_rate_,
                probe_ + 1,
                probe_ + 2,
-               who};
+               who,
+               rate_};
   decrease(static_cast<std::uint64_t>(static_cast<double>(std::min(rate_, s.rate)) * cut), s.rate,
            "down: " + describe(who, s.loss) + " at " + format_rate(s.rate));
 }

@@ -31,7 +31,8 @@
 //                   a lower rate; a host whose loss stayed where it was (within 1.5 points or
 //                   z standard deviations of a random loss) although the rate fell by at least
 //                   1/10 lost packets for another reason than the rate (a lossy link, its own input
-//                   drop): its loss becomes its base. The rate before it is restored when the
+//                   drop): its loss becomes its base. The rate set before it (not what the
+//                   manager sent, less when it was bound by its CPU) is restored when the
 //                   host that caused the decrease is one of those, no host's loss fell beyond
 //                   z sigma, and at most half of the hosts tested were not heard at the lower
 //                   rate (at 300 hosts losing 5 % each way some always go unheard)
@@ -236,6 +237,9 @@ class RateControl {
     std::uint32_t decided = 0;  // the probe at which the rate went down
     std::uint32_t probe = 0;    // the first interval at the lower rate ends at this probe
     std::size_t who = 0;        // the host whose loss caused it
+    // The rate before the decrease: what a restore goes back to (the interval's own rate is what
+    // the manager really sent, below it when the manager was bound by its CPU).
+    std::uint64_t rate = 0;
   };
   SentHistory sent_;
   std::optional<Test> test_;

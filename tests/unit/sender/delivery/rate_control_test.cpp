@@ -292,6 +292,22 @@ TEST(RateControl, AHostNotKnownYetIsJudgedByTheFleetsUsualLoss) {
   EXPECT_GE(mean_sent(f, 50), 12.0 * kMbit);
 }
 
+// A first contact on a busy bed (300 hosts on 2 cores): the manager sends 3 Mbit/s of its 100,
+// and a host's loss (here a lossy link, 12 % whatever the rate) cuts the rate from what was
+// sent. When the test finds the loss was not the rate's, the rate goes back to what it was
+// before the decrease, not to the 3 Mbit/s the manager happened to send (it then sat near
+// 3 Mbit/s and climbed from there for a minute).
+TEST(RateControl, ARestoreGoesBackToTheRateBeforeTheDecrease) {
+  auto f = make(adaptive(), 4, [](std::size_t h, std::uint64_t) { return h == 0 ? 0.12 : 0.0; });
+  f.can_send = 3 * kMbit;
+  const std::uint64_t start = f.rc.rate();
+  f.run(20);
+  ASSERT_EQ(f.rc.stats().decreases, 1u) << f.rc.reason();
+  ASSERT_EQ(f.rc.stats().restores, 1u) << f.rc.reason();
+  EXPECT_LT(*std::min_element(f.rates.begin(), f.rates.end()), 3 * kMbit) << "the decrease";
+  EXPECT_GE(f.rc.rate(), start) << f.rc.reason();
+}
+
 // A manager bound by its CPU (1,000 hosts on 2 cores sent 0.4-1 Mbit/s) lasts its intervals
 // until 100 packets went out: in 150 ms at 2 Mbit/s 29 did, too few for a report to count, and
 // a host behind a 1 Mbit/s link was never heard.
