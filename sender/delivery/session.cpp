@@ -5,6 +5,7 @@
 #include <ctime>
 #include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 #include "protocol/relay/frame.hpp"
 #include "protocol/verify.hpp"
@@ -430,17 +431,14 @@ void SenderSession::stream(Clock::time_point now, p::Transport& t) {
 }
 
 void SenderSession::end_wait() {
-  // Repair is sized by the worst loss any host measured in the round just ended; without a
-  // report the previous estimate stands.
+  // Repair is sized by the worst loss the round's NAKs measured, AUTH and ROOTS copies by each
+  // (set_copies); without a NAK the previous ones stand.
   std::vector<double> needy;
-  for (double& loss : round_losses_) {
+  for (const double loss : std::exchange(round_losses_, std::vector(round_losses_.size(), -1.0))) {
     if (loss >= 0) needy.push_back(std::min(loss, kMaxLossEstimate));
-    loss = -1;
   }
-  if (!needy.empty()) {
-    stats_.loss_estimate = *std::max_element(needy.begin(), needy.end());
-    needy_losses_ = std::move(needy);
-  }
+  if (!needy.empty()) stats_.loss_estimate = *std::max_element(needy.begin(), needy.end());
+  if (!needy.empty()) needy_losses_ = std::move(needy);
   start_round();  // an empty round only re-sends the round marker: lost NAKs get a new chance
 }
 
