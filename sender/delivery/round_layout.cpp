@@ -26,7 +26,7 @@ std::uint64_t parity_before(std::uint32_t t, std::uint32_t k) {
   return std::uint64_t{t / n} * (n - k) + (t % n > k ? t % n - k : 0);
 }
 
-// Copies so that a host losing `loss` loses them all with at most `target` probability.
+// Copies so that the worst of these hosts loses them all with at most `target` probability.
 std::uint32_t copies_for(std::span<const double> losses, double target, std::uint32_t most) {
   const double worst = std::clamp(*std::max_element(losses.begin(), losses.end()), 0.0, 0.9);
   if (worst <= 0) return 1;

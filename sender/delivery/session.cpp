@@ -202,9 +202,14 @@ void SenderSession::queue_round_marker() {
 
 // PROBE on the data group: the rate from now on, decided from the hosts' loss reports.
 void SenderSession::queue_probe(Clock::time_point now) {
-  p::Probe probe = rate_.probe(now, probe_bytes_);
+  p::Probe probe = rate_.probe(now, probe_bytes_);  // decides the interval before the last
   probe_bytes_ = 0;
   pacer_.set_rate(rate_.rate(), now);
+  if (stats_.rounds == 1 && !rate_.recent_losses().empty()) {
+    // Round 0's AUTH and ROOTS copies follow the hosts' reported losses (from the next window
+    // on), once per decided interval: the rule costs a pow per host and copy count.
+    set_copies(rate_.recent_losses());
+  }
   probe.file_id = config_.file_id;
   probe.next_sequence = sequence_;
   std::array<std::uint8_t, p::kMaxControlDatagram> buf{};
@@ -377,11 +382,6 @@ void SenderSession::start_round() {
 
 void SenderSession::stream(Clock::time_point now, p::Transport& t) {
   if (rate_.adaptive() && now >= rate_.next_probe() && !out_.full()) queue_probe(now);
-  if (stats_.rounds == 1 && !rate_.recent_losses().empty()) {
-    // Round 0's AUTH and ROOTS copies follow the losses the hosts report while it streams (from
-    // the next window of blocks on), instead of the unmeasured counts for the whole round.
-    set_copies(rate_.recent_losses());
-  }
   while (!out_.full() && pacer_.available(now) >= max_packet_cost_) {
     const auto built = layout_.build_next(sequence_, out_.next_slot());
     if (!built) {
